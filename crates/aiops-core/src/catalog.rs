@@ -1,0 +1,438 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::{CoreError, Intent, Target};
+
+/// The shipped catalog, embedded so the daemon needs no files to start.
+const EMBEDDED: &str = include_str!("../catalog/actions.json");
+
+/// Custom schema keyword: how the server normalises a string before validating it.
+const NORMALIZE_KEYWORD: &str = "x-aiops-normalize";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    Read,
+    Change,
+    Destructive,
+}
+
+impl Risk {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Read => "read",
+            Risk::Change => "change",
+            Risk::Destructive => "destructive",
+        }
+    }
+}
+
+/// Which executor runs an action. Only the executor crate acts on this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExecutorBinding {
+    /// A fixed playbook for this action, or (with `playbook: None`) the playbook named by the
+    /// `playbook` parameter, from the allow-listed directory.
+    Ansible {
+        #[serde(default)]
+        playbook: Option<String>,
+    },
+    Dns,
+    Kube,
+    Retrieval,
+}
+
+impl ExecutorBinding {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExecutorBinding::Ansible { .. } => "ansible",
+            ExecutorBinding::Dns => "dns",
+            ExecutorBinding::Kube => "kube",
+            ExecutorBinding::Retrieval => "retrieval",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    DnsZone,
+    K8sNamespace,
+    Playbook,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub kind: TargetKind,
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+/// One catalog entry as shipped in `actions.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    pub name: String,
+    pub description: String,
+    pub risk: Risk,
+    pub executor: ExecutorBinding,
+    pub target: TargetSpec,
+    /// Secret paths the action's executor needs (read at the credentials stage only).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    pub schema: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    version: u32,
+    actions: Vec<ActionSpec>,
+}
+
+struct CompiledAction {
+    spec: ActionSpec,
+    validator: jsonschema::Validator,
+}
+
+/// The fixed set of actions the daemon may run, with a compiled validator per action.
+pub struct Catalog {
+    actions: BTreeMap<String, CompiledAction>,
+    revision: String,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("actions", &self.actions.keys().collect::<Vec<_>>())
+            .field("revision", &self.revision)
+            .finish()
+    }
+}
+
+impl Catalog {
+    /// The catalog shipped in the binary.
+    pub fn embedded() -> Result<Self, CoreError> {
+        Self::from_json(EMBEDDED)
+    }
+
+    /// Parses and checks a catalog document: names unique, schemas compile, every schema is a
+    /// closed object (unknown parameters must be rejected), defaults valid against the schema,
+    /// target parameters exist.
+    pub fn from_json(text: &str) -> Result<Self, CoreError> {
+        let file: CatalogFile =
+            serde_json::from_str(text).map_err(|e| CoreError::InvalidCatalog(e.to_string()))?;
+        if file.version != 1 {
+            return Err(CoreError::InvalidCatalog(format!(
+                "unsupported catalog version {}",
+                file.version
+            )));
+        }
+        let mut actions = BTreeMap::new();
+        for spec in file.actions {
+            let compiled = compile(spec)?;
+            let name = compiled.spec.name.clone();
+            if actions.insert(name.clone(), compiled).is_some() {
+                return Err(CoreError::InvalidCatalog(format!(
+                    "action `{name}` is defined twice"
+                )));
+            }
+        }
+        if actions.is_empty() {
+            return Err(CoreError::InvalidCatalog("no actions".into()));
+        }
+        let revision = crate::sha256_hex(text);
+        Ok(Catalog { actions, revision })
+    }
+
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    pub fn get(&self, action: &str) -> Option<&ActionSpec> {
+        self.actions.get(action).map(|a| &a.spec)
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = &ActionSpec> {
+        self.actions.values().map(|a| &a.spec)
+    }
+
+    /// Turns a parser's raw output into a typed [`Intent`]: normalises names, fills defaults,
+    /// and validates against the action's schema (unknown parameters rejected).
+    pub fn validate(
+        &self,
+        action: &str,
+        params: &Map<String, Value>,
+        parser: &str,
+        confidence: f64,
+    ) -> Result<Intent, CoreError> {
+        let compiled = self
+            .actions
+            .get(action)
+            .ok_or_else(|| CoreError::UnknownAction(action.to_string()))?;
+        let mut params = params.clone();
+        normalize(&compiled.spec.schema, &mut params);
+        apply_defaults(&compiled.spec.schema, &mut params);
+        let instance = Value::Object(params);
+        let errors: Vec<String> = compiled
+            .validator
+            .iter_errors(&instance)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                if path.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{path}: {e}")
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(CoreError::InvalidParams {
+                action: action.to_string(),
+                errors,
+            });
+        }
+        let Value::Object(params) = instance else {
+            unreachable!("constructed as an object above")
+        };
+        Ok(Intent {
+            action: action.to_string(),
+            params,
+            parser: parser.to_string(),
+            confidence,
+        })
+    }
+
+    /// What the intent is aimed at. `zones` are the managed DNS zones; a name outside all of
+    /// them gets `zone: None` (policy denies it).
+    pub fn target(&self, intent: &Intent, zones: &[String]) -> Target {
+        let Some(spec) = self.get(&intent.action) else {
+            return Target::None;
+        };
+        let param = |p: &Option<String>| {
+            p.as_ref()
+                .and_then(|p| intent.params.get(p))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        match spec.target.kind {
+            TargetKind::DnsZone => {
+                let name = param(&spec.target.param);
+                Target::DnsZone {
+                    zone: zone_of(&name, zones).map(str::to_string),
+                    name,
+                }
+            }
+            TargetKind::K8sNamespace => Target::K8sNamespace {
+                namespace: param(&spec.target.param),
+            },
+            TargetKind::Playbook => Target::Playbook {
+                playbook: param(&spec.target.param),
+            },
+            TargetKind::None => Target::None,
+        }
+    }
+}
+
+/// The most specific managed zone that contains `name` (`name` equal to it or below it).
+pub fn zone_of<'a>(name: &str, zones: &'a [String]) -> Option<&'a str> {
+    zones
+        .iter()
+        .filter(|z| name == z.as_str() || name.ends_with(&format!(".{z}")))
+        .max_by_key(|z| z.len())
+        .map(String::as_str)
+}
+
+fn compile(spec: ActionSpec) -> Result<CompiledAction, CoreError> {
+    let bad = |msg: String| CoreError::InvalidCatalog(format!("action `{}`: {msg}", spec.name));
+    if spec.name.is_empty() || !spec.name.contains('.') {
+        return Err(bad("names are dotted, like `dns.lookup`".into()));
+    }
+    let schema = &spec.schema;
+    if schema.get("type") != Some(&Value::String("object".into()))
+        || schema.get("additionalProperties") != Some(&Value::Bool(false))
+    {
+        return Err(bad(
+            "schema must be `type: object` with `additionalProperties: false`".into(),
+        ));
+    }
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| bad(format!("schema does not compile: {e}")))?;
+    let properties = schema.get("properties").and_then(Value::as_object);
+    if let Some(param) = &spec.target.param
+        && !properties.is_some_and(|p| p.contains_key(param))
+    {
+        return Err(bad(format!("target parameter `{param}` is not in the schema")));
+    }
+    if let Some(props) = properties {
+        for (key, prop) in props {
+            if let Some(default) = prop.get("default") {
+                let ok = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(prop)
+                    .map(|v| v.is_valid(default))
+                    .unwrap_or(false);
+                if !ok {
+                    return Err(bad(format!("default of `{key}` does not match its schema")));
+                }
+            }
+        }
+    }
+    Ok(CompiledAction { spec, validator })
+}
+
+fn normalize(schema: &Value, params: &mut Map<String, Value>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, prop) in props {
+        if prop.get(NORMALIZE_KEYWORD).and_then(Value::as_str) == Some("dns_name")
+            && let Some(Value::String(s)) = params.get_mut(key)
+        {
+            let trimmed = s.trim().trim_end_matches('.').to_ascii_lowercase();
+            *s = trimmed;
+        }
+    }
+}
+
+fn apply_defaults(schema: &Value, params: &mut Map<String, Value>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (key, prop) in props {
+        if let Some(default) = prop.get("default")
+            && !params.contains_key(key)
+        {
+            params.insert(key.clone(), default.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn embedded_catalog_has_the_contract_actions() {
+        let c = Catalog::embedded().unwrap();
+        let names: Vec<&str> = c.actions().map(|a| a.name.as_str()).collect();
+        for required in [
+            "dns.create_a_record",
+            "dns.delete_record",
+            "dns.lookup",
+            "k8s.scale_deployment",
+            "k8s.restart_deployment",
+            "k8s.list_pods",
+            "k8s.delete_pod",
+            "k8s.expose_service",
+            "ansible.run_playbook",
+            "ops.ask",
+        ] {
+            assert!(names.contains(&required), "missing {required}");
+        }
+        assert_eq!(c.get("dns.delete_record").unwrap().risk, Risk::Destructive);
+        assert_eq!(c.get("dns.lookup").unwrap().risk, Risk::Read);
+    }
+
+    #[test]
+    fn defaults_are_filled_and_names_normalised() {
+        let c = Catalog::embedded().unwrap();
+        let i = c
+            .validate(
+                "dns.create_a_record",
+                &obj(json!({"name": "Test.LOCAL.", "ip": "192.168.1.100"})),
+                "rules",
+                0.9,
+            )
+            .unwrap();
+        assert_eq!(
+            Value::Object(i.params),
+            json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600})
+        );
+        let i = c
+            .validate("k8s.list_pods", &Map::new(), "rules", 0.9)
+            .unwrap();
+        assert_eq!(Value::Object(i.params), json!({"namespace": "default"}));
+    }
+
+    #[test]
+    fn unknown_parameters_and_bad_values_are_rejected() {
+        let c = Catalog::embedded().unwrap();
+        let cases = [
+            ("dns.create_a_record", json!({"name": "a.local", "ip": "1.2.3.4", "cmd": "rm -rf /"})),
+            ("dns.create_a_record", json!({"name": "a.local", "ip": "999.1.1.1"})),
+            ("dns.create_a_record", json!({"name": "a.local", "ip": "1.2.3.4", "ttl": 0})),
+            ("dns.create_a_record", json!({"name": "a;rm.local", "ip": "1.2.3.4"})),
+            ("dns.create_a_record", json!({"ip": "1.2.3.4"})),
+            ("dns.delete_record", json!({"name": "a.local", "type": "MX"})),
+            ("k8s.scale_deployment", json!({"name": "web", "replicas": 101})),
+            ("k8s.scale_deployment", json!({"name": "web", "replicas": -1})),
+            ("k8s.scale_deployment", json!({"name": "web", "replicas": "5"})),
+            ("k8s.scale_deployment", json!({"name": "Web_1", "replicas": 1})),
+            ("k8s.expose_service", json!({"service": "s", "hostname": "h.local", "port": 70000})),
+            ("ansible.run_playbook", json!({"playbook": "../etc/passwd"})),
+            ("ansible.run_playbook", json!({"playbook": "a..b"})),
+            ("ansible.run_playbook", json!({"playbook": "ok", "limit": "a b; rm"})),
+        ];
+        for (action, params) in cases {
+            let err = c
+                .validate(action, &obj(params.clone()), "rules", 0.9)
+                .expect_err(&format!("{action} {params} should be rejected"));
+            assert_eq!(err.code(), "invalid_params", "{err}");
+        }
+        assert_eq!(
+            c.validate("shell.exec", &Map::new(), "rules", 1.0)
+                .unwrap_err()
+                .code(),
+            "unknown_action"
+        );
+    }
+
+    #[test]
+    fn open_schemas_and_bad_defaults_are_refused_at_load() {
+        let open = r#"{"version":1,"actions":[{"name":"x.y","description":"d","risk":"read",
+            "executor":{"kind":"dns"},"target":{"kind":"none"},
+            "schema":{"type":"object","properties":{}}}]}"#;
+        assert!(Catalog::from_json(open).is_err());
+        let bad_default = r#"{"version":1,"actions":[{"name":"x.y","description":"d","risk":"read",
+            "executor":{"kind":"dns"},"target":{"kind":"none"},
+            "schema":{"type":"object","additionalProperties":false,
+              "properties":{"n":{"type":"integer","default":"x"}}}}]}"#;
+        assert!(Catalog::from_json(bad_default).is_err());
+        let dup = r#"{"version":1,"actions":[
+            {"name":"x.y","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}},
+            {"name":"x.y","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}}]}"#;
+        assert!(Catalog::from_json(dup).is_err());
+    }
+
+    #[test]
+    fn target_picks_the_most_specific_zone() {
+        let c = Catalog::embedded().unwrap();
+        let zones = vec!["local".to_string(), "corp.example.com".to_string(), "example.com".to_string()];
+        let i = c
+            .validate("dns.lookup", &obj(json!({"name": "db.corp.example.com"})), "rules", 1.0)
+            .unwrap();
+        assert_eq!(
+            c.target(&i, &zones),
+            Target::DnsZone { zone: Some("corp.example.com".into()), name: "db.corp.example.com".into() }
+        );
+        let i = c
+            .validate("dns.lookup", &obj(json!({"name": "evil.org"})), "rules", 1.0)
+            .unwrap();
+        assert_eq!(c.target(&i, &zones), Target::DnsZone { zone: None, name: "evil.org".into() });
+        // "notlocal" must not match zone "local"
+        assert_eq!(zone_of("notlocal", &zones), None);
+    }
+}

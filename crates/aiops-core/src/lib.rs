@@ -1,0 +1,19 @@
+//! The typed values that travel down the request path, and the action catalog.
+//!
+//! This crate is a pure core: it does no I/O, so everything here can be unit-tested and
+//! reasoned about without servers. The catalog is data (`catalog/actions.json`, embedded in
+//! the binary); every intent that leaves the parser is checked against its action's JSON
+//! Schema here before any other stage sees it, which is what makes "only catalog actions run"
+//! hold no matter which parser produced the intent.
+
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod error;
+mod hash;
+mod types;
+
+pub use catalog::{zone_of, ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec};
+pub use error::CoreError;
+pub use hash::{canonical_json, plan_hash, sha256_hex};
+pub use types::{Intent, Plan, Target};

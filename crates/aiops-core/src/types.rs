@@ -1,0 +1,55 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A catalog action with validated, normalised parameters (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub action: String,
+    pub params: Map<String, Value>,
+    /// Which parser produced it (`rules`, later `llm`).
+    pub parser: String,
+    pub confidence: f64,
+}
+
+/// What an action is aimed at, as the policy and the plan see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    DnsZone { zone: Option<String>, name: String },
+    K8sNamespace { namespace: String },
+    Playbook { playbook: String },
+    None,
+}
+
+/// The result of planning: what would change, and the hash an approval binds to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub action: String,
+    pub params: Map<String, Value>,
+    pub target: Target,
+    /// Human-readable dry-run diff (secrets scrubbed by the executor).
+    pub diff: String,
+    /// Whether the dry run says the real run would change anything.
+    pub changes: bool,
+    pub hash: String,
+}
+
+impl Plan {
+    pub fn new(intent: &Intent, target: Target, diff: String, changes: bool) -> Self {
+        let target_value = serde_json::to_value(&target).unwrap_or(Value::Null);
+        let hash = crate::plan_hash(
+            &intent.action,
+            &Value::Object(intent.params.clone()),
+            &target_value,
+            &diff,
+        );
+        Plan {
+            action: intent.action.clone(),
+            params: intent.params.clone(),
+            target,
+            diff,
+            changes,
+            hash,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::{Secret, SecretError, SecretSource, validate_path};
+
+/// Secrets as files under a root directory, the way Vault Agent and Kubernetes render them:
+/// - `<root>/<path>` a file holding a JSON object of string fields (a Vault Agent template), or
+/// - `<root>/<path>/` a directory with one file per field (a Kubernetes Secret volume).
+///
+/// Files are read on every call so rotated secrets are picked up without a restart.
+#[derive(Debug, Clone)]
+pub struct DirectorySource {
+    root: PathBuf,
+}
+
+impl DirectorySource {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirectorySource { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn unreadable(path: &str, reason: impl std::fmt::Display) -> SecretError {
+    SecretError::Unreadable {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for DirectorySource {
+    fn kind(&self) -> &'static str {
+        "directory"
+    }
+
+    async fn read(&self, path: &str) -> Result<Secret, SecretError> {
+        validate_path(path)?;
+        if !tokio::fs::try_exists(&self.root).await.unwrap_or(false) {
+            return Err(SecretError::Unavailable(format!(
+                "secret directory {} does not exist",
+                self.root.display()
+            )));
+        }
+        let full = self.root.join(path);
+        let meta = match tokio::fs::metadata(&full).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SecretError::NotFound(path.to_string()));
+            }
+            Err(e) => return Err(unreadable(path, e.kind())),
+        };
+        let mut fields = BTreeMap::new();
+        if meta.is_dir() {
+            let mut entries = tokio::fs::read_dir(&full)
+                .await
+                .map_err(|e| unreadable(path, e.kind()))?;
+            while let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|e| unreadable(path, e.kind()))?
+            {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                // Kubernetes mounts keep `..data` links and dot-files beside the keys.
+                if name.starts_with('.') || !entry.path().is_file() {
+                    continue;
+                }
+                let value = tokio::fs::read_to_string(entry.path())
+                    .await
+                    .map_err(|e| unreadable(path, e.kind()))?;
+                fields.insert(name, SecretString::from(value.trim_end_matches('\n').to_string()));
+            }
+        } else {
+            let text = tokio::fs::read_to_string(&full)
+                .await
+                .map_err(|e| unreadable(path, e.kind()))?;
+            // The parse error is dropped on purpose: serde_json quotes input in its messages.
+            let doc: Value = serde_json::from_str(&text)
+                .map_err(|_| unreadable(path, "file is not a JSON object of string fields"))?;
+            let Value::Object(map) = doc else {
+                return Err(unreadable(path, "file is not a JSON object of string fields"));
+            };
+            for (k, v) in map {
+                let Value::String(s) = v else {
+                    return Err(unreadable(path, format!("field `{k}` is not a string")));
+                };
+                fields.insert(k, SecretString::from(s));
+            }
+        }
+        if fields.is_empty() {
+            return Err(unreadable(path, "secret has no fields"));
+        }
+        Ok(Secret::new(path, fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[tokio::test]
+    async fn reads_json_files_and_mount_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dns")).unwrap();
+        std::fs::write(
+            dir.path().join("dns/tsig"),
+            r#"{"name":"aiops-key","algorithm":"hmac-sha256","secret":"c2VjcmV0"}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("slack/bot")).unwrap();
+        std::fs::write(dir.path().join("slack/bot/token"), "xoxb-1\n").unwrap();
+        std::fs::write(dir.path().join("slack/bot/..data"), "ignored").unwrap();
+        let src = DirectorySource::new(dir.path());
+
+        let s = src.read("dns/tsig").await.unwrap();
+        assert_eq!(s.field("secret").unwrap().expose_secret(), "c2VjcmV0");
+        assert_eq!(s.field_names().collect::<Vec<_>>(), ["algorithm", "name", "secret"]);
+        let s = src.read("slack/bot").await.unwrap();
+        assert_eq!(s.field("token").unwrap().expose_secret(), "xoxb-1");
+        assert_eq!(s.field_names().count(), 1);
+        src.check(&["dns/tsig".into(), "slack/bot".into()]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn errors_are_specific_and_never_echo_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("broken"), "not json but a canary-value-123").unwrap();
+        std::fs::write(dir.path().join("nested"), r#"{"a": {"b": "canary-value-123"}}"#).unwrap();
+        let src = DirectorySource::new(dir.path());
+        assert_eq!(src.read("missing").await.unwrap_err().code(), "credentials_unavailable");
+        assert!(matches!(src.read("missing").await, Err(SecretError::NotFound(_))));
+        assert!(matches!(src.read("../etc").await, Err(SecretError::InvalidPath(_))));
+        for p in ["broken", "nested"] {
+            let msg = src.read(p).await.unwrap_err().to_string();
+            assert!(!msg.contains("canary"), "{msg}");
+        }
+        let gone = DirectorySource::new(dir.path().join("nope"));
+        assert!(matches!(gone.read("x").await, Err(SecretError::Unavailable(_))));
+    }
+}
