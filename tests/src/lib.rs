@@ -1,1 +1,215 @@
-//! End-to-end tests live in `tests/tests/`; this library holds their shared harness.
+//! Harness for the end-to-end tests in `tests/tests/`: real BIND (started by the project's
+//! own `bootstrap/bind.sh`), real `ansible-playbook` (from `bootstrap/test-env.sh`), a real
+//! SQLite file, and `aiopsd` itself served in-process on a free loopback port.
+//!
+//! Missing tools fail the tests with a message naming the script to run; nothing is skipped.
+
+// The harness starts the project's scripts and `dig`; that is what it is for.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the repo root")
+        .to_path_buf()
+}
+
+/// The `ansible-playbook` that `bootstrap/test-env.sh` installed.
+pub fn ansible_playbook() -> PathBuf {
+    match std::env::var_os("AIOPS_ANSIBLE_PLAYBOOK") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let cached = dirs_cache().join("ansible-venv/bin/ansible-playbook");
+            assert!(
+                cached.exists(),
+                "ansible-playbook not found: run `bash bootstrap/test-env.sh` (or set AIOPS_ANSIBLE_PLAYBOOK)"
+            );
+            cached
+        }
+    }
+}
+
+fn dirs_cache() -> PathBuf {
+    std::env::var_os("AIOPS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/aiops"))
+}
+
+/// A free TCP port on loopback (also free for UDP in practice: BIND binds both).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("addr").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
+}
+
+/// A private BIND 9 with the `local` and `corp.example.com` zones; stopped on drop.
+pub struct Bind {
+    pub state: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub secrets_dir: PathBuf,
+}
+
+impl Bind {
+    pub fn start() -> Result<Bind> {
+        let state = tempfile::tempdir()?;
+        let port = free_port();
+        let out = Command::new("bash")
+            .arg(repo_root().join("bootstrap/bind.sh"))
+            .arg("start")
+            .arg(state.path())
+            .arg(port.to_string())
+            .output()
+            .context("running bootstrap/bind.sh")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap/bind.sh start failed (run `bash bootstrap/test-env.sh` first):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let vars = parse_kv(&String::from_utf8_lossy(&out.stdout));
+        let addr: SocketAddr = vars.get("AIOPS_DNS").context("no AIOPS_DNS line")?.parse()?;
+        let secrets_dir = PathBuf::from(vars.get("AIOPS_SECRETS_DIR").context("no AIOPS_SECRETS_DIR line")?);
+        Ok(Bind { state, addr, secrets_dir })
+    }
+
+    pub fn stop(&self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("bootstrap/bind.sh"))
+            .arg("stop")
+            .arg(self.state.path())
+            .output();
+    }
+
+    /// `dig @server -p port name type +short`, as an operator would check.
+    pub fn dig(&self, name: &str, rtype: &str) -> Vec<String> {
+        let out = Command::new("dig")
+            .arg(format!("@{}", self.addr.ip()))
+            .arg("-p")
+            .arg(self.addr.port().to_string())
+            .arg(name)
+            .arg(rtype)
+            .arg("+short")
+            .arg("+time=2")
+            .arg("+tries=1")
+            .output()
+            .expect("dig is installed by bootstrap/test-env.sh");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// The TSIG secret value, so tests can prove it never leaks.
+    pub fn tsig_secret(&self) -> String {
+        let text = std::fs::read_to_string(self.secrets_dir.join("dns/tsig")).expect("tsig file");
+        let v: Value = serde_json::from_str(&text).expect("tsig json");
+        v["secret"].as_str().expect("secret field").to_string()
+    }
+}
+
+impl Drop for Bind {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn parse_kv(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A daemon configuration wired to a BIND and the repo's playbooks.
+pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
+    let mut c = aiopsd::Config::default();
+    c.listen = "127.0.0.1:0".parse().expect("addr");
+    c.data_dir = data_dir.to_path_buf();
+    c.secrets.dir = Some(bind.secrets_dir.clone());
+    c.dns.server = bind.addr;
+    c.ansible.playbook_bin = ansible_playbook();
+    c.ansible.playbook_dir = repo_root().join("deploy/ansible/playbooks");
+    c.ansible.timeout_secs = 60;
+    c
+}
+
+/// `aiopsd` served in-process; shut down on drop.
+pub struct Daemon {
+    pub url: String,
+    pub state: aiopsd::AppState,
+    pub client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Daemon {
+    pub async fn start(config: aiopsd::Config) -> Result<Daemon> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = aiopsd::App::build(config).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let serve_state = state.clone();
+        let handle = tokio::spawn(async move {
+            let _ = aiopsd::serve_state(listener, serve_state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(Daemon { url, state, client: reqwest::Client::new(), shutdown: Some(tx), handle: Some(handle) })
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// POST /api/v1/intent; returns (HTTP status, body).
+    pub async fn intent(&self, nl: &str, dry_run: bool) -> (u16, Value) {
+        self.post("/api/v1/intent", serde_json::json!({"nl": nl, "dry_run": dry_run})).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.client.post(format!("{}{path}", self.url)).json(&body).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self.client.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,1 +1,148 @@
-//! aiopsd (stub)
+//! `aiopsd`: natural language in, one safe, audited infrastructure change out.
+//!
+//! The library holds everything but process set-up, so tests run the real server in-process:
+//! [`App::build`] turns a [`Config`] into the app state (store, policy, catalog, secret source,
+//! executors), and [`serve`] runs the HTTP API on a listener until `shutdown` resolves.
+//! Start reading at [`pipeline`], which is the request path of `ARCHITECTURE.md`.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod eval;
+pub mod executors;
+pub mod metrics;
+pub mod pipeline;
+pub mod readiness;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aiops_core::Catalog;
+use aiops_policy::PolicyEngine;
+use aiops_secrets::{DirectorySource, SecretSource};
+use aiops_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Shared, read-only application state. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The built application: every backend chosen from config, behind its trait.
+pub struct App {
+    pub config: Config,
+    pub catalog: Catalog,
+    pub policy: PolicyEngine,
+    /// Managed DNS zones, from the policy data.
+    pub zones: Vec<String>,
+    pub store: Arc<dyn Store>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub executors: executors::Executors,
+    pub metrics: metrics::Metrics,
+}
+
+/// Why the daemon could not start. Printed as one line; the process exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("catalog: {0}")]
+    Catalog(#[from] aiops_core::CoreError),
+    #[error("policy: {0}")]
+    Policy(#[from] aiops_policy::PolicyError),
+    #[error("store: {0}")]
+    Store(#[from] aiops_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+impl App {
+    /// Builds the app from config: loads and checks the catalog and policies, opens the store
+    /// (running migrations) and fails interrupted executions left by a previous process.
+    pub async fn build(config: Config) -> Result<AppState, StartError> {
+        config.validate()?;
+        let catalog = match &config.catalog.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    config::ConfigError(format!("catalog.file {}: {e}", path.display()))
+                })?;
+                Catalog::from_json(&text)?
+            }
+            None => Catalog::embedded()?,
+        };
+        let policy = match &config.policy.dir {
+            Some(dir) => PolicyEngine::load(dir)?,
+            None => aiops_policy::embedded()?,
+        };
+        let zones = policy.managed_zones();
+        if zones.is_empty() {
+            return Err(config::ConfigError("the policy data names no managed DNS zones".into()).into());
+        }
+        let store: Arc<dyn Store> = match config.store_path() {
+            config::StoreLocation::File(path) => Arc::new(SqliteStore::open(&path).await?),
+            config::StoreLocation::Url(url) => Arc::new(SqliteStore::open_url(&url).await?),
+        };
+        let interrupted = store.fail_interrupted().await?;
+        if !interrupted.is_empty() {
+            tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");
+        }
+        let secrets: Arc<dyn SecretSource> = Arc::new(DirectorySource::new(config.secrets_dir()));
+        let executors = executors::Executors::new(&config);
+        tracing::info!(
+            catalog = catalog.revision(),
+            policy = policy.revision(),
+            store = store.kind(),
+            secrets = secrets.kind(),
+            "app built"
+        );
+        Ok(AppState(Arc::new(App {
+            config,
+            catalog,
+            policy,
+            zones,
+            store,
+            secrets,
+            executors,
+            metrics: metrics::Metrics::default(),
+        })))
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let state = App::build(config).await?;
+    serve_state(listener, state, shutdown).await
+}
+
+/// Like [`serve`], with an app that is already built.
+pub async fn serve_state(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartError::Serve)?;
+    tracing::info!("stopped");
+    Ok(())
+}

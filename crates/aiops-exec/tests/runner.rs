@@ -1,0 +1,382 @@
+//! The Ansible runner with real ansible-playbook: timeouts kill the process tree and remove
+//! the secret file, secrets are scrubbed, bad binaries and paths are refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aiops_exec::{Ansible, AnsibleConfig, PlaybookRun, dns_lookup};
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+use common::{ansible, dir_entries, processes_matching, repo_root};
+
+const SECRET: &str = "s3cr3t-Hunter2+/=token";
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write playbook");
+}
+
+fn secret_vars() -> BTreeMap<String, SecretString> {
+    BTreeMap::from([("api_token".to_owned(), SecretString::from(SECRET))])
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().expect("object").clone()
+}
+
+const SLEEP_PLAYBOOK: &str = r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: sleep
+      ansible.builtin.command:
+        argv: [sleep, "{{ sleep_arg }}"]
+"#;
+
+/// A unique argument for `sleep`, to find that very process in /proc.
+fn unique_sleep_arg(base: u32) -> String {
+    format!("{base}.{}{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 100_000)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_of_one_second_kills_the_run_and_removes_the_vars_file() {
+    let playbooks = tempfile::tempdir().expect("tmp");
+    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(playbooks.path(), Duration::from_secs(1), Some(tmp.path()));
+    let arg = unique_sleep_arg(300);
+
+    let started = std::time::Instant::now();
+    let err = ansible
+        .run(&PlaybookRun {
+            playbook: "sleep.yml".into(),
+            vars: obj(json!({ "sleep_arg": arg })),
+            secret_vars: secret_vars(),
+            check: false,
+            limit: None,
+        })
+        .await
+        .expect_err("must time out");
+    assert_eq!(err.code(), "executor_timeout", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Neither ansible-playbook (its argv holds the playbook's unique path) nor sleep is left.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let playbook_path = playbooks.path().canonicalize().expect("canon");
+    assert!(processes_matching(&playbook_path.to_string_lossy()).is_empty());
+    assert!(processes_matching(&arg).is_empty());
+    // The private run directory, with the 0600 secret vars file, is gone.
+    assert!(
+        dir_entries(tmp.path()).is_empty(),
+        "{:?}",
+        dir_entries(tmp.path())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_kills_module_processes_in_worker_sessions() {
+    // Ansible's workers call setsid(): the command a task runs is not in ansible-playbook's
+    // process group. Wait until the task's `sleep` really runs, then let the timeout hit.
+    let playbooks = tempfile::tempdir().expect("tmp");
+    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(playbooks.path(), Duration::from_secs(10), Some(tmp.path()));
+    let arg = unique_sleep_arg(600);
+
+    let seen_sleep = Arc::new(AtomicBool::new(false));
+    let seen_secret_file_0600 = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (seen_sleep, seen_file, stop) = (
+            seen_sleep.clone(),
+            seen_secret_file_0600.clone(),
+            stop.clone(),
+        );
+        let (arg, tmp) = (arg.clone(), tmp.path().to_path_buf());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if !processes_matching(&arg).is_empty() {
+                    seen_sleep.store(true, Ordering::SeqCst);
+                }
+                for run_dir in dir_entries(&tmp) {
+                    let file = run_dir.join("secret-vars.json");
+                    if let Ok(meta) = std::fs::metadata(&file) {
+                        let dir_mode = std::fs::metadata(&run_dir)
+                            .map(|m| m.permissions().mode() & 0o777)
+                            .unwrap_or(0);
+                        if meta.permissions().mode() & 0o777 == 0o600 && dir_mode == 0o700 {
+                            seen_file.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let err = ansible
+        .run(&PlaybookRun {
+            playbook: "sleep.yml".into(),
+            vars: obj(json!({ "sleep_arg": arg })),
+            secret_vars: secret_vars(),
+            check: false,
+            limit: None,
+        })
+        .await
+        .expect_err("must time out");
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().expect("watcher");
+    assert_eq!(err.code(), "executor_timeout");
+    assert!(
+        seen_sleep.load(Ordering::SeqCst),
+        "the task's sleep never ran within the timeout (machine too slow?)"
+    );
+    assert!(seen_secret_file_0600.load(Ordering::SeqCst));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        processes_matching(&arg).is_empty(),
+        "the task's sleep survived the timeout"
+    );
+    assert!(dir_entries(tmp.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_scrubbed_from_results_and_errors() {
+    let playbooks = tempfile::tempdir().expect("tmp");
+    write(
+        playbooks.path(),
+        "leak.yml",
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: "echo {{ api_token }}"
+      ansible.builtin.command:
+        argv: [echo, "{{ api_token }}"]
+      changed_when: false
+    - name: leak in msg
+      ansible.builtin.debug:
+        msg: "token={{ api_token }} b64={{ api_token | b64encode }}"
+"#,
+    );
+    write(
+        playbooks.path(),
+        "leak_fail.yml",
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: fail with the secret
+      ansible.builtin.fail:
+        msg: "cannot use {{ api_token }}"
+"#,
+    );
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(playbooks.path(), Duration::from_secs(120), Some(tmp.path()));
+
+    let outcome = ansible
+        .run(&PlaybookRun {
+            playbook: "leak.yml".into(),
+            vars: Map::new(),
+            secret_vars: secret_vars(),
+            check: false,
+            limit: None,
+        })
+        .await
+        .expect("run");
+    let text = serde_json::to_string(&outcome).expect("json");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        !text.contains("czNjcjN0"),
+        "base64 of the secret leaked: {text}"
+    );
+    assert_eq!(
+        outcome.msg, "token=[REDACTED] b64=[REDACTED]",
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.tasks[0].task, "echo [REDACTED]");
+
+    let err = ansible
+        .run(&PlaybookRun {
+            playbook: "leak_fail.yml".into(),
+            vars: Map::new(),
+            secret_vars: secret_vars(),
+            check: false,
+            limit: None,
+        })
+        .await
+        .expect_err("fails");
+    assert_eq!(err.code(), "executor_failed");
+    assert_eq!(err.to_string(), "playbook failed: cannot use [REDACTED]");
+    assert!(!format!("{err:?}").contains(SECRET));
+    assert!(dir_entries(tmp.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
+    let playbooks = tempfile::tempdir().expect("tmp");
+    write(
+        playbooks.path(),
+        "echo.yml",
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: show
+      ansible.builtin.debug:
+        msg: "{{ greeting }} {{ count + 1 }} {{ ansible_connection }} {{ inventory_hostname }}"
+    - name: skipped
+      ansible.builtin.debug: {msg: never}
+      when: false
+"#,
+    );
+    write(
+        playbooks.path(),
+        "broken.yml",
+        "- hosts: localhost\n  tasks: [oops\n",
+    );
+    let ansible = ansible(playbooks.path(), Duration::from_secs(120), None);
+    let outcome = ansible
+        .run(&PlaybookRun {
+            playbook: "echo.yml".into(),
+            vars: obj(json!({"greeting": "it's \"quoted\"; $(rm -rf /) `x`", "count": 41})),
+            secret_vars: BTreeMap::new(),
+            check: true,
+            limit: Some("localhost".into()),
+        })
+        .await
+        .expect("run");
+    assert_eq!(
+        outcome.msg,
+        "it's \"quoted\"; $(rm -rf /) `x` 42 local localhost"
+    );
+    assert_eq!(outcome.tasks.len(), 2);
+    assert_eq!(outcome.tasks[1].status, "skipped");
+    assert!(!outcome.changed && !outcome.failed);
+
+    let err = ansible
+        .run(&PlaybookRun {
+            playbook: "broken.yml".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("syntax error");
+    assert_eq!(err.code(), "executor_failed");
+    assert!(err.to_string().contains("exited with code 4"), "{err}");
+}
+
+#[tokio::test]
+async fn version_reports_ansible_core() {
+    let ansible = ansible(
+        &repo_root().join("deploy/ansible/playbooks"),
+        Duration::from_secs(60),
+        None,
+    );
+    let version = ansible.version().await.expect("version");
+    assert!(version.contains("core 2."), "{version}");
+}
+
+#[tokio::test]
+async fn missing_or_unrunnable_binary_is_executor_unavailable() {
+    let playbooks = repo_root().join("deploy/ansible/playbooks");
+    let dir = tempfile::tempdir().expect("tmp");
+    let not_exec = dir.path().join("ansible-playbook");
+    std::fs::write(&not_exec, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&not_exec, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    for bin in [dir.path().join("nope/ansible-playbook"), not_exec] {
+        let ansible = Ansible::new(AnsibleConfig {
+            ansible_playbook: bin,
+            playbook_dir: playbooks.clone(),
+            timeout: Duration::from_secs(5),
+            tmp_dir: None,
+        });
+        let err = ansible
+            .run(&PlaybookRun {
+                playbook: "dns/add_record.yml".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("unavailable");
+        assert_eq!(err.code(), "executor_unavailable", "{err}");
+        let err = ansible.version().await.expect_err("unavailable");
+        assert_eq!(err.code(), "executor_unavailable", "{err}");
+    }
+}
+
+#[tokio::test]
+async fn playbook_path_traversal_and_bad_vars_are_rejected() {
+    // No ansible needed: rejected before anything starts.
+    let playbooks = repo_root().join("deploy/ansible/playbooks");
+    let ansible = Ansible::new(AnsibleConfig {
+        ansible_playbook: "/nonexistent/ansible-playbook".into(),
+        playbook_dir: playbooks,
+        timeout: Duration::from_secs(5),
+        tmp_dir: None,
+    });
+    for playbook in [
+        "../../bootstrap/bind.sh",
+        "../playbooks/dns/add_record.yml",
+        "dns/../../library/aiops_nsupdate.py",
+        "/etc/passwd",
+        "/work/main/deploy/ansible/playbooks/dns/add_record.yml",
+        "dns/missing.yml",
+        "",
+    ] {
+        let err = ansible
+            .run(&PlaybookRun {
+                playbook: playbook.into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err(playbook);
+        assert_eq!(err.code(), "invalid_playbook", "{playbook}: {err}");
+    }
+    for vars in [
+        json!({"ansible_connection": "ssh"}),
+        json!({"bad-name": 1}),
+        json!({"ansible_python_interpreter": "/bin/sh"}),
+    ] {
+        let err = ansible
+            .run(&PlaybookRun {
+                playbook: "dns/add_record.yml".into(),
+                vars: obj(vars),
+                ..Default::default()
+            })
+            .await
+            .expect_err("bad vars");
+        assert_eq!(err.code(), "invalid_playbook");
+    }
+    let err = ansible
+        .run(&PlaybookRun {
+            playbook: "dns/add_record.yml".into(),
+            limit: Some("--extra-vars=@/etc/shadow".into()),
+            ..Default::default()
+        })
+        .await
+        .expect_err("bad limit");
+    assert_eq!(err.code(), "invalid_playbook");
+}
+
+#[tokio::test]
+async fn dns_lookup_against_a_closed_port_is_dns_unavailable() {
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let started = std::time::Instant::now();
+    let err = dns_lookup(addr, "test.local", "A", Duration::from_secs(1))
+        .await
+        .expect_err("closed port");
+    assert_eq!(err.code(), "dns_unavailable", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -1,0 +1,269 @@
+//! Deterministic rules parser for `aiopsd`: one plain-English request in, one typed
+//! intent from the fixed action catalog (see `catalog.md`) or `Unrecognized` out.
+//!
+//! # Why it does no I/O
+//!
+//! [`parse`] is a pure function of its input: no files, network, clock, environment,
+//! randomness or model downloads. That makes it reproducible (the same sentence always
+//! gives the same intent, so audit records can be re-derived), safe on untrusted text,
+//! cheap to test exhaustively, and usable as the strict fallback when the LLM parser is
+//! unavailable. Everything with side effects lives in other crates.
+//!
+//! # How it works
+//!
+//! 1. Refuse outright: empty or over-long input (> [`MAX_INPUT_CHARS`]), control
+//!    characters, prompt-injection phrasing, several sentences asking for things.
+//! 2. Normalise and tokenise (dots inside names and addresses never split sentences),
+//!    drop greetings and courtesy ("could you", "please", "thanks").
+//! 3. Questions ("how/why/what…", or ending in `?`) become `ops.ask` with the original
+//!    sentence, except DNS resolve questions ("what does X resolve to?") → `dns.lookup`
+//!    and "what pods are running in X?" → `k8s.list_pods`.
+//! 4. Commands: the leading verb plus the objects named pick one action frame; each
+//!    slot is filled only from explicit cues ("in namespace X", "to N replicas",
+//!    "ttl N", "on port N", "limited to X", …) and validated (RFC 1123 labels, DNS
+//!    names, `Ipv4Addr`, ranges). Negation, conditions, bulk words, a second verb,
+//!    conflicting values, stray numbers/addresses/names, or more than two unknown words
+//!    make the whole request `Unrecognized`. Precision over recall.
+//!
+//! Parameters carry only what the sentence states (or what its wording implies, such
+//! as "the CNAME www…" → `type: "CNAME"`); catalog defaults (ttl 3600, namespace
+//! "default", type "A", port 80) are filled by the daemon from the JSON Schema.
+//!
+//! # Confidence
+//!
+//! 0.95 when every slot came from an explicit cue; minus 0.05 per slot taken from
+//! position alone ("scale web to 3" without the word "deployment"), minus 0.03 per
+//! tolerated unknown word, minus 0.02 per parameter left to its default; clamped to
+//! [0.80, 0.95]. `ops.ask` is 0.90. Anything less certain is refused instead.
+
+mod frames;
+mod lexicon;
+mod text;
+mod values;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use lexicon::is_in;
+use text::{Sentence, Tok};
+
+/// A recognised intent: a catalog action name and its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Parsed {
+    /// Catalog action name, one of [`ACTIONS`].
+    pub action: String,
+    /// Parameters stated in the request (`ttl`, `replicas`, `port` are integers,
+    /// everything else strings). Defaults are not filled in here.
+    pub params: Map<String, Value>,
+    /// In (0, 1]; see the crate docs for the rule.
+    pub confidence: f64,
+}
+
+/// The result of parsing one request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ParseOutcome {
+    /// Exactly one catalog action with its parameters.
+    Intent(Parsed),
+    /// Nothing should run; `reason` says why (safe to show to the requester).
+    Unrecognized { reason: String },
+}
+
+impl ParseOutcome {
+    /// The intent, if one was recognised.
+    pub fn intent(&self) -> Option<&Parsed> {
+        match self {
+            ParseOutcome::Intent(p) => Some(p),
+            ParseOutcome::Unrecognized { .. } => None,
+        }
+    }
+}
+
+/// The action names this parser can emit (a test elsewhere checks each is in the catalog).
+pub const ACTIONS: &[&str] = &[
+    "dns.create_a_record",
+    "dns.delete_record",
+    "dns.lookup",
+    "k8s.scale_deployment",
+    "k8s.restart_deployment",
+    "k8s.list_pods",
+    "k8s.delete_pod",
+    "k8s.expose_service",
+    "ansible.run_playbook",
+    "ops.ask",
+];
+
+/// Longer requests are refused without being analysed.
+pub const MAX_INPUT_CHARS: usize = 2000;
+
+/// Parse one plain-language request. Never panics; pure (no I/O).
+pub fn parse(nl: &str) -> ParseOutcome {
+    match parse_inner(nl) {
+        Ok(p) => ParseOutcome::Intent(p),
+        Err(reason) => ParseOutcome::Unrecognized { reason },
+    }
+}
+
+type R<T> = Result<T, String>;
+
+fn parse_inner(nl: &str) -> R<Parsed> {
+    if nl.len() > MAX_INPUT_CHARS * 4 || nl.chars().count() > MAX_INPUT_CHARS {
+        return Err(format!("request longer than {MAX_INPUT_CHARS} characters"));
+    }
+    let trimmed = nl.trim();
+    if trimmed.is_empty() {
+        return Err("empty request".into());
+    }
+    if trimmed.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err("control characters in request".into());
+    }
+    let norm = text::normalize(trimmed);
+    if lexicon::looks_like_injection(&norm.to_lowercase()) {
+        return Err("the request contains instruction-like text; nothing will run".into());
+    }
+    match text::split_sentences(&norm).as_slice() {
+        [] => Err("no request found".into()),
+        [s] => single(s, trimmed),
+        many => multi(many, trimmed),
+    }
+}
+
+fn starts_with(toks: &[Tok], words: &[&str]) -> bool {
+    toks.len() >= words.len() && toks.iter().zip(words).all(|(t, w)| t.low == *w)
+}
+
+fn strip_greetings(toks: &mut Vec<Tok>) {
+    while toks.len() > 1 && is_in(lexicon::GREETINGS, &toks[0].low) {
+        toks.remove(0);
+        if toks.len() > 1 && toks[0].low == "there" {
+            toks.remove(0);
+        }
+    }
+}
+
+/// Drop request prefixes ("could you please", "I need to"); true if any were dropped.
+fn strip_polite(toks: &mut Vec<Tok>) -> bool {
+    let mut any = false;
+    'again: loop {
+        for p in lexicon::POLITE_PREFIXES {
+            if toks.len() > p.len() && starts_with(toks, p) {
+                toks.drain(0..p.len());
+                any = true;
+                continue 'again;
+            }
+        }
+        return any;
+    }
+}
+
+fn strip_suffixes(toks: &mut Vec<Tok>) {
+    'again: loop {
+        for s in lexicon::POLITE_SUFFIXES {
+            let n = s.len();
+            if toks.len() > n && toks[toks.len() - n..].iter().zip(s.iter()).all(|(t, w)| t.low == *w) {
+                toks.truncate(toks.len() - n);
+                continue 'again;
+            }
+        }
+        return;
+    }
+}
+
+fn ops_ask(original: &str) -> Parsed {
+    let mut params = Map::new();
+    params.insert("question".into(), Value::from(original));
+    Parsed { action: "ops.ask".into(), params, confidence: 0.90 }
+}
+
+fn single(s: &Sentence, original: &str) -> R<Parsed> {
+    let mut toks = s.toks.clone();
+    strip_greetings(&mut toks);
+    strip_suffixes(&mut toks);
+    let polite = strip_polite(&mut toks);
+    let Some(first) = toks.first().map(|t| t.low.clone()) else {
+        return Err("no request found".into());
+    };
+    let second = toks.get(1).map_or("", |t| t.low.as_str());
+    let strong = is_in(lexicon::STRONG_QUESTION, &first) || (first == "tell" && is_in(&["me", "us"], second));
+    if strong {
+        return question(&toks, original);
+    }
+    if !polite && is_in(lexicon::AUX_QUESTION, &first) && (s.question || is_in(lexicon::SUBJECTS, second)) {
+        return question(&toks, original);
+    }
+    if s.question && !polite {
+        if is_in(lexicon::ACTION_VERBS, &first) || first == "kubectl" {
+            return Err("say the request as an instruction, not a question".into());
+        }
+        return question(&toks, original);
+    }
+    command(toks)
+}
+
+/// Several sentences: only a question with context ("DNS fails for x. Why?") is
+/// accepted, as `ops.ask`; several instructions are refused.
+fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
+    if !sentences.last().is_some_and(|s| s.question) {
+        return Err("several sentences: send one request at a time".into());
+    }
+    for s in sentences {
+        let mut toks = s.toks.clone();
+        strip_greetings(&mut toks);
+        if strip_polite(&mut toks) {
+            return Err("several sentences: send one request at a time".into());
+        }
+        let first = toks.first().map_or("", |t| t.low.as_str());
+        if is_in(lexicon::ACTION_VERBS, first) || first == "kubectl" {
+            return Err("several sentences: send one request at a time".into());
+        }
+    }
+    Ok(ops_ask(original))
+}
+
+const LOOKUP_CUES: &[&str] = &[
+    "resolve", "resolves", "resolving", "resolved", "ip", "ips", "ipv4", "address", "addresses", "point", "points", "pointing", "record",
+    "records", "cname", "txt", "aaaa", "a-record", "dns", "mx", "srv", "ptr", "soa", "caa",
+];
+
+fn question(toks: &[Tok], original: &str) -> R<Parsed> {
+    let first = toks.first().map_or("", |t| t.low.as_str());
+    let second = toks.get(1).map_or("", |t| t.low.as_str());
+    let object = [lexicon::POD_WORDS, lexicon::DEPLOY_WORDS, lexicon::SERVICE_WORDS, lexicon::NS_WORDS, lexicon::OTHER_KINDS];
+    if is_in(&["describe", "explain"], first) && object.iter().any(|set| is_in(set, second)) {
+        return Err("describing a live object is not a catalog action".into());
+    }
+    if is_in(&["what", "what's", "whats", "which", "where", "where's", "tell"], first) && toks.iter().any(|t| is_in(LOOKUP_CUES, &t.low)) {
+        match frames::lookup_question(toks) {
+            Ok(p) => return Ok(p),
+            // A DNS-shaped question about a specific name that we cannot answer
+            // exactly is refused rather than sent to the runbooks.
+            Err(e) if toks.iter().any(|t| t.low.contains('.')) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    if is_in(&["what", "which"], first) && is_in(&["pods", "pod"], second) {
+        if let Ok(p) = frames::pods_question(toks) {
+            return Ok(p);
+        }
+    }
+    if toks.len() < 2 {
+        return Err("too short to be a question".into());
+    }
+    Ok(ops_ask(original))
+}
+
+fn command(mut toks: Vec<Tok>) -> R<Parsed> {
+    let kubectl = toks.first().is_some_and(|t| t.low == "kubectl");
+    if kubectl {
+        toks.remove(0);
+    }
+    // "do a rolling restart of …", "perform a dns lookup of …"
+    if toks.len() > 2
+        && is_in(&["do", "perform", "trigger", "issue"], &toks[0].low)
+        && is_in(&["a", "an"], &toks[1].low)
+        && (is_in(&["restart", "lookup", "scale"], &toks[2].low) || toks[2].low == "dns")
+    {
+        toks.drain(0..2);
+    }
+    frames::command(&toks, kubectl)
+}

@@ -1,0 +1,179 @@
+//! Validators and value parsers for slot values. All are pure and total.
+
+use std::net::Ipv4Addr;
+
+/// Largest TTL a DNS record may carry (RFC 2181: 2^31 - 1).
+pub(crate) const TTL_MAX: u64 = 2_147_483_647;
+/// Largest replica count the catalog allows.
+pub(crate) const REPLICAS_MAX: u64 = 100;
+
+/// A DNS name: lower-cased, trailing dot removed, at least one dot, labels of
+/// `[a-z0-9-]` (1..=63, not starting or ending with `-`), total ≤ 253, and a last
+/// label that is not all digits (so it can never be confused with an address).
+pub(crate) fn dns_name(s: &str) -> Option<String> {
+    let s = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+    if s.is_empty() || s.len() > 253 || !s.contains('.') {
+        return None;
+    }
+    let labels: Vec<&str> = s.split('.').collect();
+    for l in &labels {
+        if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
+            return None;
+        }
+        if !l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return None;
+        }
+    }
+    if labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    Some(s)
+}
+
+/// Looks like an IPv4 address attempt: starts with a digit, only digits and dots,
+/// contains a dot. Such a token must parse as IPv4 or the request is refused.
+pub(crate) fn ip_like(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_digit()) && s.contains('.') && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// Looks like an IPv6 address (a colon, and only hex digits, colons and dots).
+pub(crate) fn ipv6_like(s: &str) -> bool {
+    s.matches(':').count() >= 2 && s.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+}
+
+/// Strict dotted-quad IPv4 (std parsing: no leading zeros, no junk).
+pub(crate) fn ipv4(s: &str) -> Option<Ipv4Addr> {
+    s.parse::<Ipv4Addr>().ok()
+}
+
+/// RFC 1123 label: 1..=63 of `[a-z0-9-]`, starting and ending alphanumeric.
+pub(crate) fn k8s_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Playbook name: `[a-z0-9][a-z0-9_.-]*`, no `..`, at most 100 characters.
+pub(crate) fn playbook_name(s: &str) -> bool {
+    s.len() <= 100
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+        && !s.contains("..")
+}
+
+/// Conservative Ansible host pattern: `[A-Za-z0-9_.*:,!&-]`, not starting with `-`
+/// (never an option), at least one alphanumeric (a bare `*` is a bulk request).
+pub(crate) fn limit_pattern(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && !s.starts_with('-')
+        && !s.contains("..")
+        && s.bytes().any(|b| b.is_ascii_alphanumeric())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'*' | b':' | b',' | b'!' | b'&' | b'-'))
+}
+
+const UNITS: &[&str] = &[
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen",
+    "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+];
+const TENS: &[(&str, u64)] =
+    &[("twenty", 20), ("thirty", 30), ("forty", 40), ("fifty", 50), ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90)];
+
+/// A non-negative count: ASCII digits (at most 18) or an English number word
+/// ("zero".."twenty", tens, and hyphenated "twenty-five").
+pub(crate) fn count(w: &str) -> Option<u64> {
+    if !w.is_empty() && w.len() <= 18 && w.bytes().all(|b| b.is_ascii_digit()) {
+        return w.parse().ok();
+    }
+    if let Some(i) = UNITS.iter().position(|u| *u == w) {
+        return u64::try_from(i).ok();
+    }
+    if let Some((_, v)) = TENS.iter().find(|(t, _)| *t == w) {
+        return Some(*v);
+    }
+    let (t, u) = w.split_once('-')?;
+    let tens = TENS.iter().find(|(name, _)| *name == t)?.1;
+    let unit = UNITS.iter().position(|x| *x == u).and_then(|i| u64::try_from(i).ok())?;
+    (1..=9).contains(&unit).then_some(tens + unit)
+}
+
+/// True for number words and digit strings (used to refuse stray numbers).
+pub(crate) fn is_number_word(w: &str) -> bool {
+    count(w).is_some()
+}
+
+/// Seconds per unit word or suffix.
+pub(crate) fn unit_seconds(u: &str) -> Option<u64> {
+    match u {
+        "s" | "sec" | "secs" | "second" | "seconds" => Some(1),
+        "m" | "min" | "mins" | "minute" | "minutes" => Some(60),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Some(3600),
+        "d" | "day" | "days" => Some(86_400),
+        _ => None,
+    }
+}
+
+/// "300s", "5m", "1h" → seconds.
+pub(crate) fn number_with_unit(w: &str) -> Option<u64> {
+    let split = w.find(|c: char| !c.is_ascii_digit())?;
+    if split == 0 {
+        return None;
+    }
+    let (n, u) = w.split_at(split);
+    count(n)?.checked_mul(unit_seconds(u)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names() {
+        assert_eq!(dns_name("Test.Local.").as_deref(), Some("test.local"));
+        assert_eq!(dns_name("record"), None);
+        assert_eq!(dns_name("-a.example.com"), None);
+        assert_eq!(dns_name("a..b"), None);
+        assert_eq!(dns_name("_dmarc.example.com"), None);
+        assert_eq!(dns_name("10.0.0.1"), None);
+        assert_eq!(dns_name(&format!("{}.com", "a".repeat(64))), None);
+    }
+
+    #[test]
+    fn addresses() {
+        assert!(ipv4("192.168.1.100").is_some());
+        assert!(ipv4("999.1.1.1").is_none());
+        assert!(ipv4("1.2.3").is_none());
+        assert!(ip_like("999.1.1.1"));
+        assert!(!ip_like("web.example.com"));
+        assert!(ipv6_like("2001:db8::1"));
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count("zero"), Some(0));
+        assert_eq!(count("twenty-five"), Some(25));
+        assert_eq!(count("twenty-zero"), None);
+        assert_eq!(count("12"), Some(12));
+        assert_eq!(count("-1"), None);
+        assert_eq!(number_with_unit("5m"), Some(300));
+        assert_eq!(number_with_unit("m5"), None);
+    }
+
+    #[test]
+    fn names() {
+        assert!(k8s_name("web-7d9f8-abcde"));
+        assert!(!k8s_name("kube_system"));
+        assert!(!k8s_name("-web"));
+        assert!(playbook_name("patch-hosts"));
+        assert!(playbook_name("site.yml"));
+        assert!(!playbook_name("../etc/passwd"));
+        assert!(!playbook_name("a/b"));
+        assert!(limit_pattern("web01,web02"));
+        assert!(limit_pattern("web*:&prod"));
+        assert!(!limit_pattern("*"));
+        assert!(!limit_pattern("--become"));
+        assert!(!limit_pattern("web;rm"));
+    }
+}

@@ -1,0 +1,527 @@
+//! Policy decisions for `aiopsd`: loads the Rego policies in `policies/` (plus their
+//! `data.json`) into the in-process [`regorus`] engine and evaluates `data.aiops.decision`
+//! for one typed intent, returning a [`Decision`]: allow, deny, or require approval.
+//!
+//! The daemon calls [`PolicyEngine::evaluate`] twice per request: before planning
+//! ([`Stage::Decide`]) and right before execution ([`Stage::Execute`]).
+//!
+//! Fail closed: anything but a well-formed decision object (a parse error, an
+//! evaluation error, an undefined or oddly shaped result) is a [`PolicyError`], never an
+//! allow. This crate does no I/O except [`PolicyEngine::load`] reading the policy directory.
+//!
+//! The shipped policies are also compiled into the binary ([`embedded`]), so the daemon
+//! runs with no files on disk.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+
+/// The rule every policy set must define; its value is the decision object.
+pub const DECISION_RULE: &str = "data.aiops.decision";
+
+/// Name of the policy data file inside a policy directory.
+pub const DATA_FILE: &str = "data.json";
+
+/// The shipped policies (`policies/*.rego` without tests), compiled in.
+const EMBEDDED_POLICIES: &[(&str, &str)] =
+    &[("aiops.rego", include_str!("../../../policies/aiops.rego"))];
+
+/// The shipped policy data (`policies/data.json`), compiled in.
+const EMBEDDED_DATA: &str = include_str!("../../../policies/data.json");
+
+/// The policy engine built from the shipped policies and data compiled into the binary.
+/// Its revision equals that of `PolicyEngine::load("policies")` on the same sources.
+pub fn embedded() -> Result<PolicyEngine, PolicyError> {
+    let data: Json = serde_json::from_str(EMBEDDED_DATA).map_err(|e| PolicyError::Data {
+        source_name: format!("embedded {DATA_FILE}"),
+        message: e.to_string(),
+    })?;
+    let policies: Vec<(String, String)> = EMBEDDED_POLICIES
+        .iter()
+        .map(|(name, src)| ((*name).to_string(), (*src).to_string()))
+        .collect();
+    PolicyEngine::from_sources(&policies, data)
+}
+
+/// Where a decision is being made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Before planning.
+    Decide,
+    /// Right before execution (policies and roles may have changed meanwhile).
+    Execute,
+}
+
+/// Who asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub user: String,
+    pub roles: Vec<String>,
+}
+
+/// The input document the policies see as `input`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyInput {
+    /// Catalog action name, e.g. `dns.create_a_record`.
+    pub action: String,
+    /// Risk class from the catalog: `read`, `change` or `destructive`.
+    pub risk: String,
+    /// Validated, normalised parameters (defaults filled in).
+    pub params: Json,
+    pub dry_run: bool,
+    pub stage: Stage,
+    pub caller: Caller,
+}
+
+/// What the policy decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Allow,
+    Deny,
+    RequireApproval,
+}
+
+impl Outcome {
+    /// The wire name (`allow`, `deny`, `require_approval`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::RequireApproval => "require_approval",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "allow" => Some(Outcome::Allow),
+            "deny" => Some(Outcome::Deny),
+            "require_approval" => Some(Outcome::RequireApproval),
+            _ => None,
+        }
+    }
+}
+
+/// A policy decision, with the revision of the policies and data that made it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Human-readable reasons (for a deny: every violated rule).
+    pub reasons: Vec<String>,
+    /// [`PolicyEngine::revision`] of the engine that decided.
+    pub policy_revision: String,
+    /// Distinct approvers needed: at least 1 for `require_approval`, else 0.
+    pub approvals_required: u32,
+}
+
+/// Errors of this crate. Every one means "no decision": callers fail closed.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The policy directory or a file in it could not be read.
+    #[error("cannot read policy source {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Rego file failed to parse (or was rejected by the engine).
+    #[error("policy {name} is invalid: {message}")]
+    Parse { name: String, message: String },
+    /// The policy data is not valid JSON or not an object.
+    #[error("policy data {source_name} is invalid: {message}")]
+    Data {
+        source_name: String,
+        message: String,
+    },
+    /// The policies do not compile together or do not define the decision rule.
+    #[error("policies cannot be used: {0}")]
+    Compile(String),
+    /// The engine failed while evaluating (input conversion, builtin error, conflict, …).
+    #[error("policy evaluation failed: {0}")]
+    Eval(String),
+    /// The decision rule produced something other than a well-formed decision object.
+    #[error("policy returned a malformed decision: {0}")]
+    MalformedDecision(String),
+}
+
+impl PolicyError {
+    /// Stable machine-readable code for API errors and audit rows.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Io { .. }
+            | PolicyError::Parse { .. }
+            | PolicyError::Data { .. }
+            | PolicyError::Compile(_) => "policy_load_failed",
+            PolicyError::Eval(_) => "policy_eval_failed",
+            PolicyError::MalformedDecision(_) => "policy_decision_invalid",
+        }
+    }
+}
+
+/// Loaded policies and data, ready to evaluate. `Send + Sync`; share it in an `Arc`.
+///
+/// The regorus engine needs `&mut` to evaluate, so each evaluation works on a clone of
+/// one prepared (parsed, analysed) engine. A clone shares the policies and data by `Arc`
+/// and costs well under a microsecond, against hundreds of microseconds for an
+/// evaluation; unlike a `Mutex`, concurrent evaluations do not wait for each other
+/// (measured in `tests/sharing.rs`).
+pub struct PolicyEngine {
+    engine: regorus::Engine,
+    revision: String,
+    data: Json,
+    sources: Vec<String>,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("revision", &self.revision)
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyEngine {
+    /// Loads every `*.rego` in `dir` except `*_test.rego`, plus `data.json` if present.
+    /// Fails on parse errors.
+    pub fn load(dir: &Path) -> Result<Self, PolicyError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| PolicyError::Io { path, source }
+        };
+        let mut policies = Vec::new();
+        let mut data = Json::Object(serde_json::Map::new());
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let path = entry.path();
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_string)
+            else {
+                continue;
+            };
+            if !entry.file_type().map_err(io(&path))?.is_file() && !path.is_file() {
+                continue;
+            }
+            if name == DATA_FILE {
+                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                data = serde_json::from_str(&text).map_err(|e| PolicyError::Data {
+                    source_name: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            } else if name.ends_with(".rego") && !name.ends_with("_test.rego") {
+                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                policies.push((name, text));
+            }
+        }
+        let engine = Self::from_sources(&policies, data);
+        if let Err(err) = &engine {
+            tracing::error!(dir = %dir.display(), error = %err, "policy load failed");
+        }
+        engine
+    }
+
+    /// Same as [`PolicyEngine::load`], from in-memory `(name, rego source)` pairs and a
+    /// data document (the whole `data` tree; the shipped policy reads `data.aiops.config`).
+    pub fn from_sources(policies: &[(String, String)], data: Json) -> Result<Self, PolicyError> {
+        if !data.is_object() {
+            return Err(PolicyError::Data {
+                source_name: DATA_FILE.to_string(),
+                message: "the data document must be a JSON object".to_string(),
+            });
+        }
+        let mut sorted: Vec<&(String, String)> = policies.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(PolicyError::Parse {
+                name: w[0].0.clone(),
+                message: "two policy sources have the same name".to_string(),
+            });
+        }
+        if sorted.is_empty() {
+            return Err(PolicyError::Compile(
+                "no policy sources were given (expected at least one *.rego)".to_string(),
+            ));
+        }
+
+        let mut engine = regorus::Engine::new();
+        for (name, src) in &sorted {
+            engine
+                .add_policy(name.clone(), src.clone())
+                .map_err(|e| PolicyError::Parse {
+                    name: name.clone(),
+                    message: engine_error(&e),
+                })?;
+        }
+        let data_value: regorus::Value =
+            serde_json::from_value(data.clone()).map_err(|e| PolicyError::Data {
+                source_name: DATA_FILE.to_string(),
+                message: e.to_string(),
+            })?;
+        engine.add_data(data_value).map_err(|e| PolicyError::Data {
+            source_name: DATA_FILE.to_string(),
+            message: engine_error(&e),
+        })?;
+
+        // Prepare the engine once (analysis, scheduling) and check the decision rule
+        // exists, so a broken policy set fails at load, not at the first request.
+        engine.set_input(regorus::Value::new_object());
+        engine.eval_rule(DECISION_RULE.to_string()).map_err(|e| {
+            PolicyError::Compile(format!(
+                "the policies must define {DECISION_RULE}: {}",
+                engine_error(&e)
+            ))
+        })?;
+
+        let revision = revision_of(&sorted, &data);
+        tracing::info!(
+            revision = %revision,
+            policies = sorted.len(),
+            "policies loaded"
+        );
+        Ok(PolicyEngine {
+            engine,
+            revision,
+            data,
+            sources: sorted.iter().map(|(n, _)| n.clone()).collect(),
+        })
+    }
+
+    /// Hex SHA-256 over the loaded files' names and contents (sorted by name) and the
+    /// data document (canonical JSON): identifies exactly what decided.
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// The data document the engine was loaded with.
+    pub fn data(&self) -> &Json {
+        &self.data
+    }
+
+    /// The managed DNS zones from the policy data (`data.aiops.config.dns.zones`), sorted.
+    pub fn managed_zones(&self) -> Vec<String> {
+        self.data
+            .pointer("/aiops/config/dns/zones")
+            .and_then(Json::as_object)
+            .map(|zones| zones.keys().cloned().collect::<Vec<_>>())
+            .map(|mut zones| {
+                zones.sort();
+                zones
+            })
+            .unwrap_or_default()
+    }
+
+    /// Evaluates `data.aiops.decision` for `input`. Any error or a result that is not a
+    /// well-formed decision object is an `Err`: the caller must fail closed.
+    pub fn evaluate(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
+        let value: regorus::Value = serde_json::to_value(input)
+            .and_then(serde_json::from_value)
+            .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
+        let mut engine = self.engine.clone();
+        engine.set_input(value);
+        let result = engine.eval_rule(DECISION_RULE.to_string());
+        let result = result.map_err(|e| {
+            let err = PolicyError::Eval(engine_error(&e));
+            tracing::error!(action = %input.action, error = %err, "policy evaluation failed");
+            err
+        })?;
+        let decision = parse_decision(&result, &self.revision).inspect_err(|err| {
+            tracing::error!(action = %input.action, error = %err, "malformed policy decision");
+        })?;
+        tracing::debug!(
+            action = %input.action,
+            stage = ?input.stage,
+            outcome = decision.outcome.as_str(),
+            revision = %self.revision,
+            "policy decision"
+        );
+        Ok(decision)
+    }
+}
+
+/// A regorus error as one trimmed message (they start with a newline and a source excerpt).
+fn engine_error(e: &dyn std::fmt::Display) -> String {
+    format!("{e:#}").trim().to_string()
+}
+
+/// Checks the decision rule's value strictly: exactly `outcome`, `reasons` and
+/// `approvals_required`, consistent with each other.
+fn parse_decision(value: &regorus::Value, revision: &str) -> Result<Decision, PolicyError> {
+    let bad = |msg: &str| PolicyError::MalformedDecision(msg.to_string());
+    if *value == regorus::Value::Undefined {
+        return Err(bad(&format!("{DECISION_RULE} is undefined")));
+    }
+    let json =
+        serde_json::to_value(value).map_err(|e| bad(&format!("cannot convert the result: {e}")))?;
+    let Json::Object(obj) = json else {
+        return Err(bad(&format!("expected an object, got {json}")));
+    };
+    if let Some(extra) = obj
+        .keys()
+        .find(|k| !matches!(k.as_str(), "outcome" | "reasons" | "approvals_required"))
+    {
+        return Err(bad(&format!("unexpected field `{extra}`")));
+    }
+    let outcome = obj
+        .get("outcome")
+        .and_then(Json::as_str)
+        .and_then(Outcome::parse)
+        .ok_or_else(|| bad("`outcome` must be one of \"allow\", \"deny\", \"require_approval\""))?;
+    let reasons = obj
+        .get("reasons")
+        .and_then(Json::as_array)
+        .ok_or_else(|| bad("`reasons` must be an array of strings"))?
+        .iter()
+        .map(|r| r.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| bad("`reasons` must be an array of strings"))?;
+    if outcome == Outcome::Deny && reasons.is_empty() {
+        return Err(bad("a deny must give at least one reason"));
+    }
+    let approvals = obj
+        .get("approvals_required")
+        .and_then(|n| {
+            n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+                    .map(|f| f as u64)
+            })
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| bad("`approvals_required` must be a non-negative integer"))?;
+    match (outcome, approvals) {
+        (Outcome::RequireApproval, 0) => {
+            return Err(bad("require_approval needs approvals_required >= 1"));
+        }
+        (Outcome::Allow | Outcome::Deny, n) if n != 0 => {
+            return Err(bad(&format!(
+                "approvals_required must be 0 for {}, got {n}",
+                outcome.as_str()
+            )));
+        }
+        _ => {}
+    }
+    Ok(Decision {
+        outcome,
+        reasons,
+        policy_revision: revision.to_string(),
+        approvals_required: approvals,
+    })
+}
+
+/// SHA-256 over length-prefixed (name, source) pairs in name order, then the canonical
+/// JSON of the data document.
+fn revision_of(sorted: &[&(String, String)], data: &Json) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"aiops-policy-revision-v1\0");
+    for (name, src) in sorted {
+        for part in [name.as_bytes(), src.as_bytes()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    let mut canonical = String::new();
+    canonical_json(data, &mut canonical);
+    hasher.update(b"data\0");
+    hasher.update((canonical.len() as u64).to_le_bytes());
+    hasher.update(canonical.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// JSON with object keys sorted at every level (independent of serde_json's map order).
+fn canonical_json(value: &Json, out: &mut String) {
+    match value {
+        Json::Object(map) => {
+            let sorted: BTreeMap<&String, &Json> = map.iter().collect();
+            out.push('{');
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}", Json::String(k.clone()));
+                out.push(':');
+                canonical_json(v, out);
+            }
+            out.push('}');
+        }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(v, out);
+            }
+            out.push(']');
+        }
+        scalar => {
+            let _ = write!(out, "{scalar}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rv(j: Json) -> regorus::Value {
+        serde_json::from_value(j).unwrap()
+    }
+
+    #[test]
+    fn parse_decision_accepts_well_formed() {
+        let d = parse_decision(
+            &rv(json!({"outcome": "require_approval", "reasons": ["x"], "approvals_required": 2})),
+            "rev",
+        )
+        .unwrap();
+        assert_eq!(d.outcome, Outcome::RequireApproval);
+        assert_eq!(d.approvals_required, 2);
+        assert_eq!(d.policy_revision, "rev");
+    }
+
+    #[test]
+    fn parse_decision_rejects_odd_results() {
+        let cases = [
+            json!(true),
+            json!("allow"),
+            json!({"outcome": "allow"}),
+            json!({"outcome": "maybe", "reasons": [], "approvals_required": 0}),
+            json!({"outcome": "allow", "reasons": [1], "approvals_required": 0}),
+            json!({"outcome": "allow", "reasons": "x", "approvals_required": 0}),
+            json!({"outcome": "allow", "reasons": [], "approvals_required": 1}),
+            json!({"outcome": "require_approval", "reasons": ["x"], "approvals_required": 0}),
+            json!({"outcome": "require_approval", "reasons": ["x"], "approvals_required": -1}),
+            json!({"outcome": "require_approval", "reasons": ["x"], "approvals_required": 1.5}),
+            json!({"outcome": "deny", "reasons": [], "approvals_required": 0}),
+            json!({"outcome": "allow", "reasons": [], "approvals_required": 0, "extra": 1}),
+        ];
+        for case in cases {
+            let err = parse_decision(&rv(case.clone()), "rev").unwrap_err();
+            assert_eq!(err.code(), "policy_decision_invalid", "{case}");
+        }
+        let err = parse_decision(&regorus::Value::Undefined, "rev").unwrap_err();
+        assert!(err.to_string().contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys() {
+        let mut a = String::new();
+        canonical_json(&json!({"b": [1, {"d": 1, "c": 2}], "a": "x"}), &mut a);
+        assert_eq!(a, r#"{"a":"x","b":[1,{"c":2,"d":1}]}"#);
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<PolicyEngine>();
+    }
+}

@@ -1,0 +1,297 @@
+//! One typed configuration: embedded defaults, then a TOML file, then `AIOPS_*` variables.
+//!
+//! Nested keys use a double underscore (`AIOPS_DNS__SERVER=127.0.0.1:15353`). Only
+//! `AIOPS_LISTEN`, `AIOPS_DATA_DIR` and double-underscore names are read, so the
+//! `KEY=VALUE` lines that `bootstrap/dev-up.sh` prints (`AIOPS_URL`, `AIOPS_DNS`, ...) can be
+//! exported into the same shell without being mistaken for configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log: LogConfig,
+    pub store: StoreConfig,
+    pub secrets: SecretsConfig,
+    pub dns: DnsConfig,
+    pub ansible: AnsibleConfig,
+    pub policy: PolicyConfig,
+    pub catalog: CatalogConfig,
+    pub api: ApiConfig,
+    pub approvals: ApprovalsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info,aiopsd=debug`. `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:PATH`; default `<data_dir>/aiops.db`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// `directory` (embedded default).
+    pub provider: String,
+    /// Root of the directory provider; default `<data_dir>/secrets`.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The managed DNS server (RFC 2136 updates and lookups go here).
+    pub server: SocketAddr,
+    /// Secret path of the TSIG key (fields `name`, `algorithm`, `secret`).
+    pub tsig_secret: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnsibleConfig {
+    /// The `ansible-playbook` binary (a path, or a name looked up on PATH).
+    pub playbook_bin: PathBuf,
+    /// The allow-listed playbook directory.
+    pub playbook_dir: PathBuf,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A directory of `.rego` files and `data.json`; default: the policies built into the binary.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// An `actions.json` to use instead of the built-in catalog.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    pub max_body_bytes: usize,
+    /// Upper bound for one request, including execution.
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    pub ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 30080)),
+            data_dir: PathBuf::from(".aiops/data"),
+            log: LogConfig::default(),
+            store: StoreConfig::default(),
+            secrets: SecretsConfig::default(),
+            dns: DnsConfig::default(),
+            ansible: AnsibleConfig::default(),
+            policy: PolicyConfig::default(),
+            catalog: CatalogConfig::default(),
+            api: ApiConfig::default(),
+            approvals: ApprovalsConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            provider: "directory".into(),
+            dir: None,
+        }
+    }
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            server: SocketAddr::from(([127, 0, 0, 1], 15353)),
+            tsig_secret: "dns/tsig".into(),
+            timeout_ms: 2000,
+        }
+    }
+}
+
+impl Default for AnsibleConfig {
+    fn default() -> Self {
+        AnsibleConfig {
+            playbook_bin: PathBuf::from("ansible-playbook"),
+            playbook_dir: PathBuf::from("deploy/ansible/playbooks"),
+            timeout_secs: 120,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 300,
+        }
+    }
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig { ttl_secs: 30 * 60 }
+    }
+}
+
+/// A configuration that cannot be used. Printed as one line before anything listens.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", f.display())));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(
+            Env::prefixed("AIOPS_")
+                .filter(|k| {
+                    let k = k.as_str();
+                    k.contains("__") || k.eq_ignore_ascii_case("listen") || k.eq_ignore_ascii_case("data_dir")
+                })
+                .split("__"),
+        );
+        let config: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError(m));
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return bad(format!("log.format must be `text` or `json`, not `{}`", self.log.format));
+        }
+        if self.secrets.provider != "directory" {
+            return bad(format!(
+                "secrets.provider `{}` is not available (supported: directory)",
+                self.secrets.provider
+            ));
+        }
+        if self.dns.timeout_ms == 0 || self.ansible.timeout_secs == 0 || self.api.request_timeout_secs == 0 {
+            return bad("timeouts must be greater than zero".into());
+        }
+        if self.api.max_body_bytes == 0 {
+            return bad("api.max_body_bytes must be greater than zero".into());
+        }
+        if self.approvals.ttl_secs == 0 {
+            return bad("approvals.ttl_secs must be greater than zero".into());
+        }
+        if let Some(url) = &self.store.url
+            && !url.starts_with("sqlite:")
+        {
+            return bad(format!("store.url `{url}`: only sqlite: URLs are supported"));
+        }
+        Ok(())
+    }
+
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.secrets.dir.clone().unwrap_or_else(|| self.data_dir.join("secrets"))
+    }
+
+    pub fn store_path(&self) -> StoreLocation {
+        match &self.store.url {
+            Some(url) => StoreLocation::Url(url.clone()),
+            None => StoreLocation::File(self.data_dir.join("aiops.db")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    File(PathBuf),
+    Url(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_env_override() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "aiops.toml",
+                r#"
+                listen = "127.0.0.1:4000"
+                [dns]
+                timeout_ms = 750
+                "#,
+            )?;
+            jail.set_env("AIOPS_DNS__SERVER", "127.0.0.1:5353");
+            // dev-up's output lines must not be read as config
+            jail.set_env("AIOPS_DNS", "127.0.0.1:1");
+            jail.set_env("AIOPS_LOG", "/tmp/aiopsd.log");
+            jail.set_env("AIOPS_URL", "http://x");
+            let c = Config::load(Some(Path::new("aiops.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 4000);
+            assert_eq!(c.dns.timeout_ms, 750);
+            assert_eq!(c.dns.server.port(), 5353);
+            assert_eq!(c.log.format, "text");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_config_is_one_clear_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[log]\nformat = \"xml\"\n")?;
+            let e = Config::load(Some(Path::new("a.toml"))).unwrap_err().to_string();
+            assert!(e.contains("log.format"), "{e}");
+            jail.create_file("b.toml", "bogus = 1\n")?;
+            let e = Config::load(Some(Path::new("b.toml"))).unwrap_err().to_string();
+            assert!(e.contains("bogus"), "{e}");
+            let e = Config::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();
+            assert!(e.contains("does not exist"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,238 @@
+//! Binds catalog actions to the executor crate: turns a typed intent into playbook variables
+//! or a DNS query. This module decides *what* to run; `aiops-exec` is what touches the world.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aiops_core::{ActionSpec, ExecutorBinding, Intent, Target};
+use aiops_exec::{Ansible, ExecError, PlaybookRun, dns_lookup};
+use aiops_secrets::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+
+use crate::config::Config;
+use crate::credentials::Lease;
+
+/// A stage failure with a stable code; the message is safe to show.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Failure {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ExecError> for Failure {
+    fn from(e: ExecError) -> Self {
+        Failure::new(e.code(), e.to_string())
+    }
+}
+
+/// What planning found: the dry-run diff and whether a real run would change anything.
+#[derive(Debug, Clone)]
+pub struct PlanOutput {
+    pub diff: String,
+    pub changes: bool,
+}
+
+pub struct Executors {
+    ansible: Ansible,
+    dns_server: std::net::SocketAddr,
+    dns_timeout: Duration,
+    tsig_path: String,
+}
+
+impl Executors {
+    pub fn new(config: &Config) -> Self {
+        Executors {
+            ansible: Ansible::new(aiops_exec::AnsibleConfig {
+                ansible_playbook: config.ansible.playbook_bin.clone(),
+                playbook_dir: config.ansible.playbook_dir.clone(),
+                timeout: Duration::from_secs(config.ansible.timeout_secs),
+                tmp_dir: None,
+            }),
+            dns_server: config.dns.server,
+            dns_timeout: Duration::from_millis(config.dns.timeout_ms),
+            tsig_path: config.dns.tsig_secret.clone(),
+        }
+    }
+
+    pub fn ansible(&self) -> &Ansible {
+        &self.ansible
+    }
+
+    /// Checks that the managed DNS server answers. A cheap query with a short timeout.
+    pub async fn dns_ready(&self, zone: &str) -> Result<(), Failure> {
+        dns_lookup(self.dns_server, zone, "TXT", self.dns_timeout)
+            .await
+            .map(|_| ())
+            .map_err(|e| Failure::new("dns_unavailable", format!("DNS server {} does not answer: {e}", self.dns_server)))
+    }
+
+    /// The secret paths this action's executor needs.
+    pub fn secret_paths(&self, spec: &ActionSpec) -> Vec<String> {
+        spec.secrets
+            .iter()
+            .map(|p| if p == "dns/tsig" { self.tsig_path.clone() } else { p.clone() })
+            .collect()
+    }
+
+    /// Plans with the executor's own dry run. Needs no credentials: approval comes before them.
+    pub async fn plan(&self, spec: &ActionSpec, intent: &Intent, target: &Target) -> Result<PlanOutput, Failure> {
+        match &spec.executor {
+            ExecutorBinding::Ansible { .. } => {
+                if let Target::DnsZone { zone: Some(zone), .. } = target {
+                    self.dns_ready(zone).await?;
+                }
+                let run = self.playbook_run(spec, intent, target, BTreeMap::new(), true)?;
+                let out = self.ansible.run(&run).await?;
+                let diff = if out.diff.trim().is_empty() {
+                    if out.changed { out.msg.clone() } else { "no changes".to_string() }
+                } else {
+                    out.diff.clone()
+                };
+                Ok(PlanOutput { diff, changes: out.changed })
+            }
+            ExecutorBinding::Dns => Ok(PlanOutput {
+                diff: format!(
+                    "read-only query of {} {} at {}",
+                    str_param(intent, "name"),
+                    str_param(intent, "type"),
+                    self.dns_server
+                ),
+                changes: false,
+            }),
+            ExecutorBinding::Kube => Err(Failure::new(
+                "executor_unavailable",
+                "the Kubernetes executor is not configured on this appliance",
+            )),
+            ExecutorBinding::Retrieval => Err(Failure::new(
+                "retrieval_unavailable",
+                "runbook retrieval is not configured on this appliance",
+            )),
+        }
+    }
+
+    /// Runs the action for real. Returns the `execution` object of the response.
+    pub async fn execute(&self, spec: &ActionSpec, intent: &Intent, target: &Target, lease: &Lease) -> Result<Value, Failure> {
+        match &spec.executor {
+            ExecutorBinding::Ansible { .. } => {
+                let secrets = self.secret_vars(spec, lease)?;
+                let run = self.playbook_run(spec, intent, target, secrets, false)?;
+                let out = self.ansible.run(&run).await?;
+                Ok(json!({
+                    "executor": "ansible",
+                    "playbook": run.playbook,
+                    "changed": out.changed,
+                    "result": out.msg,
+                    "diff": out.diff,
+                    "tasks": out.tasks,
+                }))
+            }
+            ExecutorBinding::Dns => {
+                let answer = dns_lookup(
+                    self.dns_server,
+                    &str_param(intent, "name"),
+                    &str_param(intent, "type"),
+                    self.dns_timeout,
+                )
+                .await?;
+                Ok(json!({
+                    "executor": "dns",
+                    "changed": false,
+                    "result": answer,
+                }))
+            }
+            ExecutorBinding::Kube | ExecutorBinding::Retrieval => {
+                Err(self.plan(spec, intent, target).await.err().unwrap_or_else(|| {
+                    Failure::new("executor_unavailable", "no executor for this action")
+                }))
+            }
+        }
+    }
+
+    fn secret_vars(&self, spec: &ActionSpec, lease: &Lease) -> Result<BTreeMap<String, SecretString>, Failure> {
+        let mut vars = BTreeMap::new();
+        if spec.secrets.iter().any(|p| p == "dns/tsig") {
+            let key = lease.get(&self.tsig_path).ok_or_else(|| {
+                Failure::new("credentials_unavailable", "the TSIG key was not fetched")
+            })?;
+            for (field, var) in [("name", "tsig_key_name"), ("algorithm", "tsig_key_algorithm"), ("secret", "tsig_key_secret")] {
+                let value = key.field(field).ok_or_else(|| {
+                    Failure::new(
+                        "credentials_unavailable",
+                        format!("secret `{}` has no `{field}` field", self.tsig_path),
+                    )
+                })?;
+                vars.insert(var.to_string(), SecretString::from(value.expose_secret().to_string()));
+            }
+        }
+        Ok(vars)
+    }
+
+    fn playbook_run(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        target: &Target,
+        secret_vars: BTreeMap<String, SecretString>,
+        check: bool,
+    ) -> Result<PlaybookRun, Failure> {
+        let ExecutorBinding::Ansible { playbook } = &spec.executor else {
+            return Err(Failure::new("executor_unavailable", "not an Ansible action"));
+        };
+        let mut vars = Map::new();
+        let (playbook, limit) = match playbook {
+            Some(fixed) => {
+                let Target::DnsZone { zone: Some(zone), name } = target else {
+                    return Err(Failure::new("invalid_params", "the name is outside the managed zones"));
+                };
+                vars.insert("dns_server".into(), json!(self.dns_server.ip().to_string()));
+                vars.insert("dns_port".into(), json!(self.dns_server.port()));
+                vars.insert("zone".into(), json!(zone));
+                vars.insert("record_name".into(), json!(name));
+                match intent.action.as_str() {
+                    "dns.create_a_record" => {
+                        vars.insert("ip".into(), intent.params.get("ip").cloned().unwrap_or(Value::Null));
+                        vars.insert("ttl".into(), intent.params.get("ttl").cloned().unwrap_or(json!(3600)));
+                    }
+                    "dns.delete_record" => {
+                        vars.insert("record_type".into(), json!(str_param(intent, "type")));
+                    }
+                    other => {
+                        return Err(Failure::new("executor_unavailable", format!("no playbook binding for `{other}`")));
+                    }
+                }
+                (fixed.clone(), None)
+            }
+            // ansible.run_playbook: a name from the allow-listed directory, nothing else.
+            None => (
+                format!("{}.yml", str_param(intent, "playbook")),
+                intent.params.get("limit").and_then(Value::as_str).map(str::to_string),
+            ),
+        };
+        Ok(PlaybookRun {
+            playbook,
+            vars,
+            secret_vars,
+            check,
+            limit,
+        })
+    }
+}
+
+fn str_param(intent: &Intent, key: &str) -> String {
+    intent
+        .params
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}

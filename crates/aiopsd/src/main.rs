@@ -1,0 +1,133 @@
+//! The `aiopsd` binary: set up tracing, load config, build the app, serve.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "aiopsd", version, about = "Natural language to one safe, audited infrastructure change")]
+struct Cli {
+    /// A TOML config file (defaults, then this file, then AIOPS_* variables).
+    #[arg(long, short, global = true, env = "AIOPS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Serve,
+    /// Score the parser on an evaluation set; exits non-zero if any intent is wrong.
+    Eval { file: PathBuf },
+    /// Validate the configuration, catalog and policies, print the effective config, exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Eval { file } => eval(&file),
+        Command::Serve => run(cli.config, false),
+        Command::CheckConfig => run(cli.config, true),
+    }
+}
+
+fn eval(file: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("aiopsd: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let catalog = match aiops_core::Catalog::embedded() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aiopsd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match aiopsd::eval::score(&catalog, &text) {
+        Ok((score, misses)) => {
+            for m in &misses {
+                eprintln!("{}", serde_json::to_string(m).unwrap_or_default());
+            }
+            println!("{}", serde_json::to_string(&score).unwrap_or_default());
+            if score.wrong > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            eprintln!("aiopsd: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
+    let config = match aiopsd::Config::load(config_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aiopsd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aiopsd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        let addr = config.listen;
+        let state = aiopsd::App::build(config).await?;
+        if check_only {
+            println!("{}", serde_json::to_string_pretty(&state.config).unwrap_or_default());
+            return Ok(());
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| aiopsd::StartError::Listen { addr: addr.to_string(), source })?;
+        aiopsd::serve_state(listener, state, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "aiopsd stopped");
+            eprintln!("aiopsd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &aiopsd::Config) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,65 @@
+//! `/readyz`: each configured backend, checked live.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: serde_json::Map<String, Value>,
+}
+
+pub async fn check(state: &AppState) -> Readiness {
+    let mut checks = serde_json::Map::new();
+    let mut ready = true;
+    let mut put = |name: &str, ok: bool, detail: Value| {
+        ready &= ok;
+        checks.insert(name.to_string(), json!({"ok": ok, "detail": detail}));
+    };
+
+    let (store, secrets, ansible, dns) = tokio::join!(
+        state.store.ping(),
+        async {
+            let paths: Vec<String> = state
+                .catalog
+                .actions()
+                .flat_map(|a| state.executors.secret_paths(a))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            (state.secrets.check(&paths).await, paths)
+        },
+        state.executors.ansible().version(),
+        async {
+            let zone = state.zones.first().cloned().unwrap_or_default();
+            state.executors.dns_ready(&zone).await
+        },
+    );
+    put(
+        "store",
+        store.is_ok(),
+        json!({"kind": state.store.kind(), "error": store.err().map(|e| e.code())}),
+    );
+    let (secrets, paths) = secrets;
+    put(
+        "secrets",
+        secrets.is_ok(),
+        json!({"kind": state.secrets.kind(), "paths": paths, "error": secrets.err().map(|e| e.to_string())}),
+    );
+    put(
+        "ansible",
+        ansible.is_ok(),
+        match ansible {
+            Ok(v) => json!({"version": v}),
+            Err(e) => json!({"error": e.to_string()}),
+        },
+    );
+    put(
+        "dns",
+        dns.is_ok(),
+        json!({"server": state.config.dns.server.to_string(), "error": dns.err().map(|e| e.message)}),
+    );
+    Readiness { ready, checks }
+}

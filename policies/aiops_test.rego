@@ -1,0 +1,440 @@
+# Unit tests for policies/aiops.rego against the shipped data (policies/data.json).
+# Run by `cargo test -p aiops-policy` (crates/aiops-policy/tests/rego_tests.rs), which
+# evaluates every `test_*` rule here and fails on any that is not `true`.
+# Also runnable with `opa test policies/`.
+package aiops_test
+
+base := {
+	"action": "dns.create_a_record",
+	"risk": "change",
+	"params": {"name": "test.local", "ip": "192.168.1.100", "ttl": 3600},
+	"dry_run": false,
+	"stage": "decide",
+	"caller": {"user": "anonymous", "roles": []},
+}
+
+# object.union merges recursively, so drop the fields being replaced first.
+req(action, risk, params) := object.union(
+	object.remove(base, ["action", "risk", "params"]),
+	{"action": action, "risk": risk, "params": params},
+)
+
+dry(r) := object.union(r, {"dry_run": true})
+
+decide(i) := d if {
+	d := data.aiops.decision with input as i
+}
+
+allowed(i) if decide(i).outcome == "allow"
+
+denied(i) if decide(i).outcome == "deny"
+
+needs_approval(i) if decide(i).outcome == "require_approval"
+
+# reason_has(i, s): some reason of the decision for input i contains s.
+reason_has(i, s) if {
+	some r in decide(i).reasons
+	contains(r, s)
+}
+
+well_formed(d) if {
+	d.outcome in {"allow", "deny", "require_approval"}
+	is_array(d.reasons)
+	count(d.reasons) > 0
+	every r in d.reasons {
+		is_string(r)
+	}
+	d.approvals_required >= 0
+}
+
+# --- read ------------------------------------------------------------------
+
+test_read_lookup_allowed if {
+	i := req("dns.lookup", "read", {"name": "test.local", "type": "A"})
+	allowed(i)
+	decide(i).approvals_required == 0
+	reason_has(i, "read action")
+}
+
+test_read_lookup_outside_zones_allowed if {
+	allowed(req("dns.lookup", "read", {"name": "www.example.org", "type": "A"}))
+}
+
+test_read_list_pods_production_namespace_allowed if {
+	allowed(req("k8s.list_pods", "read", {"namespace": "production"}))
+}
+
+test_read_list_pods_denied_namespace_denied if {
+	i := req("k8s.list_pods", "read", {"namespace": "kube-system"})
+	denied(i)
+	reason_has(i, "namespace kube-system is on the deny list")
+}
+
+test_read_ops_ask_allowed if {
+	allowed(req("ops.ask", "read", {"question": "how do I rotate the TSIG key?"}))
+}
+
+# --- change ----------------------------------------------------------------
+
+test_change_in_local_zone_allowed if {
+	i := base
+	allowed(i)
+	decide(i).approvals_required == 0
+	reason_has(i, "dns zone local [non-production]")
+}
+
+test_change_in_corp_zone_requires_approval if {
+	i := req("dns.create_a_record", "change", {"name": "app.corp.example.com", "ip": "10.0.0.5", "ttl": 300})
+	needs_approval(i)
+	decide(i).approvals_required == 1
+	reason_has(i, "dns zone corp.example.com [production]")
+}
+
+test_change_uses_most_specific_zone if {
+	allowed(req("dns.create_a_record", "change", {"name": "a.b.local", "ip": "10.0.0.5", "ttl": 300}))
+}
+
+test_change_name_case_and_trailing_dot_normalised if {
+	allowed(req("dns.create_a_record", "change", {"name": "Test.Local.", "ip": "10.0.0.5", "ttl": 300}))
+}
+
+test_change_nonproduction_namespace_allowed if {
+	allowed(req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": 3}))
+}
+
+test_change_production_namespace_requires_approval if {
+	needs_approval(req("k8s.restart_deployment", "change", {"namespace": "production", "name": "web"}))
+}
+
+test_change_unknown_namespace_requires_approval if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "mystery", "name": "web", "replicas": 2})
+	needs_approval(i)
+	reason_has(i, "namespace mystery is not listed in the policy data and is treated as production")
+}
+
+test_change_namespace_default_used_when_missing if {
+	allowed(req("k8s.restart_deployment", "change", {"name": "web"}))
+}
+
+test_expose_service_production_hostname_requires_approval if {
+	needs_approval(req("k8s.expose_service", "change", {"namespace": "default", "service": "web", "hostname": "web.corp.example.com", "port": 80}))
+}
+
+test_expose_service_nonproduction_allowed if {
+	allowed(req("k8s.expose_service", "change", {"namespace": "dev", "service": "web", "hostname": "web.local", "port": 8080}))
+}
+
+test_expose_service_hostname_outside_zones_denied if {
+	i := req("k8s.expose_service", "change", {"namespace": "default", "service": "web", "hostname": "web.evil.com", "port": 80})
+	denied(i)
+	reason_has(i, "dns name web.evil.com is outside the managed zones [corp.example.com, local]")
+}
+
+test_change_risk_raised_by_data if {
+	# The data says dns.delete_record is destructive; a request claiming "change" is not believed.
+	i := req("dns.delete_record", "change", {"name": "old.local", "type": "A"})
+	needs_approval(i)
+	reason_has(i, "classifies dns.delete_record as destructive")
+}
+
+# --- destructive -----------------------------------------------------------
+
+test_destructive_requires_approval_even_nonproduction if {
+	i := req("dns.delete_record", "destructive", {"name": "old.local", "type": "A"})
+	needs_approval(i)
+	decide(i).approvals_required == 1
+	reason_has(i, "is destructive")
+}
+
+test_destructive_pod_delete_requires_approval if {
+	needs_approval(req("k8s.delete_pod", "destructive", {"namespace": "default", "name": "web-1"}))
+}
+
+test_destructive_production_approvals_configurable if {
+	i := req("k8s.delete_pod", "destructive", {"namespace": "production", "name": "web-1"})
+	d := data.aiops.decision with input as i with data.aiops.config.approvals.destructive_production as 2
+	d.outcome == "require_approval"
+	d.approvals_required == 2
+	d2 := data.aiops.decision with input as req("k8s.delete_pod", "destructive", {"namespace": "dev", "name": "web-1"}) with data.aiops.config.approvals.destructive_production as 2
+	d2.approvals_required == 1
+}
+
+# --- ansible ---------------------------------------------------------------
+
+test_playbook_production_requires_approval if {
+	needs_approval(req("ansible.run_playbook", "change", {"playbook": "update_packages.yml"}))
+}
+
+test_playbook_nonproduction_allowed if {
+	allowed(req("ansible.run_playbook", "change", {"playbook": "ping.yml", "limit": "web*"}))
+}
+
+test_playbook_optional_limit_null_accepted if {
+	allowed(req("ansible.run_playbook", "change", {"playbook": "ping.yml", "limit": null}))
+}
+
+test_playbook_without_production_flag_requires_approval if {
+	i := req("ansible.run_playbook", "change", {"playbook": "new.yml"})
+	d := data.aiops.decision with input as i with data.aiops.config.ansible.playbooks as {"new.yml": {}}
+	d.outcome == "require_approval"
+}
+
+test_unknown_playbook_denied if {
+	i := req("ansible.run_playbook", "change", {"playbook": "evil.yml"})
+	denied(i)
+	reason_has(i, "playbook evil.yml is not in the allow-list")
+}
+
+# --- out of bounds ---------------------------------------------------------
+
+test_out_of_zone_denied if {
+	i := req("dns.create_a_record", "change", {"name": "evil.com", "ip": "1.2.3.4", "ttl": 60})
+	denied(i)
+	decide(i).reasons == ["dns name evil.com is outside the managed zones [corp.example.com, local]"]
+}
+
+test_zone_suffix_without_dot_denied if {
+	# "evillocal" ends with "local" but is not inside the zone "local".
+	denied(req("dns.create_a_record", "change", {"name": "evillocal", "ip": "1.2.3.4", "ttl": 60}))
+}
+
+test_invalid_dns_name_denied if {
+	i := req("dns.create_a_record", "change", {"name": "bad name.local", "ip": "1.2.3.4", "ttl": 60})
+	denied(i)
+	reason_has(i, "is not a valid DNS name")
+	denied(req("dns.create_a_record", "change", {"name": "*.local", "ip": "1.2.3.4", "ttl": 60}))
+	denied(req("dns.create_a_record", "change", {"name": "", "ip": "1.2.3.4", "ttl": 60}))
+}
+
+test_apex_delete_denied if {
+	i := req("dns.delete_record", "destructive", {"name": "corp.example.com", "type": "A"})
+	denied(i)
+	reason_has(i, "apex of the managed zone corp.example.com")
+}
+
+test_apex_create_not_apex_protected if {
+	# Only actions marked protect_zone_apex refuse the apex.
+	allowed(req("dns.create_a_record", "change", {"name": "local", "ip": "10.0.0.1", "ttl": 60}))
+}
+
+test_kube_system_denied if {
+	i := req("k8s.delete_pod", "destructive", {"namespace": "kube-system", "name": "coredns-1"})
+	denied(i)
+	reason_has(i, "namespace kube-system is on the deny list")
+}
+
+test_kube_public_denied if {
+	denied(req("k8s.scale_deployment", "change", {"namespace": "kube-public", "name": "x", "replicas": 1}))
+}
+
+test_replicas_101_denied if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": 101})
+	denied(i)
+	reason_has(i, "parameter replicas of k8s.scale_deployment is 101, above the maximum 100")
+}
+
+test_replicas_100_allowed if {
+	allowed(req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": 100}))
+}
+
+test_replicas_negative_denied if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": -1})
+	denied(i)
+	reason_has(i, "below the minimum 0")
+}
+
+test_replicas_fraction_denied if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": 2.5})
+	denied(i)
+	reason_has(i, "must be of type integer")
+}
+
+test_replicas_max_from_data if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "default", "name": "web", "replicas": 20})
+	d := data.aiops.decision with input as i with data.aiops.config.actions["k8s.scale_deployment"].params.replicas.max as 10
+	d.outcome == "deny"
+}
+
+test_unknown_action_denied if {
+	i := req("shell.exec", "read", {"cmd": "rm -rf /"})
+	denied(i)
+	reason_has(i, "action shell.exec is not in the policy's action catalog")
+}
+
+test_unknown_parameter_denied if {
+	i := req("dns.lookup", "read", {"name": "test.local", "type": "A", "extra": 1})
+	denied(i)
+	reason_has(i, "parameter extra is not accepted by action dns.lookup")
+}
+
+test_enum_violation_denied if {
+	i := req("dns.lookup", "read", {"name": "test.local", "type": "MX"})
+	denied(i)
+	reason_has(i, "must be one of")
+}
+
+test_deny_wins_over_read if {
+	denied(req("k8s.list_pods", "read", {"namespace": "kube-node-lease"}))
+}
+
+test_all_deny_reasons_reported if {
+	i := req("k8s.scale_deployment", "change", {"namespace": "kube-system", "name": "x", "replicas": 500})
+	d := decide(i)
+	d.outcome == "deny"
+	count(d.reasons) == 2
+}
+
+# --- dry run ---------------------------------------------------------------
+
+test_dry_run_allowed if {
+	i := dry(req("dns.create_a_record", "change", {"name": "app.corp.example.com", "ip": "10.0.0.5", "ttl": 300}))
+	allowed(i)
+	reason_has(i, "dry run")
+	reason_has(i, "subject to approval")
+}
+
+test_dry_run_destructive_allowed if {
+	allowed(dry(req("k8s.delete_pod", "destructive", {"namespace": "production", "name": "web-1"})))
+}
+
+test_dry_run_of_denied_still_denied if {
+	i := dry(req("dns.create_a_record", "change", {"name": "evil.com", "ip": "1.2.3.4", "ttl": 60}))
+	denied(i)
+	not reason_has(i, "dry run")
+}
+
+test_dry_run_unknown_action_denied if {
+	denied(dry(req("shell.exec", "read", {})))
+}
+
+# --- malformed input -------------------------------------------------------
+
+test_malformed_missing_params_denied if {
+	i := object.remove(base, ["params"])
+	denied(i)
+	reason_has(i, "input.params must be an object (got nothing)")
+}
+
+test_malformed_missing_required_param_denied if {
+	i := req("dns.create_a_record", "change", {"name": "test.local"})
+	denied(i)
+	reason_has(i, "action dns.create_a_record requires parameter ip")
+}
+
+test_malformed_wrong_param_type_denied if {
+	i := req("dns.create_a_record", "change", {"name": "test.local", "ip": "10.0.0.1", "ttl": "3600"})
+	denied(i)
+	reason_has(i, "parameter ttl of dns.create_a_record must be of type integer")
+}
+
+test_malformed_name_not_string_denied if {
+	i := req("dns.create_a_record", "change", {"name": 42, "ip": "10.0.0.1", "ttl": 60})
+	denied(i)
+	reason_has(i, "parameter name of dns.create_a_record must be of type string")
+}
+
+test_malformed_params_not_object_denied if {
+	denied(req("dns.lookup", "read", ["test.local"]))
+}
+
+test_malformed_missing_action_denied if {
+	i := object.remove(base, ["action"])
+	denied(i)
+	reason_has(i, "input.action must be a non-empty string")
+}
+
+test_malformed_action_not_string_denied if {
+	denied(object.union(base, {"action": 7}))
+}
+
+test_malformed_bad_risk_denied if {
+	i := object.union(base, {"risk": "harmless"})
+	denied(i)
+	reason_has(i, "input.risk must be one of read, change, destructive")
+}
+
+test_malformed_dry_run_not_boolean_denied if {
+	denied(object.union(base, {"dry_run": "yes"}))
+}
+
+test_malformed_bad_stage_denied if {
+	denied(object.union(base, {"stage": "later"}))
+}
+
+test_malformed_bad_caller_denied if {
+	denied(object.union(base, {"caller": {"user": "x", "roles": "admin"}}))
+}
+
+test_malformed_input_not_object_denied if {
+	d := data.aiops.decision with input as "dns.create_a_record"
+	d.outcome == "deny"
+	d.reasons == ["input must be a JSON object"]
+}
+
+test_malformed_empty_input_denied if {
+	denied({})
+}
+
+# --- totality and configuration ---------------------------------------------
+
+test_decisions_are_well_formed if {
+	inputs := [
+		base,
+		dry(base),
+		req("k8s.delete_pod", "destructive", {"namespace": "production", "name": "x"}),
+		req("nope", "read", {}),
+		{},
+		[],
+	]
+	every i in inputs {
+		well_formed(decide(i))
+	}
+}
+
+test_execute_stage_same_rules if {
+	i := object.union(req("dns.delete_record", "destructive", {"name": "old.local", "type": "A"}), {"stage": "execute"})
+	needs_approval(i)
+}
+
+test_missing_config_fails_closed if {
+	d := data.aiops.decision with input as base with data.aiops.config as {}
+	d.outcome == "deny"
+}
+
+test_action_without_target_params_uses_action_flag if {
+	# An action with no target parameters is production unless the data says otherwise.
+	cfg := {"actions": {"x.change": {"risk": "change", "params": {}}}}
+	d := data.aiops.decision with input as req("x.change", "change", {}) with data.aiops.config as cfg
+	d.outcome == "require_approval"
+	cfg2 := {"actions": {"x.change": {"risk": "change", "production": false, "params": {}}}}
+	d2 := data.aiops.decision with input as req("x.change", "change", {}) with data.aiops.config as cfg2
+	d2.outcome == "allow"
+}
+
+test_zone_without_production_flag_is_production if {
+	i := req("dns.create_a_record", "change", {"name": "a.new.zone", "ip": "10.0.0.1", "ttl": 60})
+	d := data.aiops.decision with input as i with data.aiops.config.dns.zones as {"new.zone": {}}
+	d.outcome == "require_approval"
+}
+
+test_data_error_unknown_role_denied if {
+	# A typo in a role must not silently skip the zone check.
+	i := req("dns.create_a_record", "change", {"name": "evil.com", "ip": "1.2.3.4", "ttl": 60})
+	d := data.aiops.decision with input as i with data.aiops.config.actions["dns.create_a_record"].params.name.role as "dns-name"
+	d.outcome == "deny"
+	some r in d.reasons
+	contains(r, "unknown role")
+}
+
+test_data_error_bad_action_risk_denied if {
+	i := req("dns.lookup", "read", {"name": "a.local"})
+	d := data.aiops.decision with input as i with data.aiops.config.actions["dns.lookup"].risk as "harmless"
+	d.outcome == "deny"
+}
+
+test_role_param_without_type_must_be_string if {
+	i := req("dns.create_a_record", "change", {"name": 42, "ip": "1.2.3.4", "ttl": 60})
+	d := data.aiops.decision with input as i with data.aiops.config.actions["dns.create_a_record"].params.name as {"role": "dns_name"}
+	d.outcome == "deny"
+	d.reasons == ["parameter name of dns.create_a_record must be a string (got 42)"]
+}
