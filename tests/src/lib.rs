@@ -39,7 +39,10 @@ pub fn ansible_playbook() -> PathBuf {
 fn dirs_cache() -> PathBuf {
     std::env::var_os("AIOPS_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/aiops"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/aiops")
+        })
 }
 
 /// A free TCP port on loopback (also free for UDP in practice: BIND binds both).
@@ -80,9 +83,19 @@ impl Bind {
             );
         }
         let vars = parse_kv(&String::from_utf8_lossy(&out.stdout));
-        let addr: SocketAddr = vars.get("AIOPS_DNS").context("no AIOPS_DNS line")?.parse()?;
-        let secrets_dir = PathBuf::from(vars.get("AIOPS_SECRETS_DIR").context("no AIOPS_SECRETS_DIR line")?);
-        Ok(Bind { state, addr, secrets_dir })
+        let addr: SocketAddr = vars
+            .get("AIOPS_DNS")
+            .context("no AIOPS_DNS line")?
+            .parse()?;
+        let secrets_dir = PathBuf::from(
+            vars.get("AIOPS_SECRETS_DIR")
+                .context("no AIOPS_SECRETS_DIR line")?,
+        );
+        Ok(Bind {
+            state,
+            addr,
+            secrets_dir,
+        })
     }
 
     pub fn stop(&self) {
@@ -130,16 +143,22 @@ impl Drop for Bind {
 pub fn parse_kv(text: &str) -> std::collections::HashMap<String, String> {
     text.lines()
         .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .filter(|(k, _)| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
-    let mut c = aiopsd::Config::default();
-    c.listen = "127.0.0.1:0".parse().expect("addr");
-    c.data_dir = data_dir.to_path_buf();
+    let mut c = aiopsd::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: data_dir.to_path_buf(),
+        ..Default::default()
+    };
     c.secrets.dir = Some(bind.secrets_dir.clone());
     c.dns.server = bind.addr;
     c.ansible.playbook_bin = ansible_playbook();
@@ -170,7 +189,13 @@ impl Daemon {
             })
             .await;
         });
-        Ok(Daemon { url, state, client: reqwest::Client::new(), shutdown: Some(tx), handle: Some(handle) })
+        Ok(Daemon {
+            url,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     pub async fn stop(mut self) {
@@ -184,23 +209,43 @@ impl Daemon {
 
     /// POST /api/v1/intent; returns (HTTP status, body).
     pub async fn intent(&self, nl: &str, dry_run: bool) -> (u16, Value) {
-        self.post("/api/v1/intent", serde_json::json!({"nl": nl, "dry_run": dry_run})).await
+        self.post(
+            "/api/v1/intent",
+            serde_json::json!({"nl": nl, "dry_run": dry_run}),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.client.post(format!("{}{path}", self.url)).json(&body).send().await.expect("request");
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self.client.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let r = self.client.get(format!("{}{path}", self.url)).send().await.expect("request");
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("request");
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
     }

@@ -269,7 +269,9 @@ fn compile(spec: ActionSpec) -> Result<CompiledAction, CoreError> {
     if let Some(param) = &spec.target.param
         && !properties.is_some_and(|p| p.contains_key(param))
     {
-        return Err(bad(format!("target parameter `{param}` is not in the schema")));
+        return Err(bad(format!(
+            "target parameter `{param}` is not in the schema"
+        )));
     }
     if let Some(props) = properties {
         for (key, prop) in props {
@@ -371,20 +373,53 @@ mod tests {
     fn unknown_parameters_and_bad_values_are_rejected() {
         let c = Catalog::embedded().unwrap();
         let cases = [
-            ("dns.create_a_record", json!({"name": "a.local", "ip": "1.2.3.4", "cmd": "rm -rf /"})),
-            ("dns.create_a_record", json!({"name": "a.local", "ip": "999.1.1.1"})),
-            ("dns.create_a_record", json!({"name": "a.local", "ip": "1.2.3.4", "ttl": 0})),
-            ("dns.create_a_record", json!({"name": "a;rm.local", "ip": "1.2.3.4"})),
+            (
+                "dns.create_a_record",
+                json!({"name": "a.local", "ip": "1.2.3.4", "cmd": "rm -rf /"}),
+            ),
+            (
+                "dns.create_a_record",
+                json!({"name": "a.local", "ip": "999.1.1.1"}),
+            ),
+            (
+                "dns.create_a_record",
+                json!({"name": "a.local", "ip": "1.2.3.4", "ttl": 0}),
+            ),
+            (
+                "dns.create_a_record",
+                json!({"name": "a;rm.local", "ip": "1.2.3.4"}),
+            ),
             ("dns.create_a_record", json!({"ip": "1.2.3.4"})),
-            ("dns.delete_record", json!({"name": "a.local", "type": "MX"})),
-            ("k8s.scale_deployment", json!({"name": "web", "replicas": 101})),
-            ("k8s.scale_deployment", json!({"name": "web", "replicas": -1})),
-            ("k8s.scale_deployment", json!({"name": "web", "replicas": "5"})),
-            ("k8s.scale_deployment", json!({"name": "Web_1", "replicas": 1})),
-            ("k8s.expose_service", json!({"service": "s", "hostname": "h.local", "port": 70000})),
+            (
+                "dns.delete_record",
+                json!({"name": "a.local", "type": "MX"}),
+            ),
+            (
+                "k8s.scale_deployment",
+                json!({"name": "web", "replicas": 101}),
+            ),
+            (
+                "k8s.scale_deployment",
+                json!({"name": "web", "replicas": -1}),
+            ),
+            (
+                "k8s.scale_deployment",
+                json!({"name": "web", "replicas": "5"}),
+            ),
+            (
+                "k8s.scale_deployment",
+                json!({"name": "Web_1", "replicas": 1}),
+            ),
+            (
+                "k8s.expose_service",
+                json!({"service": "s", "hostname": "h.local", "port": 70000}),
+            ),
             ("ansible.run_playbook", json!({"playbook": "../etc/passwd"})),
             ("ansible.run_playbook", json!({"playbook": "a..b"})),
-            ("ansible.run_playbook", json!({"playbook": "ok", "limit": "a b; rm"})),
+            (
+                "ansible.run_playbook",
+                json!({"playbook": "ok", "limit": "a b; rm"}),
+            ),
         ];
         for (action, params) in cases {
             let err = c
@@ -420,18 +455,41 @@ mod tests {
     #[test]
     fn target_picks_the_most_specific_zone() {
         let c = Catalog::embedded().unwrap();
-        let zones = vec!["local".to_string(), "corp.example.com".to_string(), "example.com".to_string()];
+        let zones = vec![
+            "local".to_string(),
+            "corp.example.com".to_string(),
+            "example.com".to_string(),
+        ];
         let i = c
-            .validate("dns.lookup", &obj(json!({"name": "db.corp.example.com"})), "rules", 1.0)
+            .validate(
+                "dns.lookup",
+                &obj(json!({"name": "db.corp.example.com"})),
+                "rules",
+                1.0,
+            )
             .unwrap();
         assert_eq!(
             c.target(&i, &zones),
-            Target::DnsZone { zone: Some("corp.example.com".into()), name: "db.corp.example.com".into() }
+            Target::DnsZone {
+                zone: Some("corp.example.com".into()),
+                name: "db.corp.example.com".into()
+            }
         );
         let i = c
-            .validate("dns.lookup", &obj(json!({"name": "evil.org"})), "rules", 1.0)
+            .validate(
+                "dns.lookup",
+                &obj(json!({"name": "evil.org"})),
+                "rules",
+                1.0,
+            )
             .unwrap();
-        assert_eq!(c.target(&i, &zones), Target::DnsZone { zone: None, name: "evil.org".into() });
+        assert_eq!(
+            c.target(&i, &zones),
+            Target::DnsZone {
+                zone: None,
+                name: "evil.org".into()
+            }
+        );
         // "notlocal" must not match zone "local"
         assert_eq!(zone_of("notlocal", &zones), None);
     }

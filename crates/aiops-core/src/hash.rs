@@ -75,7 +75,10 @@ mod tests {
         let t = json!({"zone": "local"});
         let base = plan_hash("dns.create_a_record", &p, &t, "+ a.local A 10.0.0.1");
         assert_eq!(base.len(), 64);
-        assert_ne!(base, plan_hash("dns.delete_record", &p, &t, "+ a.local A 10.0.0.1"));
+        assert_ne!(
+            base,
+            plan_hash("dns.delete_record", &p, &t, "+ a.local A 10.0.0.1")
+        );
         assert_ne!(
             base,
             plan_hash(
@@ -85,10 +88,21 @@ mod tests {
                 "+ a.local A 10.0.0.1"
             )
         );
-        assert_ne!(base, plan_hash("dns.create_a_record", &p, &json!({"zone": "corp"}), "+ a.local A 10.0.0.1"));
+        assert_ne!(
+            base,
+            plan_hash(
+                "dns.create_a_record",
+                &p,
+                &json!({"zone": "corp"}),
+                "+ a.local A 10.0.0.1"
+            )
+        );
         assert_ne!(base, plan_hash("dns.create_a_record", &p, &t, ""));
         // key order does not matter
         let p2 = json!({"ip": "10.0.0.1", "name": "a.local"});
-        assert_eq!(base, plan_hash("dns.create_a_record", &p2, &t, "+ a.local A 10.0.0.1"));
+        assert_eq!(
+            base,
+            plan_hash("dns.create_a_record", &p2, &t, "+ a.local A 10.0.0.1")
+        );
     }
 }

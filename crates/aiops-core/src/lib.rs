@@ -13,7 +13,7 @@ mod error;
 mod hash;
 mod types;
 
-pub use catalog::{zone_of, ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec};
+pub use catalog::{ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec, zone_of};
 pub use error::CoreError;
 pub use hash::{canonical_json, plan_hash, sha256_hex};
 pub use types::{Intent, Plan, Target};

@@ -153,6 +153,34 @@ async fn timeout_kills_module_processes_in_worker_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_run_future_kills_the_tree_and_removes_the_files() {
+    // Cancellation (and unwinding from a panic) drops the run's guards.
+    let playbooks = tempfile::tempdir().expect("tmp");
+    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(playbooks.path(), Duration::from_secs(60), Some(tmp.path()));
+    let arg = unique_sleep_arg(900);
+    let run = PlaybookRun {
+        playbook: "sleep.yml".into(),
+        vars: obj(json!({ "sleep_arg": arg })),
+        secret_vars: secret_vars(),
+        check: false,
+        limit: None,
+    };
+    let cancelled = tokio::time::timeout(Duration::from_secs(3), ansible.run(&run)).await;
+    assert!(cancelled.is_err(), "the run should still be going after 3s");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(processes_matching(&arg).is_empty());
+    let playbook_path = playbooks.path().canonicalize().expect("canon");
+    assert!(processes_matching(&playbook_path.to_string_lossy()).is_empty());
+    assert!(
+        dir_entries(tmp.path()).is_empty(),
+        "{:?}",
+        dir_entries(tmp.path())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_scrubbed_from_results_and_errors() {
     let playbooks = tempfile::tempdir().expect("tmp");
     write(

@@ -27,31 +27,152 @@ pub(crate) enum Frame {
 }
 
 const DNS_FILL: &[&str] = &[
-    "dns", "record", "records", "entry", "entries", "rr", "host", "hostname", "server", "machine", "ip", "ipv4", "address", "type",
-    "pointing", "points", "point", "resolving", "resolves", "resolve", "that", "which", "name",
+    "dns",
+    "record",
+    "records",
+    "entry",
+    "entries",
+    "rr",
+    "host",
+    "hostname",
+    "server",
+    "machine",
+    "ip",
+    "ipv4",
+    "address",
+    "type",
+    "pointing",
+    "points",
+    "point",
+    "resolving",
+    "resolves",
+    "resolve",
+    "that",
+    "which",
+    "name",
 ];
 const CREATE_FILL: &[&str] = &["new", "named", "called"];
 const LOOKUP_FILL: &[&str] = &["current", "currently", "me", "us"];
 const LOOKUP_Q_FILL: &[&str] = &[
-    "what", "what's", "whats", "which", "where", "where's", "is", "are", "does", "do", "did", "tell", "has", "have", "right", "now", "answer",
-    "value", "it", "its", "resolved", "resolution", "ips", "addresses", "returns", "return", "current", "currently", "me", "us", "'s",
+    "what",
+    "what's",
+    "whats",
+    "which",
+    "where",
+    "where's",
+    "is",
+    "are",
+    "does",
+    "do",
+    "did",
+    "tell",
+    "has",
+    "have",
+    "right",
+    "now",
+    "answer",
+    "value",
+    "it",
+    "its",
+    "resolved",
+    "resolution",
+    "ips",
+    "addresses",
+    "returns",
+    "return",
+    "current",
+    "currently",
+    "me",
+    "us",
+    "'s",
 ];
-const SCALE_FILL: &[&str] = &["replicas", "replica", "count", "instances", "copies", "number", "up", "down", "out", "total"];
+const SCALE_FILL: &[&str] = &[
+    "replicas",
+    "replica",
+    "count",
+    "instances",
+    "copies",
+    "number",
+    "up",
+    "down",
+    "out",
+    "total",
+];
 const RESTART_FILL: &[&str] = &["rolling", "of"];
-const LIST_FILL: &[&str] = &["pods", "po", "pod", "all", "running", "current", "k8s", "kubernetes", "me", "there"];
+const LIST_FILL: &[&str] = &[
+    "pods",
+    "po",
+    "pod",
+    "all",
+    "running",
+    "current",
+    "k8s",
+    "kubernetes",
+    "me",
+    "there",
+];
 const PODS_Q_FILL: &[&str] = &[
-    "what", "which", "are", "is", "exist", "exists", "currently", "deployed", "up", "have", "we", "do", "does", "running", "there",
+    "what",
+    "which",
+    "are",
+    "is",
+    "exist",
+    "exists",
+    "currently",
+    "deployed",
+    "up",
+    "have",
+    "we",
+    "do",
+    "does",
+    "running",
+    "there",
 ];
 const DELETE_POD_FILL: &[&str] = &["pod", "po"];
 const EXPOSE_FILL: &[&str] = &[
-    "traffic", "publicly", "public", "externally", "internet", "available", "reachable", "accessible", "https", "tls", "http", "hostname",
-    "host", "domain", "url", "under", "make", "with", "certificate", "cert", "ssl", "outside", "world",
+    "traffic",
+    "publicly",
+    "public",
+    "externally",
+    "internet",
+    "available",
+    "reachable",
+    "accessible",
+    "https",
+    "tls",
+    "http",
+    "hostname",
+    "host",
+    "domain",
+    "url",
+    "under",
+    "make",
+    "with",
+    "certificate",
+    "cert",
+    "ssl",
+    "outside",
+    "world",
 ];
-const RUN_FILL: &[&str] = &["ansible", "playbook", "hosts", "host", "group", "groups", "against", "limited", "limit", "inventory", "only"];
+const RUN_FILL: &[&str] = &[
+    "ansible",
+    "playbook",
+    "hosts",
+    "host",
+    "group",
+    "groups",
+    "against",
+    "limited",
+    "limit",
+    "inventory",
+    "only",
+];
 
 /// Prepositions whose object carries meaning; an unknown word there is refused.
-const PREPOSITIONS: &[&str] =
-    &["in", "on", "at", "to", "from", "for", "into", "onto", "within", "inside", "under", "via", "using", "against", "with"];
+const PREPOSITIONS: &[&str] = &[
+    "in", "on", "at", "to", "from", "for", "into", "onto", "within", "inside", "under", "via",
+    "using", "against", "with",
+];
 const ARTICLES: &[&str] = &["the", "a", "an", "my", "our", "this", "that", "your"];
 
 impl Frame {
@@ -102,9 +223,18 @@ pub(crate) fn command(toks: &[Tok], kubectl: bool) -> R<Parsed> {
         return Err("empty request".into());
     }
     refuse_global(toks)?;
-    let vi = if toks.len() > 1 && toks[0].low == "dns" && is_in(lx::V_LOOKUP_STRONG, &toks[1].low) { 1 } else { 0 };
+    let vi = if toks.len() > 1 && toks[0].low == "dns" && is_in(lx::V_LOOKUP_STRONG, &toks[1].low) {
+        1
+    } else {
+        0
+    };
     let frame = dispatch(toks, vi)?;
-    if kubectl && !matches!(frame, Frame::Scale | Frame::Restart | Frame::ListPods | Frame::DeletePod) {
+    if kubectl
+        && !matches!(
+            frame,
+            Frame::Scale | Frame::Restart | Frame::ListPods | Frame::DeletePod
+        )
+    {
         return Err("this kubectl command is not a catalog action".into());
     }
     if frame != Frame::ListPods && toks.iter().any(|t| t.low == "all") {
@@ -130,7 +260,10 @@ fn refuse_global(toks: &[Tok]) -> R<()> {
             return Err(format!("negated request ('{}'): nothing to do", t.raw));
         }
         if is_in(lx::REFUSE_WORDS, w) {
-            return Err(format!("'{}' makes the request conditional, relative, scheduled, compound or bulk", t.raw));
+            return Err(format!(
+                "'{}' makes the request conditional, relative, scheduled, compound or bulk",
+                t.raw
+            ));
         }
         if w == "and" && !toks.get(i + 1).is_some_and(|n| is_in(lx::AND_OK, &n.low)) {
             return Err("more than one request in one sentence".into());
@@ -148,14 +281,23 @@ fn dispatch(toks: &[Tok], vi: usize) -> R<Frame> {
     let pod = has(lx::POD_WORDS);
     let deploy = has(lx::DEPLOY_WORDS);
     let svc = has(lx::SERVICE_WORDS);
-    let yml = toks.iter().any(|t| t.low.ends_with(".yml") || t.low.ends_with(".yaml"));
+    let yml = toks
+        .iter()
+        .any(|t| t.low.ends_with(".yml") || t.low.ends_with(".yaml"));
     let playbook = has(lx::PLAYBOOK_WORDS) || yml;
     let dns = has(lx::DNS_WORDS);
     let replica = has(lx::REPLICA_WORDS);
     let ns = has(lx::NS_WORDS);
-    let ip = toks.iter().any(|t| values::ip_like(&t.low) || values::ipv6_like(&t.low));
+    let ip = toks
+        .iter()
+        .any(|t| values::ip_like(&t.low) || values::ipv6_like(&t.low));
     let k8s = pod || deploy || svc || replica || ns;
-    let no = || Err(format!("'{}' with these objects is not a catalog action", toks[vi].raw));
+    let no = || {
+        Err(format!(
+            "'{}' with these objects is not a catalog action",
+            toks[vi].raw
+        ))
+    };
 
     if is_in(lx::V_RUN, v) {
         return if playbook { Ok(Frame::Run) } else { no() };
@@ -181,14 +323,13 @@ fn dispatch(toks: &[Tok], vi: usize) -> R<Frame> {
     if is_in(lx::V_LIST, v) && pod {
         return Ok(Frame::ListPods);
     }
-    let lookup_verb = is_in(lx::V_LOOKUP_STRONG, v) || (is_in(lx::V_LOOKUP_WEAK, v) && (dns || has(&["ip", "address"])));
+    let lookup_verb = is_in(lx::V_LOOKUP_STRONG, v)
+        || (is_in(lx::V_LOOKUP_WEAK, v) && (dns || has(&["ip", "address"])));
     if lookup_verb && !k8s && !playbook {
         return Ok(Frame::DnsLookup);
     }
-    if is_in(lx::V_CREATE, v) && !k8s && !playbook {
-        if dns || (ip && v != "make") {
-            return Ok(Frame::DnsCreate);
-        }
+    if is_in(lx::V_CREATE, v) && !k8s && !playbook && (dns || (ip && v != "make")) {
+        return Ok(Frame::DnsCreate);
     }
     no()
 }
@@ -208,7 +349,9 @@ fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
         Frame::DnsCreate => {
             let types = cx.record_types()?;
             if let Some(t) = types.iter().find(|t| t.as_str() != "A") {
-                return Err(format!("dns.create_a_record creates A records only, not {t}"));
+                return Err(format!(
+                    "dns.create_a_record creates A records only, not {t}"
+                ));
             }
             let ip = cx.ipv4()?.ok_or("no IPv4 address given")?;
             let name = cx.dns_name()?;
@@ -228,7 +371,9 @@ fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
             if types.is_empty() && cx.any_free("records") {
                 return Err("which record type? ('records' without a type)".into());
             }
-            if let Some(i) = (0..cx.n()).find(|&i| cx.free(i) && (values::ip_like(cx.low(i)) || values::ipv6_like(cx.low(i)))) {
+            if let Some(i) = (0..cx.n()).find(|&i| {
+                cx.free(i) && (values::ip_like(cx.low(i)) || values::ipv6_like(cx.low(i)))
+            }) {
                 return Err(format!("unexpected address '{}'", cx.raw(i)));
             }
             let name = cx.dns_name()?;
@@ -271,7 +416,9 @@ fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
         }
         Frame::DeletePod => {
             let ns = cx.namespace()?;
-            let name = cx.kind_name(&["pod", "po"], &["pods"], "pod")?.ok_or("which pod? (say 'pod NAME')")?;
+            let name = cx
+                .kind_name(&["pod", "po"], &["pods"], "pod")?
+                .ok_or("which pod? (say 'pod NAME')")?;
             match ns {
                 Some(n) => put("namespace", Value::from(n)),
                 None => defaults += 1,
@@ -282,7 +429,9 @@ fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
             let ns = cx.namespace()?;
             let service = match cx.kind_name(&["service", "svc"], &["services"], "service")? {
                 Some(s) => s,
-                None => cx.bare_name(&[]).ok_or("which service? (say 'service NAME')")?,
+                None => cx
+                    .bare_name(&[])
+                    .ok_or("which service? (say 'service NAME')")?,
             };
             let hostname = cx.dns_name()?;
             let port = cx.port()?;
@@ -319,7 +468,8 @@ fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
 /// minus 0.03 for each tolerated unknown word, minus 0.02 for each parameter left
 /// to its catalog default. Never below 0.80 (below that we refuse instead).
 fn confidence(inferred: u32, unknown: u32, defaults: u32) -> f64 {
-    let c = 0.95 - 0.05 * f64::from(inferred) - 0.03 * f64::from(unknown) - 0.02 * f64::from(defaults);
+    let c =
+        0.95 - 0.05 * f64::from(inferred) - 0.03 * f64::from(unknown) - 0.02 * f64::from(defaults);
     (c.clamp(0.80, 0.95) * 100.0).round() / 100.0
 }
 
@@ -367,13 +517,33 @@ fn is_structural(w: &str) -> bool {
     ]
     .iter()
     .any(|set| is_in(set, w))
-        || is_in(&["all", "ansible", "kubectl", "named", "called", "count", "number", "instances", "copies", "a-record"], w)
+        || is_in(
+            &[
+                "all",
+                "ansible",
+                "kubectl",
+                "named",
+                "called",
+                "count",
+                "number",
+                "instances",
+                "copies",
+                "a-record",
+            ],
+            w,
+        )
         || values::is_number_word(w)
 }
 
 impl<'a> Cx<'a> {
     fn new(t: &'a [Tok], vi: usize, frame: Frame) -> Self {
-        Cx { t, used: vec![false; t.len()], vi, frame, inferred: 0 }
+        Cx {
+            t,
+            used: vec![false; t.len()],
+            vi,
+            frame,
+            inferred: 0,
+        }
     }
 
     fn n(&self) -> usize {
@@ -420,7 +590,11 @@ impl<'a> Cx<'a> {
         self.free(i)
             && values::k8s_name(w)
             && !w.bytes().all(|b| b.is_ascii_digit())
-            && if strict { !lx::is_reserved(w) } else { !is_structural(w) }
+            && if strict {
+                !lx::is_reserved(w)
+            } else {
+                !is_structural(w)
+            }
     }
 
     /// Position `b` (a name before its kind word) follows the verb or an article.
@@ -431,7 +605,10 @@ impl<'a> Cx<'a> {
     /// Consume "the"/"in"/"from" directly before position `i`.
     fn take_cues_before(&mut self, i: usize) {
         let mut k = i;
-        while k > 0 && self.free(k - 1) && is_in(&["the", "in", "from", "within", "inside"], self.low(k - 1)) {
+        while k > 0
+            && self.free(k - 1)
+            && is_in(&["the", "in", "from", "within", "inside"], self.low(k - 1))
+        {
             k -= 1;
             self.take(k);
         }
@@ -476,7 +653,11 @@ impl<'a> Cx<'a> {
             }
             if self.name_at(j, true) {
                 if article || !self.boundary_after(j) {
-                    return Err(format!("unclear location '{} ... {}'", self.raw(i), self.raw(j)));
+                    return Err(format!(
+                        "unclear location '{} ... {}'",
+                        self.raw(i),
+                        self.raw(j)
+                    ));
                 }
                 vals.push(self.low(j).to_string());
                 self.take_range(i, j);
@@ -495,7 +676,9 @@ impl<'a> Cx<'a> {
         if (0..self.n()).any(|i| self.free(i) && is_in(plurals, self.low(i))) {
             return Err(format!("more than one {what} (plural): one at a time"));
         }
-        let ks: Vec<usize> = (0..self.n()).filter(|&i| self.free(i) && is_in(kinds, self.low(i))).collect();
+        let ks: Vec<usize> = (0..self.n())
+            .filter(|&i| self.free(i) && is_in(kinds, self.low(i)))
+            .collect();
         let k = match ks.as_slice() {
             [] => return Ok(None),
             [k] => *k,
@@ -546,7 +729,11 @@ impl<'a> Cx<'a> {
     }
 
     fn deployment(&mut self, ns_given: bool) -> R<String> {
-        if let Some(n) = self.kind_name(&["deployment", "deploy", "deployment.apps"], &["deployments"], "deployment")? {
+        if let Some(n) = self.kind_name(
+            &["deployment", "deploy", "deployment.apps"],
+            &["deployments"],
+            "deployment",
+        )? {
             return Ok(n);
         }
         if self.frame == Frame::Scale {
@@ -561,14 +748,17 @@ impl<'a> Cx<'a> {
                     return Ok(self.low(i + 2).to_string());
                 }
             }
-            return self.bare_name(&["up", "down", "out"]).ok_or_else(|| "which deployment? (say 'deployment NAME')".into());
+            return self
+                .bare_name(&["up", "down", "out"])
+                .ok_or_else(|| "which deployment? (say 'deployment NAME')".into());
         }
         // Restart: a bare name could be a host or a systemd unit; accept it only
         // together with an explicit Kubernetes namespace.
         if !ns_given {
             return Err("which deployment? (say 'deployment NAME' or give a namespace)".into());
         }
-        self.bare_name(&[]).ok_or_else(|| "which deployment? (say 'deployment NAME')".into())
+        self.bare_name(&[])
+            .ok_or_else(|| "which deployment? (say 'deployment NAME')".into())
     }
 
     /// "to N (replicas)", "N replicas", "--replicas N", "replicas to N".
@@ -578,10 +768,15 @@ impl<'a> Cx<'a> {
             if !self.free(i) {
                 continue;
             }
-            let Some(v) = values::count(self.low(i)) else { continue };
+            let Some(v) = values::count(self.low(i)) else {
+                continue;
+            };
             let prev = if i > 0 { self.low(i - 1) } else { "" };
             let prev_cue = is_in(&["to", "at", "replicas", "replica", "count", "of"], prev);
-            let next_unit = is_in(&["replicas", "replica", "instances", "copies", "pods", "pod"], self.low(i + 1));
+            let next_unit = is_in(
+                &["replicas", "replica", "instances", "copies", "pods", "pod"],
+                self.low(i + 1),
+            );
             if !(prev_cue || next_unit) {
                 continue;
             }
@@ -617,7 +812,9 @@ impl<'a> Cx<'a> {
                         || prev == "type"
                         || (self.raw(i) == "A"
                             && i > self.vi
-                            && (is_in(lx::V_LOOKUP_STRONG, prev) || i + 1 >= self.n() || next.contains('.')))));
+                            && (is_in(lx::V_LOOKUP_STRONG, prev)
+                                || i + 1 >= self.n()
+                                || next.contains('.')))));
             if is_a {
                 out.push("A".to_string());
                 self.take(i);
@@ -625,7 +822,10 @@ impl<'a> Cx<'a> {
                 out.push(l.to_ascii_uppercase());
                 self.take(i);
             } else if is_in(lx::UNSUPPORTED_TYPES, l) {
-                return Err(format!("{} records are not supported", l.to_ascii_uppercase()));
+                return Err(format!(
+                    "{} records are not supported",
+                    l.to_ascii_uppercase()
+                ));
             }
         }
         Ok(dedupe(out))
@@ -639,7 +839,9 @@ impl<'a> Cx<'a> {
             }
             let l = self.low(i);
             if values::ipv6_like(l) {
-                return Err("an IPv6 address needs an AAAA record, which this action cannot create".into());
+                return Err(
+                    "an IPv6 address needs an AAAA record, which this action cannot create".into(),
+                );
             }
             if values::ip_like(l) {
                 let Some(a) = values::ipv4(l) else {
@@ -688,7 +890,11 @@ impl<'a> Cx<'a> {
         if let Some(v) = values::number_with_unit(w) {
             return Some((v, 1));
         }
-        let unit = if self.free(j + 1) { values::unit_seconds(self.low(j + 1)) } else { None };
+        let unit = if self.free(j + 1) {
+            values::unit_seconds(self.low(j + 1))
+        } else {
+            None
+        };
         if let Some(n) = values::count(w) {
             return match unit {
                 Some(m) => n.checked_mul(m).map(|v| (v, 2)),
@@ -718,19 +924,19 @@ impl<'a> Cx<'a> {
                 vals.push(v);
                 continue;
             }
-            if i >= 2 {
-                if let Some((v, 2)) = self.duration_at(i - 2) {
-                    self.take_range(i - 2, i - 1);
-                    vals.push(v);
-                    continue;
-                }
+            if i >= 2
+                && let Some((v, 2)) = self.duration_at(i - 2)
+            {
+                self.take_range(i - 2, i - 1);
+                vals.push(v);
+                continue;
             }
-            if i >= 1 {
-                if let Some((v, 1)) = self.duration_at(i - 1) {
-                    self.take(i - 1);
-                    vals.push(v);
-                    continue;
-                }
+            if i >= 1
+                && let Some((v, 1)) = self.duration_at(i - 1)
+            {
+                self.take(i - 1);
+                vals.push(v);
+                continue;
             }
             return Err("a TTL is mentioned without a value".into());
         }
@@ -773,7 +979,14 @@ impl<'a> Cx<'a> {
     fn playbook_at(&self, i: usize) -> bool {
         let w = self.low(i);
         // Object words are fine as playbook names ("the deploy playbook", "the dns playbook").
-        let object_word = [lx::DEPLOY_WORDS, lx::SERVICE_WORDS, lx::POD_WORDS, lx::DNS_WORDS].iter().any(|set| is_in(set, w));
+        let object_word = [
+            lx::DEPLOY_WORDS,
+            lx::SERVICE_WORDS,
+            lx::POD_WORDS,
+            lx::DNS_WORDS,
+        ]
+        .iter()
+        .any(|set| is_in(set, w));
         self.free(i) && values::playbook_name(w) && (object_word || !is_structural(w))
     }
 
@@ -782,7 +995,9 @@ impl<'a> Cx<'a> {
         if self.any_free("playbooks") {
             return Err("one playbook at a time".into());
         }
-        let ks: Vec<usize> = (0..self.n()).filter(|&i| self.free(i) && self.low(i) == "playbook").collect();
+        let ks: Vec<usize> = (0..self.n())
+            .filter(|&i| self.free(i) && self.low(i) == "playbook")
+            .collect();
         if ks.len() > 1 {
             return Err("'playbook' mentioned more than once".into());
         }
@@ -838,7 +1053,11 @@ impl<'a> Cx<'a> {
             }
             let start = match self.low(i) {
                 "limit" | "limited" | "restricted" | "restrict" => {
-                    Some(if is_in(&["to", "on"], self.low(i + 1)) { i + 2 } else { i + 1 })
+                    Some(if is_in(&["to", "on"], self.low(i + 1)) {
+                        i + 2
+                    } else {
+                        i + 1
+                    })
                 }
                 "on" | "against" | "targeting" | "target" => Some(i + 1),
                 "for" if is_in(GROUPISH, self.low(i + 1)) => Some(i + 1),
@@ -858,7 +1077,11 @@ impl<'a> Cx<'a> {
             }
             let trailing = is_in(GROUPISH, self.low(j + 1));
             if article && !trailing {
-                return Err(format!("unclear target '{} the {}'", self.raw(i), self.raw(j)));
+                return Err(format!(
+                    "unclear target '{} the {}'",
+                    self.raw(i),
+                    self.raw(j)
+                ));
             }
             let end = if trailing { j + 1 } else { j };
             if !self.boundary_after(end) {
@@ -902,7 +1125,9 @@ impl<'a> Cx<'a> {
                 continue;
             }
             if l.starts_with('-')
-                || !l.chars().all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+                || !l
+                    .chars()
+                    .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
                 || values::is_number_word(l)
             {
                 return Err(format!("unexpected '{raw}'"));
@@ -924,7 +1149,10 @@ impl<'a> Cx<'a> {
                 lx::UNSUPPORTED_TYPES,
             ];
             if objecty.iter().any(|set| is_in(set, l)) || l == "all" {
-                return Err(format!("'{raw}' does not fit a {} request", self.frame.action()));
+                return Err(format!(
+                    "'{raw}' does not fit a {} request",
+                    self.frame.action()
+                ));
             }
             if self.after_preposition(i) {
                 return Err(format!("unexpected '{raw}'"));

@@ -34,7 +34,8 @@
 //! 0.95 when every slot came from an explicit cue; minus 0.05 per slot taken from
 //! position alone ("scale web to 3" without the word "deployment"), minus 0.03 per
 //! tolerated unknown word, minus 0.02 per parameter left to its default; clamped to
-//! [0.80, 0.95]. `ops.ask` is 0.90. Anything less certain is refused instead.
+//! [0.80, 0.95]. `ops.ask` is 0.90. There is no lower band: a request the rules
+//! cannot fill with confidence is refused rather than scored low.
 
 mod frames;
 mod lexicon;
@@ -114,7 +115,10 @@ fn parse_inner(nl: &str) -> R<Parsed> {
     if trimmed.is_empty() {
         return Err("empty request".into());
     }
-    if trimmed.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err("control characters in request".into());
     }
     let norm = text::normalize(trimmed);
@@ -135,7 +139,12 @@ fn starts_with(toks: &[Tok], words: &[&str]) -> bool {
 fn strip_greetings(toks: &mut Vec<Tok>) {
     while toks.len() > 1 && is_in(lexicon::GREETINGS, &toks[0].low) {
         toks.remove(0);
-        if toks.len() > 1 && toks[0].low == "there" {
+        if toks.len() > 1
+            && is_in(
+                &["there", "team", "all", "folks", "everyone", "guys"],
+                &toks[0].low,
+            )
+        {
             toks.remove(0);
         }
     }
@@ -160,7 +169,12 @@ fn strip_suffixes(toks: &mut Vec<Tok>) {
     'again: loop {
         for s in lexicon::POLITE_SUFFIXES {
             let n = s.len();
-            if toks.len() > n && toks[toks.len() - n..].iter().zip(s.iter()).all(|(t, w)| t.low == *w) {
+            if toks.len() > n
+                && toks[toks.len() - n..]
+                    .iter()
+                    .zip(s.iter())
+                    .all(|(t, w)| t.low == *w)
+            {
                 toks.truncate(toks.len() - n);
                 continue 'again;
             }
@@ -172,7 +186,11 @@ fn strip_suffixes(toks: &mut Vec<Tok>) {
 fn ops_ask(original: &str) -> Parsed {
     let mut params = Map::new();
     params.insert("question".into(), Value::from(original));
-    Parsed { action: "ops.ask".into(), params, confidence: 0.90 }
+    Parsed {
+        action: "ops.ask".into(),
+        params,
+        confidence: 0.90,
+    }
 }
 
 fn single(s: &Sentence, original: &str) -> R<Parsed> {
@@ -184,11 +202,15 @@ fn single(s: &Sentence, original: &str) -> R<Parsed> {
         return Err("no request found".into());
     };
     let second = toks.get(1).map_or("", |t| t.low.as_str());
-    let strong = is_in(lexicon::STRONG_QUESTION, &first) || (first == "tell" && is_in(&["me", "us"], second));
+    let strong = is_in(lexicon::STRONG_QUESTION, &first)
+        || (first == "tell" && is_in(&["me", "us"], second));
     if strong {
         return question(&toks, original);
     }
-    if !polite && is_in(lexicon::AUX_QUESTION, &first) && (s.question || is_in(lexicon::SUBJECTS, second)) {
+    if !polite
+        && is_in(lexicon::AUX_QUESTION, &first)
+        && (s.question || is_in(lexicon::SUBJECTS, second))
+    {
         return question(&toks, original);
     }
     if s.question && !polite {
@@ -217,22 +239,62 @@ fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
             return Err("several sentences: send one request at a time".into());
         }
     }
+    let all: Vec<Tok> = sentences
+        .iter()
+        .flat_map(|s| s.toks.iter().cloned())
+        .collect();
+    embedded_command(&all)?;
     Ok(ops_ask(original))
 }
 
 const LOOKUP_CUES: &[&str] = &[
-    "resolve", "resolves", "resolving", "resolved", "ip", "ips", "ipv4", "address", "addresses", "point", "points", "pointing", "record",
-    "records", "cname", "txt", "aaaa", "a-record", "dns", "mx", "srv", "ptr", "soa", "caa",
+    "resolve",
+    "resolves",
+    "resolving",
+    "resolved",
+    "ip",
+    "ips",
+    "ipv4",
+    "address",
+    "addresses",
+    "point",
+    "points",
+    "pointing",
+    "record",
+    "records",
+    "cname",
+    "txt",
+    "aaaa",
+    "a-record",
+    "dns",
+    "mx",
+    "srv",
+    "ptr",
+    "soa",
+    "caa",
 ];
 
 fn question(toks: &[Tok], original: &str) -> R<Parsed> {
     let first = toks.first().map_or("", |t| t.low.as_str());
     let second = toks.get(1).map_or("", |t| t.low.as_str());
-    let object = [lexicon::POD_WORDS, lexicon::DEPLOY_WORDS, lexicon::SERVICE_WORDS, lexicon::NS_WORDS, lexicon::OTHER_KINDS];
+    let object = [
+        lexicon::POD_WORDS,
+        lexicon::DEPLOY_WORDS,
+        lexicon::SERVICE_WORDS,
+        lexicon::NS_WORDS,
+        lexicon::OTHER_KINDS,
+    ];
     if is_in(&["describe", "explain"], first) && object.iter().any(|set| is_in(set, second)) {
         return Err("describing a live object is not a catalog action".into());
     }
-    if is_in(&["what", "what's", "whats", "which", "where", "where's", "tell"], first) && toks.iter().any(|t| is_in(LOOKUP_CUES, &t.low)) {
+    embedded_command(toks)?;
+    if is_in(
+        &[
+            "what", "what's", "whats", "which", "where", "where's", "tell",
+        ],
+        first,
+    ) && toks.iter().any(|t| is_in(LOOKUP_CUES, &t.low))
+    {
         match frames::lookup_question(toks) {
             Ok(p) => return Ok(p),
             // A DNS-shaped question about a specific name that we cannot answer
@@ -241,15 +303,65 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
             Err(_) => {}
         }
     }
-    if is_in(&["what", "which"], first) && is_in(&["pods", "pod"], second) {
-        if let Ok(p) = frames::pods_question(toks) {
-            return Ok(p);
-        }
+    if is_in(&["what", "which"], first)
+        && is_in(&["pods", "pod"], second)
+        && let Ok(p) = frames::pods_question(toks)
+    {
+        return Ok(p);
     }
     if toks.len() < 2 {
         return Err("too short to be a question".into());
     }
     Ok(ops_ask(original))
+}
+
+const DESTRUCTIVE: &[&str] = &[
+    "delete",
+    "remove",
+    "drop",
+    "kill",
+    "destroy",
+    "purge",
+    "erase",
+    "wipe",
+    "evict",
+    "terminate",
+    "nuke",
+    "rm",
+    "del",
+    "format",
+    "shutdown",
+];
+const BULK: &[&str] = &["all", "every", "everything", "each", "*", "entire", "whole"];
+
+/// A question must not smuggle in an instruction: "explain X and then delete Y",
+/// "… and delete every pod". `ops.ask` is read-only, but a sentence like that is
+/// not a question we should answer either.
+fn embedded_command(toks: &[Tok]) -> R<()> {
+    let imperative = toks
+        .first()
+        .is_some_and(|t| is_in(&["explain", "describe", "tell"], &t.low));
+    for (i, t) in toks.iter().enumerate() {
+        let next_verb = toks
+            .iter()
+            .skip(i + 1)
+            .take(2)
+            .any(|n| is_in(lexicon::ACTION_VERBS, &n.low));
+        if t.low == "then" && next_verb {
+            return Err("a question with an instruction attached; nothing will run".into());
+        }
+        if imperative && (t.low == "and" || t.low == "&") && next_verb {
+            return Err("a question with an instruction attached; nothing will run".into());
+        }
+    }
+    let destructive = toks.iter().any(|t| is_in(DESTRUCTIVE, &t.low));
+    let bulk = toks.iter().any(|t| is_in(BULK, &t.low));
+    if destructive && bulk {
+        return Err(
+            "a question about bulk destruction is not answered automatically; ask a person".into(),
+        );
+    }
+    Ok(())
 }
 
 fn command(mut toks: Vec<Tok>) -> R<Parsed> {

@@ -63,7 +63,11 @@ pub(crate) fn split_sentences(s: &str) -> Vec<Sentence> {
         // A dot ending a word that already contains a dot is a fully qualified name
         // ("Test.Local.") or an address, not the end of a sentence. If it really was
         // one, the words that follow stay in this sentence and are judged with it.
-        let fqdn_dot = c == '.' && cur.rsplit(char::is_whitespace).next().is_some_and(|w| w.contains('.'));
+        let fqdn_dot = c == '.'
+            && cur
+                .rsplit(char::is_whitespace)
+                .next()
+                .is_some_and(|w| w.contains('.'));
         match c {
             ';' | '\n' => flush(&mut out, &mut cur, false),
             '.' if fqdn_dot && chars.get(i + 1).is_some() => cur.push(c),
@@ -82,7 +86,10 @@ fn flush(out: &mut Vec<Sentence>, cur: &mut String, question: bool) {
         // "Restart it?!" – a trailing terminator after a question keeps the flag.
         return;
     }
-    if toks.iter().all(|t| lexicon::COURTESY.contains(&t.low.as_str())) {
+    if toks
+        .iter()
+        .all(|t| lexicon::COURTESY.contains(&t.low.as_str()))
+    {
         return;
     }
     out.push(Sentence { toks, question });
@@ -136,10 +143,10 @@ fn push_word(toks: &mut Vec<Tok>, w: &str) {
     }
     let mut raw = w;
     // possessive on a dotted name: "x.example.com's"
-    if raw.contains('.') {
-        if let Some(stripped) = raw.strip_suffix("'s") {
-            raw = stripped;
-        }
+    if raw.contains('.')
+        && let Some(stripped) = raw.strip_suffix("'s")
+    {
+        raw = stripped;
     }
     let low = raw.to_lowercase();
     let canon = match low.as_str() {
@@ -183,8 +190,17 @@ fn merge_phrases(toks: Vec<Tok>) -> Vec<Tok> {
     'outer: while i < toks.len() {
         for (pat, repl) in PHRASES {
             let n = pat.len();
-            if i + n <= toks.len() && toks[i..i + n].iter().zip(pat.iter()).all(|(t, p)| t.low == *p) {
-                let raw = toks[i..i + n].iter().map(|t| t.raw.as_str()).collect::<Vec<_>>().join(" ");
+            if i + n <= toks.len()
+                && toks[i..i + n]
+                    .iter()
+                    .zip(pat.iter())
+                    .all(|(t, p)| t.low == *p)
+            {
+                let raw = toks[i..i + n]
+                    .iter()
+                    .map(|t| t.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 for r in *repl {
                     out.push(Tok::with_low(&raw, r));
                 }
@@ -208,8 +224,14 @@ mod tests {
 
     #[test]
     fn splits_key_values_and_kinds() {
-        assert_eq!(lows("--replicas=3 -n shop deployment/web"), ["replicas", "3", "namespace", "shop", "deployment", "web"]);
-        assert_eq!(lows("ttl=60, (x.example.com.)"), ["ttl", "60", "x.example.com"]);
+        assert_eq!(
+            lows("--replicas=3 -n shop deployment/web"),
+            ["replicas", "3", "namespace", "shop", "deployment", "web"]
+        );
+        assert_eq!(
+            lows("ttl=60, (x.example.com.)"),
+            ["ttl", "60", "x.example.com"]
+        );
         assert_eq!(lows("a -> b"), ["a", "->", "b"]);
         assert_eq!(lows("get rid of it"), ["remove", "it"]);
     }

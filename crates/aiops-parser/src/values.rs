@@ -20,11 +20,17 @@ pub(crate) fn dns_name(s: &str) -> Option<String> {
         if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
             return None;
         }
-        if !l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !l
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return None;
         }
     }
-    if labels.last().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
     Some(s)
@@ -33,12 +39,16 @@ pub(crate) fn dns_name(s: &str) -> Option<String> {
 /// Looks like an IPv4 address attempt: starts with a digit, only digits and dots,
 /// contains a dot. Such a token must parse as IPv4 or the request is refused.
 pub(crate) fn ip_like(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_digit()) && s.contains('.') && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+    s.starts_with(|c: char| c.is_ascii_digit())
+        && s.contains('.')
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// Looks like an IPv6 address (a colon, and only hex digits, colons and dots).
 pub(crate) fn ipv6_like(s: &str) -> bool {
-    s.matches(':').count() >= 2 && s.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+    s.matches(':').count() >= 2
+        && s.chars()
+            .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
 }
 
 /// Strict dotted-quad IPv4 (std parsing: no leading zeros, no junk).
@@ -50,7 +60,8 @@ pub(crate) fn ipv4(s: &str) -> Option<Ipv4Addr> {
 pub(crate) fn k8s_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -59,7 +70,9 @@ pub(crate) fn k8s_name(s: &str) -> bool {
 pub(crate) fn playbook_name(s: &str) -> bool {
     s.len() <= 100
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-'))
+        && s.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
         && !s.contains("..")
 }
 
@@ -71,15 +84,45 @@ pub(crate) fn limit_pattern(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.contains("..")
         && s.bytes().any(|b| b.is_ascii_alphanumeric())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'*' | b':' | b',' | b'!' | b'&' | b'-'))
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'_' | b'.' | b'*' | b':' | b',' | b'!' | b'&' | b'-')
+        })
 }
 
 const UNITS: &[&str] = &[
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen",
-    "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ];
-const TENS: &[(&str, u64)] =
-    &[("twenty", 20), ("thirty", 30), ("forty", 40), ("fifty", 50), ("sixty", 60), ("seventy", 70), ("eighty", 80), ("ninety", 90)];
+const TENS: &[(&str, u64)] = &[
+    ("twenty", 20),
+    ("thirty", 30),
+    ("forty", 40),
+    ("fifty", 50),
+    ("sixty", 60),
+    ("seventy", 70),
+    ("eighty", 80),
+    ("ninety", 90),
+];
 
 /// A non-negative count: ASCII digits (at most 18) or an English number word
 /// ("zero".."twenty", tens, and hyphenated "twenty-five").
@@ -95,7 +138,10 @@ pub(crate) fn count(w: &str) -> Option<u64> {
     }
     let (t, u) = w.split_once('-')?;
     let tens = TENS.iter().find(|(name, _)| *name == t)?.1;
-    let unit = UNITS.iter().position(|x| *x == u).and_then(|i| u64::try_from(i).ok())?;
+    let unit = UNITS
+        .iter()
+        .position(|x| *x == u)
+        .and_then(|i| u64::try_from(i).ok())?;
     (1..=9).contains(&unit).then_some(tens + unit)
 }
 

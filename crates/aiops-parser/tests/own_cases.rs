@@ -8,8 +8,14 @@ fn own_case_table() {
     let cases = common::load(&path).expect("tests/cases.jsonl must exist");
     let intents = cases.iter().filter(|c| c.expect.is_object()).count();
     let refusals = cases.len() - intents;
-    assert!(intents >= 60, "need at least 60 intent cases, have {intents}");
-    assert!(refusals >= 25, "need at least 25 unrecognized cases, have {refusals}");
+    assert!(
+        intents >= 60,
+        "need at least 60 intent cases, have {intents}"
+    );
+    assert!(
+        refusals >= 25,
+        "need at least 25 unrecognized cases, have {refusals}"
+    );
     let t = common::run(&cases);
     println!(
         "own table: total={} correct={} unrecognized={} wrong={} (intent cases {intents}, refusal cases {refusals})",
@@ -18,7 +24,13 @@ fn own_case_table() {
     for line in &t.report {
         println!("  {line}");
     }
-    assert!(t.report.is_empty(), "{} of {} cases failed:\n{}", t.report.len(), t.total, t.report.join("\n"));
+    assert!(
+        t.report.is_empty(),
+        "{} of {} cases failed:\n{}",
+        t.report.len(),
+        t.total,
+        t.report.join("\n")
+    );
 }
 
 #[test]
@@ -27,7 +39,9 @@ fn every_action_is_covered_by_the_table() {
     let cases = common::load(&path).expect("tests/cases.jsonl must exist");
     for action in aiops_parser::ACTIONS {
         assert!(
-            cases.iter().any(|c| c.expect.get("action").and_then(|a| a.as_str()) == Some(action)),
+            cases
+                .iter()
+                .any(|c| c.expect.get("action").and_then(|a| a.as_str()) == Some(action)),
             "no case for {action}"
         );
     }

@@ -5,7 +5,11 @@ use aiops_parser::{ACTIONS, MAX_INPUT_CHARS, ParseOutcome, parse};
 fn check(input: &str) -> ParseOutcome {
     let out = parse(input);
     if let ParseOutcome::Intent(p) = &out {
-        assert!(ACTIONS.contains(&p.action.as_str()), "unknown action {}", p.action);
+        assert!(
+            ACTIONS.contains(&p.action.as_str()),
+            "unknown action {}",
+            p.action
+        );
         assert!(p.confidence > 0.0 && p.confidence <= 1.0);
     }
     // Serialisation never fails either.
@@ -14,7 +18,10 @@ fn check(input: &str) -> ParseOutcome {
 }
 
 fn unrecognized(input: &str) {
-    assert!(matches!(check(input), ParseOutcome::Unrecognized { .. }), "expected unrecognized for {input:?}");
+    assert!(
+        matches!(check(input), ParseOutcome::Unrecognized { .. }),
+        "expected unrecognized for {input:?}"
+    );
 }
 
 #[test]
@@ -74,7 +81,18 @@ fn odd_inputs_do_not_panic() {
 
 #[test]
 fn bare_values_are_not_requests() {
-    for s in ["", "   ", "192.168.1.1", "test.local", "web", "pods?", "🦀", "please", "kubectl", "record"] {
+    for s in [
+        "",
+        "   ",
+        "192.168.1.1",
+        "test.local",
+        "web",
+        "pods?",
+        "🦀",
+        "please",
+        "kubectl",
+        "record",
+    ] {
         unrecognized(s);
     }
 }
@@ -93,7 +111,9 @@ fn huge_and_random_inputs() {
         for _ in 0..40 {
             let bytes: Vec<u8> = (0..len)
                 .map(|_| {
-                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
                     (state >> 56) as u8
                 })
                 .collect();
@@ -102,16 +122,57 @@ fn huge_and_random_inputs() {
     }
     // Random words from the vocabulary, to hit the grammar paths.
     let words = [
-        "add", "delete", "scale", "restart", "run", "expose", "list", "pods", "pod", "deployment", "service", "playbook", "in",
-        "namespace", "to", "on", "port", "ttl", "limited", "the", "a", "record", "dns", "10.0.0.1", "x.example.com", "web", "3",
-        "zero", "and", "?", "what", "does", "resolve", "-n", "--replicas=2", "deployment/web", "as", "at", "of", "for",
+        "add",
+        "delete",
+        "scale",
+        "restart",
+        "run",
+        "expose",
+        "list",
+        "pods",
+        "pod",
+        "deployment",
+        "service",
+        "playbook",
+        "in",
+        "namespace",
+        "to",
+        "on",
+        "port",
+        "ttl",
+        "limited",
+        "the",
+        "a",
+        "record",
+        "dns",
+        "10.0.0.1",
+        "x.example.com",
+        "web",
+        "3",
+        "zero",
+        "and",
+        "?",
+        "what",
+        "does",
+        "resolve",
+        "-n",
+        "--replicas=2",
+        "deployment/web",
+        "as",
+        "at",
+        "of",
+        "for",
     ];
     for _ in 0..3000 {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let n = 1 + (state >> 60) as usize;
         let mut s = String::new();
         for _ in 0..n {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             s.push_str(words[(state >> 33) as usize % words.len()]);
             s.push(' ');
         }
@@ -135,7 +196,10 @@ fn integer_params_are_json_integers() {
     let p = parse("create an A record web.example.com pointing at 10.0.1.20 with ttl 300");
     assert_eq!(p.intent().map(|p| p.params["ttl"].is_u64()), Some(true));
     let p = parse("scale deployment web to 5 replicas");
-    assert_eq!(p.intent().map(|p| p.params["replicas"].is_u64()), Some(true));
+    assert_eq!(
+        p.intent().map(|p| p.params["replicas"].is_u64()),
+        Some(true)
+    );
     let p = parse("expose service grafana as grafana.example.com on port 3000");
     assert_eq!(p.intent().map(|p| p.params["port"].is_u64()), Some(true));
 }

@@ -73,7 +73,10 @@ impl SecretSource for DirectorySource {
                 let value = tokio::fs::read_to_string(entry.path())
                     .await
                     .map_err(|e| unreadable(path, e.kind()))?;
-                fields.insert(name, SecretString::from(value.trim_end_matches('\n').to_string()));
+                fields.insert(
+                    name,
+                    SecretString::from(value.trim_end_matches('\n').to_string()),
+                );
             }
         } else {
             let text = tokio::fs::read_to_string(&full)
@@ -83,7 +86,10 @@ impl SecretSource for DirectorySource {
             let doc: Value = serde_json::from_str(&text)
                 .map_err(|_| unreadable(path, "file is not a JSON object of string fields"))?;
             let Value::Object(map) = doc else {
-                return Err(unreadable(path, "file is not a JSON object of string fields"));
+                return Err(unreadable(
+                    path,
+                    "file is not a JSON object of string fields",
+                ));
             };
             for (k, v) in map {
                 let Value::String(s) = v else {
@@ -120,27 +126,48 @@ mod tests {
 
         let s = src.read("dns/tsig").await.unwrap();
         assert_eq!(s.field("secret").unwrap().expose_secret(), "c2VjcmV0");
-        assert_eq!(s.field_names().collect::<Vec<_>>(), ["algorithm", "name", "secret"]);
+        assert_eq!(
+            s.field_names().collect::<Vec<_>>(),
+            ["algorithm", "name", "secret"]
+        );
         let s = src.read("slack/bot").await.unwrap();
         assert_eq!(s.field("token").unwrap().expose_secret(), "xoxb-1");
         assert_eq!(s.field_names().count(), 1);
-        src.check(&["dns/tsig".into(), "slack/bot".into()]).await.unwrap();
+        src.check(&["dns/tsig".into(), "slack/bot".into()])
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
     async fn errors_are_specific_and_never_echo_content() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("broken"), "not json but a canary-value-123").unwrap();
-        std::fs::write(dir.path().join("nested"), r#"{"a": {"b": "canary-value-123"}}"#).unwrap();
+        std::fs::write(
+            dir.path().join("nested"),
+            r#"{"a": {"b": "canary-value-123"}}"#,
+        )
+        .unwrap();
         let src = DirectorySource::new(dir.path());
-        assert_eq!(src.read("missing").await.unwrap_err().code(), "credentials_unavailable");
-        assert!(matches!(src.read("missing").await, Err(SecretError::NotFound(_))));
-        assert!(matches!(src.read("../etc").await, Err(SecretError::InvalidPath(_))));
+        assert_eq!(
+            src.read("missing").await.unwrap_err().code(),
+            "credentials_unavailable"
+        );
+        assert!(matches!(
+            src.read("missing").await,
+            Err(SecretError::NotFound(_))
+        ));
+        assert!(matches!(
+            src.read("../etc").await,
+            Err(SecretError::InvalidPath(_))
+        ));
         for p in ["broken", "nested"] {
             let msg = src.read(p).await.unwrap_err().to_string();
             assert!(!msg.contains("canary"), "{msg}");
         }
         let gone = DirectorySource::new(dir.path().join("nope"));
-        assert!(matches!(gone.read("x").await, Err(SecretError::Unavailable(_))));
+        assert!(matches!(
+            gone.read("x").await,
+            Err(SecretError::Unavailable(_))
+        ));
     }
 }

@@ -124,7 +124,16 @@ mod tests {
 
     #[test]
     fn paths_are_confined() {
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a b", "a\0b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a b",
+            "a\0b",
+        ] {
             assert!(validate_path(bad).is_err(), "{bad:?}");
         }
         for good in ["dns/tsig", "slack/bot-token", "a.b_c/d-e"] {

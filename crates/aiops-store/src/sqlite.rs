@@ -82,7 +82,10 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn append(tx: &mut Transaction<'_, Sqlite>, event: &AuditEvent) -> Result<(), StoreError> {
+    async fn append(
+        tx: &mut Transaction<'_, Sqlite>,
+        event: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_optional(&mut **tx)
             .await?;
@@ -167,10 +170,8 @@ impl SqliteStore {
 
 fn json_col(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.try_get(col)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
-    })
-    .transpose()
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}"))))
+        .transpose()
 }
 
 fn request_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RequestRecord, StoreError> {
@@ -326,7 +327,9 @@ impl Store for SqliteStore {
             .bind(request_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| audit_from_row(r).map(|(a, _)| a)).collect()
+        rows.iter()
+            .map(|r| audit_from_row(r).map(|(a, _)| a))
+            .collect()
     }
 
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError> {
@@ -369,7 +372,12 @@ impl Store for SqliteStore {
                 ));
             }
             if rec.prev_hash != prev {
-                return Ok(bad(rec.seq, count, &prev, "prev_hash does not match the previous row".into()));
+                return Ok(bad(
+                    rec.seq,
+                    count,
+                    &prev,
+                    "prev_hash does not match the previous row".into(),
+                ));
             }
             let recomputed = event_hash(
                 &rec.prev_hash,
@@ -381,7 +389,12 @@ impl Store for SqliteStore {
                 &data_text,
             );
             if recomputed != rec.hash {
-                return Ok(bad(rec.seq, count, &prev, "row content does not match its hash".into()));
+                return Ok(bad(
+                    rec.seq,
+                    count,
+                    &prev,
+                    "row content does not match its hash".into(),
+                ));
             }
             prev = rec.hash;
             expected_seq += 1;
@@ -396,7 +409,10 @@ impl Store for SqliteStore {
                 expected_seq,
                 count,
                 &prev,
-                format!("chain ends at row {} but the head says row {head_seq}", expected_seq - 1),
+                format!(
+                    "chain ends at row {} but the head says row {head_seq}",
+                    expected_seq - 1
+                ),
             ));
         }
         Ok(ChainReport {

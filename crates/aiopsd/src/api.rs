@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -32,7 +32,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state)
 }
 
@@ -69,7 +71,10 @@ fn map_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            format!("the body does not match the request schema: {}", e.body_text()),
+            format!(
+                "the body does not match the request schema: {}",
+                e.body_text()
+            ),
         ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,15 +98,25 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let status = resp.status().as_u16();
     let elapsed = started.elapsed();
     tracing::debug!(%method, %route, status, elapsed_ms = elapsed.as_millis() as u64, "http");
-    state
-        .metrics
-        .observe_http(crate::metrics::HttpLabels { method, route, status }, elapsed);
+    state.metrics.observe_http(
+        crate::metrics::HttpLabels {
+            method,
+            route,
+            status,
+        },
+        elapsed,
+    );
     resp
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -109,7 +124,11 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
 }
 
 async fn healthz() -> Json<Value> {
@@ -118,28 +137,45 @@ async fn healthz() -> Json<Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     let report = crate::readiness::check(&state).await;
-    let code = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(report)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
 }
 
-async fn intent(State(state): State<AppState>, ApiJson(req): ApiJson<IntentRequest>) -> Result<Response, ApiError> {
+async fn intent(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<IntentRequest>,
+) -> Result<Response, ApiError> {
     // The path runs in its own task: a client that hangs up must not cancel an execution
     // half-way and leave the record saying `executing`.
-    let caller = aiops_policy::Caller { user: "anonymous".into(), roles: Vec::new() };
+    let caller = aiops_policy::Caller {
+        user: "anonymous".into(),
+        roles: Vec::new(),
+    };
     let task_state = state.clone();
     let resp = tokio::spawn(async move { pipeline::submit(&task_state, req, caller).await })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "intent task failed");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
         })??;
     Ok((resp.http_status(), Json(resp)).into_response())
 }
@@ -151,21 +187,33 @@ struct ParseRequest {
 }
 
 /// Parse only: no store, no policy, no side effects.
-async fn parse(State(state): State<AppState>, ApiJson(req): ApiJson<ParseRequest>) -> Result<Json<Value>, ApiError> {
+async fn parse(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ParseRequest>,
+) -> Result<Json<Value>, ApiError> {
     let nl = req.nl.trim();
     if nl.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "`nl` must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`nl` must not be empty",
+        ));
     }
     Ok(Json(match pipeline::parse_intent(&state.catalog, nl) {
         Parsed::Intent(intent) => {
             let risk = state.catalog.get(&intent.action).map(|s| s.risk);
             json!({"status": "parsed", "intent": intent, "risk": risk})
         }
-        Parsed::Unrecognized(reason) => json!({"status": "unrecognized", "intent": null, "reason": reason}),
+        Parsed::Unrecognized(reason) => {
+            json!({"status": "unrecognized", "intent": null, "reason": reason})
+        }
     }))
 }
 
-async fn get_intent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_intent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError::not_found(format!("no intent {id}")));
     }

@@ -183,7 +183,10 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
             if !f.exists() {
-                return Err(ConfigError(format!("config file {} does not exist", f.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    f.display()
+                )));
             }
             fig = fig.merge(Toml::file(f));
         }
@@ -191,7 +194,9 @@ impl Config {
             Env::prefixed("AIOPS_")
                 .filter(|k| {
                     let k = k.as_str();
-                    k.contains("__") || k.eq_ignore_ascii_case("listen") || k.eq_ignore_ascii_case("data_dir")
+                    k.contains("__")
+                        || k.eq_ignore_ascii_case("listen")
+                        || k.eq_ignore_ascii_case("data_dir")
                 })
                 .split("__"),
         );
@@ -203,7 +208,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError(m));
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return bad(format!("log.format must be `text` or `json`, not `{}`", self.log.format));
+            return bad(format!(
+                "log.format must be `text` or `json`, not `{}`",
+                self.log.format
+            ));
         }
         if self.secrets.provider != "directory" {
             return bad(format!(
@@ -211,7 +219,10 @@ impl Config {
                 self.secrets.provider
             ));
         }
-        if self.dns.timeout_ms == 0 || self.ansible.timeout_secs == 0 || self.api.request_timeout_secs == 0 {
+        if self.dns.timeout_ms == 0
+            || self.ansible.timeout_secs == 0
+            || self.api.request_timeout_secs == 0
+        {
             return bad("timeouts must be greater than zero".into());
         }
         if self.api.max_body_bytes == 0 {
@@ -223,13 +234,18 @@ impl Config {
         if let Some(url) = &self.store.url
             && !url.starts_with("sqlite:")
         {
-            return bad(format!("store.url `{url}`: only sqlite: URLs are supported"));
+            return bad(format!(
+                "store.url `{url}`: only sqlite: URLs are supported"
+            ));
         }
         Ok(())
     }
 
     pub fn secrets_dir(&self) -> PathBuf {
-        self.secrets.dir.clone().unwrap_or_else(|| self.data_dir.join("secrets"))
+        self.secrets
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets"))
     }
 
     pub fn store_path(&self) -> StoreLocation {
@@ -247,6 +263,8 @@ pub enum StoreLocation {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return its own large error type; not ours to shrink.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -284,12 +302,18 @@ mod tests {
     fn bad_config_is_one_clear_error() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("a.toml", "[log]\nformat = \"xml\"\n")?;
-            let e = Config::load(Some(Path::new("a.toml"))).unwrap_err().to_string();
+            let e = Config::load(Some(Path::new("a.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("log.format"), "{e}");
             jail.create_file("b.toml", "bogus = 1\n")?;
-            let e = Config::load(Some(Path::new("b.toml"))).unwrap_err().to_string();
+            let e = Config::load(Some(Path::new("b.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("bogus"), "{e}");
-            let e = Config::load(Some(Path::new("missing.toml"))).unwrap_err().to_string();
+            let e = Config::load(Some(Path::new("missing.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("does not exist"), "{e}");
             Ok(())
         });

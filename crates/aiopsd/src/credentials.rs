@@ -9,7 +9,9 @@ pub struct Lease {
 
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lease").field("paths", &self.paths()).finish()
+        f.debug_struct("Lease")
+            .field("paths", &self.paths())
+            .finish()
     }
 }
 
@@ -23,7 +25,9 @@ impl Lease {
     }
 
     pub fn empty() -> Lease {
-        Lease { secrets: Vec::new() }
+        Lease {
+            secrets: Vec::new(),
+        }
     }
 
     /// The paths read: what the audit records (never values).

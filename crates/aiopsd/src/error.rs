@@ -44,8 +44,11 @@ impl ApiError {
 /// a backend that answered with a failure is 502; a timeout 504.
 pub fn status_for_code(code: &str) -> StatusCode {
     match code {
-        "store_unavailable" | "credentials_unavailable" | "executor_unavailable"
-        | "dns_unavailable" | "retrieval_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable"
+        | "credentials_unavailable"
+        | "executor_unavailable"
+        | "dns_unavailable"
+        | "retrieval_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         "executor_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "executor_failed" => StatusCode::BAD_GATEWAY,
         "not_found" => StatusCode::NOT_FOUND,
@@ -59,11 +62,7 @@ pub fn status_for_code(code: &str) -> StatusCode {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.body })),
-        )
-            .into_response()
+        (self.status, Json(serde_json::json!({ "error": self.body }))).into_response()
     }
 }
 

@@ -42,7 +42,9 @@ pub fn score(catalog: &Catalog, text: &str) -> Result<(Score, Vec<Miss>), String
         let case: Case = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         s.total += 1;
         let got = match parse_intent(catalog, &case.nl) {
-            Parsed::Intent(intent) => serde_json::json!({"action": intent.action, "params": intent.params}),
+            Parsed::Intent(intent) => {
+                serde_json::json!({"action": intent.action, "params": intent.params})
+            }
             Parsed::Unrecognized(_) => Value::String("unrecognized".into()),
         };
         if got == case.expect {
@@ -54,7 +56,12 @@ pub fn score(catalog: &Catalog, text: &str) -> Result<(Score, Vec<Miss>), String
         } else {
             s.wrong += 1;
         }
-        misses.push(Miss { line: i + 1, nl: case.nl, expected: case.expect, got });
+        misses.push(Miss {
+            line: i + 1,
+            nl: case.nl,
+            expected: case.expect,
+            got,
+        });
     }
     Ok((s, misses))
 }
@@ -72,7 +79,15 @@ mod tests {
 {"nl": "make me a sandwich", "expect": "unrecognized"}
 "#;
         let (s, misses) = score(&c, text).unwrap();
-        assert_eq!(s, Score { total: 4, correct: 2, unrecognized: 1, wrong: 1 });
+        assert_eq!(
+            s,
+            Score {
+                total: 4,
+                correct: 2,
+                unrecognized: 1,
+                wrong: 1
+            }
+        );
         assert_eq!(misses.len(), 2);
         assert!(score(&c, "not json").is_err());
     }

@@ -73,32 +73,58 @@ impl Executors {
         dns_lookup(self.dns_server, zone, "TXT", self.dns_timeout)
             .await
             .map(|_| ())
-            .map_err(|e| Failure::new("dns_unavailable", format!("DNS server {} does not answer: {e}", self.dns_server)))
+            .map_err(|e| {
+                Failure::new(
+                    "dns_unavailable",
+                    format!("DNS server {} does not answer: {e}", self.dns_server),
+                )
+            })
     }
 
     /// The secret paths this action's executor needs.
     pub fn secret_paths(&self, spec: &ActionSpec) -> Vec<String> {
         spec.secrets
             .iter()
-            .map(|p| if p == "dns/tsig" { self.tsig_path.clone() } else { p.clone() })
+            .map(|p| {
+                if p == "dns/tsig" {
+                    self.tsig_path.clone()
+                } else {
+                    p.clone()
+                }
+            })
             .collect()
     }
 
     /// Plans with the executor's own dry run. Needs no credentials: approval comes before them.
-    pub async fn plan(&self, spec: &ActionSpec, intent: &Intent, target: &Target) -> Result<PlanOutput, Failure> {
+    pub async fn plan(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        target: &Target,
+    ) -> Result<PlanOutput, Failure> {
         match &spec.executor {
             ExecutorBinding::Ansible { .. } => {
-                if let Target::DnsZone { zone: Some(zone), .. } = target {
+                if let Target::DnsZone {
+                    zone: Some(zone), ..
+                } = target
+                {
                     self.dns_ready(zone).await?;
                 }
                 let run = self.playbook_run(spec, intent, target, BTreeMap::new(), true)?;
                 let out = self.ansible.run(&run).await?;
                 let diff = if out.diff.trim().is_empty() {
-                    if out.changed { out.msg.clone() } else { "no changes".to_string() }
+                    if out.changed {
+                        out.msg.clone()
+                    } else {
+                        "no changes".to_string()
+                    }
                 } else {
                     out.diff.clone()
                 };
-                Ok(PlanOutput { diff, changes: out.changed })
+                Ok(PlanOutput {
+                    diff,
+                    changes: out.changed,
+                })
             }
             ExecutorBinding::Dns => Ok(PlanOutput {
                 diff: format!(
@@ -121,7 +147,13 @@ impl Executors {
     }
 
     /// Runs the action for real. Returns the `execution` object of the response.
-    pub async fn execute(&self, spec: &ActionSpec, intent: &Intent, target: &Target, lease: &Lease) -> Result<Value, Failure> {
+    pub async fn execute(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        target: &Target,
+        lease: &Lease,
+    ) -> Result<Value, Failure> {
         match &spec.executor {
             ExecutorBinding::Ansible { .. } => {
                 let secrets = self.secret_vars(spec, lease)?;
@@ -150,28 +182,41 @@ impl Executors {
                     "result": answer,
                 }))
             }
-            ExecutorBinding::Kube | ExecutorBinding::Retrieval => {
-                Err(self.plan(spec, intent, target).await.err().unwrap_or_else(|| {
+            ExecutorBinding::Kube | ExecutorBinding::Retrieval => Err(self
+                .plan(spec, intent, target)
+                .await
+                .err()
+                .unwrap_or_else(|| {
                     Failure::new("executor_unavailable", "no executor for this action")
-                }))
-            }
+                })),
         }
     }
 
-    fn secret_vars(&self, spec: &ActionSpec, lease: &Lease) -> Result<BTreeMap<String, SecretString>, Failure> {
+    fn secret_vars(
+        &self,
+        spec: &ActionSpec,
+        lease: &Lease,
+    ) -> Result<BTreeMap<String, SecretString>, Failure> {
         let mut vars = BTreeMap::new();
         if spec.secrets.iter().any(|p| p == "dns/tsig") {
             let key = lease.get(&self.tsig_path).ok_or_else(|| {
                 Failure::new("credentials_unavailable", "the TSIG key was not fetched")
             })?;
-            for (field, var) in [("name", "tsig_key_name"), ("algorithm", "tsig_key_algorithm"), ("secret", "tsig_key_secret")] {
+            for (field, var) in [
+                ("name", "tsig_key_name"),
+                ("algorithm", "tsig_key_algorithm"),
+                ("secret", "tsig_key_secret"),
+            ] {
                 let value = key.field(field).ok_or_else(|| {
                     Failure::new(
                         "credentials_unavailable",
                         format!("secret `{}` has no `{field}` field", self.tsig_path),
                     )
                 })?;
-                vars.insert(var.to_string(), SecretString::from(value.expose_secret().to_string()));
+                vars.insert(
+                    var.to_string(),
+                    SecretString::from(value.expose_secret().to_string()),
+                );
             }
         }
         Ok(vars)
@@ -186,13 +231,23 @@ impl Executors {
         check: bool,
     ) -> Result<PlaybookRun, Failure> {
         let ExecutorBinding::Ansible { playbook } = &spec.executor else {
-            return Err(Failure::new("executor_unavailable", "not an Ansible action"));
+            return Err(Failure::new(
+                "executor_unavailable",
+                "not an Ansible action",
+            ));
         };
         let mut vars = Map::new();
         let (playbook, limit) = match playbook {
             Some(fixed) => {
-                let Target::DnsZone { zone: Some(zone), name } = target else {
-                    return Err(Failure::new("invalid_params", "the name is outside the managed zones"));
+                let Target::DnsZone {
+                    zone: Some(zone),
+                    name,
+                } = target
+                else {
+                    return Err(Failure::new(
+                        "invalid_params",
+                        "the name is outside the managed zones",
+                    ));
                 };
                 vars.insert("dns_server".into(), json!(self.dns_server.ip().to_string()));
                 vars.insert("dns_port".into(), json!(self.dns_server.port()));
@@ -200,14 +255,23 @@ impl Executors {
                 vars.insert("record_name".into(), json!(name));
                 match intent.action.as_str() {
                     "dns.create_a_record" => {
-                        vars.insert("ip".into(), intent.params.get("ip").cloned().unwrap_or(Value::Null));
-                        vars.insert("ttl".into(), intent.params.get("ttl").cloned().unwrap_or(json!(3600)));
+                        vars.insert(
+                            "ip".into(),
+                            intent.params.get("ip").cloned().unwrap_or(Value::Null),
+                        );
+                        vars.insert(
+                            "ttl".into(),
+                            intent.params.get("ttl").cloned().unwrap_or(json!(3600)),
+                        );
                     }
                     "dns.delete_record" => {
                         vars.insert("record_type".into(), json!(str_param(intent, "type")));
                     }
                     other => {
-                        return Err(Failure::new("executor_unavailable", format!("no playbook binding for `{other}`")));
+                        return Err(Failure::new(
+                            "executor_unavailable",
+                            format!("no playbook binding for `{other}`"),
+                        ));
                     }
                 }
                 (fixed.clone(), None)
@@ -215,7 +279,11 @@ impl Executors {
             // ansible.run_playbook: a name from the allow-listed directory, nothing else.
             None => (
                 format!("{}.yml", str_param(intent, "playbook")),
-                intent.params.get("limit").and_then(Value::as_str).map(str::to_string),
+                intent
+                    .params
+                    .get("limit")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             ),
         };
         Ok(PlaybookRun {

@@ -64,7 +64,10 @@ pub enum StartError {
     #[error("store: {0}")]
     Store(#[from] aiops_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server error: {0}")]
     Serve(std::io::Error),
 }
@@ -89,7 +92,9 @@ impl App {
         };
         let zones = policy.managed_zones();
         if zones.is_empty() {
-            return Err(config::ConfigError("the policy data names no managed DNS zones".into()).into());
+            return Err(
+                config::ConfigError("the policy data names no managed DNS zones".into()).into(),
+            );
         }
         let store: Arc<dyn Store> = match config.store_path() {
             config::StoreLocation::File(path) => Arc::new(SqliteStore::open(&path).await?),
@@ -137,7 +142,10 @@ pub async fn serve_state(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(%addr, "listening");
     axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)

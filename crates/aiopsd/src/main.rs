@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "aiopsd", version, about = "Natural language to one safe, audited infrastructure change")]
+#[command(
+    name = "aiopsd",
+    version,
+    about = "Natural language to one safe, audited infrastructure change"
+)]
 struct Cli {
     /// A TOML config file (defaults, then this file, then AIOPS_* variables).
     #[arg(long, short, global = true, env = "AIOPS_CONFIG")]
@@ -56,7 +60,11 @@ fn eval(file: &std::path::Path) -> ExitCode {
                 eprintln!("{}", serde_json::to_string(m).unwrap_or_default());
             }
             println!("{}", serde_json::to_string(&score).unwrap_or_default());
-            if score.wrong > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if score.wrong > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("aiopsd: {}: {e}", file.display());
@@ -74,7 +82,10 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
         }
     };
     init_tracing(&config);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("aiopsd: cannot start the runtime: {e}");
@@ -85,12 +96,18 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
         let addr = config.listen;
         let state = aiopsd::App::build(config).await?;
         if check_only {
-            println!("{}", serde_json::to_string_pretty(&state.config).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&state.config).unwrap_or_default()
+            );
             return Ok(());
         }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| aiopsd::StartError::Listen { addr: addr.to_string(), source })?;
+            .map_err(|source| aiopsd::StartError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
         aiopsd::serve_state(listener, state, shutdown_signal()).await
     });
     match result {
@@ -104,8 +121,11 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
 }
 
 fn init_tracing(config: &aiopsd::Config) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {

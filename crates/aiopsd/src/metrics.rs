@@ -55,13 +55,19 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("aiops");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_duration =
-            Family::<HttpLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let stage_duration =
-            Family::<StageLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let http_duration = Family::<HttpLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let stage_duration = Family::<StageLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let decisions = Family::<OutcomeLabels, Counter>::default();
         let intents = Family::<StatusLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route and status",
@@ -72,8 +78,16 @@ impl Default for Metrics {
             "Latency of each request-path stage by outcome",
             stage_duration.clone(),
         );
-        registry.register("policy_decisions", "Policy decisions by outcome", decisions.clone());
-        registry.register("intents", "Finished intents by final status", intents.clone());
+        registry.register(
+            "policy_decisions",
+            "Policy decisions by outcome",
+            decisions.clone(),
+        );
+        registry.register(
+            "intents",
+            "Finished intents by final status",
+            intents.clone(),
+        );
         Metrics {
             registry,
             http_requests,

@@ -116,11 +116,13 @@ pub enum Parsed {
 pub fn parse_intent(catalog: &aiops_core::Catalog, nl: &str) -> Parsed {
     match aiops_parser::parse(nl) {
         ParseOutcome::Unrecognized { reason } => Parsed::Unrecognized(reason),
-        ParseOutcome::Intent(p) => match catalog.validate(&p.action, &p.params, "rules", p.confidence) {
-            Ok(intent) => Parsed::Intent(intent),
-            // The parser filled something the schema refuses: not confident, so nothing runs.
-            Err(e) => Parsed::Unrecognized(e.to_string()),
-        },
+        ParseOutcome::Intent(p) => {
+            match catalog.validate(&p.action, &p.params, "rules", p.confidence) {
+                Ok(intent) => Parsed::Intent(intent),
+                // The parser filled something the schema refuses: not confident, so nothing runs.
+                Err(e) => Parsed::Unrecognized(e.to_string()),
+            }
+        }
     }
 }
 
@@ -145,10 +147,19 @@ impl<'a> Run<'a> {
     ) -> Result<(), ApiError> {
         let elapsed = started.elapsed();
         self.state.metrics.observe_stage(stage, outcome, elapsed);
-        tracing::info!(stage, outcome, elapsed_ms = elapsed.as_millis() as u64, "stage");
+        tracing::info!(
+            stage,
+            outcome,
+            elapsed_ms = elapsed.as_millis() as u64,
+            "stage"
+        );
         self.state
             .store
-            .update_request(&self.id, update, AuditEvent::new(Some(&self.id), stage, outcome, data))
+            .update_request(
+                &self.id,
+                update,
+                AuditEvent::new(Some(&self.id), stage, outcome, data),
+            )
             .await?;
         Ok(())
     }
@@ -169,21 +180,41 @@ impl<'a> Run<'a> {
         self.state
             .metrics
             .intents
-            .get_or_create(&crate::metrics::StatusLabels { status: final_status.to_string() })
+            .get_or_create(&crate::metrics::StatusLabels {
+                status: final_status.to_string(),
+            })
             .inc();
         Ok(self.resp)
     }
 
-    async fn fail(mut self, stage: &'static str, started: Instant, f: Failure) -> Result<IntentResponse, ApiError> {
+    async fn fail(
+        mut self,
+        stage: &'static str,
+        started: Instant,
+        f: Failure,
+    ) -> Result<IntentResponse, ApiError> {
         tracing::warn!(stage, code = f.code, error = %f.message, "stage failed");
-        let error = ErrorBody { code: f.code.to_string(), message: f.message.clone() };
+        let error = ErrorBody {
+            code: f.code.to_string(),
+            message: f.message.clone(),
+        };
         self.resp.error = Some(error.clone());
         let data = json!({"code": f.code, "message": f.message});
-        let update = RequestUpdate { error: Some(json!(error)), ..Default::default() };
-        self.finish(stage, "failed", started, status::FAILED, update, data).await
+        let update = RequestUpdate {
+            error: Some(json!(error)),
+            ..Default::default()
+        };
+        self.finish(stage, "failed", started, status::FAILED, update, data)
+            .await
     }
 
-    fn policy_input(&self, intent: &Intent, risk: Risk, dry_run: bool, stage: Stage) -> PolicyInput {
+    fn policy_input(
+        &self,
+        intent: &Intent,
+        risk: Risk,
+        dry_run: bool,
+        stage: Stage,
+    ) -> PolicyInput {
         PolicyInput {
             action: intent.action.clone(),
             risk: risk.as_str().to_string(),
@@ -197,14 +228,24 @@ impl<'a> Run<'a> {
 
 /// Runs a request down the whole path. The request is stored before anything else happens;
 /// from then on every outcome, including failures, is recorded before this returns.
-pub async fn submit(state: &AppState, req: IntentRequest, caller: Caller) -> Result<IntentResponse, ApiError> {
+pub async fn submit(
+    state: &AppState,
+    req: IntentRequest,
+    caller: Caller,
+) -> Result<IntentResponse, ApiError> {
     let nl = req.nl.trim().to_string();
     if nl.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "`nl` must not be empty"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`nl` must not be empty",
+        ));
     }
     let id = ulid::Ulid::new().to_string();
     let span = tracing::info_span!("intent", intent_id = %id);
-    run_path(state, id, nl, req.dry_run, caller).instrument(span).await
+    run_path(state, id, nl, req.dry_run, caller)
+        .instrument(span)
+        .await
 }
 
 async fn run_path(
@@ -219,17 +260,40 @@ async fn run_path(
     state
         .store
         .create_request(
-            &NewRequest { id: id.clone(), nl: nl.clone(), dry_run, caller: caller.user.clone() },
-            AuditEvent::new(Some(&id), "intake", "accepted", json!({"dry_run": dry_run, "caller": caller.user, "nl_chars": nl.chars().count()})),
+            &NewRequest {
+                id: id.clone(),
+                nl: nl.clone(),
+                dry_run,
+                caller: caller.user.clone(),
+            },
+            AuditEvent::new(
+                Some(&id),
+                "intake",
+                "accepted",
+                json!({"dry_run": dry_run, "caller": caller.user, "nl_chars": nl.chars().count()}),
+            ),
         )
         .await?;
-    state.metrics.observe_stage("intake", "accepted", t.elapsed());
-    let mut run = Run { state, id: id.clone(), caller, resp: IntentResponse::new(&id) };
+    state
+        .metrics
+        .observe_stage("intake", "accepted", t.elapsed());
+    let mut run = Run {
+        state,
+        id: id.clone(),
+        caller,
+        resp: IntentResponse::new(&id),
+    };
 
     // retrieve: the slot for runbook context (a later stage); recorded so the timeline is whole.
     let t = Instant::now();
-    run.record("retrieve", "skipped", t, RequestUpdate::default(), json!({"reason": "no retriever configured"}))
-        .await?;
+    run.record(
+        "retrieve",
+        "skipped",
+        t,
+        RequestUpdate::default(),
+        json!({"reason": "no retriever configured"}),
+    )
+    .await?;
 
     // parse
     let t = Instant::now();
@@ -237,14 +301,27 @@ async fn run_path(
         Parsed::Unrecognized(reason) => {
             run.resp.reason = Some(reason.clone());
             return run
-                .finish("parse", "unrecognized", t, status::UNRECOGNIZED, RequestUpdate::default(), json!({"reason": reason}))
+                .finish(
+                    "parse",
+                    "unrecognized",
+                    t,
+                    status::UNRECOGNIZED,
+                    RequestUpdate::default(),
+                    json!({"reason": reason}),
+                )
                 .await;
         }
         Parsed::Intent(intent) => intent,
     };
     let Some(spec) = state.catalog.get(&intent.action).cloned() else {
         // validate() only returns catalog actions; this is a defence in depth.
-        return run.fail("parse", t, Failure::new("unknown_action", "not a catalog action")).await;
+        return run
+            .fail(
+                "parse",
+                t,
+                Failure::new("unknown_action", "not a catalog action"),
+            )
+            .await;
     };
     run.resp.intent = Some(intent.clone());
     run.record(
@@ -258,22 +335,51 @@ async fn run_path(
 
     // decide
     let t = Instant::now();
-    let decision = match state.policy.evaluate(&run.policy_input(&intent, spec.risk, dry_run, Stage::Decide)) {
-        Ok(d) => d,
-        Err(e) => return run.fail("decide", t, Failure::new("policy_error", e.to_string())).await,
-    };
+    let decision =
+        match state
+            .policy
+            .evaluate(&run.policy_input(&intent, spec.risk, dry_run, Stage::Decide))
+        {
+            Ok(d) => d,
+            Err(e) => {
+                return run
+                    .fail("decide", t, Failure::new("policy_error", e.to_string()))
+                    .await;
+            }
+        };
     state
         .metrics
         .decisions
-        .get_or_create(&crate::metrics::OutcomeLabels { outcome: outcome_str(decision.outcome).into() })
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: outcome_str(decision.outcome).into(),
+        })
         .inc();
     run.resp.decision = Some(decision.clone());
-    let decision_update = RequestUpdate { decision: Some(json!(decision)), ..Default::default() };
+    let decision_update = RequestUpdate {
+        decision: Some(json!(decision)),
+        ..Default::default()
+    };
     let decision_data = json!({"outcome": decision.outcome, "reasons": decision.reasons, "policy_revision": decision.policy_revision});
     if decision.outcome == Outcome::Deny {
-        return run.finish("decide", "deny", t, status::DENIED, decision_update, decision_data).await;
+        return run
+            .finish(
+                "decide",
+                "deny",
+                t,
+                status::DENIED,
+                decision_update,
+                decision_data,
+            )
+            .await;
     }
-    run.record("decide", outcome_str(decision.outcome), t, decision_update, decision_data).await?;
+    run.record(
+        "decide",
+        outcome_str(decision.outcome),
+        t,
+        decision_update,
+        decision_data,
+    )
+    .await?;
 
     // plan
     let t = Instant::now();
@@ -284,7 +390,10 @@ async fn run_path(
     };
     let plan = Plan::new(&intent, target, planned.diff, planned.changes);
     run.resp.plan = Some(PlanView::from(&plan));
-    let plan_update = RequestUpdate { plan: Some(json!(plan)), ..Default::default() };
+    let plan_update = RequestUpdate {
+        plan: Some(json!(plan)),
+        ..Default::default()
+    };
     let plan_data = json!({"hash": plan.hash, "changes": plan.changes, "target": plan.target});
     if dry_run {
         run.resp.execution = Some(json!({
@@ -294,19 +403,30 @@ async fn run_path(
             "diff": plan.diff,
             "result": "dry run: nothing was changed",
         }));
-        let update = RequestUpdate { execution: run.resp.execution.clone(), ..plan_update };
-        return run.finish("plan", "planned", t, status::DRY_RUN, update, plan_data).await;
+        let update = RequestUpdate {
+            execution: run.resp.execution.clone(),
+            ..plan_update
+        };
+        return run
+            .finish("plan", "planned", t, status::DRY_RUN, update, plan_data)
+            .await;
     }
-    run.record("plan", "planned", t, plan_update, plan_data).await?;
+    run.record("plan", "planned", t, plan_update, plan_data)
+        .await?;
 
     // approve
     if decision.outcome == Outcome::RequireApproval {
         let t = Instant::now();
         let approval_id = ulid::Ulid::new().to_string();
-        let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(i64::try_from(state.config.approvals.ttl_secs).unwrap_or(i64::MAX / 2));
+        let expires = time::OffsetDateTime::now_utc()
+            + time::Duration::seconds(
+                i64::try_from(state.config.approvals.ttl_secs).unwrap_or(i64::MAX / 2),
+            );
         let expires_at = expires
             .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })?;
         let approvals_required = decision.approvals_required.max(1);
         let approval = NewApproval {
             id: approval_id.clone(),
@@ -332,8 +452,16 @@ async fn run_path(
                 AuditEvent::new(Some(&id), "approve", "pending", json!({"approval_id": approval_id, "plan_hash": plan.hash, "approvals_required": approvals_required, "expires_at": expires_at})),
             )
             .await?;
-        state.metrics.observe_stage("approve", "pending", t.elapsed());
-        state.metrics.intents.get_or_create(&crate::metrics::StatusLabels { status: status::PENDING_APPROVAL.into() }).inc();
+        state
+            .metrics
+            .observe_stage("approve", "pending", t.elapsed());
+        state
+            .metrics
+            .intents
+            .get_or_create(&crate::metrics::StatusLabels {
+                status: status::PENDING_APPROVAL.into(),
+            })
+            .inc();
         tracing::info!(stage = "approve", outcome = "pending", approval_id, "stage");
         return Ok(run.resp);
     }
@@ -360,14 +488,22 @@ async fn execute(
             Ok(l) => l,
             Err(e) => {
                 return run
-                    .fail("credentials", t, Failure::new("credentials_unavailable", e.to_string()))
+                    .fail(
+                        "credentials",
+                        t,
+                        Failure::new("credentials_unavailable", e.to_string()),
+                    )
                     .await;
             }
         }
     };
     run.record(
         "credentials",
-        if paths.is_empty() { "none_needed" } else { "fetched" },
+        if paths.is_empty() {
+            "none_needed"
+        } else {
+            "fetched"
+        },
         t,
         RequestUpdate::default(),
         json!({"source": state.secrets.kind(), "paths": lease.paths()}),
@@ -376,10 +512,18 @@ async fn execute(
 
     // Policy again, right before acting: policies may have changed since the decision.
     let t = Instant::now();
-    let recheck = match state.policy.evaluate(&run.policy_input(intent, spec.risk, dry_run, Stage::Execute)) {
-        Ok(d) => d,
-        Err(e) => return run.fail("execute", t, Failure::new("policy_error", e.to_string())).await,
-    };
+    let recheck =
+        match state
+            .policy
+            .evaluate(&run.policy_input(intent, spec.risk, dry_run, Stage::Execute))
+        {
+            Ok(d) => d,
+            Err(e) => {
+                return run
+                    .fail("execute", t, Failure::new("policy_error", e.to_string()))
+                    .await;
+            }
+        };
     if recheck.outcome == Outcome::Deny {
         run.resp.decision = Some(recheck.clone());
         return run
@@ -388,7 +532,10 @@ async fn execute(
                 "denied_at_execution",
                 t,
                 status::DENIED,
-                RequestUpdate { decision: Some(json!(recheck)), ..Default::default() },
+                RequestUpdate {
+                    decision: Some(json!(recheck)),
+                    ..Default::default()
+                },
                 json!({"reasons": recheck.reasons, "policy_revision": recheck.policy_revision}),
             )
             .await;
@@ -399,22 +546,35 @@ async fn execute(
         "execute",
         "started",
         t,
-        RequestUpdate { status: Some(status::EXECUTING), ..Default::default() },
+        RequestUpdate {
+            status: Some(status::EXECUTING),
+            ..Default::default()
+        },
         json!({"executor": spec.executor.name(), "plan_hash": plan.hash}),
     )
     .await?;
     let t = Instant::now();
-    match state.executors.execute(spec, intent, &plan.target, &lease).await {
+    match state
+        .executors
+        .execute(spec, intent, &plan.target, &lease)
+        .await
+    {
         Ok(execution) => {
             drop(lease);
-            let changed = execution.get("changed").cloned().unwrap_or(Value::Bool(false));
+            let changed = execution
+                .get("changed")
+                .cloned()
+                .unwrap_or(Value::Bool(false));
             run.resp.execution = Some(execution.clone());
             run.finish(
                 "execute",
                 "succeeded",
                 t,
                 status::SUCCESS,
-                RequestUpdate { execution: Some(execution), ..Default::default() },
+                RequestUpdate {
+                    execution: Some(execution),
+                    ..Default::default()
+                },
                 json!({"changed": changed}),
             )
             .await

@@ -1,6 +1,8 @@
 //! The HTTP contract through the real router, in-process: bad input gets a clear JSON error
 //! with the right status and leaves nothing behind; parse-only has no side effects.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use aiopsd::{App, AppState, Config};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -10,8 +12,10 @@ use tower::ServiceExt;
 
 async fn app() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::default();
-    c.data_dir = dir.path().to_path_buf();
+    let mut c = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     // No backends on purpose: these tests must not need them.
     c.dns.server = "127.0.0.1:9".parse().unwrap();
     c.dns.timeout_ms = 200;
@@ -20,10 +24,16 @@ async fn app() -> (tempfile::TempDir, AppState) {
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
-    let resp = aiopsd::api::router(state.clone()).oneshot(req).await.unwrap();
+    let resp = aiopsd::api::router(state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn post(path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
@@ -44,27 +54,84 @@ async fn bad_bodies_get_clear_json_errors_and_store_nothing() {
     let json_ct = Some("application/json");
     let big = format!(r#"{{"nl": "{}"}}"#, "a".repeat(70 * 1024));
     let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
-        (post("/api/v1/intent", json_ct, "{not json"), StatusCode::BAD_REQUEST, "malformed_json"),
-        (post("/api/v1/intent", json_ct, big), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-        (post("/api/v1/intent", json_ct, r#"{"nl": "x", "sudo": true}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (post("/api/v1/intent", json_ct, r#"{"dry_run": true}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (post("/api/v1/intent", json_ct, r#"{"nl": 5}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (post("/api/v1/intent", json_ct, r#"{"nl": "   "}"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (post("/api/v1/intent", json_ct, r#"[1,2]"#), StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (post("/api/v1/intent", Some("text/plain"), r#"{"nl": "x"}"#), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (post("/api/v1/intent", None, r#"{"nl": "x"}"#), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (post("/api/v1/parse", json_ct, "\u{0}\u{1}"), StatusCode::BAD_REQUEST, "malformed_json"),
+        (
+            post("/api/v1/intent", json_ct, "{not json"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            post("/api/v1/intent", json_ct, big),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            post("/api/v1/intent", json_ct, r#"{"nl": "x", "sudo": true}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            post("/api/v1/intent", json_ct, r#"{"dry_run": true}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            post("/api/v1/intent", json_ct, r#"{"nl": 5}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            post("/api/v1/intent", json_ct, r#"{"nl": "   "}"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            post("/api/v1/intent", json_ct, r#"[1,2]"#),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            post("/api/v1/intent", Some("text/plain"), r#"{"nl": "x"}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            post("/api/v1/intent", None, r#"{"nl": "x"}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            post("/api/v1/parse", json_ct, "\u{0}\u{1}"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
         (get("/api/v1/nope"), StatusCode::NOT_FOUND, "not_found"),
-        (get("/api/v1/intents/01JD0000000000000000000000"), StatusCode::NOT_FOUND, "not_found"),
-        (get("/api/v1/intents/..%2F..%2Fetc"), StatusCode::NOT_FOUND, "not_found"),
-        (get("/api/v1/intent"), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        (
+            get("/api/v1/intents/01JD0000000000000000000000"),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            get("/api/v1/intents/..%2F..%2Fetc"),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            get("/api/v1/intent"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
     ];
     for (req, status, code) in cases {
         let what = format!("{} {}", req.method(), req.uri());
         let (got, body) = call(&s, req).await;
         assert_eq!(got, status, "{what}: {body}");
         assert_eq!(body["error"]["code"], code, "{what}: {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
     }
     // None of those was accepted, so none was stored or audited.
     let report = s.store.verify_chain().await.unwrap();
@@ -75,27 +142,69 @@ async fn bad_bodies_get_clear_json_errors_and_store_nothing() {
 #[tokio::test]
 async fn parse_only_applies_defaults_and_has_no_side_effects() {
     let (_d, s) = app().await;
-    let (status, body) = call(&s, post("/api/v1/parse", Some("application/json"), r#"{"nl": "Add DNS A record for test.local to 192.168.1.100"}"#)).await;
+    let (status, body) = call(
+        &s,
+        post(
+            "/api/v1/parse",
+            Some("application/json"),
+            r#"{"nl": "Add DNS A record for test.local to 192.168.1.100"}"#,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "parsed");
     assert_eq!(body["intent"]["action"], "dns.create_a_record");
-    assert_eq!(body["intent"]["params"], json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600}));
+    assert_eq!(
+        body["intent"]["params"],
+        json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600})
+    );
     assert_eq!(body["risk"], "change");
 
-    let (_, body) = call(&s, post("/api/v1/parse", Some("application/json"), r#"{"nl": "scale the api deployment to 3"}"#)).await;
-    assert_eq!(body["intent"]["params"], json!({"namespace": "default", "name": "api", "replicas": 3}));
+    let (_, body) = call(
+        &s,
+        post(
+            "/api/v1/parse",
+            Some("application/json"),
+            r#"{"nl": "scale the api deployment to 3"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        body["intent"]["params"],
+        json!({"namespace": "default", "name": "api", "replicas": 3})
+    );
 
-    let (status, body) = call(&s, post("/api/v1/parse", Some("application/json"), r#"{"nl": "make me a sandwich"}"#)).await;
+    let (status, body) = call(
+        &s,
+        post(
+            "/api/v1/parse",
+            Some("application/json"),
+            r#"{"nl": "make me a sandwich"}"#,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "unrecognized");
     assert!(body["intent"].is_null());
-    assert_eq!(s.store.verify_chain().await.unwrap().events, 0, "parse must not store anything");
+    assert_eq!(
+        s.store.verify_chain().await.unwrap().events,
+        0,
+        "parse must not store anything"
+    );
 }
 
 #[tokio::test]
 async fn every_accepted_request_is_stored_and_audited() {
     let (_d, s) = app().await;
-    let (status, body) = call(&s, post("/api/v1/intent", Some("application/json"), r#"{"nl": "make me a sandwich"}"#)).await;
+    let (status, body) = call(
+        &s,
+        post(
+            "/api/v1/intent",
+            Some("application/json"),
+            r#"{"nl": "make me a sandwich"}"#,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "unrecognized");
     let id = body["id"].as_str().unwrap();
@@ -106,11 +215,24 @@ async fn every_accepted_request_is_stored_and_audited() {
     assert_eq!(events.last().unwrap().outcome, "unrecognized");
 
     // A Kubernetes action has no executor yet: it fails closed with a clear 503, stored.
-    let (status, body) = call(&s, post("/api/v1/intent", Some("application/json"), r#"{"nl": "list pods in shop"}"#)).await;
+    let (status, body) = call(
+        &s,
+        post(
+            "/api/v1/intent",
+            Some("application/json"),
+            r#"{"nl": "list pods in shop"}"#,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "failed");
     assert_eq!(body["error"]["code"], "executor_unavailable");
-    let rec = s.store.get_request(body["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let rec = s
+        .store
+        .get_request(body["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(rec.status, "failed");
 
     let (status, v) = call(&s, get("/api/v1/audit/verify")).await;
@@ -122,13 +244,27 @@ async fn every_accepted_request_is_stored_and_audited() {
 async fn audit_verify_reports_tampering() {
     let (dir, s) = app().await;
     for nl in ["make me a sandwich", "list pods in shop"] {
-        call(&s, post("/api/v1/intent", Some("application/json"), format!(r#"{{"nl": "{nl}"}}"#))).await;
+        call(
+            &s,
+            post(
+                "/api/v1/intent",
+                Some("application/json"),
+                format!(r#"{{"nl": "{nl}"}}"#),
+            ),
+        )
+        .await;
     }
     let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
     assert_eq!(v["ok"], true);
     // Tamper with a row through a second connection to the same file.
-    let tamper = aiops_store::SqliteStore::open(&dir.path().join("aiops.db")).await.unwrap();
-    sqlx_exec(&tamper, "UPDATE audit_events SET outcome = 'allow' WHERE seq = 3").await;
+    let tamper = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
+        .await
+        .unwrap();
+    sqlx_exec(
+        &tamper,
+        "UPDATE audit_events SET outcome = 'allow' WHERE seq = 3",
+    )
+    .await;
     let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["first_bad_seq"], 3);
@@ -145,15 +281,38 @@ async fn health_metrics_and_catalog() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
     let (status, ready) = call(&s, get("/readyz")).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "no DNS or Ansible here: {ready}");
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no DNS or Ansible here: {ready}"
+    );
     assert_eq!(ready["checks"]["store"]["ok"], true);
     assert_eq!(ready["checks"]["ansible"]["ok"], false);
     assert_eq!(ready["checks"]["dns"]["ok"], false);
     let (_, cat) = call(&s, get("/api/v1/catalog")).await;
     assert_eq!(cat["actions"].as_array().unwrap().len(), 10);
 
-    let resp = aiopsd::api::router(s.clone()).oneshot(get("/metrics")).await.unwrap();
-    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    assert!(text.contains("aiops_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{text}");
-    assert!(text.contains("aiops_http_request_duration_seconds_bucket"), "{text}");
+    let resp = aiopsd::api::router(s.clone())
+        .oneshot(get("/metrics"))
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains(
+            "aiops_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("aiops_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }

@@ -19,9 +19,16 @@ pub fn load(path: &std::path::Path) -> Option<Vec<Case>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
-        let nl = v["nl"].as_str().unwrap_or_else(|| panic!("{}:{}: no nl", path.display(), n + 1)).to_string();
-        out.push(Case { nl, expect: v["expect"].clone() });
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        let nl = v["nl"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}:{}: no nl", path.display(), n + 1))
+            .to_string();
+        out.push(Case {
+            nl,
+            expect: v["expect"].clone(),
+        });
     }
     Some(out)
 }
@@ -57,16 +64,28 @@ pub enum Verdict {
 pub fn judge(case: &Case) -> Verdict {
     let got = parse(&case.nl);
     match (&case.expect, &got) {
-        (Value::String(s), ParseOutcome::Unrecognized { .. }) if s == "unrecognized" => Verdict::Correct,
-        (Value::String(_), ParseOutcome::Intent(p)) => {
-            Verdict::Wrong(format!("expected unrecognized, got {} {}", p.action, Value::Object(p.params.clone())))
+        (Value::String(s), ParseOutcome::Unrecognized { .. }) if s == "unrecognized" => {
+            Verdict::Correct
         }
+        (Value::String(_), ParseOutcome::Intent(p)) => Verdict::Wrong(format!(
+            "expected unrecognized, got {} {}",
+            p.action,
+            Value::Object(p.params.clone())
+        )),
         (Value::Object(_), ParseOutcome::Unrecognized { .. }) => Verdict::Unrecognized,
         (Value::Object(e), ParseOutcome::Intent(p)) => {
-            assert!(p.confidence > 0.0 && p.confidence <= 1.0, "confidence out of range for {:?}", case.nl);
+            assert!(
+                p.confidence > 0.0 && p.confidence <= 1.0,
+                "confidence out of range for {:?}",
+                case.nl
+            );
             let params = apply_defaults(&p.action, &p.params);
             let want_action = e.get("action").and_then(Value::as_str).unwrap_or_default();
-            let want_params = e.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
+            let want_params = e
+                .get("params")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             if p.action == want_action && params == want_params {
                 Verdict::Correct
             } else {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the real test servers (BIND 9, ansible-core),
+# then style gates, every crate's tests (unit, Rego, in-process API, end-to-end against real
+# BIND and Ansible), and the parser evaluation on the shared set.
+# Slow builds are cached outside the repository ($AIOPS_CACHE, default ~/.cache/aiops).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+cd "$repo"
+
+eval "$(bash "$here/test-env.sh" | grep -E '^[A-Z_]+=')"
+export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED
+: "${AIOPS_CACHE:=$HOME/.cache/aiops}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --locked --workspace
+
+eval_set="$repo/../shared/eval/intents.jsonl"
+if [[ -f "$eval_set" ]]; then
+    step "parser evaluation on $eval_set"
+    "$CARGO_TARGET_DIR/debug/aiopsd" eval "$eval_set"
+fi
