@@ -162,27 +162,27 @@ test_destructive_production_approvals_configurable if {
 # --- ansible ---------------------------------------------------------------
 
 test_playbook_production_requires_approval if {
-	needs_approval(req("ansible.run_playbook", "change", {"playbook": "update_packages.yml"}))
+	needs_approval(req("ansible.run_playbook", "change", {"playbook": "patch-hosts"}))
 }
 
 test_playbook_nonproduction_allowed if {
-	allowed(req("ansible.run_playbook", "change", {"playbook": "ping.yml", "limit": "web*"}))
+	allowed(req("ansible.run_playbook", "change", {"playbook": "ping", "limit": "web*"}))
 }
 
 test_playbook_optional_limit_null_accepted if {
-	allowed(req("ansible.run_playbook", "change", {"playbook": "ping.yml", "limit": null}))
+	allowed(req("ansible.run_playbook", "change", {"playbook": "ping", "limit": null}))
 }
 
 test_playbook_without_production_flag_requires_approval if {
-	i := req("ansible.run_playbook", "change", {"playbook": "new.yml"})
-	d := data.aiops.decision with input as i with data.aiops.config.ansible.playbooks as {"new.yml": {}}
+	i := req("ansible.run_playbook", "change", {"playbook": "new"})
+	d := data.aiops.decision with input as i with data.aiops.config.ansible.playbooks as {"new": {}}
 	d.outcome == "require_approval"
 }
 
 test_unknown_playbook_denied if {
-	i := req("ansible.run_playbook", "change", {"playbook": "evil.yml"})
+	i := req("ansible.run_playbook", "change", {"playbook": "evil"})
 	denied(i)
-	reason_has(i, "playbook evil.yml is not in the allow-list")
+	reason_has(i, "playbook evil is not in the allow-list")
 }
 
 # --- out of bounds ---------------------------------------------------------

@@ -237,6 +237,23 @@ async fn out_of_bounds_is_denied_and_nonsense_is_unrecognized() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playbooks_run_only_from_the_allow_list() {
+    let (_bind, _data, d) = stack().await;
+    let (code, body) = d.intent("run the ping playbook", false).await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["status"], "success", "{body:#}");
+    assert_eq!(body["intent"]["params"]["playbook"], "ping");
+    assert_eq!(body["execution"]["playbook"], "ping.yml");
+
+    let (code, body) = d.intent("run the patch-hosts playbook", false).await;
+    assert_eq!(code, 202, "{body:#}");
+    assert_eq!(body["status"], "pending_approval", "production playbooks wait: {body:#}");
+
+    let (_, body) = d.intent("run the rm-rf playbook", false).await;
+    assert_eq!(body["status"], "denied", "{body:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_backends_fail_closed_with_clear_codes() {
     let bind = Bind::start().unwrap();
     let data = tempfile::tempdir().unwrap();

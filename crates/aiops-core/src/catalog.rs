@@ -295,11 +295,21 @@ fn normalize(schema: &Value, params: &mut Map<String, Value>) {
         return;
     };
     for (key, prop) in props {
-        if prop.get(NORMALIZE_KEYWORD).and_then(Value::as_str) == Some("dns_name")
-            && let Some(Value::String(s)) = params.get_mut(key)
-        {
-            let trimmed = s.trim().trim_end_matches('.').to_ascii_lowercase();
-            *s = trimmed;
+        let Some(Value::String(s)) = params.get_mut(key) else {
+            continue;
+        };
+        match prop.get(NORMALIZE_KEYWORD).and_then(Value::as_str) {
+            Some("dns_name") => *s = s.trim().trim_end_matches('.').to_ascii_lowercase(),
+            // Playbooks are named without their extension: `ping`, not `ping.yml`.
+            Some("playbook_name") => {
+                let name = s.trim();
+                let name = name
+                    .strip_suffix(".yml")
+                    .or_else(|| name.strip_suffix(".yaml"))
+                    .unwrap_or(name);
+                *s = name.to_string();
+            }
+            _ => {}
         }
     }
 }
@@ -363,6 +373,10 @@ mod tests {
             Value::Object(i.params),
             json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600})
         );
+        let i = c
+            .validate("ansible.run_playbook", &obj(json!({"playbook": "ping.yml"})), "rules", 0.9)
+            .unwrap();
+        assert_eq!(Value::Object(i.params), json!({"playbook": "ping"}));
         let i = c
             .validate("k8s.list_pods", &Map::new(), "rules", 0.9)
             .unwrap();

@@ -166,27 +166,27 @@ fn decisions_table() {
             input(
                 "ansible.run_playbook",
                 "change",
-                json!({"playbook": "evil.yml"}),
+                json!({"playbook": "evil"}),
             ),
             Deny,
             0,
-            "playbook evil.yml is not in the allow-list",
+            "playbook evil is not in the allow-list",
         ),
         (
             input(
                 "ansible.run_playbook",
                 "change",
-                json!({"playbook": "update_packages.yml"}),
+                json!({"playbook": "patch-hosts"}),
             ),
             RequireApproval,
             1,
-            "playbook update_packages.yml [production]",
+            "playbook patch-hosts [production]",
         ),
         (
             input(
                 "ansible.run_playbook",
                 "change",
-                json!({"playbook": "ping.yml"}),
+                json!({"playbook": "ping"}),
             ),
             Allow,
             0,
