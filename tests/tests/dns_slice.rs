@@ -247,7 +247,10 @@ async fn playbooks_run_only_from_the_allow_list() {
 
     let (code, body) = d.intent("run the patch-hosts playbook", false).await;
     assert_eq!(code, 202, "{body:#}");
-    assert_eq!(body["status"], "pending_approval", "production playbooks wait: {body:#}");
+    assert_eq!(
+        body["status"], "pending_approval",
+        "production playbooks wait: {body:#}"
+    );
 
     let (_, body) = d.intent("run the rm-rf playbook", false).await;
     assert_eq!(body["status"], "denied", "{body:#}");

@@ -374,7 +374,12 @@ mod tests {
             json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600})
         );
         let i = c
-            .validate("ansible.run_playbook", &obj(json!({"playbook": "ping.yml"})), "rules", 0.9)
+            .validate(
+                "ansible.run_playbook",
+                &obj(json!({"playbook": "ping.yml"})),
+                "rules",
+                0.9,
+            )
             .unwrap();
         assert_eq!(Value::Object(i.params), json!({"playbook": "ping"}));
         let i = c

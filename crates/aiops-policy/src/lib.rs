@@ -28,8 +28,33 @@ pub const DECISION_RULE: &str = "data.aiops.decision";
 pub const DATA_FILE: &str = "data.json";
 
 /// The shipped policies (`policies/*.rego` without tests), compiled in.
-const EMBEDDED_POLICIES: &[(&str, &str)] =
-    &[("aiops.rego", include_str!("../../../policies/aiops.rego"))];
+const EMBEDDED_POLICIES: &[(&str, &str)] = &[
+    ("aiops.rego", include_str!("../../../policies/aiops.rego")),
+    (
+        "approvals.rego",
+        include_str!("../../../policies/approvals.rego"),
+    ),
+];
+
+/// The rule that decides whether a human may decide an approval.
+pub const APPROVER_RULE: &str = "data.aiops.approver_decision";
+
+/// Input of [`PolicyEngine::evaluate_approver`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ApproverInput {
+    pub approver: Caller,
+    pub requester: String,
+    pub action: String,
+    pub risk: String,
+    pub params: Json,
+}
+
+/// Whether an approver may decide, and why.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ApproverDecision {
+    pub allowed: bool,
+    pub reasons: Vec<String>,
+}
 
 /// The shipped policy data (`policies/data.json`), compiled in.
 const EMBEDDED_DATA: &str = include_str!("../../../policies/data.json");
@@ -343,6 +368,34 @@ impl PolicyEngine {
             "policy decision"
         );
         Ok(decision)
+    }
+}
+
+impl PolicyEngine {
+    /// Evaluates [`APPROVER_RULE`]: may this human approve or reject this request? Anything
+    /// but a well-formed `{"allowed": bool, "reasons": [..]}` is an error (fail closed).
+    pub fn evaluate_approver(
+        &self,
+        input: &ApproverInput,
+    ) -> Result<ApproverDecision, PolicyError> {
+        let value: regorus::Value = serde_json::to_value(input)
+            .and_then(serde_json::from_value)
+            .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
+        let mut engine = self.engine.clone();
+        engine.set_input(value);
+        let result = engine
+            .eval_rule(APPROVER_RULE.to_string())
+            .map_err(|e| PolicyError::Eval(engine_error(&e)))?;
+        if result == regorus::Value::Undefined {
+            return Err(PolicyError::MalformedDecision(format!(
+                "{APPROVER_RULE} is undefined"
+            )));
+        }
+        let json = serde_json::to_value(&result).map_err(|e| {
+            PolicyError::MalformedDecision(format!("cannot convert the result: {e}"))
+        })?;
+        serde_json::from_value::<ApproverDecision>(json)
+            .map_err(|e| PolicyError::MalformedDecision(format!("{APPROVER_RULE}: {e}")))
     }
 }
 

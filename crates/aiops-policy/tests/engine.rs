@@ -44,10 +44,15 @@ fn shipped_data() -> Value {
 }
 
 fn shipped_policy() -> Vec<(String, String)> {
-    vec![(
-        "aiops.rego".to_string(),
-        std::fs::read_to_string(policies_dir().join("aiops.rego")).unwrap(),
-    )]
+    ["aiops.rego", "approvals.rego"]
+        .iter()
+        .map(|f| {
+            (
+                f.to_string(),
+                std::fs::read_to_string(policies_dir().join(f)).unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -554,4 +559,46 @@ fn shared_across_threads() {
     for h in handles {
         h.join().unwrap();
     }
+}
+
+#[test]
+fn approver_decisions_come_from_policy() {
+    use aiops_policy::ApproverInput;
+    let engine = shipped();
+    let input = |user: &str, roles: &[&str], requester: &str| ApproverInput {
+        approver: Caller {
+            user: user.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        },
+        requester: requester.into(),
+        action: "dns.delete_record".into(),
+        risk: "destructive".into(),
+        params: json!({"name": "x.local", "type": "A"}),
+    };
+    assert!(
+        engine
+            .evaluate_approver(&input("bob", &["approver"], "alice"))
+            .unwrap()
+            .allowed
+    );
+    let own = engine
+        .evaluate_approver(&input("bob", &["approver"], "bob"))
+        .unwrap();
+    assert!(!own.allowed);
+    assert!(
+        own.reasons.iter().any(|r| r.contains("own request")),
+        "{own:?}"
+    );
+    assert!(
+        !engine
+            .evaluate_approver(&input("anonymous", &["approver"], "alice"))
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !engine
+            .evaluate_approver(&input("carol", &["operator"], "alice"))
+            .unwrap()
+            .allowed
+    );
 }

@@ -1,0 +1,56 @@
+package aiops_approvals_test
+
+import rego.v1
+
+import data.aiops
+
+ok_input := {
+	"approver": {"user": "bob", "roles": ["approver"]},
+	"requester": "alice",
+	"action": "dns.delete_record",
+	"risk": "destructive",
+	"params": {"name": "x.local", "type": "A"},
+}
+
+test_approver_with_role_may_approve if {
+	aiops.approver_decision.allowed with input as ok_input
+}
+
+test_requester_may_not_approve_own_request if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"requester": "bob"})
+	not d.allowed
+	"the requester may not approve their own request" in d.reasons
+}
+
+test_anonymous_may_not_approve if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "anonymous", "roles": ["approver"]}})
+	not d.allowed
+}
+
+test_missing_user_counts_as_anonymous if {
+	i := object.union(object.remove(ok_input, ["approver"]), {"approver": {"roles": ["approver"]}})
+	d := aiops.approver_decision with input as i
+	not d.allowed
+	"anonymous callers may not approve" in d.reasons
+}
+
+test_role_is_required if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "carol", "roles": ["operator"]}})
+	not d.allowed
+}
+
+test_roles_come_from_data if {
+	d := aiops.approver_decision with input as ok_input
+		with data.aiops.config.approvals.approver_roles as {"destructive": ["admin"]}
+	not d.allowed
+}
+
+test_unknown_risk_is_refused if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"risk": "catastrophic"})
+	not d.allowed
+}
+
+test_malformed_roles_are_refused if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "bob", "roles": "approver"}})
+	not d.allowed
+}
