@@ -136,6 +136,77 @@ pub struct ApprovalRecord {
     pub created_at: String,
     pub expires_at: String,
     pub updated_at: String,
+    /// Why it was rejected, voided or failed.
+    pub reason: Option<String>,
+    /// The decisions recorded so far, in order.
+    pub decisions: Vec<DecisionRecord>,
+    pub slack_channel: Option<String>,
+    pub slack_ts: Option<String>,
+}
+
+/// One human's decision on an approval.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecisionRecord {
+    pub approver: String,
+    pub decision: String,
+    pub channel: String,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+/// Approval states. `pending → approved | rejected | expired`, then
+/// `approved → executing → succeeded | failed | void`.
+pub mod approval_state {
+    pub const PENDING: &str = "pending";
+    pub const APPROVED: &str = "approved";
+    pub const REJECTED: &str = "rejected";
+    pub const EXPIRED: &str = "expired";
+    pub const EXECUTING: &str = "executing";
+    pub const SUCCEEDED: &str = "succeeded";
+    pub const FAILED: &str = "failed";
+    pub const VOID: &str = "void";
+}
+
+/// What a human decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        }
+    }
+}
+
+/// A decision as handed to the store.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub approval_id: String,
+    pub approver: String,
+    pub verdict: Verdict,
+    /// `rest`, `cli`, `slack`.
+    pub channel: String,
+    pub reason: Option<String>,
+    pub now_ms: i64,
+}
+
+/// The result of recording a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecisionOutcome {
+    /// Recorded; the approval is now in `state` (still `pending` while more approvers are needed).
+    Recorded { approval: ApprovalRecord },
+    /// This approver already made this same decision: nothing changed.
+    Unchanged { approval: ApprovalRecord },
+    /// The approval is no longer open (or this approver already decided otherwise).
+    Closed { approval: ApprovalRecord },
+    /// The decision arrived after the deadline; the approval is now `expired`.
+    Expired { approval: ApprovalRecord },
 }
 
 /// The daemon's view of its store. One implementation per database.
@@ -168,9 +239,59 @@ pub trait Store: Send + Sync {
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError>;
     /// Recomputes the whole chain.
     async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+    async fn list_approvals(&self, state: Option<&str>) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Records a decision atomically: refuses closed or expired approvals, is idempotent per
+    /// approver, and moves `pending` to `approved` once enough distinct approvers agreed, or
+    /// to `rejected` on the first rejection. Appends the audit event(s) in the same transaction.
+    async fn decide_approval(&self, d: &NewDecision) -> Result<DecisionOutcome, StoreError>;
+    /// Moves one `approved` approval to `executing` (compare-and-set: exactly one worker
+    /// wins, on any replica) and returns it.
+    async fn claim_approved(&self) -> Result<Option<ApprovalRecord>, StoreError>;
+    /// Ends an executing approval (`succeeded`, `failed` or `void`), updates its request and
+    /// appends `event`, atomically; marks the Slack message for an update.
+    async fn finish_approval(
+        &self,
+        id: &str,
+        state: &'static str,
+        reason: Option<String>,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Expires every pending approval whose deadline has passed; their requests fail with
+    /// `approval_expired`. Returns the expired approvals.
+    async fn expire_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Approvals whose Slack message is due to be posted (never posted, next attempt due).
+    async fn slack_posts_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Approvals whose Slack message must be updated after a state change.
+    async fn slack_updates_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Records the outcome of a Slack call: `posted` (channel and ts) / `updated`, or a
+    /// failure with the time of the next attempt. Posting is audited.
+    async fn slack_result(&self, id: &str, result: SlackResult) -> Result<(), StoreError>;
+    /// Remembers an accepted Slack signature; `false` when it was seen before (a replay).
+    /// Forgets signatures older than `forget_before_ms`.
+    async fn slack_nonce(
+        &self,
+        signature: &str,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<bool, StoreError>;
     /// Marks requests that were executing when the process died as failed (never re-runs
     /// them: the change may or may not have happened). Returns their ids.
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// The result of one Slack call for an approval's message.
+#[derive(Debug, Clone)]
+pub enum SlackResult {
+    Posted { channel: String, ts: String },
+    Updated,
+    Failed { next_attempt_ms: i64, error: String },
+}
+
+/// Milliseconds since the Unix epoch, the unit of every deadline the store compares.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn now_rfc3339() -> String {

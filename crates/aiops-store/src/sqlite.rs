@@ -9,7 +9,8 @@ use tokio::sync::Mutex;
 
 use crate::audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, event_hash};
 use crate::{
-    ApprovalRecord, NewApproval, NewRequest, RequestRecord, RequestUpdate, Store, StoreError,
+    ApprovalRecord, DecisionOutcome, DecisionRecord, NewApproval, NewDecision, NewRequest,
+    RequestRecord, RequestUpdate, SlackResult, Store, StoreError, Verdict, approval_state,
     now_rfc3339, status,
 };
 
@@ -271,8 +272,8 @@ impl Store for SqliteStore {
         let now = now_rfc3339();
         sqlx::query(
             "INSERT INTO approvals (id, request_id, plan_hash, state, requester, approvals_required,
-                                    created_at, expires_at, updated_at)
-             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $6)",
+                                    created_at, expires_at, updated_at, expires_at_ms)
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $6, $8)",
         )
         .bind(&a.id)
         .bind(&a.request_id)
@@ -281,6 +282,7 @@ impl Store for SqliteStore {
         .bind(i64::from(a.approvals_required))
         .bind(&now)
         .bind(&a.expires_at)
+        .bind(rfc3339_ms(&a.expires_at)?)
         .execute(&mut *tx)
         .await?;
         update.approval_id = Some(a.id.clone());
@@ -300,26 +302,8 @@ impl Store for SqliteStore {
     }
 
     async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM approvals WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| -> Result<ApprovalRecord, StoreError> {
-            let required: i64 = r.try_get("approvals_required")?;
-            Ok(ApprovalRecord {
-                id: r.try_get("id")?,
-                request_id: r.try_get("request_id")?,
-                plan_hash: r.try_get("plan_hash")?,
-                state: r.try_get("state")?,
-                requester: r.try_get("requester")?,
-                approvals_required: u32::try_from(required)
-                    .map_err(|_| StoreError::Corrupt("approvals_required".into()))?,
-                created_at: r.try_get("created_at")?,
-                expires_at: r.try_get("expires_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .transpose()
+        let mut conn = self.pool.acquire().await?;
+        load_approval(&mut conn, id).await
     }
 
     async fn events_for(&self, request_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
@@ -424,7 +408,229 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn list_approvals(&self, state: Option<&str>) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = match state {
+            Some(st) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM approvals WHERE state = $1 ORDER BY created_at, id",
+                )
+                .bind(st)
+                .fetch_all(&mut *conn)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT id FROM approvals ORDER BY created_at, id")
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+        };
+        load_approvals(&mut conn, ids).await
+    }
+
+    async fn decide_approval(&self, d: &NewDecision) -> Result<DecisionOutcome, StoreError> {
+        self.decide(d).await
+    }
+
+    async fn claim_approved(&self) -> Result<Option<ApprovalRecord>, StoreError> {
+        let _chain = self.chain.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM approvals WHERE state = $1 ORDER BY updated_at, id LIMIT 1",
+        )
+        .bind(approval_state::APPROVED)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        set_approval_state(
+            &mut tx,
+            &id,
+            approval_state::APPROVED,
+            approval_state::EXECUTING,
+            None,
+        )
+        .await?;
+        let a = load_approval(&mut tx, &id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+        Self::append(
+            &mut tx,
+            &AuditEvent::new(
+                Some(&a.request_id),
+                "approve",
+                "executing",
+                serde_json::json!({"approval_id": id}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(a))
+    }
+
+    async fn finish_approval(
+        &self,
+        id: &str,
+        state: &'static str,
+        reason: Option<String>,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let _chain = self.chain.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let request_id: String =
+            sqlx::query_scalar("SELECT request_id FROM approvals WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        set_approval_state(
+            &mut tx,
+            id,
+            approval_state::EXECUTING,
+            state,
+            reason.as_deref(),
+        )
+        .await?;
+        Self::apply_update(&mut tx, &request_id, &update).await?;
+        Self::append(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn expire_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let _chain = self.chain.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM approvals WHERE state = $1 AND expires_at_ms <= $2")
+                .bind(approval_state::PENDING)
+                .bind(now_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        let due = load_approvals(&mut tx, ids).await?;
+        for a in &due {
+            expire_one(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(due)
+    }
+
+    async fn slack_posts_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM approvals WHERE notify_state = 'pending' AND notify_next_ms <= $1
+             ORDER BY created_at LIMIT 20",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        load_approvals(&mut conn, ids).await
+    }
+
+    async fn slack_updates_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM approvals WHERE notify_state = 'posted' AND update_pending = 1
+             AND notify_next_ms <= $1 ORDER BY updated_at LIMIT 20",
+        )
+        .bind(now_ms)
+        .fetch_all(&mut *conn)
+        .await?;
+        load_approvals(&mut conn, ids).await
+    }
+
+    async fn slack_result(&self, id: &str, result: SlackResult) -> Result<(), StoreError> {
+        let _chain = self.chain.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let request_id: String =
+            sqlx::query_scalar("SELECT request_id FROM approvals WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        match result {
+            SlackResult::Posted { channel, ts } => {
+                sqlx::query(
+                    "UPDATE approvals SET notify_state = 'posted', slack_channel = $2, slack_ts = $3,
+                            notify_attempts = 0, notify_next_ms = 0
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(&channel)
+                .bind(&ts)
+                .execute(&mut *tx)
+                .await?;
+                Self::append(&mut tx, &AuditEvent::new(Some(&request_id), "approve", "notified",
+                    serde_json::json!({"approval_id": id, "channel": "slack", "slack_channel": channel, "ts": ts}))).await?;
+            }
+            SlackResult::Updated => {
+                sqlx::query(
+                    "UPDATE approvals SET update_pending = 0, notify_attempts = 0, notify_next_ms = 0 WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            SlackResult::Failed {
+                next_attempt_ms,
+                error,
+            } => {
+                sqlx::query(
+                    "UPDATE approvals SET notify_attempts = notify_attempts + 1, notify_next_ms = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(next_attempt_ms)
+                .execute(&mut *tx)
+                .await?;
+                tracing::warn!(approval_id = id, error = %error, "slack notification failed; will retry");
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn slack_nonce(
+        &self,
+        signature: &str,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM slack_replays WHERE at_ms < $1")
+            .bind(forget_before_ms)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("INSERT INTO slack_replays (signature, at_ms) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING")
+            .bind(signature)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError> {
+        // An approval caught executing may or may not have changed anything: fail it, never
+        // run it again. Its request is failed below with the other interrupted ones.
+        {
+            let _chain = self.chain.lock().await;
+            let mut tx = self.pool.begin().await?;
+            let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM approvals WHERE state = $1")
+                .bind(approval_state::EXECUTING)
+                .fetch_all(&mut *tx)
+                .await?;
+            for id in &ids {
+                set_approval_state(
+                    &mut tx,
+                    id,
+                    approval_state::EXECUTING,
+                    approval_state::FAILED,
+                    Some("interrupted by a restart"),
+                )
+                .await?;
+                Self::append(&mut tx, &AuditEvent::new(None, "approve", "failed", serde_json::json!({"approval_id": id, "reason": "interrupted by a restart"}))).await?;
+            }
+            tx.commit().await?;
+        }
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
             .bind(status::EXECUTING)
             .fetch_all(&self.pool)
@@ -447,4 +653,256 @@ impl Store for SqliteStore {
         }
         Ok(ids)
     }
+}
+
+fn rfc3339_ms(text: &str) -> Result<i64, StoreError> {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Query(format!("bad timestamp {text}: {e}")))?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| StoreError::Query(format!("timestamp out of range: {text}")))
+}
+
+async fn load_approval(
+    conn: &mut sqlx::SqliteConnection,
+    id: &str,
+) -> Result<Option<ApprovalRecord>, StoreError> {
+    let Some(r) = sqlx::query("SELECT * FROM approvals WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let decisions = sqlx::query(
+        "SELECT approver, decision, channel, reason, at FROM approval_decisions
+         WHERE approval_id = $1 ORDER BY at, approver",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|d| -> Result<DecisionRecord, StoreError> {
+        Ok(DecisionRecord {
+            approver: d.try_get("approver")?,
+            decision: d.try_get("decision")?,
+            channel: d.try_get("channel")?,
+            reason: d.try_get("reason")?,
+            at: d.try_get("at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    let required: i64 = r.try_get("approvals_required")?;
+    Ok(Some(ApprovalRecord {
+        id: r.try_get("id")?,
+        request_id: r.try_get("request_id")?,
+        plan_hash: r.try_get("plan_hash")?,
+        state: r.try_get("state")?,
+        requester: r.try_get("requester")?,
+        approvals_required: u32::try_from(required)
+            .map_err(|_| StoreError::Corrupt("approvals_required".into()))?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        updated_at: r.try_get("updated_at")?,
+        reason: r.try_get("reason")?,
+        decisions,
+        slack_channel: r.try_get("slack_channel")?,
+        slack_ts: r.try_get("slack_ts")?,
+    }))
+}
+
+async fn load_approvals(
+    conn: &mut sqlx::SqliteConnection,
+    ids: Vec<String>,
+) -> Result<Vec<ApprovalRecord>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(a) = load_approval(conn, &id).await? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Compare-and-set of an approval's state; `Conflict` if it was not in `from`.
+async fn set_approval_state(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(
+        "UPDATE approvals SET state = $3, reason = COALESCE($4, reason), updated_at = $5,
+                update_pending = 1
+         WHERE id = $1 AND state = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(reason)
+    .bind(now_rfc3339())
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!("approval {id} is not {from}")))
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn decide(&self, d: &NewDecision) -> Result<DecisionOutcome, StoreError> {
+        let _chain = self.chain.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let Some(a) = load_approval(&mut tx, &d.approval_id).await? else {
+            return Err(StoreError::NotFound(format!("approval {}", d.approval_id)));
+        };
+        let expires_ms: i64 =
+            sqlx::query_scalar("SELECT expires_at_ms FROM approvals WHERE id = $1")
+                .bind(&a.id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let same = a
+            .decisions
+            .iter()
+            .find(|x| x.approver == d.approver)
+            .cloned();
+        if let Some(prev) = &same {
+            // Idempotent: the same human clicking twice changes nothing, in any state.
+            tx.commit().await?;
+            return Ok(if prev.decision == d.verdict.as_str() {
+                DecisionOutcome::Unchanged { approval: a }
+            } else {
+                DecisionOutcome::Closed { approval: a }
+            });
+        }
+        if a.state != approval_state::PENDING {
+            tx.commit().await?;
+            return Ok(DecisionOutcome::Closed { approval: a });
+        }
+        if d.now_ms >= expires_ms {
+            expire_one(&mut tx, &a).await?;
+            tx.commit().await?;
+            let approval = self.get_approval(&a.id).await?.unwrap_or(a);
+            return Ok(DecisionOutcome::Expired { approval });
+        }
+        let at = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO approval_decisions (approval_id, approver, decision, channel, reason, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&a.id)
+        .bind(&d.approver)
+        .bind(d.verdict.as_str())
+        .bind(&d.channel)
+        .bind(d.reason.as_deref())
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        let event = |outcome: &str| {
+            AuditEvent::new(
+                Some(&a.request_id),
+                "approve",
+                outcome,
+                serde_json::json!({"approval_id": a.id, "by": d.approver, "channel": d.channel,
+                                   "decision": d.verdict.as_str(), "reason": d.reason}),
+            )
+        };
+        match d.verdict {
+            Verdict::Reject => {
+                set_approval_state(
+                    &mut tx,
+                    &a.id,
+                    approval_state::PENDING,
+                    approval_state::REJECTED,
+                    d.reason.as_deref(),
+                )
+                .await?;
+                let message = format!(
+                    "rejected by {} via {}{}",
+                    d.approver,
+                    d.channel,
+                    d.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+                Self::apply_update(
+                    &mut tx,
+                    &a.request_id,
+                    &RequestUpdate {
+                        status: Some(status::DENIED),
+                        error: Some(
+                            serde_json::json!({"code": "approval_rejected", "message": message}),
+                        ),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                Self::append(&mut tx, &event("rejected")).await?;
+            }
+            Verdict::Approve => {
+                let approvers: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT approver) FROM approval_decisions
+                     WHERE approval_id = $1 AND decision = 'approve'",
+                )
+                .bind(&a.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if approvers >= i64::from(a.approvals_required) {
+                    set_approval_state(
+                        &mut tx,
+                        &a.id,
+                        approval_state::PENDING,
+                        approval_state::APPROVED,
+                        None,
+                    )
+                    .await?;
+                    Self::append(&mut tx, &event("approved")).await?;
+                } else {
+                    Self::append(&mut tx, &event("approval_recorded")).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        let approval = self
+            .get_approval(&d.approval_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(d.approval_id.clone()))?;
+        Ok(DecisionOutcome::Recorded { approval })
+    }
+}
+
+async fn expire_one(
+    tx: &mut Transaction<'_, Sqlite>,
+    a: &ApprovalRecord,
+) -> Result<(), StoreError> {
+    set_approval_state(
+        tx,
+        &a.id,
+        approval_state::PENDING,
+        approval_state::EXPIRED,
+        Some("no decision before the deadline"),
+    )
+    .await?;
+    SqliteStore::apply_update(
+        tx,
+        &a.request_id,
+        &RequestUpdate {
+            status: Some(status::FAILED),
+            error: Some(serde_json::json!({"code": "approval_expired", "message": format!("the approval expired at {}", a.expires_at)})),
+            ..Default::default()
+        },
+    )
+    .await?;
+    SqliteStore::append(
+        tx,
+        &AuditEvent::new(
+            Some(&a.request_id),
+            "approve",
+            "expired",
+            serde_json::json!({"approval_id": a.id, "expires_at": a.expires_at}),
+        ),
+    )
+    .await
 }
