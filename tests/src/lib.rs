@@ -178,6 +178,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn start(config: aiopsd::Config) -> Result<Daemon> {
+        // The daemon's logs, captured per test and shown when one fails.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .try_init();
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let state = aiopsd::App::build(config).await?;
@@ -257,4 +262,172 @@ impl Drop for Daemon {
             let _ = tx.send(());
         }
     }
+}
+
+/// API tokens of the two test identities (their SHA-256 goes in the config).
+pub const REQUESTER_TOKEN: &str = "test-requester-token";
+pub const APPROVER_TOKEN: &str = "test-approver-token";
+pub const APPROVER_SLACK_ID: &str = "UAPPROVER1";
+pub const SLACK_SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+
+/// Adds a requester (`alice`, role operator) and an approver (`bob`, role approver, with a
+/// Slack id) to a config.
+pub fn with_identities(mut c: aiopsd::Config) -> aiopsd::Config {
+    use aiopsd::config::UserConfig;
+    c.auth.users = vec![
+        UserConfig {
+            name: "alice".into(),
+            roles: vec!["operator".into()],
+            token_sha256: Some(aiops_core::sha256_hex(REQUESTER_TOKEN)),
+            slack_id: None,
+        },
+        UserConfig {
+            name: "bob".into(),
+            roles: vec!["approver".into()],
+            token_sha256: Some(aiops_core::sha256_hex(APPROVER_TOKEN)),
+            slack_id: Some(APPROVER_SLACK_ID.into()),
+        },
+    ];
+    c.approvals.worker_interval_ms = 100;
+    c
+}
+
+impl Daemon {
+    /// POST with a bearer token.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn intent_as(&self, token: &str, nl: &str) -> (u16, Value) {
+        self.post_as(token, "/api/v1/intent", serde_json::json!({"nl": nl}))
+            .await
+    }
+
+    /// Polls the stored request until its status is one of `done`, or panics after `secs`.
+    pub async fn wait_status(&self, id: &str, done: &[&str], secs: u64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let (_, rec) = self.get(&format!("/api/v1/intents/{id}")).await;
+            if done.iter().any(|d| rec["status"] == *d) {
+                return rec;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "request {id} stuck in {}: {rec:#}",
+                rec["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A stand-in for Slack's Web API on 127.0.0.1 (Slack itself is unreachable here). It
+/// speaks the documented protocol: JSON bodies with a bearer bot token, answers
+/// `{"ok": true, "channel", "ts"}`, and records every call for the test to inspect.
+pub struct SlackReceiver {
+    pub url: String,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+    pub fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl SlackReceiver {
+    pub async fn start() -> SlackReceiver {
+        use axum::extract::{Path as AxPath, State};
+        use axum::http::HeaderMap;
+        type Calls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
+        let calls: Calls = Default::default();
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = (calls.clone(), fail.clone());
+        let app = axum::Router::new()
+            .route(
+                "/{method}",
+                axum::routing::post(
+                    |State((calls, fail)): State<(Calls, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
+                     AxPath(method): AxPath<String>,
+                     headers: HeaderMap,
+                     axum::Json(body): axum::Json<Value>| async move {
+                        if fail.load(std::sync::atomic::Ordering::SeqCst) {
+                            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"ok": false, "error": "service_unavailable"})));
+                        }
+                        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                        let channel = body["channel"].as_str().unwrap_or("C0TEST").to_string();
+                        let ts = body["ts"].as_str().map(str::to_string).unwrap_or_else(|| "1700000000.000100".to_string());
+                        calls.lock().expect("lock").push((method, auth, body));
+                        (axum::http::StatusCode::OK, axum::Json(serde_json::json!({"ok": true, "channel": channel, "ts": ts})))
+                    },
+                ),
+            )
+            .with_state(state);
+        let handle = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        SlackReceiver {
+            url,
+            calls,
+            fail,
+            handle,
+        }
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<(String, Value)> {
+        self.calls
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(m, _, _)| m == method)
+            .map(|(_, a, b)| (a.clone(), b.clone()))
+            .collect()
+    }
+}
+
+impl Drop for SlackReceiver {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// Writes the Slack app secret (bot token, signing secret) into a directory secret source.
+pub fn write_slack_secret(secrets_dir: &Path, bot_token: &str) {
+    let dir = secrets_dir.join("slack");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("app"),
+        serde_json::json!({"bot_token": bot_token, "signing_secret": SLACK_SIGNING_SECRET})
+            .to_string(),
+    )
+    .expect("write slack secret");
+}
+
+/// A Slack interaction request (a button click), signed as Slack signs it.
+pub fn slack_click(
+    action_id: &str,
+    approval_id: &str,
+    slack_user: &str,
+    timestamp: i64,
+) -> (String, String, String) {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": slack_user, "username": "someone"},
+        "actions": [{"action_id": action_id, "block_id": "aiops_decision", "value": approval_id, "type": "button"}],
+    });
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let ts = timestamp.to_string();
+    let sig = aiopsd::slack::sign(SLACK_SIGNING_SECRET.as_bytes(), &ts, body.as_bytes());
+    (body, ts, sig)
 }

@@ -103,6 +103,17 @@ impl SecretSource for DirectorySource {
         }
         Ok(Secret::new(path, fields))
     }
+
+    async fn health(&self) -> Result<(), SecretError> {
+        if tokio::fs::try_exists(&self.root).await.unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(SecretError::Unavailable(format!(
+                "secret directory {} does not exist",
+                self.root.display()
+            )))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +137,7 @@ mod tests {
 
         let s = src.read("dns/tsig").await.unwrap();
         assert_eq!(s.field("secret").unwrap().expose_secret(), "c2VjcmV0");
+        assert_eq!(s.request_id(), None);
         assert_eq!(
             s.field_names().collect::<Vec<_>>(),
             ["algorithm", "name", "secret"]
@@ -169,5 +181,18 @@ mod tests {
             gone.read("x").await,
             Err(SecretError::Unavailable(_))
         ));
+        assert!(matches!(
+            gone.health().await,
+            Err(SecretError::Unavailable(_))
+        ));
+        assert!(src.health().await.is_ok());
+        assert_eq!(src.stats(), crate::SecretStats::default());
+        assert!(
+            src.read("broken")
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("broken")
+        );
     }
 }

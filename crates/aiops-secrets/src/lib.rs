@@ -4,17 +4,19 @@
 //! zeroized on drop and have no `Debug`/`Display` that could print them. Values leave a
 //! `Secret` only through [`Secret::expose`], which callers use to hand them to an executor's
 //! child process and to the output scrubber, nowhere else. The embedded default reads a
-//! directory as Vault Agent templates or Kubernetes Secret mounts render it; Vault itself
-//! implements the same trait.
+//! directory as Vault Agent templates or Kubernetes Secret mounts render it; [`VaultSource`]
+//! reads Vault or OpenBao KV v2 (token, AppRole or Kubernetes auth) behind the same trait.
 
 #![forbid(unsafe_code)]
 
 mod directory;
+mod vault;
 
 use std::collections::BTreeMap;
 
 pub use directory::DirectorySource;
 pub use secrecy::{ExposeSecret, SecretString};
+pub use vault::{VaultAuth, VaultConfig, VaultSource, VaultTokenStats};
 
 /// Errors of a secret source. Messages name paths and causes, never values.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,23 @@ pub enum SecretError {
     Unreadable { path: String, reason: String },
     #[error("secret source unavailable: {0}")]
     Unavailable(String),
+    /// The source answered, and refused this path (Vault: HTTP 403 with a valid token).
+    #[error("permission denied reading secret `{path}` (HTTP 403)")]
+    Denied { path: String },
+    /// A capabilities check found paths the source's identity may not read.
+    #[error("the secret source may not read {}: grant read on exactly these paths in its policy", quoted_list(.paths))]
+    NotReadable { paths: Vec<String> },
+    /// The secret source's configuration is invalid (found when it is built).
+    #[error("secret source configuration is invalid: {0}")]
+    Config(String),
+}
+
+fn quoted_list(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl SecretError {
@@ -34,9 +53,12 @@ impl SecretError {
     pub fn code(&self) -> &'static str {
         match self {
             SecretError::InvalidPath(_) => "invalid_secret_path",
+            SecretError::Config(_) => "invalid_secrets_config",
             SecretError::NotFound(_)
             | SecretError::Unreadable { .. }
-            | SecretError::Unavailable(_) => "credentials_unavailable",
+            | SecretError::Unavailable(_)
+            | SecretError::Denied { .. }
+            | SecretError::NotReadable { .. } => "credentials_unavailable",
         }
     }
 }
@@ -45,6 +67,7 @@ impl SecretError {
 pub struct Secret {
     path: String,
     fields: BTreeMap<String, SecretString>,
+    request_id: Option<String>,
 }
 
 impl std::fmt::Debug for Secret {
@@ -52,6 +75,7 @@ impl std::fmt::Debug for Secret {
         f.debug_struct("Secret")
             .field("path", &self.path)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("request_id", &self.request_id)
             .finish()
     }
 }
@@ -61,7 +85,22 @@ impl Secret {
         Secret {
             path: path.into(),
             fields,
+            request_id: None,
         }
+    }
+
+    /// Records the id of the source's request that returned this secret (Vault's
+    /// `request_id`), for the audit trail. Not a secret.
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// The id of the request that fetched this secret from its source (Vault's
+    /// `request_id`; on a cache hit, the id of the request that filled the cache).
+    /// `None` for sources without request ids (the directory source).
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
     pub fn path(&self) -> &str {
@@ -81,6 +120,17 @@ impl Secret {
     }
 }
 
+/// Counters of a secret source, exported by the daemon as metrics.
+///
+/// `hits`: reads served from the source's cache; `misses`: reads that went to the backend;
+/// `errors`: reads that failed (any error, including denials and not-found).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, PartialEq, Eq)]
+pub struct SecretStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub errors: u64,
+}
+
 /// Where secrets come from. Chosen at start-up from config; the app holds `Arc<dyn SecretSource>`.
 #[async_trait::async_trait]
 pub trait SecretSource: Send + Sync {
@@ -96,6 +146,16 @@ pub trait SecretSource: Send + Sync {
             self.read(p).await?;
         }
         Ok(())
+    }
+
+    /// Whether the backend is up (Vault: reachable, initialised, unsealed). Used by `/readyz`.
+    async fn health(&self) -> Result<(), SecretError> {
+        Ok(())
+    }
+
+    /// Cache and error counters; sources without a cache report zeros.
+    fn stats(&self) -> SecretStats {
+        SecretStats::default()
     }
 }
 

@@ -283,9 +283,16 @@ pub trait Store: Send + Sync {
 /// The result of one Slack call for an approval's message.
 #[derive(Debug, Clone)]
 pub enum SlackResult {
-    Posted { channel: String, ts: String },
+    Posted {
+        channel: String,
+        ts: String,
+    },
     Updated,
-    Failed { next_attempt_ms: i64, error: String },
+    /// Retried after an exponential backoff (2 s, 4 s, … capped at about 8.5 min).
+    Failed {
+        now_ms: i64,
+        error: String,
+    },
 }
 
 /// Milliseconds since the Unix epoch, the unit of every deadline the store compares.

@@ -570,15 +570,14 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            SlackResult::Failed {
-                next_attempt_ms,
-                error,
-            } => {
+            SlackResult::Failed { now_ms, error } => {
                 sqlx::query(
-                    "UPDATE approvals SET notify_attempts = notify_attempts + 1, notify_next_ms = $2 WHERE id = $1",
+                    "UPDATE approvals SET notify_next_ms = $2 + 1000 * (2 << MIN(notify_attempts, 8)),
+                            notify_attempts = notify_attempts + 1
+                     WHERE id = $1",
                 )
                 .bind(id)
-                .bind(next_attempt_ms)
+                .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
                 tracing::warn!(approval_id = id, error = %error, "slack notification failed; will retry");
@@ -626,6 +625,18 @@ impl Store for SqliteStore {
                     approval_state::FAILED,
                     Some("interrupted by a restart"),
                 )
+                .await?;
+                // Interrupted while re-planning: the request never reached `executing`.
+                sqlx::query(
+                    "UPDATE requests SET status = $2, updated_at = $3, error = $4
+                     WHERE id = (SELECT request_id FROM approvals WHERE id = $1) AND status = $5",
+                )
+                .bind(id)
+                .bind(status::FAILED)
+                .bind(now_rfc3339())
+                .bind(serde_json::json!({"code": "interrupted", "message": "the daemon stopped while this approved request was being prepared; it was not retried"}).to_string())
+                .bind(status::PENDING_APPROVAL)
+                .execute(&mut *tx)
                 .await?;
                 Self::append(&mut tx, &AuditEvent::new(None, "approve", "failed", serde_json::json!({"approval_id": id, "reason": "interrupted by a restart"}))).await?;
             }

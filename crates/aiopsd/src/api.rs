@@ -28,6 +28,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/intents/{id}", get(get_intent))
         .route("/api/v1/audit/verify", get(verify_audit))
         .route("/api/v1/catalog", get(catalog))
+        .route("/api/v1/approvals", get(crate::approvals::list))
+        .route("/api/v1/approvals/{id}", get(crate::approvals::show))
+        .route(
+            "/api/v1/approvals/{id}/approve",
+            post(crate::approvals::approve),
+        )
+        .route(
+            "/api/v1/approvals/{id}/reject",
+            post(crate::approvals::reject),
+        )
+        .route("/api/v1/slack/interactions", post(slack_interactions))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -158,14 +169,11 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn intent(
     State(state): State<AppState>,
+    crate::auth::Authenticated(caller): crate::auth::Authenticated,
     ApiJson(req): ApiJson<IntentRequest>,
 ) -> Result<Response, ApiError> {
     // The path runs in its own task: a client that hangs up must not cancel an execution
     // half-way and leave the record saying `executing`.
-    let caller = aiops_policy::Caller {
-        user: "anonymous".into(),
-        roles: Vec::new(),
-    };
     let task_state = state.clone();
     let resp = tokio::spawn(async move { pipeline::submit(&task_state, req, caller).await })
         .await
@@ -269,3 +277,96 @@ async fn catalog(State(state): State<AppState>) -> Json<Value> {
 
 /// Used by the e2e tests and the CLI to read responses back.
 pub type IntentResponseBody = IntentResponse;
+
+/// Slack's interactivity endpoint. Verifies the signature over the raw body before
+/// decoding anything, refuses replays, answers at once and decides in the background
+/// (Slack wants an answer within 3 s).
+async fn slack_interactions(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    use aiops_secrets::ExposeSecret;
+    if !state.config.slack.enabled {
+        return Err(ApiError::not_found("Slack is not enabled"));
+    }
+    let secret = state
+        .secrets
+        .read(&state.config.slack.secret_path)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "credentials_unavailable",
+                e.to_string(),
+            )
+        })?;
+    let signing = secret.field("signing_secret").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials_unavailable",
+            "the Slack secret has no signing_secret field",
+        )
+    })?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signature = header("x-slack-signature");
+    let now = aiops_store::now_ms();
+    if let Err(e) = crate::slack::verify(
+        signing.expose_secret().as_bytes(),
+        header("x-slack-request-timestamp"),
+        signature,
+        &body,
+        now / 1000,
+    ) {
+        // Logged without the body: it is unauthenticated input.
+        tracing::warn!(reason = %e, bytes = body.len(), "slack request refused");
+        return Err(crate::approvals::slack_refused(&e.to_string()));
+    }
+    let signature = signature.unwrap_or_default();
+    let window_ms = 2 * crate::slack::MAX_SKEW_SECS * 1000;
+    if !state
+        .store
+        .slack_nonce(signature, now, now - window_ms)
+        .await?
+    {
+        tracing::warn!("slack request refused: replayed signature");
+        return Err(crate::approvals::slack_refused("replayed request"));
+    }
+    let clicks = crate::slack::parse_interaction(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e))?;
+    for click in clicks {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let verdict = if click.action_id == crate::slack::ACTION_APPROVE {
+                aiops_store::Verdict::Approve
+            } else {
+                aiops_store::Verdict::Reject
+            };
+            let caller = match state.identities.by_slack_id(&click.slack_user) {
+                Some(c) => c.clone(),
+                None => {
+                    tracing::warn!(slack_user = %click.slack_user, approval_id = %click.approval_id, "slack user is not a known identity");
+                    crate::auth::anonymous()
+                }
+            };
+            match crate::approvals::decide(
+                &state,
+                &click.approval_id,
+                &caller,
+                "slack",
+                verdict,
+                None,
+            )
+            .await
+            {
+                Ok((code, _)) => {
+                    tracing::info!(approval_id = %click.approval_id, status = code.as_u16(), "slack decision handled")
+                }
+                Err(e) => {
+                    tracing::warn!(approval_id = %click.approval_id, code = %e.body.code, error = %e.body.message, "slack decision refused")
+                }
+            }
+        });
+    }
+    Ok(StatusCode::OK.into_response())
+}

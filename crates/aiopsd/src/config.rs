@@ -26,6 +26,8 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub api: ApiConfig,
     pub approvals: ApprovalsConfig,
+    pub auth: AuthConfig,
+    pub slack: SlackConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,7 +100,57 @@ pub struct ApiConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApprovalsConfig {
+    /// How long an approval stays open (default 30 min).
     pub ttl_secs: u64,
+    /// Per-action overrides of `ttl_secs`, e.g. `{"dns.delete_record" = 600}`.
+    pub ttl_secs_by_action: std::collections::BTreeMap<String, u64>,
+    /// How often the worker sweeps for expired approvals and due Slack calls when idle.
+    pub worker_interval_ms: u64,
+}
+
+/// Identities, until full authentication lands: bearer tokens (stored as SHA-256 hex, never
+/// in clear) and Slack user ids map to a user and roles. Who may approve is policy's call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Hex SHA-256 of the user's API token (`printf %s "$TOKEN" | sha256sum`).
+    pub token_sha256: Option<String>,
+    /// The user's Slack member id (e.g. `U024BE7LH`).
+    pub slack_id: Option<String>,
+}
+
+/// Slack approvals. The bot token and signing secret come from the secret source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlackConfig {
+    pub enabled: bool,
+    /// Slack's Web API base (a local receiver in the dev stack and tests).
+    pub api_base: String,
+    /// Channel the approval messages are posted to.
+    pub channel: String,
+    /// Secret path with fields `bot_token` and `signing_secret`.
+    pub secret_path: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            enabled: false,
+            api_base: "https://slack.com/api".into(),
+            channel: "#aiops-approvals".into(),
+            secret_path: "slack/app".into(),
+            timeout_ms: 5000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -115,6 +167,8 @@ impl Default for Config {
             catalog: CatalogConfig::default(),
             api: ApiConfig::default(),
             approvals: ApprovalsConfig::default(),
+            auth: AuthConfig::default(),
+            slack: SlackConfig::default(),
         }
     }
 }
@@ -168,7 +222,11 @@ impl Default for ApiConfig {
 
 impl Default for ApprovalsConfig {
     fn default() -> Self {
-        ApprovalsConfig { ttl_secs: 30 * 60 }
+        ApprovalsConfig {
+            ttl_secs: 30 * 60,
+            ttl_secs_by_action: Default::default(),
+            worker_interval_ms: 1000,
+        }
     }
 }
 
@@ -228,8 +286,40 @@ impl Config {
         if self.api.max_body_bytes == 0 {
             return bad("api.max_body_bytes must be greater than zero".into());
         }
-        if self.approvals.ttl_secs == 0 {
-            return bad("approvals.ttl_secs must be greater than zero".into());
+        if self.approvals.ttl_secs == 0
+            || self.approvals.ttl_secs_by_action.values().any(|t| *t == 0)
+        {
+            return bad("approval ttls must be greater than zero".into());
+        }
+        if self.approvals.worker_interval_ms == 0 || self.slack.timeout_ms == 0 {
+            return bad(
+                "approvals.worker_interval_ms and slack.timeout_ms must be greater than zero"
+                    .into(),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for u in &self.auth.users {
+            if u.name.is_empty() || u.name == "anonymous" || !names.insert(u.name.as_str()) {
+                return bad(format!(
+                    "auth.users: `{}` is empty, reserved or defined twice",
+                    u.name
+                ));
+            }
+            if let Some(h) = &u.token_sha256
+                && (h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                return bad(format!(
+                    "auth.users `{}`: token_sha256 must be 64 hex digits",
+                    u.name
+                ));
+            }
+        }
+        if self.slack.enabled
+            && !(self.slack.api_base.starts_with("https://")
+                || self.slack.api_base.starts_with("http://127.")
+                || self.slack.api_base.starts_with("http://localhost"))
+        {
+            return bad("slack.api_base must be https (plain http only on loopback)".into());
         }
         if let Some(url) = &self.store.url
             && !url.starts_with("sqlite:")

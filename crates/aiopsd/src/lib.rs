@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod approvals;
+pub mod auth;
 pub mod config;
 pub mod credentials;
 pub mod error;
@@ -16,6 +18,7 @@ pub mod executors;
 pub mod metrics;
 pub mod pipeline;
 pub mod readiness;
+pub mod slack;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +53,10 @@ pub struct App {
     pub secrets: Arc<dyn SecretSource>,
     pub executors: executors::Executors,
     pub metrics: metrics::Metrics,
+    pub identities: auth::Identities,
+    pub slack: slack::SlackClient,
+    /// Wakes the approval worker when a decision lands.
+    pub wake: tokio::sync::Notify,
 }
 
 /// Why the daemon could not start. Printed as one line; the process exits non-zero.
@@ -106,6 +113,12 @@ impl App {
         }
         let secrets: Arc<dyn SecretSource> = Arc::new(DirectorySource::new(config.secrets_dir()));
         let executors = executors::Executors::new(&config);
+        let identities = auth::Identities::from_config(&config.auth);
+        let slack = slack::SlackClient::new(
+            &config.slack.api_base,
+            std::time::Duration::from_millis(config.slack.timeout_ms),
+        )
+        .map_err(|e| config::ConfigError(format!("slack client: {e}")))?;
         tracing::info!(
             catalog = catalog.revision(),
             policy = policy.revision(),
@@ -122,6 +135,9 @@ impl App {
             secrets,
             executors,
             metrics: metrics::Metrics::default(),
+            identities,
+            slack,
+            wake: tokio::sync::Notify::new(),
         })))
     }
 }
@@ -136,7 +152,8 @@ pub async fn serve(
     serve_state(listener, state, shutdown).await
 }
 
-/// Like [`serve`], with an app that is already built.
+/// Like [`serve`], with an app that is already built. Also runs the approval worker, which
+/// stops with the server.
 pub async fn serve_state(
     listener: TcpListener,
     state: AppState,
@@ -146,11 +163,22 @@ pub async fn serve_state(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(approvals::worker(state.clone(), stop_rx.clone()));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut server_stop = stop_rx;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
+    let served = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stop| *stop).await;
+        })
         .await
-        .map_err(StartError::Serve)?;
+        .map_err(StartError::Serve);
+    // The worker finishes the approval it is running (if any), then stops.
+    let _ = worker.await;
     tracing::info!("stopped");
-    Ok(())
+    served
 }

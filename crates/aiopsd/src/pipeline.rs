@@ -127,7 +127,7 @@ pub fn parse_intent(catalog: &aiops_core::Catalog, nl: &str) -> Parsed {
 }
 
 /// One request on its way down the path.
-struct Run<'a> {
+pub(crate) struct Run<'a> {
     state: &'a AppState,
     id: String,
     caller: Caller,
@@ -135,6 +135,35 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
+    /// Picks a stored request up again (after its approval), as `caller`.
+    pub(crate) fn resume(
+        state: &'a AppState,
+        rec: &aiops_store::RequestRecord,
+        caller: Caller,
+    ) -> Self {
+        let mut resp = IntentResponse::new(&rec.id);
+        resp.status = rec.status.clone();
+        resp.intent = rec
+            .intent
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok());
+        resp.decision = rec
+            .decision
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok());
+        resp.plan = rec
+            .plan
+            .clone()
+            .and_then(|v| serde_json::from_value::<Plan>(v).ok())
+            .map(|p| PlanView::from(&p));
+        Run {
+            state,
+            id: rec.id.clone(),
+            caller,
+            resp,
+        }
+    }
+
     /// The one place a stage outcome is recorded: log line, metric and audit row (with the
     /// request's new state, in the same transaction).
     async fn record(
@@ -187,7 +216,7 @@ impl<'a> Run<'a> {
         Ok(self.resp)
     }
 
-    async fn fail(
+    pub(crate) async fn fail(
         mut self,
         stage: &'static str,
         started: Instant,
@@ -418,10 +447,15 @@ async fn run_path(
     if decision.outcome == Outcome::RequireApproval {
         let t = Instant::now();
         let approval_id = ulid::Ulid::new().to_string();
+        let ttl = state
+            .config
+            .approvals
+            .ttl_secs_by_action
+            .get(&intent.action)
+            .copied()
+            .unwrap_or(state.config.approvals.ttl_secs);
         let expires = time::OffsetDateTime::now_utc()
-            + time::Duration::seconds(
-                i64::try_from(state.config.approvals.ttl_secs).unwrap_or(i64::MAX / 2),
-            );
+            + time::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
         let expires_at = expires
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| {
@@ -469,8 +503,8 @@ async fn run_path(
     execute(run, &spec, &intent, &plan, dry_run).await
 }
 
-/// credentials → re-check policy → execute. Shared by direct runs and (later) approved ones.
-async fn execute(
+/// credentials → re-check policy → execute. Shared by direct runs and approved ones.
+pub(crate) async fn execute(
     mut run: Run<'_>,
     spec: &aiops_core::ActionSpec,
     intent: &Intent,

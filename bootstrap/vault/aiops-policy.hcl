@@ -1,0 +1,34 @@
+# Policy `aiops`: what aiopsd's Vault token may do, and nothing more.
+# Written by bootstrap/vault/setup.sh; tokens of the AppRole role `aiopsd` carry only this
+# policy (token_no_default_policy=true), so there is no `default` policy beside it.
+#
+# Secrets: read on exactly the KV v2 paths the catalog actions declare, no globs, no
+# list, no metadata. To give an action a secret `<path>` (its `secrets:` in the catalog),
+# add one block with the exact data path of the KV v2 mount `secret/`:
+#
+#   path "secret/data/<path>" {
+#     capabilities = ["read"]
+#   }
+#
+# then re-run bootstrap/vault/setup.sh (it rewrites the policy; tokens pick it up at once).
+# aiopsd checks at start-up and in /readyz, with sys/capabilities-self, that its token can
+# read each declared path, and names the ones it cannot.
+
+# dns.* actions: the TSIG key for RFC 2136 updates.
+path "secret/data/dns/tsig" {
+  capabilities = ["read"]
+}
+
+# Token lifecycle: renew the token before it expires, look it up (TTL, validity after a 403).
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
+
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+
+# The capabilities check behind /readyz.
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}

