@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops what bootstrap/dev-up.sh started (aiopsd and its BIND). Keeps the data directory.
+# Stops what bootstrap/dev-up.sh started (aiopsd, BIND, the Slack receiver, OpenBao).
+# Keeps the data directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +16,13 @@ if [[ -f "$state/aiopsd.pid" ]]; then
         echo "[aiops] aiopsd stopped" >&2
     fi
     rm -f "$state/aiopsd.pid"
+fi
+if [[ -f "$state/slack-sink.pid" ]]; then
+    kill "$(cat "$state/slack-sink.pid")" 2>/dev/null || true
+    rm -f "$state/slack-sink.pid"
+fi
+if [[ -d "$state/openbao" ]]; then
+    bash "$here/openbao.sh" stop "$state/openbao" || true
 fi
 if [[ -d "$state/bind" ]]; then
     bash "$here/bind.sh" stop "$state/bind" || true

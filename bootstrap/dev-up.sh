@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Starts the appliance locally on embedded defaults: installs what is missing (BIND 9,
 # ansible-core in a venv), builds aiopsd, starts a private BIND on 127.0.0.1 (zones `local`
-# and `corp.example.com`, TSIG key) and aiopsd in the background, waits until it is ready,
-# and prints KEY=VALUE lines last:
+# and `corp.example.com`, TSIG key), a local Slack API receiver, and aiopsd in the
+# background, waits until it is ready, and prints KEY=VALUE lines last:
 #   AIOPS_URL=http://127.0.0.1:30080
 #   AIOPS_DNS=127.0.0.1:<port>
 #   AIOPS_LOG=<the daemon's log file>
 #   AIOPS_DATA=<its data directory>
-# Idempotent: a second run keeps what is running (restarting aiopsd only if it was rebuilt).
+#   AIOPS_TOKEN_REQUESTER=<API token of user `requester` (role operator)>
+#   AIOPS_TOKEN_APPROVER=<API token of user `approver` (role approver)>
+#   AIOPS_SLACK_SIGNING_SECRET=<generated dev signing secret>
+#   AIOPS_SLACK_APPROVER_ID=<the Slack user id mapped to `approver`>
+#   AIOPS_SLACK_API=<the Slack API base it configured: a receiver on 127.0.0.1>
+# and, with AIOPS_SECRETS=vault, a local OpenBao holding the TSIG key (the daemon logs in by
+# AppRole with the shipped policy):
+#   VAULT_ADDR=http://127.0.0.1:<port>
+#   VAULT_TOKEN=<dev root token>
+# Idempotent: a second run keeps what is running (restarting aiopsd only if it was rebuilt
+# or reconfigured). Tokens and the signing secret are generated once and kept (0600) in the
+# state directory.
 #
 # Settings (environment): AIOPS_STATE (default <repo>/.aiops), AIOPS_PORT (30080),
-# AIOPS_DNS_PORT (15353), AIOPS_PROFILE (release; or dev), AIOPS_CACHE (~/.cache/aiops).
+# AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
+# AIOPS_SECRETS (directory | vault), AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
 
@@ -23,6 +35,13 @@ state="${AIOPS_STATE:-$repo/.aiops}"
 port="${AIOPS_PORT:-30080}"
 dns_port="${AIOPS_DNS_PORT:-15353}"
 profile="${AIOPS_PROFILE:-release}"
+slack_port="${AIOPS_SLACK_PORT:-30081}"
+vault_port="${AIOPS_VAULT_PORT:-18200}"
+secrets_mode="${AIOPS_SECRETS:-directory}"
+case "$secrets_mode" in
+    directory | vault) ;;
+    *) echo "[aiops] error: AIOPS_SECRETS must be directory or vault, not $secrets_mode" >&2; exit 2 ;;
+esac
 mkdir -p "$state"
 state="$(cd "$state" && pwd -P)"
 
@@ -49,6 +68,55 @@ dns_addr="$(sed -n 's/^AIOPS_DNS=//p' <<<"$bind_out" | tail -n1)"
 secrets_dir="$(sed -n 's/^AIOPS_SECRETS_DIR=//p' <<<"$bind_out" | tail -n1)"
 [[ -n "$dns_addr" && -n "$secrets_dir" ]] || aiops_die "bootstrap/bind.sh did not report its address"
 
+# Dev identities and Slack secrets: generated once, kept private in the state directory.
+umask 077
+mkdir -p "$state/dev"
+gen() { [[ -s "$state/dev/$1" ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/dev/$1"; cat "$state/dev/$1"; }
+token_requester="$(gen token-requester)"
+token_approver="$(gen token-approver)"
+slack_signing="$(gen slack-signing-secret)"
+slack_bot="xoxb-dev-$(gen slack-bot-token)"
+slack_approver_id="U0AIOPSAPPROVER"
+sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+umask 022
+mkdir -p "$secrets_dir/slack"
+(umask 077 && printf '{"bot_token":"%s","signing_secret":"%s"}\n' "$slack_bot" "$slack_signing" >"$secrets_dir/slack/app")
+
+# A local Slack API receiver (Slack itself is not reachable from here).
+slack_pidfile="$state/slack-sink.pid"
+if ! { [[ -f "$slack_pidfile" ]] && kill -0 "$(cat "$slack_pidfile")" 2>/dev/null; }; then
+    nohup setsid python3 "$here/slack-sink.py" "$slack_port" "$state/slack-calls.jsonl" \
+        >>"$state/slack-sink.log" 2>&1 </dev/null &
+    echo $! >"$slack_pidfile"
+fi
+slack_api="http://127.0.0.1:$slack_port"
+
+# Secrets from a local OpenBao, when asked.
+vault_toml=""
+if [[ "$secrets_mode" == "vault" ]]; then
+    bao_line="$(bash "$here/openbao.sh" install | grep '^AIOPS_BAO=' | tail -n1)"
+    export AIOPS_BAO="${bao_line#AIOPS_BAO=}"
+    bao_out="$(bash "$here/openbao.sh" start-dev "$state/openbao" "$vault_port")"
+    vault_addr="$(sed -n 's/^VAULT_ADDR=//p' <<<"$bao_out" | tail -n1)"
+    vault_token="$(sed -n 's/^VAULT_TOKEN=//p' <<<"$bao_out" | tail -n1)"
+    setup_out="$(VAULT_ADDR="$vault_addr" VAULT_TOKEN="$vault_token" bash "$here/vault/setup.sh" "$secrets_dir/dns/tsig" "$state/approle")"
+    role_id_file="$(sed -n 's/^AIOPS_VAULT_ROLE_ID_FILE=//p' <<<"$setup_out" | tail -n1)"
+    secret_id_file="$(sed -n 's/^AIOPS_VAULT_SECRET_ID_FILE=//p' <<<"$setup_out" | tail -n1)"
+    # The Slack secret too (the shipped policy grants read on secret/data/slack/app).
+    VAULT_ADDR="$vault_addr" VAULT_TOKEN="$vault_token" "$AIOPS_BAO" kv put secret/slack/app \
+        "@$secrets_dir/slack/app" >/dev/null
+    vault_toml="
+[secrets.vault]
+addr = \"$vault_addr\"
+cache_max_age_secs = 30
+
+[secrets.vault.auth]
+method = \"approle\"
+role_id = \"$(cat "$role_id_file")\"
+secret_id_file = \"$secret_id_file\"
+"
+fi
+
 data="$state/data"
 log="$state/aiopsd.log"
 pidfile="$state/aiopsd.pid"
@@ -60,15 +128,31 @@ listen = "127.0.0.1:$port"
 data_dir = "$data"
 
 [secrets]
-provider = "directory"
+provider = "$secrets_mode"
 dir = "$secrets_dir"
-
+$vault_toml
 [dns]
 server = "$dns_addr"
 
 [ansible]
 playbook_bin = "$AIOPS_ANSIBLE_PLAYBOOK"
 playbook_dir = "$repo/deploy/ansible/playbooks"
+
+[slack]
+enabled = true
+api_base = "$slack_api"
+channel = "C0AIOPSDEV"
+
+[[auth.users]]
+name = "requester"
+roles = ["operator"]
+token_sha256 = "$(sha "$token_requester")"
+
+[[auth.users]]
+name = "approver"
+roles = ["approver"]
+token_sha256 = "$(sha "$token_approver")"
+slack_id = "$slack_approver_id"
 TOML
 
 running_pid() {
@@ -121,3 +205,12 @@ echo "AIOPS_URL=$url"
 echo "AIOPS_DNS=$dns_addr"
 echo "AIOPS_LOG=$log"
 echo "AIOPS_DATA=$data"
+echo "AIOPS_TOKEN_REQUESTER=$token_requester"
+echo "AIOPS_TOKEN_APPROVER=$token_approver"
+echo "AIOPS_SLACK_SIGNING_SECRET=$slack_signing"
+echo "AIOPS_SLACK_APPROVER_ID=$slack_approver_id"
+echo "AIOPS_SLACK_API=$slack_api"
+if [[ "$secrets_mode" == "vault" ]]; then
+    echo "VAULT_ADDR=$vault_addr"
+    echo "VAULT_TOKEN=$vault_token"
+fi

@@ -10,7 +10,7 @@ repo="$(cd "$here/.." && pwd)"
 cd "$repo"
 
 eval "$(bash "$here/test-env.sh" | grep -E '^[A-Z_]+=')"
-export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED
+export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO
 : "${AIOPS_CACHE:=$HOME/.cache/aiops}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
 export CARGO_TERM_COLOR=never

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the executor's tests need (BIND 9 and an ansible-core venv) and prints
+# Installs what the tests need (BIND 9, an ansible-core venv, OpenBao) and prints
 # where they are, as KEY=VALUE lines on stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
 #   AIOPS_NAMED=/usr/sbin/named
@@ -14,6 +14,9 @@ source "$here/lib.sh"
 
 aiops_ensure_bind
 aiops_ensure_ansible
+bao_line="$(bash "$here/openbao.sh" install | grep '^AIOPS_BAO=' | tail -n1)"
+[[ -n "$bao_line" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 
 printf 'AIOPS_ANSIBLE_PLAYBOOK=%s\n' "$AIOPS_ANSIBLE_PLAYBOOK"
 printf 'AIOPS_NAMED=%s\n' "$AIOPS_NAMED"
+printf '%s\n' "$bao_line"

@@ -19,6 +19,11 @@ path "secret/data/dns/tsig" {
   capabilities = ["read"]
 }
 
+# Slack approvals (when [slack] is enabled): the bot token and the signing secret.
+path "secret/data/slack/app" {
+  capabilities = ["read"]
+}
+
 # Token lifecycle: renew the token before it expires, look it up (TTL, validity after a 403).
 path "auth/token/renew-self" {
   capabilities = ["update"]

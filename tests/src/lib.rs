@@ -431,3 +431,138 @@ pub fn slack_click(
     let sig = aiopsd::slack::sign(SLACK_SIGNING_SECRET.as_bytes(), &ts, body.as_bytes());
     (body, ts, sig)
 }
+
+/// A private OpenBao (started by `bootstrap/openbao.sh`); stopped on drop.
+pub struct OpenBao {
+    pub state: tempfile::TempDir,
+    pub addr: String,
+    pub root_token: String,
+}
+
+impl OpenBao {
+    fn script(args: &[&str]) -> Result<std::collections::HashMap<String, String>> {
+        let out = Command::new("bash")
+            .arg(repo_root().join("bootstrap/openbao.sh"))
+            .args(args)
+            .output()
+            .context("running bootstrap/openbao.sh")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap/openbao.sh {args:?} failed (run `bash bootstrap/test-env.sh`):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(parse_kv(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// Dev mode: in memory, unsealed, root token `root`.
+    pub fn start_dev() -> Result<OpenBao> {
+        let state = tempfile::tempdir()?;
+        let port = free_port_pair();
+        let v = Self::script(&[
+            "start-dev",
+            &state.path().to_string_lossy(),
+            &port.to_string(),
+        ])?;
+        Ok(OpenBao {
+            addr: v.get("VAULT_ADDR").context("no VAULT_ADDR")?.clone(),
+            root_token: "root".into(),
+            state,
+        })
+    }
+
+    /// Raft storage, initialised and unsealed (so it can be sealed later).
+    pub fn start_raft() -> Result<OpenBao> {
+        let state = tempfile::tempdir()?;
+        let port = free_port_pair();
+        let v = Self::script(&[
+            "start-raft",
+            &state.path().to_string_lossy(),
+            &port.to_string(),
+        ])?;
+        let token_file = v
+            .get("AIOPS_BAO_ROOT_TOKEN_FILE")
+            .context("no root token file")?;
+        let root_token = std::fs::read_to_string(token_file)?.trim().to_string();
+        Ok(OpenBao {
+            addr: v.get("VAULT_ADDR").context("no VAULT_ADDR")?.clone(),
+            root_token,
+            state,
+        })
+    }
+
+    pub fn seal(&self) -> Result<()> {
+        Self::script(&["seal", &self.state.path().to_string_lossy()]).map(|_| ())
+    }
+
+    /// Runs `bootstrap/vault/setup.sh`: AppRole, the shipped policy, the TSIG key from
+    /// `tsig_json`. Returns (role id, secret id file).
+    pub fn setup(&self, tsig_json: &Path) -> Result<(String, PathBuf)> {
+        let out_dir = self.state.path().join("approle");
+        let out = Command::new("bash")
+            .arg(repo_root().join("bootstrap/vault/setup.sh"))
+            .arg(tsig_json)
+            .arg(&out_dir)
+            .env("VAULT_ADDR", &self.addr)
+            .env("VAULT_TOKEN", &self.root_token)
+            .output()
+            .context("running bootstrap/vault/setup.sh")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap/vault/setup.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let v = parse_kv(&String::from_utf8_lossy(&out.stdout));
+        let role_id = std::fs::read_to_string(
+            v.get("AIOPS_VAULT_ROLE_ID_FILE")
+                .context("no role id file")?,
+        )?
+        .trim()
+        .to_string();
+        Ok((
+            role_id,
+            PathBuf::from(
+                v.get("AIOPS_VAULT_SECRET_ID_FILE")
+                    .context("no secret id file")?,
+            ),
+        ))
+    }
+
+    /// A daemon secrets config that logs in by AppRole.
+    pub fn secrets_config(
+        &self,
+        role_id: &str,
+        secret_id_file: &Path,
+    ) -> aiopsd::config::SecretsConfig {
+        let vault: aiops_secrets::VaultConfig = serde_json::from_value(serde_json::json!({
+            "addr": self.addr,
+            "auth": {"method": "approle", "role_id": role_id, "secret_id_file": secret_id_file},
+            "cache_max_age_secs": 0,
+            "timeout_ms": 2000,
+        }))
+        .expect("vault config");
+        aiopsd::config::SecretsConfig {
+            provider: "vault".into(),
+            dir: None,
+            vault: Some(vault),
+        }
+    }
+}
+
+impl Drop for OpenBao {
+    fn drop(&mut self) {
+        let _ = Self::script(&["stop", &self.state.path().to_string_lossy()]);
+    }
+}
+
+/// A port whose successor is free too (OpenBao also listens on port + 1).
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let p = free_port();
+        if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}

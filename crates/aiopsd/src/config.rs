@@ -49,10 +49,12 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretsConfig {
-    /// `directory` (embedded default).
+    /// `directory` (embedded default) or `vault`.
     pub provider: String,
     /// Root of the directory provider; default `<data_dir>/secrets`.
     pub dir: Option<PathBuf>,
+    /// The Vault / OpenBao source, when `provider = "vault"`.
+    pub vault: Option<aiops_secrets::VaultConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -187,6 +189,7 @@ impl Default for SecretsConfig {
         SecretsConfig {
             provider: "directory".into(),
             dir: None,
+            vault: None,
         }
     }
 }
@@ -271,11 +274,16 @@ impl Config {
                 self.log.format
             ));
         }
-        if self.secrets.provider != "directory" {
-            return bad(format!(
-                "secrets.provider `{}` is not available (supported: directory)",
-                self.secrets.provider
-            ));
+        match (self.secrets.provider.as_str(), &self.secrets.vault) {
+            ("directory", _) | ("vault", Some(_)) => {}
+            ("vault", None) => {
+                return bad("secrets.provider = \"vault\" needs a [secrets.vault] section".into());
+            }
+            (other, _) => {
+                return bad(format!(
+                    "secrets.provider `{other}` is not available (supported: directory, vault)"
+                ));
+            }
         }
         if self.dns.timeout_ms == 0
             || self.ansible.timeout_secs == 0

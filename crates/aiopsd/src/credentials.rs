@@ -39,6 +39,11 @@ impl Lease {
         self.secrets.iter().find(|s| s.path() == path)
     }
 
+    /// Request ids of the reads (Vault's `request_id`), for the audit trail.
+    pub fn request_ids(&self) -> Vec<&str> {
+        self.secrets.iter().filter_map(Secret::request_id).collect()
+    }
+
     /// Every value in the lease, for scrubbing executor output.
     pub fn values(&self) -> Vec<&str> {
         self.secrets

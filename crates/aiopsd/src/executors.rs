@@ -47,6 +47,7 @@ pub struct Executors {
     dns_server: std::net::SocketAddr,
     dns_timeout: Duration,
     tsig_path: String,
+    slack_secret: Option<String>,
 }
 
 impl Executors {
@@ -61,6 +62,10 @@ impl Executors {
             dns_server: config.dns.server,
             dns_timeout: Duration::from_millis(config.dns.timeout_ms),
             tsig_path: config.dns.tsig_secret.clone(),
+            slack_secret: config
+                .slack
+                .enabled
+                .then(|| config.slack.secret_path.clone()),
         }
     }
 
@@ -79,6 +84,17 @@ impl Executors {
                     format!("DNS server {} does not answer: {e}", self.dns_server),
                 )
             })
+    }
+
+    /// Every secret path the daemon reads: each catalog action's, plus Slack's when enabled.
+    pub fn all_secret_paths(&self, catalog: &aiops_core::Catalog) -> Vec<String> {
+        catalog
+            .actions()
+            .flat_map(|a| self.secret_paths(a))
+            .chain(self.slack_secret.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
     }
 
     /// The secret paths this action's executor needs.

@@ -70,6 +70,8 @@ pub enum StartError {
     Policy(#[from] aiops_policy::PolicyError),
     #[error("store: {0}")]
     Store(#[from] aiops_store::StoreError),
+    #[error("secrets: {0}")]
+    Secrets(aiops_secrets::SecretError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -111,8 +113,25 @@ impl App {
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");
         }
-        let secrets: Arc<dyn SecretSource> = Arc::new(DirectorySource::new(config.secrets_dir()));
+        let secrets: Arc<dyn SecretSource> = match &config.secrets.vault {
+            Some(vault) if config.secrets.provider == "vault" => Arc::new(
+                aiops_secrets::VaultSource::connect(vault.clone())
+                    .await
+                    .map_err(StartError::Secrets)?,
+            ),
+            _ => Arc::new(DirectorySource::new(config.secrets_dir())),
+        };
         let executors = executors::Executors::new(&config);
+        let needed = executors.all_secret_paths(&catalog);
+        match secrets.check(&needed).await {
+            Ok(()) => {
+                tracing::info!(paths = ?needed, source = secrets.kind(), "the secret source can read every declared path")
+            }
+            // Not fatal: readiness reports it, and each request fails closed at its credentials stage.
+            Err(e) => {
+                tracing::warn!(error = %e, source = secrets.kind(), "declared secret paths are not all readable")
+            }
+        }
         let identities = auth::Identities::from_config(&config.auth);
         let slack = slack::SlackClient::new(
             &config.slack.api_base,

@@ -540,7 +540,7 @@ pub(crate) async fn execute(
         },
         t,
         RequestUpdate::default(),
-        json!({"source": state.secrets.kind(), "paths": lease.paths()}),
+        json!({"source": state.secrets.kind(), "paths": lease.paths(), "request_ids": lease.request_ids()}),
     )
     .await?;
 

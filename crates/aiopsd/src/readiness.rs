@@ -22,14 +22,12 @@ pub async fn check(state: &AppState) -> Readiness {
     let (store, secrets, ansible, dns) = tokio::join!(
         state.store.ping(),
         async {
-            let paths: Vec<String> = state
-                .catalog
-                .actions()
-                .flat_map(|a| state.executors.secret_paths(a))
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            (state.secrets.check(&paths).await, paths)
+            let paths = state.executors.all_secret_paths(&state.catalog);
+            let result = match state.secrets.health().await {
+                Ok(()) => state.secrets.check(&paths).await,
+                Err(e) => Err(e),
+            };
+            (result, paths)
         },
         state.executors.ansible().version(),
         async {

@@ -1,0 +1,197 @@
+//! Credentials from a real OpenBao: the DNS slice with the TSIG key in KV v2, read by the
+//! daemon logged in by AppRole with the shipped least-privilege policy; a sealed server and
+//! a denied path fail closed; a canary secret appears in no log, response, audit row or
+//! database page.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aiops_e2e::{Bind, Daemon, OpenBao, config_for};
+use serde_json::json;
+
+/// Every log line of this test binary, at TRACE, for the leak checks.
+fn logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .try_init();
+        buf
+    })
+    .clone()
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+impl Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The TSIG key as stored in Vault, with an extra field that nothing should ever use.
+fn tsig_with_canary(bind: &Bind, dir: &std::path::Path, canary: &str) -> std::path::PathBuf {
+    let mut key: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bind.secrets_dir.join("dns/tsig")).unwrap())
+            .unwrap();
+    key["note"] = json!(canary);
+    let path = dir.join("tsig.json");
+    std::fs::write(&path, key.to_string()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_change_through_openbao_leaks_nothing() {
+    let logs = logs();
+    let bind = Bind::start().unwrap();
+    let bao = OpenBao::start_dev().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let canary = "CANARY-7f3a9c1e-never-print-me";
+    let (role_id, secret_id_file) = bao
+        .setup(&tsig_with_canary(&bind, data.path(), canary))
+        .unwrap();
+    // The daemon gets nothing from the directory source: only Vault has the key.
+    std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
+    let mut cfg = config_for(&bind, data.path());
+    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    let d = Daemon::start(cfg).await.unwrap();
+
+    let (code, ready) = d.get("/readyz").await;
+    assert_eq!(code, 200, "{ready:#}");
+    assert_eq!(ready["checks"]["secrets"]["detail"]["kind"], "vault");
+
+    let (code, body) = d
+        .intent("Add DNS A record for vaulted.local to 192.168.1.100", false)
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    assert_eq!(body["status"], "success", "{body:#}");
+    assert_eq!(bind.dig("vaulted.local", "A"), ["192.168.1.100"]);
+
+    let id = body["id"].as_str().unwrap();
+    let (_, rec) = d.get(&format!("/api/v1/intents/{id}")).await;
+    let creds = rec["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["stage"] == "credentials")
+        .unwrap()
+        .clone();
+    assert_eq!(creds["data"]["source"], "vault");
+    assert_eq!(creds["data"]["paths"], json!(["dns/tsig"]));
+    assert!(
+        !creds["data"]["request_ids"][0]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "the Vault request id is audited: {creds:#}"
+    );
+    let (_, metrics) = d.get_text("/metrics").await;
+    assert!(
+        metrics.contains("aiops_secret_cache_misses_total{source=\"vault\"}"),
+        "{metrics}"
+    );
+    let (_, verify) = d.get("/api/v1/audit/verify").await;
+    assert_eq!(verify["ok"], true);
+    d.stop().await;
+
+    // The canary and the TSIG secret: nowhere.
+    let tsig: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.path().join("tsig.json")).unwrap())
+            .unwrap();
+    let secret = tsig["secret"].as_str().unwrap().to_string();
+    let secret_id = std::fs::read_to_string(&secret_id_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let log_text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(log_text.contains(id), "the log capture works");
+    let db = std::fs::read(data.path().join("aiops.db")).unwrap();
+    let wal = std::fs::read(data.path().join("aiops.db-wal")).unwrap_or_default();
+    for (what, text) in [
+        ("logs", log_text),
+        ("response", body.to_string()),
+        ("record", rec.to_string()),
+        ("metrics", metrics),
+        ("database", String::from_utf8_lossy(&db).into_owned()),
+        ("wal", String::from_utf8_lossy(&wal).into_owned()),
+    ] {
+        for needle in [canary, secret.as_str(), secret_id.as_str()] {
+            assert!(
+                !text.contains(needle),
+                "a secret value leaked into the {what}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_vault_and_denied_paths_fail_closed() {
+    let _ = logs();
+    let bind = Bind::start().unwrap();
+    let bao = OpenBao::start_raft().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let (role_id, secret_id_file) = bao.setup(&bind.secrets_dir.join("dns/tsig")).unwrap();
+    std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
+
+    // A path outside the shipped policy: not ready, and a clear 403 at the credentials stage.
+    let mut cfg = config_for(&bind, data.path());
+    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.dns.tsig_secret = "dns/other-zone-key".into();
+    let d = Daemon::start(cfg).await.unwrap();
+    let (code, ready) = d.get("/readyz").await;
+    assert_eq!(code, 503, "{ready:#}");
+    assert!(
+        ready["checks"]["secrets"]["detail"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("dns/other-zone-key"),
+        "{ready:#}"
+    );
+    let (code, body) = d
+        .intent("add dns record denied.local to 10.8.8.1", false)
+        .await;
+    assert_eq!(code, 503, "{body:#}");
+    assert_eq!(body["error"]["code"], "credentials_unavailable");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("403"),
+        "{body:#}"
+    );
+    assert!(bind.dig("denied.local", "A").is_empty());
+    d.stop().await;
+
+    // The shipped path works, until the server is sealed: then 503 and nothing executes.
+    let mut cfg = config_for(&bind, data.path());
+    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    let d = Daemon::start(cfg).await.unwrap();
+    let (_, ok) = d
+        .intent("add dns record before.local to 10.8.8.2", false)
+        .await;
+    assert_eq!(ok["status"], "success", "{ok:#}");
+    bao.seal().unwrap();
+    let (code, ready) = d.get("/readyz").await;
+    assert_eq!(code, 503);
+    assert_eq!(ready["checks"]["secrets"]["ok"], false);
+    let (code, body) = d
+        .intent("add dns record sealed.local to 10.8.8.3", false)
+        .await;
+    assert_eq!(code, 503, "{body:#}");
+    assert_eq!(body["error"]["code"], "credentials_unavailable");
+    assert!(
+        bind.dig("sealed.local", "A").is_empty(),
+        "nothing executes while Vault is sealed"
+    );
+    let (_, rec) = d
+        .get(&format!("/api/v1/intents/{}", body["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(rec["status"], "failed");
+    assert_eq!(rec["error"]["code"], "credentials_unavailable");
+}
