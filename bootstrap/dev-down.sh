@@ -21,6 +21,9 @@ if [[ -f "$state/slack-sink.pid" ]]; then
     kill "$(cat "$state/slack-sink.pid")" 2>/dev/null || true
     rm -f "$state/slack-sink.pid"
 fi
+if [[ -d "$state/kube" ]]; then
+    bash "$here/kube.sh" stop "$state/kube" || true
+fi
 if [[ -d "$state/openbao" ]]; then
     bash "$here/openbao.sh" stop "$state/openbao" || true
 fi

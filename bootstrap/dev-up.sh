@@ -16,13 +16,17 @@
 # AppRole with the shipped policy):
 #   VAULT_ADDR=http://127.0.0.1:<port>
 #   VAULT_TOKEN=<dev root token>
+# Kubernetes: the cluster of $KUBECONFIG when set (Kind, K3s); with AIOPS_K8S=local it builds
+# (once, ≈8 min) and starts a local etcd + kube-apiserver and prints
+#   KUBECONFIG=<path>
 # Idempotent: a second run keeps what is running (restarting aiopsd only if it was rebuilt
 # or reconfigured). Tokens and the signing secret are generated once and kept (0600) in the
 # state directory.
 #
 # Settings (environment): AIOPS_STATE (default <repo>/.aiops), AIOPS_PORT (30080),
 # AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
-# AIOPS_SECRETS (directory | vault), AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
+# AIOPS_SECRETS (directory | vault), AIOPS_K8S (local), AIOPS_KUBE_PORT (16443),
+# AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
 
@@ -117,6 +121,26 @@ secret_id_file = \"$secret_id_file\"
 "
 fi
 
+# Kubernetes: a given cluster, or a local API server.
+kube_toml=""
+kubeconfig_out=""
+if [[ "${AIOPS_K8S:-}" == "local" ]]; then
+    bash "$here/kube.sh" build >&2
+    kube_out="$(bash "$here/kube.sh" start "$state/kube" "${AIOPS_KUBE_PORT:-16443}")"
+    kubeconfig_out="$(sed -n 's/^KUBECONFIG=//p' <<<"$kube_out" | tail -n1)"
+elif [[ -n "${AIOPS_K8S:-}" ]]; then
+    aiops_die "AIOPS_K8S must be \"local\" (or unset, to use \$KUBECONFIG)"
+elif [[ -n "${KUBECONFIG:-}" ]]; then
+    kubeconfig_out="${KUBECONFIG%%:*}"
+fi
+if [[ -n "$kubeconfig_out" ]]; then
+    kube_toml="
+[kube]
+enabled = true
+kubeconfig = \"$kubeconfig_out\"
+"
+fi
+
 data="$state/data"
 log="$state/aiopsd.log"
 pidfile="$state/aiopsd.pid"
@@ -143,6 +167,7 @@ enabled = true
 api_base = "$slack_api"
 channel = "C0AIOPSDEV"
 
+$kube_toml
 [[auth.users]]
 name = "requester"
 roles = ["operator"]
@@ -213,4 +238,7 @@ echo "AIOPS_SLACK_API=$slack_api"
 if [[ "$secrets_mode" == "vault" ]]; then
     echo "VAULT_ADDR=$vault_addr"
     echo "VAULT_TOKEN=$vault_token"
+fi
+if [[ -n "$kubeconfig_out" ]]; then
+    echo "KUBECONFIG=$kubeconfig_out"
 fi

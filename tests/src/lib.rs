@@ -566,3 +566,55 @@ fn free_port_pair() -> u16 {
     }
     panic!("no free port pair");
 }
+
+/// A real kube-apiserver + etcd (built and started by `bootstrap/kube.sh`); stopped on drop.
+pub struct KubeApi {
+    pub state: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl KubeApi {
+    pub fn start() -> Result<KubeApi> {
+        let state = tempfile::tempdir()?;
+        let port = free_port();
+        let out = Command::new("bash")
+            .arg(repo_root().join("bootstrap/kube.sh"))
+            .arg("start")
+            .arg(state.path())
+            .arg(port.to_string())
+            .output()
+            .context("running bootstrap/kube.sh")?;
+        if !out.status.success() {
+            bail!(
+                "bootstrap/kube.sh start failed (run `bash bootstrap/test-env.sh`, which builds kube-apiserver):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let vars = parse_kv(&String::from_utf8_lossy(&out.stdout));
+        let kubeconfig = PathBuf::from(vars.get("KUBECONFIG").context("no KUBECONFIG line")?);
+        Ok(KubeApi { state, kubeconfig })
+    }
+
+    pub fn stop(&self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("bootstrap/kube.sh"))
+            .arg("stop")
+            .arg(self.state.path())
+            .output();
+    }
+
+    /// An admin client, for setting up and checking what the daemon did.
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
+        kube::Client::try_from(cfg).expect("client")
+    }
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

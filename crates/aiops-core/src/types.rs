@@ -32,6 +32,11 @@ pub struct Plan {
     /// Whether the dry run says the real run would change anything.
     pub changes: bool,
     pub hash: String,
+    /// What the executor holds the real run to (e.g. a Kubernetes `resourceVersion`).
+    /// Deliberately outside the hash: an approval binds what the human saw, the diff; a
+    /// changed object still fails execution through this precondition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor_state: Option<Value>,
 }
 
 impl Plan {
@@ -50,6 +55,13 @@ impl Plan {
             diff,
             changes,
             hash,
+            executor_state: None,
         }
+    }
+
+    /// Attaches the executor's preconditions (not hashed).
+    pub fn with_executor_state(mut self, state: Option<Value>) -> Self {
+        self.executor_state = state;
+        self
     }
 }

@@ -8,6 +8,10 @@
 //!   that outlives its timeout has its whole process group killed.
 //! - [`dns_lookup`] asks one DNS server directly (UDP, then TCP), for reads and for
 //!   verifying changes.
+//! - [`KubeExecutor`] runs the `k8s.*` actions through the Kubernetes API (kube client,
+//!   rustls): plan = the same request with server-side dry run turned into a deterministic
+//!   diff plus `resourceVersion`/`uid` preconditions; execute = the real request held to
+//!   those preconditions (a change since planning is [`ExecError::Conflict`]).
 //! - [`scrub`] removes secret values (and their common encodings) from any text; every
 //!   string in a [`PlaybookOutcome`] and in [`ExecError`] messages is scrubbed of the
 //!   secret variables the run was given.
@@ -22,9 +26,15 @@
 
 mod ansible;
 mod dns;
+mod kube;
 mod output;
 mod scrub;
 
+pub use crate::kube::{
+    Certificate, CertificateSpec, EXECUTION_TIME, HttpBackendRef, HttpRoute, HttpRouteRule,
+    HttpRouteSpec, IssuerRef, KubeConfig, KubeExecutor, KubeOutcome, KubePlan, MANAGED_BY_LABEL,
+    NO_CHANGES, ParentReference, READ_ONLY, RESTARTED_AT_ANNOTATION, expose_names, host_label,
+};
 pub use ansible::{Ansible, AnsibleConfig, PlaybookRun};
 pub use dns::{DnsAnswer, dns_lookup};
 pub use output::{PlaybookOutcome, TaskResult};
@@ -60,6 +70,37 @@ pub enum ExecError {
     /// The playbook path, a variable name or the limit was rejected before anything ran.
     #[error("invalid playbook: {0}")]
     InvalidPlaybook(String),
+    /// The Kubernetes API refused the request for lack of permission (RBAC 403). `verb`
+    /// and `resource` are the ones the authorizer checked (e.g. `patch`, `deployments`).
+    #[error("forbidden: cannot {verb} {resource}: {message}")]
+    Forbidden {
+        /// The API verb that was refused.
+        verb: String,
+        /// The resource (plural name) it was refused on.
+        resource: String,
+        /// The API server's explanation.
+        message: String,
+    },
+    /// The object the action names does not exist (Kubernetes 404).
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for, e.g. `deployment shop/web`.
+        what: String,
+    },
+    /// The object changed since it was planned (Kubernetes 409 on a precondition, or an
+    /// apply conflict); nothing was changed.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The action's parameters (or the plan handed to execute) are not usable.
+    #[error("invalid parameters: {0}")]
+    InvalidParams(String),
+    /// The executor does not implement this action.
+    #[error("unknown action: {0}")]
+    UnknownAction(String),
+    /// The executor's configuration is unusable (kubeconfig unreadable, no in-cluster
+    /// service account).
+    #[error("executor configuration: {0}")]
+    Config(String),
     /// Local I/O failed (temp files, pipes).
     #[error("i/o error: {context}: {source}")]
     Io {
@@ -81,6 +122,12 @@ impl ExecError {
             ExecError::DnsUnavailable(_) => "dns_unavailable",
             ExecError::InvalidDnsQuery(_) => "invalid_dns_query",
             ExecError::InvalidPlaybook(_) => "invalid_playbook",
+            ExecError::Forbidden { .. } => "forbidden",
+            ExecError::NotFound { .. } => "not_found",
+            ExecError::Conflict(_) => "conflict",
+            ExecError::InvalidParams(_) => "invalid_params",
+            ExecError::UnknownAction(_) => "unknown_action",
+            ExecError::Config(_) => "executor_config",
             ExecError::Io { .. } => "io",
         }
     }
@@ -127,6 +174,26 @@ mod tests {
             ExecError::io("ctx", std::io::Error::other("e")).code(),
             "io"
         );
+        assert_eq!(
+            ExecError::Forbidden {
+                verb: "patch".into(),
+                resource: "deployments".into(),
+                message: "m".into()
+            }
+            .code(),
+            "forbidden"
+        );
+        assert_eq!(ExecError::NotFound { what: "x".into() }.code(), "not_found");
+        assert_eq!(ExecError::Conflict("x".into()).code(), "conflict");
+        assert_eq!(
+            ExecError::InvalidParams("x".into()).code(),
+            "invalid_params"
+        );
+        assert_eq!(
+            ExecError::UnknownAction("x".into()).code(),
+            "unknown_action"
+        );
+        assert_eq!(ExecError::Config("x".into()).code(), "executor_config");
         assert_eq!(
             ExecError::Timeout(Duration::from_millis(1500)).to_string(),
             "executor timed out after 1.5s"

@@ -383,7 +383,7 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
     let caller = state.identities.current(&rec.caller);
     let target = state.catalog.target(&intent, &state.zones);
     let fresh = match state.executors.plan(&spec, &intent, &target).await {
-        Ok(p) => Plan::new(&intent, target, p.diff, p.changes),
+        Ok(p) => Plan::new(&intent, target, p.diff, p.changes).with_executor_state(p.state),
         Err(f) => {
             let run = Run::resume(state, &rec, caller);
             let resp = run

@@ -28,6 +28,39 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     pub auth: AuthConfig,
     pub slack: SlackConfig,
+    pub kube: KubeSection,
+}
+
+/// The Kubernetes/K3s executor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubeSection {
+    pub enabled: bool,
+    /// A kubeconfig (development); unset: the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// The appliance's Gateway that `k8s.expose_service` routes attach to.
+    pub gateway_name: String,
+    pub gateway_namespace: String,
+    /// cert-manager ClusterIssuer for exposed hostnames (e.g. a DNS-01 issuer).
+    pub cluster_issuer: String,
+    pub field_manager: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for KubeSection {
+    fn default() -> Self {
+        KubeSection {
+            enabled: false,
+            kubeconfig: None,
+            context: None,
+            gateway_name: "appliance".into(),
+            gateway_namespace: "aiops".into(),
+            cluster_issuer: "dns01".into(),
+            field_manager: "aiopsd".into(),
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -171,6 +204,7 @@ impl Default for Config {
             approvals: ApprovalsConfig::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
+            kube: KubeSection::default(),
         }
     }
 }
@@ -299,9 +333,12 @@ impl Config {
         {
             return bad("approval ttls must be greater than zero".into());
         }
-        if self.approvals.worker_interval_ms == 0 || self.slack.timeout_ms == 0 {
+        if self.approvals.worker_interval_ms == 0
+            || self.slack.timeout_ms == 0
+            || self.kube.timeout_ms == 0
+        {
             return bad(
-                "approvals.worker_interval_ms and slack.timeout_ms must be greater than zero"
+                "approvals.worker_interval_ms, slack.timeout_ms and kube.timeout_ms must be greater than zero"
                     .into(),
             );
         }

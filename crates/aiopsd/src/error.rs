@@ -52,8 +52,9 @@ pub fn status_for_code(code: &str) -> StatusCode {
         "executor_timeout" => StatusCode::GATEWAY_TIMEOUT,
         "executor_failed" => StatusCode::BAD_GATEWAY,
         "not_found" => StatusCode::NOT_FOUND,
+        "forbidden" => StatusCode::FORBIDDEN,
         "conflict" => StatusCode::CONFLICT,
-        "invalid_request" | "invalid_params" | "invalid_playbook" => {
+        "invalid_request" | "invalid_params" | "invalid_playbook" | "unknown_action" => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         _ => StatusCode::INTERNAL_SERVER_ERROR,

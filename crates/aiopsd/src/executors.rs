@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aiops_core::{ActionSpec, ExecutorBinding, Intent, Target};
-use aiops_exec::{Ansible, ExecError, PlaybookRun, dns_lookup};
+use aiops_core::{ActionSpec, ExecutorBinding, Intent, Plan, Target};
+use aiops_exec::{Ansible, ExecError, KubeConfig, KubeExecutor, KubePlan, PlaybookRun, dns_lookup};
 use aiops_secrets::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
@@ -35,11 +35,13 @@ impl From<ExecError> for Failure {
     }
 }
 
-/// What planning found: the dry-run diff and whether a real run would change anything.
+/// What planning found: the dry-run diff, whether a real run would change anything, and
+/// the executor's preconditions for that run.
 #[derive(Debug, Clone)]
 pub struct PlanOutput {
     pub diff: String,
     pub changes: bool,
+    pub state: Option<Value>,
 }
 
 pub struct Executors {
@@ -48,11 +50,30 @@ pub struct Executors {
     dns_timeout: Duration,
     tsig_path: String,
     slack_secret: Option<String>,
+    kube: Option<KubeExecutor>,
 }
 
 impl Executors {
-    pub fn new(config: &Config) -> Self {
-        Executors {
+    /// Builds the executors from config. Connecting to Kubernetes does not contact the API
+    /// server; a bad kubeconfig is a start-up error.
+    pub async fn new(config: &Config) -> Result<Self, Failure> {
+        let kube = if config.kube.enabled {
+            Some(
+                KubeExecutor::connect(KubeConfig {
+                    kubeconfig: config.kube.kubeconfig.clone(),
+                    context: config.kube.context.clone(),
+                    gateway_name: config.kube.gateway_name.clone(),
+                    gateway_namespace: config.kube.gateway_namespace.clone(),
+                    cluster_issuer: config.kube.cluster_issuer.clone(),
+                    field_manager: config.kube.field_manager.clone(),
+                    timeout: Duration::from_millis(config.kube.timeout_ms),
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Executors {
             ansible: Ansible::new(aiops_exec::AnsibleConfig {
                 ansible_playbook: config.ansible.playbook_bin.clone(),
                 playbook_dir: config.ansible.playbook_dir.clone(),
@@ -66,7 +87,22 @@ impl Executors {
                 .slack
                 .enabled
                 .then(|| config.slack.secret_path.clone()),
-        }
+            kube,
+        })
+    }
+
+    /// The Kubernetes executor, when configured.
+    pub fn kube(&self) -> Option<&KubeExecutor> {
+        self.kube.as_ref()
+    }
+
+    fn kube_or_unavailable(&self) -> Result<&KubeExecutor, Failure> {
+        self.kube.as_ref().ok_or_else(|| {
+            Failure::new(
+                "executor_unavailable",
+                "the Kubernetes executor is not configured on this appliance ([kube] enabled = false)",
+            )
+        })
     }
 
     pub fn ansible(&self) -> &Ansible {
@@ -140,6 +176,7 @@ impl Executors {
                 Ok(PlanOutput {
                     diff,
                     changes: out.changed,
+                    state: None,
                 })
             }
             ExecutorBinding::Dns => Ok(PlanOutput {
@@ -150,11 +187,19 @@ impl Executors {
                     self.dns_server
                 ),
                 changes: false,
+                state: None,
             }),
-            ExecutorBinding::Kube => Err(Failure::new(
-                "executor_unavailable",
-                "the Kubernetes executor is not configured on this appliance",
-            )),
+            ExecutorBinding::Kube => {
+                let plan = self
+                    .kube_or_unavailable()?
+                    .plan(&intent.action, &intent.params)
+                    .await?;
+                Ok(PlanOutput {
+                    diff: plan.diff,
+                    changes: plan.changes,
+                    state: Some(plan.preconditions),
+                })
+            }
             ExecutorBinding::Retrieval => Err(Failure::new(
                 "retrieval_unavailable",
                 "runbook retrieval is not configured on this appliance",
@@ -167,9 +212,10 @@ impl Executors {
         &self,
         spec: &ActionSpec,
         intent: &Intent,
-        target: &Target,
+        plan: &Plan,
         lease: &Lease,
     ) -> Result<Value, Failure> {
+        let target = &plan.target;
         match &spec.executor {
             ExecutorBinding::Ansible { .. } => {
                 let secrets = self.secret_vars(spec, lease)?;
@@ -198,7 +244,23 @@ impl Executors {
                     "result": answer,
                 }))
             }
-            ExecutorBinding::Kube | ExecutorBinding::Retrieval => Err(self
+            ExecutorBinding::Kube => {
+                let kube_plan = KubePlan {
+                    diff: plan.diff.clone(),
+                    changes: plan.changes,
+                    preconditions: plan.executor_state.clone().unwrap_or(Value::Null),
+                };
+                let out = self
+                    .kube_or_unavailable()?
+                    .execute(&intent.action, &intent.params, &kube_plan)
+                    .await?;
+                Ok(json!({
+                    "executor": "kube",
+                    "changed": out.changed,
+                    "result": out.result,
+                }))
+            }
+            ExecutorBinding::Retrieval => Err(self
                 .plan(spec, intent, target)
                 .await
                 .err()

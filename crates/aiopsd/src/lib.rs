@@ -121,7 +121,9 @@ impl App {
             ),
             _ => Arc::new(DirectorySource::new(config.secrets_dir())),
         };
-        let executors = executors::Executors::new(&config);
+        let executors = executors::Executors::new(&config)
+            .await
+            .map_err(|f| config::ConfigError(format!("kube: {}", f.message)))?;
         let needed = executors.all_secret_paths(&catalog);
         match secrets.check(&needed).await {
             Ok(()) => {

@@ -417,7 +417,8 @@ async fn run_path(
         Ok(p) => p,
         Err(f) => return run.fail("plan", t, f).await,
     };
-    let plan = Plan::new(&intent, target, planned.diff, planned.changes);
+    let plan = Plan::new(&intent, target, planned.diff, planned.changes)
+        .with_executor_state(planned.state);
     run.resp.plan = Some(PlanView::from(&plan));
     let plan_update = RequestUpdate {
         plan: Some(json!(plan)),
@@ -588,11 +589,7 @@ pub(crate) async fn execute(
     )
     .await?;
     let t = Instant::now();
-    match state
-        .executors
-        .execute(spec, intent, &plan.target, &lease)
-        .await
-    {
+    match state.executors.execute(spec, intent, plan, &lease).await {
         Ok(execution) => {
             drop(lease);
             let changed = execution

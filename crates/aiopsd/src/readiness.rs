@@ -19,7 +19,7 @@ pub async fn check(state: &AppState) -> Readiness {
         checks.insert(name.to_string(), json!({"ok": ok, "detail": detail}));
     };
 
-    let (store, secrets, ansible, dns) = tokio::join!(
+    let (store, secrets, ansible, dns, kube) = tokio::join!(
         state.store.ping(),
         async {
             let paths = state.executors.all_secret_paths(&state.catalog);
@@ -33,6 +33,12 @@ pub async fn check(state: &AppState) -> Readiness {
         async {
             let zone = state.zones.first().cloned().unwrap_or_default();
             state.executors.dns_ready(&zone).await
+        },
+        async {
+            match state.executors.kube() {
+                Some(k) => Some(k.version().await),
+                None => None,
+            }
         },
     );
     put(
@@ -59,5 +65,16 @@ pub async fn check(state: &AppState) -> Readiness {
         dns.is_ok(),
         json!({"server": state.config.dns.server.to_string(), "error": dns.err().map(|e| e.message)}),
     );
+    // The Kubernetes API only counts when the executor is configured.
+    if let Some(kube) = kube {
+        put(
+            "kubernetes",
+            kube.is_ok(),
+            match kube {
+                Ok(v) => json!({"version": v}),
+                Err(e) => json!({"error": e.to_string()}),
+            },
+        );
+    }
     Readiness { ready, checks }
 }

@@ -1,0 +1,1218 @@
+//! The Kubernetes executor against a REAL kube-apiserver (v1.20, built from Debian's
+//! source package) and etcd, started with `bootstrap/kube.sh start` on a free port and
+//! stopped when the guard drops. Nothing is mocked. If the apiserver binary is missing the
+//! run FAILS with the command that builds it (`bash bootstrap/kube.sh build`).
+//!
+//! A custom harness (`harness = false`): the server is started once for all scenarios and
+//! is always stopped at the end (a `static` in the default harness would never be
+//! dropped). Each scenario runs in its own tokio task (a panic fails that scenario only)
+//! and its own namespace. Arguments that do not start with `-` filter scenarios by
+//! substring, like libtest; the last line is libtest's summary line.
+//!
+//! There is no controller-manager and no node: Deployments get no ReplicaSets, pods stay
+//! Pending. Nothing here waits for a rollout.
+
+// Tests start the servers through bootstrap/kube.sh (argv, no shell string); the harness
+// is not compiled with cfg(test), so clippy's in-test allowances do not apply.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aiops_exec::{ExecError, KubeConfig, KubeExecutor, KubeOutcome, KubePlan};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde_json::{Map, Value, json};
+
+const BUILD_HINT: &str = "run `bash bootstrap/kube.sh build` first (≈8 min cold; the binary is cached under \
+     ${AIOPS_CACHE:-~/.cache/aiops}/kube/bin)";
+const GATEWAY: &str = "edge";
+const GATEWAY_NS: &str = "aiops-gateway";
+const ISSUER: &str = "aiops-ca";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+// ------------------------------------------------------------------------------------------
+// The server: bootstrap/kube.sh start/stop, stopped on drop.
+// ------------------------------------------------------------------------------------------
+
+struct Server {
+    state: tempfile::TempDir,
+    admin: PathBuf,
+    restricted: PathBuf,
+    api: String,
+    running: bool,
+}
+
+impl Server {
+    fn start() -> Result<Server, String> {
+        let state = tempfile::Builder::new()
+            .prefix("aiops-kube-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let port = free_port();
+        let script = repo_root().join("bootstrap/kube.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(state.path())
+            .arg(port.to_string())
+            .env("AIOPS_NO_INSTALL", "1")
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let mut server = Server {
+            state,
+            admin: PathBuf::new(),
+            restricted: PathBuf::new(),
+            api: String::new(),
+            running: true,
+        };
+        if !out.status.success() {
+            server.stop();
+            let hint = if stderr.contains("not built") {
+                format!("\n{BUILD_HINT}")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "bootstrap/kube.sh start failed ({}):\n{stderr}{hint}",
+                out.status
+            ));
+        }
+        let vars: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+        server.admin = PathBuf::from(vars.get("KUBECONFIG").copied().unwrap_or_default());
+        server.restricted = PathBuf::from(
+            vars.get("AIOPS_KUBE_RESTRICTED_KUBECONFIG")
+                .copied()
+                .unwrap_or_default(),
+        );
+        server.api = vars
+            .get("AIOPS_KUBE_API")
+            .copied()
+            .unwrap_or_default()
+            .to_string();
+        if !server.admin.is_file() || !server.restricted.is_file() || server.api.is_empty() {
+            return Err(format!(
+                "kube.sh start printed no usable KEY=VALUE lines:\n{stdout}"
+            ));
+        }
+        Ok(server)
+    }
+
+    /// The end of the servers' logs, for failures (the state dir goes with the guard).
+    fn print_log_tail(&self) {
+        for log in ["apiserver.log", "etcd.log"] {
+            let text = std::fs::read_to_string(self.state.path().join(log)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            println!("\n--- last lines of {log} ---\n{}", tail.join("\n"));
+        }
+    }
+
+    fn stop(&mut self) {
+        if !self.running {
+            return;
+        }
+        self.running = false;
+        let status = Command::new("bash")
+            .arg(repo_root().join("bootstrap/kube.sh"))
+            .arg("stop")
+            .arg(self.state.path())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("warning: bootstrap/kube.sh stop failed: {status:?}");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Shared context of the scenarios.
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone)]
+struct Ctx {
+    admin_kubeconfig: PathBuf,
+    restricted_kubeconfig: PathBuf,
+}
+
+impl Ctx {
+    fn config(&self, kubeconfig: &Path) -> KubeConfig {
+        KubeConfig {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+            gateway_name: GATEWAY.into(),
+            gateway_namespace: GATEWAY_NS.into(),
+            cluster_issuer: ISSUER.into(),
+            field_manager: "aiopsd".into(),
+            timeout: Duration::from_secs(20),
+        }
+    }
+
+    async fn executor(&self) -> KubeExecutor {
+        KubeExecutor::connect(self.config(&self.admin_kubeconfig))
+            .await
+            .expect("connect (admin)")
+    }
+
+    async fn restricted_executor(&self) -> KubeExecutor {
+        KubeExecutor::connect(self.config(&self.restricted_kubeconfig))
+            .await
+            .expect("connect (restricted)")
+    }
+
+    /// A plain kube client with admin rights, to set up and inspect the cluster.
+    async fn client(&self) -> Client {
+        let kc = Kubeconfig::read_from(&self.admin_kubeconfig).expect("kubeconfig");
+        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .expect("config");
+        Client::try_from(cfg).expect("client")
+    }
+
+    /// A fresh namespace for one scenario.
+    async fn namespace(&self, name: &str) -> String {
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        Api::<Namespace>::all(self.client().await)
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        name.to_string()
+    }
+
+    async fn deployment(&self, ns: &str, name: &str, replicas: i32) -> Deployment {
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}
+                }
+            }
+        }))
+        .unwrap();
+        Api::<Deployment>::namespaced(self.client().await, ns)
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("create deployment")
+    }
+
+    async fn get_deployment(&self, ns: &str, name: &str) -> Deployment {
+        Api::<Deployment>::namespaced(self.client().await, ns)
+            .get(name)
+            .await
+            .expect("get deployment")
+    }
+
+    async fn pod(&self, ns: &str, name: &str, containers: usize) -> Pod {
+        let containers: Vec<Value> = (0..containers)
+            .map(|i| json!({"name": format!("c{i}"), "image": "busybox:1.36"}))
+            .collect();
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"containers": containers}
+        }))
+        .unwrap();
+        Api::<Pod>::namespaced(self.client().await, ns)
+            .create(&PostParams::default(), &p)
+            .await
+            .expect("create pod")
+    }
+}
+
+fn params(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => panic!("params must be an object, got {other}"),
+    }
+}
+
+fn replicas(d: &Deployment) -> Option<i32> {
+    d.spec.as_ref().and_then(|s| s.replicas)
+}
+
+fn restarted_at(d: &Deployment) -> Option<String> {
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(aiops_exec::RESTARTED_AT_ANNOTATION)
+        .cloned()
+}
+
+async fn plan_ok(x: &KubeExecutor, action: &str, p: &Map<String, Value>) -> KubePlan {
+    x.plan(action, p)
+        .await
+        .unwrap_or_else(|e| panic!("plan {action}: {e} ({})", e.code()))
+}
+
+async fn execute_ok(
+    x: &KubeExecutor,
+    action: &str,
+    p: &Map<String, Value>,
+    plan: &KubePlan,
+) -> KubeOutcome {
+    x.execute(action, p, plan)
+        .await
+        .unwrap_or_else(|e| panic!("execute {action}: {e} ({})", e.code()))
+}
+
+// ------------------------------------------------------------------------------------------
+// Scenarios.
+// ------------------------------------------------------------------------------------------
+
+async fn version_is_the_real_apiserver(ctx: Ctx) {
+    let v = ctx.executor().await.version().await.expect("version");
+    assert_eq!(v, "v1.20.2");
+}
+
+async fn scale_plan_is_a_dry_run_then_execute_applies(ctx: Ctx) {
+    let ns = ctx.namespace("scale").await;
+    let created = ctx.deployment(&ns, "web", 2).await;
+    let x = ctx.executor().await;
+    let p = params(json!({"namespace": ns, "name": "web", "replicas": 5}));
+
+    let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
+    assert!(plan.changes);
+    assert_eq!(plan.diff, "spec.replicas: 2 -> 5");
+    assert_eq!(
+        plan.preconditions["resourceVersion"],
+        json!(created.metadata.resource_version)
+    );
+    assert_eq!(plan.preconditions["uid"], json!(created.metadata.uid));
+    // The dry run stored nothing.
+    let after_plan = ctx.get_deployment(&ns, "web").await;
+    assert_eq!(replicas(&after_plan), Some(2));
+    assert_eq!(
+        after_plan.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    // The same request planned again gives the same plan (the hash binds to it).
+    assert_eq!(plan_ok(&x, "k8s.scale_deployment", &p).await, plan);
+
+    let out = execute_ok(&x, "k8s.scale_deployment", &p, &plan).await;
+    assert!(out.changed);
+    assert_eq!(
+        out.result,
+        json!({"deployment": format!("{ns}/web"), "replicas": 5})
+    );
+    let scaled = ctx.get_deployment(&ns, "web").await;
+    assert_eq!(replicas(&scaled), Some(5));
+    // Field manager of the write is aiopsd.
+    let managers: Vec<String> = scaled
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert!(
+        managers.iter().any(|m| m == "aiopsd"),
+        "managers: {managers:?}"
+    );
+
+    // Already at 5: nothing to do, and executing changes nothing.
+    let again = plan_ok(&x, "k8s.scale_deployment", &p).await;
+    assert!(!again.changes);
+    assert_eq!(again.diff, aiops_exec::NO_CHANGES);
+    let out = execute_ok(&x, "k8s.scale_deployment", &p, &again).await;
+    assert!(!out.changed);
+    assert_eq!(
+        ctx.get_deployment(&ns, "web")
+            .await
+            .metadata
+            .resource_version,
+        scaled.metadata.resource_version
+    );
+}
+
+async fn restart_sets_the_annotation_with_a_clock_free_plan(ctx: Ctx) {
+    let ns = ctx.namespace("restart").await;
+    ctx.deployment(&ns, "api", 1).await;
+    let x = ctx.executor().await;
+    let p = params(json!({"namespace": ns, "name": "api"}));
+
+    let plan = plan_ok(&x, "k8s.restart_deployment", &p).await;
+    assert!(plan.changes);
+    assert_eq!(
+        plan.diff,
+        "spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt: <none> -> <time of execution>"
+    );
+    assert_eq!(restarted_at(&ctx.get_deployment(&ns, "api").await), None);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        plan_ok(&x, "k8s.restart_deployment", &p).await,
+        plan,
+        "plan must not depend on the clock"
+    );
+
+    let out = execute_ok(&x, "k8s.restart_deployment", &p, &plan).await;
+    assert!(out.changed);
+    let at = restarted_at(&ctx.get_deployment(&ns, "api").await).expect("annotation set");
+    assert_eq!(out.result["restartedAt"], json!(at));
+    assert_eq!(out.result["deployment"], json!(format!("{ns}/api")));
+    let parsed: k8s_openapi::jiff::Timestamp = at.parse().expect("RFC 3339");
+    let age = k8s_openapi::jiff::Timestamp::now().as_second() - parsed.as_second();
+    assert!((0..120).contains(&age), "restartedAt {at} is not now");
+
+    // A second restart shows the previous value.
+    let plan2 = plan_ok(&x, "k8s.restart_deployment", &p).await;
+    assert_eq!(
+        plan2.diff,
+        format!(
+            "spec.template.metadata.annotations.kubectl.kubernetes.io/restartedAt: {at} -> <time of execution>"
+        )
+    );
+}
+
+async fn changed_between_plan_and_execute_is_a_conflict(ctx: Ctx) {
+    let ns = ctx.namespace("conflict").await;
+    ctx.deployment(&ns, "web", 2).await;
+    let x = ctx.executor().await;
+    let client = ctx.client().await;
+    let deployments: Api<Deployment> = Api::namespaced(client, &ns);
+
+    // Scale: another writer scales to 7 after the plan; the planned scale to 4 must fail
+    // and leave the other writer's 7.
+    let p = params(json!({"namespace": ns, "name": "web", "replicas": 4}));
+    let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 7}})),
+        )
+        .await
+        .expect("other writer");
+    let err = x
+        .execute("k8s.scale_deployment", &p, &plan)
+        .await
+        .expect_err("must conflict");
+    assert_eq!(err.code(), "conflict", "{err}");
+    assert!(matches!(err, ExecError::Conflict(_)));
+    assert!(
+        err.to_string().contains(&format!("deployment {ns}/web")),
+        "{err}"
+    );
+    assert_eq!(replicas(&ctx.get_deployment(&ns, "web").await), Some(7));
+
+    // Restart: a label change by someone else after the plan makes it a conflict too.
+    let p = params(json!({"namespace": ns, "name": "web"}));
+    let plan = plan_ok(&x, "k8s.restart_deployment", &p).await;
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .expect("other writer");
+    let err = x
+        .execute("k8s.restart_deployment", &p, &plan)
+        .await
+        .expect_err("must conflict");
+    assert_eq!(err.code(), "conflict", "{err}");
+    assert_eq!(restarted_at(&ctx.get_deployment(&ns, "web").await), None);
+}
+
+async fn delete_pod_plans_then_deletes(ctx: Ctx) {
+    let ns = ctx.namespace("delete").await;
+    let pod = ctx.pod(&ns, "worker-1", 1).await;
+    let x = ctx.executor().await;
+    let pods: Api<Pod> = Api::namespaced(ctx.client().await, &ns);
+    let p = params(json!({"namespace": ns, "name": "worker-1"}));
+
+    let plan = plan_ok(&x, "k8s.delete_pod", &p).await;
+    assert!(plan.changes);
+    let uid = pod.metadata.uid.clone().unwrap();
+    assert_eq!(
+        plan.diff,
+        format!("pod {ns}/worker-1: present (uid {uid}) -> deleted")
+    );
+    assert_eq!(plan.preconditions["uid"], json!(uid));
+    // Dry run: still there, untouched.
+    let still = pods
+        .get("worker-1")
+        .await
+        .expect("pod survives the dry run");
+    assert!(still.metadata.deletion_timestamp.is_none());
+
+    let out = execute_ok(&x, "k8s.delete_pod", &p, &plan).await;
+    assert!(out.changed);
+    assert_eq!(out.result["pod"], json!(format!("{ns}/worker-1")));
+    assert_eq!(out.result["deleted"], json!(true));
+    // An unscheduled pod goes at once (no kubelet to wait for).
+    let gone = pods.get_opt("worker-1").await.expect("get");
+    assert!(
+        gone.is_none() || gone.unwrap().metadata.deletion_timestamp.is_some(),
+        "pod still there"
+    );
+
+    // Deleting it again: not found.
+    let err = x.plan("k8s.delete_pod", &p).await.expect_err("gone");
+    assert_eq!(err.code(), "not_found", "{err}");
+}
+
+async fn delete_of_a_recreated_pod_is_a_conflict(ctx: Ctx) {
+    let ns = ctx.namespace("recreate").await;
+    ctx.pod(&ns, "worker-2", 1).await;
+    let x = ctx.executor().await;
+    let pods: Api<Pod> = Api::namespaced(ctx.client().await, &ns);
+    let p = params(json!({"namespace": ns, "name": "worker-2"}));
+    let plan = plan_ok(&x, "k8s.delete_pod", &p).await;
+
+    // Someone deletes and recreates it: same name, new uid.
+    pods.delete("worker-2", &DeleteParams::default().grace_period(0))
+        .await
+        .expect("delete");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pods.get_opt("worker-2").await.expect("get").is_some() {
+        assert!(Instant::now() < deadline, "pod not gone");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let recreated = ctx.pod(&ns, "worker-2", 1).await;
+    assert_ne!(json!(recreated.metadata.uid), plan.preconditions["uid"]);
+
+    let err = x
+        .execute("k8s.delete_pod", &p, &plan)
+        .await
+        .expect_err("uid precondition must fail");
+    assert_eq!(err.code(), "conflict", "{err}");
+    let survivor = pods.get("worker-2").await.expect("new pod untouched");
+    assert_eq!(survivor.metadata.uid, recreated.metadata.uid);
+    assert!(survivor.metadata.deletion_timestamp.is_none());
+}
+
+async fn list_pods_returns_structured_entries(ctx: Ctx) {
+    let ns = ctx.namespace("list").await;
+    ctx.pod(&ns, "b-two", 2).await;
+    ctx.pod(&ns, "a-one", 1).await;
+    let x = ctx.executor().await;
+    let p = params(json!({"namespace": ns}));
+
+    let plan = plan_ok(&x, "k8s.list_pods", &p).await;
+    assert!(!plan.changes);
+    assert_eq!(plan.diff, aiops_exec::READ_ONLY);
+
+    let out = execute_ok(&x, "k8s.list_pods", &p, &plan).await;
+    assert!(!out.changed);
+    assert_eq!(out.result["namespace"], json!(ns));
+    assert_eq!(out.result["count"], json!(2));
+    let pods = out.result["pods"].as_array().expect("pods array");
+    let names: Vec<&str> = pods.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a-one", "b-two"]);
+    for (pod, total) in pods.iter().zip([1, 2]) {
+        assert_eq!(pod["phase"], json!("Pending"), "{pod}");
+        assert_eq!(pod["ready"], json!(format!("0/{total}")), "{pod}");
+        assert_eq!(pod["restarts"], json!(0), "{pod}");
+        assert_eq!(pod["node"], Value::Null, "{pod}");
+        let age = pod["age_seconds"].as_i64().expect("age_seconds");
+        assert!((0..300).contains(&age), "{pod}");
+        assert!(pod["age"].as_str().expect("age").ends_with('s'), "{pod}");
+    }
+
+    // An empty namespace lists nothing.
+    let empty = ctx.namespace("list-empty").await;
+    let p = params(json!({"namespace": empty}));
+    let out = execute_ok(&x, "k8s.list_pods", &p, &plan).await;
+    assert_eq!(out.result["pods"], json!([]));
+}
+
+async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
+    let ns = ctx.namespace("expose").await;
+    let x = ctx.executor().await;
+    let client = ctx.client().await;
+    let p = params(
+        json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com", "port": 8080}),
+    );
+    let routes: Api<aiops_exec::HttpRoute> = Api::namespaced(client.clone(), &ns);
+    let certs: Api<aiops_exec::Certificate> = Api::namespaced(client.clone(), &ns);
+
+    let plan = plan_ok(&x, "k8s.expose_service", &p).await;
+    assert!(plan.changes);
+    let route = format!("HTTPRoute {ns}/shop-shop-example-com");
+    let cert = format!("Certificate {ns}/shop-example-com");
+    let expected = [
+        format!("{route}: metadata.labels.app.kubernetes.io/managed-by: <none> -> aiopsd"),
+        format!("{route}: spec.hostnames: <none> -> [\"shop.example.com\"]"),
+        format!(
+            "{route}: spec.parentRefs: <none> -> [{{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"{GATEWAY}\",\"namespace\":\"{GATEWAY_NS}\"}}]"
+        ),
+        format!(
+            "{route}: spec.rules: <none> -> [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":8080}}]}}]"
+        ),
+        format!("{cert}: metadata.labels.app.kubernetes.io/managed-by: <none> -> aiopsd"),
+        format!("{cert}: spec.dnsNames: <none> -> [\"shop.example.com\"]"),
+        format!("{cert}: spec.issuerRef.group: <none> -> cert-manager.io"),
+        format!("{cert}: spec.issuerRef.kind: <none> -> ClusterIssuer"),
+        format!("{cert}: spec.issuerRef.name: <none> -> {ISSUER}"),
+        format!("{cert}: spec.secretName: <none> -> shop-example-com-tls"),
+    ];
+    assert_eq!(plan.diff, expected.join("\n"));
+    // The dry run created nothing.
+    assert!(
+        routes
+            .get_opt("shop-shop-example-com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(certs.get_opt("shop-example-com").await.unwrap().is_none());
+
+    let out = execute_ok(&x, "k8s.expose_service", &p, &plan).await;
+    assert!(out.changed);
+    assert_eq!(
+        out.result["httproute"],
+        json!(format!("{ns}/shop-shop-example-com"))
+    );
+    assert_eq!(
+        out.result["certificate"],
+        json!(format!("{ns}/shop-example-com"))
+    );
+    assert_eq!(out.result["secretName"], json!("shop-example-com-tls"));
+
+    // Read back raw JSON: the fields the server stored.
+    let route_obj =
+        serde_json::to_value(routes.get("shop-shop-example-com").await.unwrap()).unwrap();
+    assert_eq!(
+        route_obj["apiVersion"],
+        json!("gateway.networking.k8s.io/v1")
+    );
+    assert_eq!(
+        route_obj["spec"],
+        json!({
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                            "name": GATEWAY, "namespace": GATEWAY_NS}],
+            "hostnames": ["shop.example.com"],
+            "rules": [{"backendRefs": [{"name": "shop", "port": 8080}]}]
+        })
+    );
+    let cert_obj = certs.get("shop-example-com").await.unwrap();
+    assert_eq!(cert_obj.spec.dns_names, ["shop.example.com"]);
+    assert_eq!(cert_obj.spec.secret_name, "shop-example-com-tls");
+    assert_eq!(cert_obj.spec.issuer_ref.name, ISSUER);
+    assert_eq!(
+        cert_obj.spec.issuer_ref.kind.as_deref(),
+        Some("ClusterIssuer")
+    );
+    let fields = cert_obj.metadata.managed_fields.clone().unwrap_or_default();
+    assert!(
+        fields
+            .iter()
+            .any(|m| m.manager.as_deref() == Some("aiopsd")
+                && m.operation.as_deref() == Some("Apply")),
+        "server-side apply by aiopsd: {fields:?}"
+    );
+    let route_rv = route_obj["metadata"]["resourceVersion"].clone();
+    let cert_rv = cert_obj.metadata.resource_version.clone();
+
+    // Re-running: nothing to do, nothing done.
+    let again = plan_ok(&x, "k8s.expose_service", &p).await;
+    assert!(!again.changes, "{}", again.diff);
+    assert_eq!(again.diff, aiops_exec::NO_CHANGES);
+    let out = execute_ok(&x, "k8s.expose_service", &p, &again).await;
+    assert!(!out.changed);
+    let route_after =
+        serde_json::to_value(routes.get("shop-shop-example-com").await.unwrap()).unwrap();
+    assert_eq!(route_after["metadata"]["resourceVersion"], route_rv);
+    assert_eq!(
+        certs
+            .get("shop-example-com")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version,
+        cert_rv
+    );
+
+    // A changed port is an update of the route only.
+    let p2 = params(
+        json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com", "port": 9090}),
+    );
+    let plan2 = plan_ok(&x, "k8s.expose_service", &p2).await;
+    assert_eq!(
+        plan2.diff,
+        format!(
+            "{route}: spec.rules: [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":8080}}]}}] -> [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":9090}}]}}]"
+        )
+    );
+    // …and someone editing the route after that plan makes it a conflict.
+    routes
+        .patch(
+            "shop-shop-example-com",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"edited": "by-hand"}}})),
+        )
+        .await
+        .unwrap();
+    let err = x
+        .execute("k8s.expose_service", &p2, &plan2)
+        .await
+        .expect_err("route changed since the plan");
+    assert_eq!(err.code(), "conflict", "{err}");
+    let route_now = routes.get("shop-shop-example-com").await.unwrap();
+    assert_eq!(route_now.spec.rules[0].backend_refs[0].port, Some(8080));
+}
+
+async fn rbac_without_patch_is_forbidden(ctx: Ctx) {
+    let ns = ctx.namespace("rbac").await;
+    let before = ctx.deployment(&ns, "web", 2).await;
+    let client = ctx.client().await;
+    // The restricted user may read Deployments here, nothing more.
+    let role: Role = serde_json::from_value(json!({
+        "metadata": {"name": "deployments-read"},
+        "rules": [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]}]
+    }))
+    .unwrap();
+    Api::<Role>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .expect("role");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "deployments-read"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployments-read"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "aiops-restricted"}]
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .expect("rolebinding");
+
+    let x = ctx.restricted_executor().await;
+    let p = params(json!({"namespace": ns, "name": "web", "replicas": 5}));
+    // RBAC changes reach the authorizer's cache quickly but not synchronously.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let err = loop {
+        let err = x
+            .plan("k8s.scale_deployment", &p)
+            .await
+            .expect_err("no patch permission");
+        let get_refused = matches!(&err, ExecError::Forbidden { verb, .. } if verb == "get");
+        if !get_refused || Instant::now() > deadline {
+            break err;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(err.code(), "forbidden", "{err}");
+    match &err {
+        ExecError::Forbidden {
+            verb,
+            resource,
+            message,
+        } => {
+            assert_eq!(verb, "patch");
+            assert_eq!(resource, "deployments");
+            assert!(message.contains("aiops-restricted"), "{message}");
+        }
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("cannot patch deployments"), "{text}");
+    let token = std::fs::read_to_string(
+        ctx.restricted_kubeconfig
+            .parent()
+            .unwrap()
+            .join("restricted.token"),
+    )
+    .unwrap();
+    assert!(!text.contains(token.trim()), "token leaked into the error");
+    assert_eq!(
+        ctx.get_deployment(&ns, "web")
+            .await
+            .metadata
+            .resource_version,
+        before.metadata.resource_version
+    );
+
+    // Without any grant in a namespace, even the read is refused, and says so.
+    let other = ctx.namespace("rbac-none").await;
+    ctx.deployment(&other, "web", 1).await;
+    let p = params(json!({"namespace": other, "name": "web", "replicas": 5}));
+    let err = x
+        .plan("k8s.scale_deployment", &p)
+        .await
+        .expect_err("no grant");
+    assert!(
+        matches!(&err, ExecError::Forbidden { verb, resource, .. } if verb == "get" && resource == "deployments"),
+        "{err:?}"
+    );
+}
+
+async fn unknown_objects_and_actions(ctx: Ctx) {
+    let ns = ctx.namespace("missing").await;
+    let x = ctx.executor().await;
+    let p = params(json!({"namespace": ns, "name": "nope", "replicas": 3}));
+    let err = x
+        .plan("k8s.scale_deployment", &p)
+        .await
+        .expect_err("missing");
+    assert_eq!(err.code(), "not_found", "{err}");
+    assert!(
+        matches!(&err, ExecError::NotFound { what } if what == &format!("deployment {ns}/nope"))
+    );
+    let err = x
+        .plan("k8s.restart_deployment", &p)
+        .await
+        .expect_err("missing");
+    assert_eq!(err.code(), "not_found", "{err}");
+
+    let err = x.plan("k8s.drain_node", &p).await.expect_err("unknown");
+    assert_eq!(err.code(), "unknown_action");
+    let plan = KubePlan {
+        diff: String::new(),
+        changes: false,
+        preconditions: json!({}),
+    };
+    let err = x
+        .execute("dns.create_a_record", &p, &plan)
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), "unknown_action");
+    // A plan without its preconditions is refused before anything is sent.
+    let err = x
+        .execute("k8s.scale_deployment", &p, &plan)
+        .await
+        .expect_err("no preconditions");
+    assert_eq!(err.code(), "invalid_params");
+}
+
+/// deploy/k8s/rbac.yaml, applied to the real server, is exactly what the executor needs:
+/// every action works with the ServiceAccount's token, anything else is refused.
+async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
+    let client = ctx.client().await;
+    let text = std::fs::read_to_string(repo_root().join("deploy/k8s/rbac.yaml")).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
+    );
+
+    // Exactly these rules, nothing more.
+    let mut rules: Vec<String> = docs[1]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let group = r["apiGroups"][0].as_str().unwrap().to_string();
+            let resource = r["resources"][0].as_str().unwrap().to_string();
+            assert_eq!(r["apiGroups"].as_array().unwrap().len(), 1, "{r}");
+            assert_eq!(r["resources"].as_array().unwrap().len(), 1, "{r}");
+            r["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |v| format!("{group}/{resource}:{}", v.as_str().unwrap()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "/pods:delete",
+            "/pods:get",
+            "/pods:list",
+            "apps/deployments:get",
+            "apps/deployments:list",
+            "apps/deployments:patch",
+            "cert-manager.io/certificates:create",
+            "cert-manager.io/certificates:get",
+            "cert-manager.io/certificates:list",
+            "cert-manager.io/certificates:patch",
+            "gateway.networking.k8s.io/httproutes:create",
+            "gateway.networking.k8s.io/httproutes:get",
+            "gateway.networking.k8s.io/httproutes:list",
+            "gateway.networking.k8s.io/httproutes:patch",
+        ]
+    );
+
+    ctx.namespace("aiops").await;
+    let pp = PostParams::default();
+    let sa: ServiceAccount = serde_json::from_value(docs[0].clone()).unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), "aiops")
+        .create(&pp, &sa)
+        .await
+        .expect("service account");
+    let role: ClusterRole = serde_json::from_value(docs[1].clone()).unwrap();
+    Api::<ClusterRole>::all(client.clone())
+        .create(&pp, &role)
+        .await
+        .expect("cluster role");
+    let binding: ClusterRoleBinding = serde_json::from_value(docs[2].clone()).unwrap();
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&pp, &binding)
+        .await
+        .expect("cluster role binding");
+
+    // A token of the ServiceAccount (TokenRequest: no controller needed), in a kubeconfig
+    // like the admin's.
+    let request: TokenRequest = serde_json::from_value(json!({
+        "spec": {"audiences": [], "expirationSeconds": 3600}
+    }))
+    .unwrap();
+    let token = Api::<ServiceAccount>::namespaced(client.clone(), "aiops")
+        .create_token_request("aiopsd", &pp, &request)
+        .await
+        .expect("token request")
+        .status
+        .expect("token status")
+        .token;
+    let dir = ctx.admin_kubeconfig.parent().unwrap();
+    let admin_token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let kubeconfig = std::fs::read_to_string(&ctx.admin_kubeconfig)
+        .unwrap()
+        .replace(admin_token.trim(), &token);
+    let sa_kubeconfig = dir.join("aiopsd-sa.kubeconfig");
+    std::fs::write(&sa_kubeconfig, kubeconfig).unwrap();
+    let x = KubeExecutor::connect(ctx.config(&sa_kubeconfig))
+        .await
+        .expect("connect as the service account");
+
+    let ns = ctx.namespace("sa-rights").await;
+    ctx.deployment(&ns, "web", 1).await;
+    ctx.pod(&ns, "web-pod", 1).await;
+    let runs = [
+        (
+            "k8s.scale_deployment",
+            json!({"namespace": ns, "name": "web", "replicas": 3}),
+        ),
+        (
+            "k8s.restart_deployment",
+            json!({"namespace": ns, "name": "web"}),
+        ),
+        ("k8s.list_pods", json!({"namespace": ns})),
+        (
+            "k8s.delete_pod",
+            json!({"namespace": ns, "name": "web-pod"}),
+        ),
+        (
+            "k8s.expose_service",
+            json!({"namespace": ns, "service": "web", "hostname": "web.example.com", "port": 80}),
+        ),
+    ];
+    for (action, p) in runs {
+        let p = params(p);
+        let plan = x
+            .plan(action, &p)
+            .await
+            .unwrap_or_else(|e| panic!("{action} plan as aiopsd: {e}"));
+        x.execute(action, &p, &plan)
+            .await
+            .unwrap_or_else(|e| panic!("{action} execute as aiopsd: {e}"));
+    }
+    assert_eq!(replicas(&ctx.get_deployment(&ns, "web").await), Some(3));
+
+    // Nothing beyond: no creating Deployments, no reading Secrets, no deleting Deployments.
+    let kc = Kubeconfig::read_from(&sa_kubeconfig).unwrap();
+    let sa_client = Client::try_from(
+        Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let d = ctx.get_deployment(&ns, "web").await;
+    let mut copy: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web2"}, "spec": d.spec
+    }))
+    .unwrap();
+    copy.metadata.namespace = None;
+    let forbidden =
+        |r: Result<_, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 403);
+    let deployments: Api<Deployment> = Api::namespaced(sa_client.clone(), &ns);
+    assert!(forbidden(deployments.create(&pp, &copy).await.map(|_| ())));
+    assert!(forbidden(
+        deployments
+            .delete("web", &DeleteParams::default())
+            .await
+            .map(|_| ())
+    ));
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(sa_client.clone(), &ns);
+    assert!(forbidden(
+        secrets.list(&Default::default()).await.map(|_| ())
+    ));
+    let pods: Api<Pod> = Api::namespaced(sa_client, &ns);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}
+    }))
+    .unwrap();
+    assert!(forbidden(pods.create(&pp, &pod).await.map(|_| ())));
+}
+
+// ------------------------------------------------------------------------------------------
+// Harness.
+// ------------------------------------------------------------------------------------------
+
+type Scenario = fn(Ctx) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+macro_rules! scenarios {
+    ($($f:ident),* $(,)?) => {
+        vec![$((stringify!($f), (|ctx| Box::pin($f(ctx))) as Scenario)),*]
+    };
+}
+
+async fn install_crds(client: &Client) -> Result<(), String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut names = Vec::new();
+    for file in [
+        "crd-gateways.json",
+        "crd-httproutes.json",
+        "crd-certificates.json",
+    ] {
+        let text = std::fs::read_to_string(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        let crd: CustomResourceDefinition =
+            serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
+        names.push(crd.metadata.name.clone().unwrap_or_default());
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .map_err(|e| format!("create {file}: {e}"))?;
+    }
+    // Wait until each is Established and its resources are served.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for name in &names {
+        loop {
+            let crd = crds
+                .get(name)
+                .await
+                .map_err(|e| format!("get {name}: {e}"))?;
+            let established = crd
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+            if established {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("CRD {name} not established within 30s"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let routes: Api<aiops_exec::HttpRoute> = Api::default_namespaced(client.clone());
+    let certs: Api<aiops_exec::Certificate> = Api::default_namespaced(client.clone());
+    loop {
+        let served = routes.list(&Default::default()).await.is_ok()
+            && certs.list(&Default::default()).await.is_ok();
+        if served {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("custom resources not served within 30s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let exact = args.iter().any(|a| a == "--exact");
+    let all = scenarios![
+        version_is_the_real_apiserver,
+        scale_plan_is_a_dry_run_then_execute_applies,
+        restart_sets_the_annotation_with_a_clock_free_plan,
+        changed_between_plan_and_execute_is_a_conflict,
+        delete_pod_plans_then_deletes,
+        delete_of_a_recreated_pod_is_a_conflict,
+        list_pods_returns_structured_entries,
+        expose_applies_route_and_certificate_once,
+        rbac_without_patch_is_forbidden,
+        unknown_objects_and_actions,
+        deployed_rbac_allows_the_actions_and_nothing_more,
+        api_server_stopped_is_unavailable,
+    ];
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in &all {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let total = all.len();
+    let selected: Vec<(&str, Scenario)> = all
+        .into_iter()
+        .filter(|(name, _)| {
+            filters.is_empty()
+                || filters.iter().any(|f| {
+                    if exact {
+                        name == f
+                    } else {
+                        name.contains(f.as_str())
+                    }
+                })
+        })
+        .collect();
+    let filtered_out = total - selected.len();
+    if selected.is_empty() {
+        println!(
+            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
+        );
+        return;
+    }
+
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    println!("\nrunning {} tests", selected.len());
+    let mut server = match Server::start() {
+        Ok(server) => server,
+        Err(message) => {
+            println!("test kube_apiserver_start ... FAILED\n\n{message}");
+            println!(
+                "\ntest result: FAILED. 0 passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+                selected.len(),
+                started.elapsed().as_secs_f64()
+            );
+            std::process::exit(101);
+        }
+    };
+    eprintln!("kube-apiserver at {}", server.api);
+    let ctx = Ctx {
+        admin_kubeconfig: server.admin.clone(),
+        restricted_kubeconfig: server.restricted.clone(),
+    };
+    let setup = runtime.block_on(async {
+        let client = ctx.client().await;
+        install_crds(&client).await
+    });
+    if let Err(message) = setup {
+        drop(server);
+        println!("test install_crds ... FAILED\n\n{message}");
+        std::process::exit(101);
+    }
+
+    let mut failed = Vec::new();
+    let mut passed = 0;
+    for (name, scenario) in selected {
+        if name == "api_server_stopped_is_unavailable" {
+            // Runs last (it is last in the list): it stops the shared server.
+            server.stop();
+        }
+        let t = Instant::now();
+        let result = runtime.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(180),
+                tokio::spawn(scenario(ctx.clone())),
+            )
+            .await
+        });
+        let outcome = match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(join)) if join.is_panic() => Err("panicked (message above)".to_string()),
+            Ok(Err(join)) => Err(format!("task failed: {join}")),
+            Err(_) => Err("timed out after 180s".to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({:.2}s)", t.elapsed().as_secs_f64());
+            }
+            Err(why) => {
+                println!("test {name} ... FAILED: {why}");
+                failed.push(name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        server.print_log_tail();
+    }
+    drop(server);
+    let status = if failed.is_empty() { "ok" } else { "FAILED" };
+    if !failed.is_empty() {
+        println!("\nfailures:");
+        for name in &failed {
+            println!("    {name}");
+        }
+    }
+    println!(
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+/// Runs after the shared server was stopped (the harness stops it first).
+async fn api_server_stopped_is_unavailable(ctx: Ctx) {
+    // connect() does not need the server.
+    let x = ctx.executor().await;
+    let t = Instant::now();
+    let err = x.version().await.expect_err("server is down");
+    assert_eq!(err.code(), "executor_unavailable", "{err}");
+    let p = params(json!({"namespace": "default", "name": "web", "replicas": 3}));
+    for action in [
+        "k8s.scale_deployment",
+        "k8s.list_pods",
+        "k8s.expose_service",
+    ] {
+        let p = if action == "k8s.expose_service" {
+            params(
+                json!({"namespace": "default", "service": "s", "hostname": "a.example.com", "port": 80}),
+            )
+        } else {
+            p.clone()
+        };
+        let err = x.plan(action, &p).await.expect_err("server is down");
+        assert_eq!(err.code(), "executor_unavailable", "{action}: {err}");
+        assert!(matches!(err, ExecError::Unavailable(_)));
+    }
+    let plan = KubePlan {
+        diff: "spec.replicas: 2 -> 3".into(),
+        changes: true,
+        preconditions: json!({"resourceVersion": "1", "uid": "u"}),
+    };
+    let err = x
+        .execute("k8s.scale_deployment", &p, &plan)
+        .await
+        .expect_err("server is down");
+    assert_eq!(err.code(), "executor_unavailable", "{err}");
+    let token = std::fs::read_to_string(ctx.admin_kubeconfig.parent().unwrap().join("admin.token"))
+        .unwrap();
+    assert!(!err.to_string().contains(token.trim()));
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "a refused connection must fail fast, took {:?}",
+        t.elapsed()
+    );
+}
