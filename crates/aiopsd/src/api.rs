@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pipeline::{self, IntentRequest, IntentResponse, Parsed};
+use crate::pipeline::{self, IntentRequest, Parsed};
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.api.max_body_bytes;
@@ -304,9 +304,6 @@ async fn catalog(State(state): State<AppState>) -> Json<Value> {
         .collect();
     Json(json!({"revision": state.catalog.revision(), "actions": actions}))
 }
-
-/// Used by the e2e tests and the CLI to read responses back.
-pub type IntentResponseBody = IntentResponse;
 
 /// Slack's interactivity endpoint. Verifies the signature over the raw body before
 /// decoding anything, refuses replays, answers at once and decides in the background

@@ -1,6 +1,6 @@
 //! The credentials stage: fetches exactly the secrets an action declares, just before it runs.
 
-use aiops_secrets::{ExposeSecret, Secret, SecretError, SecretSource};
+use aiops_secrets::{Secret, SecretError, SecretSource};
 
 /// The secrets fetched for one execution. Dropped (and zeroized) when the execution ends.
 pub struct Lease {
@@ -42,13 +42,5 @@ impl Lease {
     /// Request ids of the reads (Vault's `request_id`), for the audit trail.
     pub fn request_ids(&self) -> Vec<&str> {
         self.secrets.iter().filter_map(Secret::request_id).collect()
-    }
-
-    /// Every value in the lease, for scrubbing executor output.
-    pub fn values(&self) -> Vec<&str> {
-        self.secrets
-            .iter()
-            .flat_map(|s| s.fields().map(|(_, v)| v.expose_secret()))
-            .collect()
     }
 }
