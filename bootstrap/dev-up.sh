@@ -59,10 +59,10 @@ aiops_ensure_ansible
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
 aiops_log "building aiopsd ($profile profile; the first build takes several minutes)"
 if [[ "$profile" == "release" ]]; then
-    (cd "$repo" && cargo build --quiet --locked --release -p aiopsd) >&2
+    (cd "$repo" && cargo build --quiet --locked --release -p aiopsd -p aiops-cli) >&2
     bin="$CARGO_TARGET_DIR/release/aiopsd"
 else
-    (cd "$repo" && cargo build --quiet --locked -p aiopsd) >&2
+    (cd "$repo" && cargo build --quiet --locked -p aiopsd -p aiops-cli) >&2
     bin="$CARGO_TARGET_DIR/debug/aiopsd"
 fi
 

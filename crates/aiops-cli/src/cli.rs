@@ -1,0 +1,193 @@
+//! The command line, as clap sees it. Flags win over the environment (`AIOPS_URL`,
+//! `AIOPS_TOKEN`), which wins over the defaults.
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::client::Token;
+
+/// Where `aiops` looks for the daemon when neither `--url` nor `AIOPS_URL` says.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:30080";
+
+/// Operator CLI for aiopsd.
+#[derive(Debug, Parser)]
+#[command(name = "aiops", version, about, long_about = None)]
+pub struct Cli {
+    /// Base URL of aiopsd.
+    #[arg(long, global = true, env = "AIOPS_URL", default_value = DEFAULT_URL)]
+    pub url: String,
+
+    /// API bearer token. A secret: never printed (not even by --help).
+    #[arg(
+        long,
+        global = true,
+        env = "AIOPS_TOKEN",
+        hide_env_values = true,
+        value_parser = parse_token
+    )]
+    pub token: Option<Token>,
+
+    /// Print the server's JSON response instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Changes waiting for (or decided by) a human.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// List approvals in one state (pending by default).
+    List {
+        /// Which approvals to list.
+        #[arg(long, value_enum, default_value_t = StateFilter::Pending)]
+        state: StateFilter,
+    },
+    /// Show one approval: its fields, the decisions so far and the plan diff.
+    Show {
+        /// The approval id.
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+    },
+    /// Approve a pending change (needs a token whose user may approve it).
+    Approve {
+        /// The approval id.
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        reason: Option<String>,
+    },
+    /// Reject a pending change; the request is denied and nothing runs.
+    Reject {
+        /// The approval id.
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// Why (required; recorded in the audit trail and shown to the requester).
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        reason: String,
+    },
+}
+
+/// The `--state` of `approvals list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateFilter {
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+    Executing,
+    Succeeded,
+    Failed,
+    Void,
+    All,
+}
+
+impl StateFilter {
+    /// The `state` query parameter; `None` lists every state.
+    pub fn query(self) -> Option<&'static str> {
+        Some(match self {
+            StateFilter::Pending => "pending",
+            StateFilter::Approved => "approved",
+            StateFilter::Rejected => "rejected",
+            StateFilter::Expired => "expired",
+            StateFilter::Executing => "executing",
+            StateFilter::Succeeded => "succeeded",
+            StateFilter::Failed => "failed",
+            StateFilter::Void => "void",
+            StateFilter::All => return None,
+        })
+    }
+}
+
+impl Cli {
+    /// The token, if one was given; an empty `AIOPS_TOKEN=` counts as none.
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref().filter(|t| !t.expose().is_empty())
+    }
+}
+
+/// Never fails: clap quotes a rejected value in its error message, and this value is a
+/// secret. Emptiness is handled by [`Cli::token`], bad header bytes by the client.
+fn parse_token(s: &str) -> Result<Token, std::convert::Infallible> {
+    Ok(Token::new(s.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn reject_needs_a_reason_and_list_defaults_to_pending() {
+        let err = Cli::try_parse_from(["aiops", "approvals", "reject", "01J"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let cli = Cli::try_parse_from(["aiops", "approvals", "list"]).unwrap();
+        let Command::Approvals(ApprovalsCommand::List { state }) = cli.command else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(state, StateFilter::Pending);
+        assert_eq!(StateFilter::All.query(), None);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere_and_the_token_stays_hidden() {
+        let cli = Cli::try_parse_from([
+            "aiops",
+            "approvals",
+            "approve",
+            "01J",
+            "--json",
+            "--token",
+            "s3cret-token-value",
+            "--url",
+            "http://h:1",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.url, "http://h:1");
+        assert!(!format!("{cli:?}").contains("s3cret-token-value"));
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("AIOPS_TOKEN"), "{help}");
+    }
+
+    #[test]
+    fn usage_errors_never_quote_the_token() {
+        let err = Cli::try_parse_from([
+            "aiops",
+            "--token",
+            "s3cret-token-value",
+            "--token",
+            "s3cret-token-value",
+            "approvals",
+            "list",
+        ])
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret-token-value"), "{err}");
+        let err = Cli::try_parse_from([
+            "aiops",
+            "--token=s3cret-token-value",
+            "approvals",
+            "list",
+            "--state",
+            "bogus",
+        ])
+        .unwrap_err();
+        assert!(!err.to_string().contains("s3cret-token-value"), "{err}");
+        // An empty token is no token (not an error that would echo it).
+        let cli = Cli::try_parse_from(["aiops", "--token", " ", "approvals", "list"]).unwrap();
+        assert!(cli.token().is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! The HTTP side: one `reqwest` client, the daemon's base URL and the bearer token.
+//! Everything that can go wrong on the wire becomes a [`CliError`] here.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use serde_json::Value;
+
+use crate::error::{CliError, display_url};
+
+/// How long to wait for the TCP (and TLS) connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for a whole answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The API bearer token. Its `Debug` never shows the value; only [`Token::expose`] does,
+/// and only the request builder and the output redaction call it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Self {
+        Token(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// A status and body, exactly as the daemon answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON for a 2xx answer, or the server's error for anything else.
+    pub fn into_json(self) -> Result<(u16, Value), CliError> {
+        if (200..300).contains(&self.status) {
+            serde_json::from_str(&self.body)
+                .map(|v| (self.status, v))
+                .map_err(|e| {
+                    CliError::Other(format!(
+                        "the server answered HTTP {} with a body that is not JSON ({e})",
+                        self.status
+                    ))
+                })
+        } else {
+            Err(CliError::from_response(self.status, &self.body))
+        }
+    }
+}
+
+/// The daemon's API.
+#[derive(Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<Token>,
+}
+
+impl Api {
+    /// Checks the URL (http or https) and builds the client. A bad URL is a usage error.
+    pub fn new(url: &str, token: Option<Token>) -> Result<Api, CliError> {
+        let base = parse_base(url)?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // The API never redirects; following one could carry the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("aiops-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CliError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Api { http, base, token })
+    }
+
+    /// `base` + `segments`, each segment percent-encoded (an id cannot escape its path).
+    pub fn endpoint(&self, segments: &[&str]) -> Url {
+        endpoint(&self.base, segments)
+    }
+
+    pub async fn get(&self, url: Url) -> Result<Reply, CliError> {
+        self.send(self.http.get(url.clone()), &url).await
+    }
+
+    pub async fn post_json(&self, url: Url, body: &Value) -> Result<Reply, CliError> {
+        self.send(self.http.post(url.clone()).json(body), &url)
+            .await
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<Reply, CliError> {
+        let req = match &self.token {
+            Some(t) => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
+                        CliError::Usage(
+                            "the token contains characters that cannot go in an HTTP header".into(),
+                        )
+                    })?;
+                value.set_sensitive(true);
+                req.header(AUTHORIZATION, value)
+            }
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
+        Ok(Reply { status, body })
+    }
+}
+
+fn parse_base(url: &str) -> Result<Url, CliError> {
+    let base = Url::parse(url.trim())
+        .map_err(|e| CliError::Usage(format!("--url / AIOPS_URL `{url}` is not a URL ({e})")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(CliError::Usage(format!(
+            "--url / AIOPS_URL `{}` must be an http:// or https:// URL with a host",
+            display_url(&base)
+        )));
+    }
+    Ok(base)
+}
+
+/// `base` + `segments`; pure, so it is tested without a server.
+pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+/// Connection failures (refused, unresolvable host, connect timeout) mean the daemon is
+/// not there: exit code 3. Anything else on the wire is exit code 1.
+fn transport_error(e: &reqwest::Error, url: &Url) -> CliError {
+    let origin = origin(url);
+    if e.is_connect() {
+        CliError::Unreachable {
+            url: origin,
+            detail: root_cause(e),
+        }
+    } else if e.is_timeout() {
+        CliError::Other(format!(
+            "aiopsd at {origin} did not answer within {} s",
+            REQUEST_TIMEOUT.as_secs()
+        ))
+    } else {
+        CliError::Other(format!("talking to aiopsd at {origin}: {}", root_cause(e)))
+    }
+}
+
+/// `scheme://host:port` (plus any path prefix) without credentials, for messages.
+fn origin(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_path("");
+    display_url(&u)
+}
+
+/// The innermost error message ("Connection refused (os error 111)"), which is the one
+/// that says what happened. reqwest errors carry URLs and causes, never headers.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_encode_ids_and_keep_a_path_prefix() {
+        let base = Url::parse("http://h:8080/").unwrap();
+        assert_eq!(
+            endpoint(&base, &["api", "v1", "approvals", "01J"]).as_str(),
+            "http://h:8080/api/v1/approvals/01J"
+        );
+        assert_eq!(
+            endpoint(&base, &["api", "v1", "approvals", "../x?y"]).as_str(),
+            "http://h:8080/api/v1/approvals/..%2Fx%3Fy"
+        );
+        let prefixed = Url::parse("https://proxy/aiops/").unwrap();
+        assert_eq!(
+            endpoint(&prefixed, &["api", "v1"]).as_str(),
+            "https://proxy/aiops/api/v1"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_usage_errors() {
+        for bad in ["not a url", "ftp://h/", "127.0.0.1:30080"] {
+            let err = Api::new(bad, None).unwrap_err();
+            assert!(matches!(err, CliError::Usage(_)), "{bad}: {err:?}");
+            assert_eq!(err.exit_code(), 2);
+        }
+        assert!(Api::new("http://127.0.0.1:30080", None).is_ok());
+    }
+
+    #[test]
+    fn the_token_is_not_in_debug_output() {
+        let api = Api::new(
+            "http://127.0.0.1:1",
+            Some(Token::new("very-secret-token-1")),
+        )
+        .unwrap();
+        assert!(!format!("{api:?}").contains("very-secret-token-1"));
+    }
+
+    #[test]
+    fn error_replies_become_server_errors() {
+        let r = Reply {
+            status: 404,
+            body: r#"{"error":{"code":"not_found","message":"no approval X"}}"#.into(),
+        };
+        let err = r.into_json().unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let ok = Reply {
+            status: 200,
+            body: r#"{"approvals":[]}"#.into(),
+        };
+        assert_eq!(
+            ok.into_json().unwrap().1["approvals"],
+            serde_json::json!([])
+        );
+    }
+}

@@ -1,0 +1,587 @@
+//! Pure rendering: the API's JSON in, text out. No I/O and no clock (the caller passes
+//! `now`), so every table and sentence here is unit-tested.
+
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::StateFilter;
+
+/// The widest the TARGET/PARAMS column gets before it is cut with `…`.
+pub const PARAMS_WIDTH: usize = 40;
+/// Other free-text columns (action, requester) are cut at this width.
+pub const TEXT_WIDTH: usize = 24;
+
+/// An approval as `GET /api/v1/approvals[/{id}]` describes it. Every field has a default,
+/// so an older or newer daemon still renders.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ApprovalView {
+    pub id: String,
+    pub request_id: String,
+    pub state: String,
+    pub action: String,
+    pub risk: Option<String>,
+    pub params: Value,
+    pub nl: Option<String>,
+    pub requester: String,
+    pub approvals_required: u32,
+    pub approvers: Vec<String>,
+    pub decisions: Vec<DecisionView>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub plan_hash: String,
+    pub reason: Option<String>,
+    pub request_status: Option<String>,
+    /// Only in `show`.
+    pub plan: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DecisionView {
+    pub approver: String,
+    pub decision: String,
+    pub channel: String,
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+impl ApprovalView {
+    /// "1/2": approvals recorded over approvals required.
+    pub fn tally(&self) -> String {
+        format!("{}/{}", self.approvers.len(), self.approvals_required)
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(width(cell));
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            if i + 1 < cells.len() {
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(width(cell));
+                out.push_str(&" ".repeat(pad));
+            }
+        }
+        out.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// Display width in characters (the CLI's text is ASCII but for ids and names a user chose).
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Cuts `s` to at most `max` characters, ending in `…` when it was cut. Newlines become
+/// spaces so one cell stays on one line.
+pub fn truncate(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if width(&flat) <= max {
+        return flat;
+    }
+    let mut out: String = flat.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `name=x.local type=A`: the target (`name`) first, then the other parameters.
+pub fn params_summary(params: &Value) -> String {
+    let Some(map) = params.as_object() else {
+        return match params {
+            Value::Null => "-".into(),
+            other => other.to_string(),
+        };
+    };
+    if map.is_empty() {
+        return "-".into();
+    }
+    let value = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut parts = Vec::with_capacity(map.len());
+    if let Some(name) = map.get("name") {
+        parts.push(format!("name={}", value(name)));
+    }
+    parts.extend(
+        map.iter()
+            .filter(|(k, _)| k.as_str() != "name")
+            .map(|(k, v)| format!("{k}={}", value(v))),
+    );
+    parts.join(" ")
+}
+
+/// "5s", "29m", "2h 5m", "3d 4h": a duration as an operator reads it (truncated, not rounded).
+pub fn human_duration(secs: u64) -> String {
+    const MIN: u64 = 60;
+    const HOUR: u64 = 60 * MIN;
+    const DAY: u64 = 24 * HOUR;
+    match secs {
+        s if s < MIN => format!("{s}s"),
+        s if s < HOUR => format!("{}m", s / MIN),
+        s if s < DAY => match (s % HOUR) / MIN {
+            0 => format!("{}h", s / HOUR),
+            m => format!("{}h {m}m", s / HOUR),
+        },
+        s => match (s % DAY) / HOUR {
+            0 => format!("{}d", s / DAY),
+            h => format!("{}d {h}h", s / DAY),
+        },
+    }
+}
+
+/// "in 29m", "3m ago" or "now", relative to `now`; the text as given when it is not
+/// RFC 3339.
+pub fn relative_time(rfc3339: &str, now: OffsetDateTime) -> String {
+    let Ok(at) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let secs = (at - now).whole_seconds();
+    match secs {
+        0 => "now".into(),
+        s if s > 0 => format!("in {}", human_duration(s.unsigned_abs())),
+        s => format!("{} ago", human_duration(s.unsigned_abs())),
+    }
+}
+
+/// The EXPIRES cell: relative for approvals still waiting (or expired); the deadline no
+/// longer matters once someone decided.
+fn expires_cell(a: &ApprovalView, now: OffsetDateTime) -> String {
+    match a.state.as_str() {
+        "pending" | "expired" | "" => relative_time(&a.expires_at, now),
+        _ => "-".into(),
+    }
+}
+
+/// What `approvals list` prints for an empty list.
+pub fn empty_message(filter: StateFilter) -> String {
+    match filter.query() {
+        Some(state) => format!("no {state} approvals"),
+        None => "no approvals".into(),
+    }
+}
+
+/// The `approvals list` table.
+pub fn approvals_table(list: &[ApprovalView], filter: StateFilter, now: OffsetDateTime) -> String {
+    if list.is_empty() {
+        return empty_message(filter);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                truncate(or_dash(&a.action), TEXT_WIDTH),
+                truncate(&params_summary(&a.params), PARAMS_WIDTH),
+                truncate(or_dash(&a.requester), TEXT_WIDTH),
+                or_dash(&a.state).to_string(),
+                a.tally(),
+                expires_cell(a, now),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID",
+            "ACTION",
+            "TARGET/PARAMS",
+            "REQUESTER",
+            "STATE",
+            "APPROVALS",
+            "EXPIRES",
+        ],
+        &rows,
+    )
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+/// `key: value` lines with the values aligned.
+pub fn key_values(pairs: &[(&str, String)]) -> String {
+    let w = pairs.iter().map(|(k, _)| width(k)).max().unwrap_or(0) + 1;
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!("{:<w$} {v}", format!("{k}:"))
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `approvals show` text: fields, decisions, then the plan diff exactly as planned.
+pub fn approval_details(a: &ApprovalView, now: OffsetDateTime) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("id", a.id.clone()),
+        ("state", or_dash(&a.state).to_string()),
+        ("action", or_dash(&a.action).to_string()),
+        ("risk", a.risk.clone().unwrap_or_else(|| "-".into())),
+        (
+            "params",
+            match &a.params {
+                Value::Null => "-".into(),
+                p => p.to_string(),
+            },
+        ),
+        ("requester", or_dash(&a.requester).to_string()),
+        ("request", a.nl.clone().unwrap_or_else(|| "-".into())),
+        (
+            "request id",
+            match &a.request_status {
+                Some(s) => format!("{} ({s})", a.request_id),
+                None => a.request_id.clone(),
+            },
+        ),
+        ("approvals", {
+            let mut t = a.tally();
+            if !a.approvers.is_empty() {
+                t.push_str(&format!(" ({})", a.approvers.join(", ")));
+            }
+            t
+        }),
+        ("created", a.created_at.clone()),
+        (
+            "expires",
+            format!("{} ({})", a.expires_at, relative_time(&a.expires_at, now)),
+        ),
+        ("plan hash", or_dash(&a.plan_hash).to_string()),
+    ];
+    if let Some(r) = &a.reason {
+        pairs.push(("reason", r.clone()));
+    }
+    let mut out = key_values(&pairs);
+
+    out.push_str("\n\n");
+    if a.decisions.is_empty() {
+        out.push_str("decisions: none");
+    } else {
+        out.push_str("decisions:\n");
+        let rows: Vec<Vec<String>> = a
+            .decisions
+            .iter()
+            .map(|d| {
+                vec![
+                    d.at.clone(),
+                    d.approver.clone(),
+                    d.decision.clone(),
+                    format!("via {}", d.channel),
+                    d.reason.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let t = table(&["AT", "BY", "DECISION", "CHANNEL", "REASON"], &rows);
+        let indented: Vec<String> = t.lines().map(|l| format!("  {l}")).collect();
+        out.push_str(&indented.join("\n"));
+    }
+
+    out.push_str("\n\n");
+    match a.plan.as_ref().and_then(|p| p["diff"].as_str()) {
+        Some(diff) => {
+            out.push_str("plan diff:\n");
+            out.push_str(diff);
+        }
+        None => out.push_str("plan diff: (none recorded)"),
+    }
+    out
+}
+
+/// Which way the human decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+/// The one-line result of a successful (HTTP 200) approve or reject.
+pub fn decision_result(verdict: Verdict, body: &Value) -> String {
+    let a: ApprovalView = serde_json::from_value(body["approval"].clone()).unwrap_or_default();
+    let changed = body["changed"].as_bool().unwrap_or(true);
+    let done = match verdict {
+        Verdict::Approve => "approved",
+        Verdict::Reject => "rejected",
+    };
+    if !changed {
+        return format!(
+            "already {done} by you; {} is {} ({})",
+            a.id,
+            or_dash(&a.state),
+            a.tally()
+        );
+    }
+    match (verdict, a.state.as_str()) {
+        (Verdict::Approve, "approved") => {
+            format!("approved {} ({}); execution queued", a.id, a.tally())
+        }
+        (Verdict::Approve, "pending") => {
+            let missing = (a.approvals_required as usize).saturating_sub(a.approvers.len());
+            format!(
+                "approved {} ({}); waiting for {missing} more approval{}",
+                a.id,
+                a.tally(),
+                if missing == 1 { "" } else { "s" }
+            )
+        }
+        (Verdict::Reject, "rejected") => format!("rejected {}; the request is denied", a.id),
+        (_, state) => format!(
+            "{done} {} ({}); the approval is now {}",
+            a.id,
+            a.tally(),
+            or_dash(state)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::parse("2025-01-01T12:00:00Z", &Rfc3339).unwrap()
+    }
+
+    fn approval(id: &str, params: Value, approvers: &[&str], required: u32) -> ApprovalView {
+        serde_json::from_value(json!({
+            "id": id,
+            "request_id": "r1",
+            "state": "pending",
+            "action": "dns.delete_record",
+            "risk": "destructive",
+            "params": params,
+            "nl": "delete the A record x.local",
+            "requester": "alice",
+            "approvals_required": required,
+            "approvers": approvers,
+            "decisions": [],
+            "created_at": "2025-01-01T11:59:00Z",
+            "expires_at": "2025-01-01T12:29:30Z",
+            "plan_hash": "ab".repeat(32),
+            "reason": null,
+            "request_status": "pending_approval",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_table_is_aligned() {
+        let list = [
+            approval(
+                "01JAAAAAAAAAAAAAAAAAAAAAAA",
+                json!({"name": "x.local", "type": "A"}),
+                &[],
+                1,
+            ),
+            approval(
+                "01JB",
+                json!({"type": "TXT", "name": "a-much-longer-name.local"}),
+                &["bob"],
+                2,
+            ),
+        ];
+        let t = approvals_table(&list, StateFilter::Pending, now());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        for header in [
+            "ACTION",
+            "TARGET/PARAMS",
+            "REQUESTER",
+            "STATE",
+            "APPROVALS",
+            "EXPIRES",
+        ] {
+            let col = lines[0].find(header).unwrap();
+            for l in &lines[1..] {
+                let before = &l[..col];
+                assert!(before.ends_with("  "), "column {header} not aligned:\n{t}");
+                assert_ne!(&l[col..col + 1], " ", "column {header} not aligned:\n{t}");
+            }
+        }
+        assert!(lines[1].contains("name=x.local type=A"), "{t}");
+        assert!(
+            lines[2].contains("name=a-much-longer-name.local type=TXT"),
+            "the target first: {t}"
+        );
+        assert!(lines[1].contains("0/1") && lines[2].contains("1/2"), "{t}");
+        assert!(lines[1].ends_with("in 29m"), "{t}");
+        assert!(
+            lines.iter().all(|l| !l.ends_with(' ')),
+            "trailing blanks:\n{t}"
+        );
+    }
+
+    #[test]
+    fn long_params_are_cut() {
+        let long = "n".repeat(100);
+        let list = [approval("01J", json!({"name": long, "type": "A"}), &[], 1)];
+        let t = approvals_table(&list, StateFilter::Pending, now());
+        let row = t.lines().nth(1).unwrap();
+        let cell = row.split("  ").find(|c| c.starts_with("name=")).unwrap();
+        assert_eq!(cell.chars().count(), PARAMS_WIDTH, "{t}");
+        assert!(cell.ends_with('…'), "{t}");
+        assert_eq!(truncate("short", 10), "short");
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("line1\nline2", 20), "line1 line2");
+    }
+
+    #[test]
+    fn empty_lists_say_so() {
+        assert_eq!(
+            approvals_table(&[], StateFilter::Pending, now()),
+            "no pending approvals"
+        );
+        assert_eq!(
+            approvals_table(&[], StateFilter::Failed, now()),
+            "no failed approvals"
+        );
+        assert_eq!(
+            approvals_table(&[], StateFilter::All, now()),
+            "no approvals"
+        );
+    }
+
+    #[test]
+    fn params_render_compactly() {
+        assert_eq!(
+            params_summary(&json!({"ttl": 60, "name": "a.local"})),
+            "name=a.local ttl=60"
+        );
+        assert_eq!(params_summary(&json!({})), "-");
+        assert_eq!(params_summary(&Value::Null), "-");
+    }
+
+    #[test]
+    fn expiry_is_relative() {
+        let n = now();
+        assert_eq!(relative_time("2025-01-01T12:29:59Z", n), "in 29m");
+        assert_eq!(relative_time("2025-01-01T12:00:45Z", n), "in 45s");
+        assert_eq!(relative_time("2025-01-01T12:00:00Z", n), "now");
+        assert_eq!(relative_time("2025-01-01T11:57:00Z", n), "3m ago");
+        assert_eq!(relative_time("2025-01-01T14:05:00Z", n), "in 2h 5m");
+        assert_eq!(relative_time("2025-01-01T13:00:00+00:00", n), "in 1h");
+        assert_eq!(relative_time("2025-01-04T16:00:00Z", n), "in 3d 4h");
+        assert_eq!(relative_time("2025-01-01T13:00:00+01:00", n), "now");
+        assert_eq!(relative_time("tomorrow", n), "tomorrow");
+    }
+
+    #[test]
+    fn decided_approvals_show_no_countdown() {
+        let mut a = approval("01J", json!({"name": "x.local"}), &["bob"], 1);
+        a.state = "succeeded".into();
+        let t = approvals_table(&[a], StateFilter::All, now());
+        assert!(
+            t.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("succeeded  1/1        -"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn show_lists_fields_decisions_and_the_diff_verbatim() {
+        let mut a = approval("01J", json!({"name": "x.local", "type": "A"}), &["bob"], 2);
+        a.decisions = vec![DecisionView {
+            approver: "bob".into(),
+            decision: "approve".into(),
+            channel: "cli".into(),
+            reason: Some("ticket OPS-1".into()),
+            at: "2025-01-01T12:00:00Z".into(),
+        }];
+        let diff = "--- zone local\n- x.local. 3600 IN A 10.0.0.1\n  (nothing added)";
+        a.plan = Some(json!({"diff": diff}));
+        let text = approval_details(&a, now());
+        assert!(text.ends_with(&format!("plan diff:\n{diff}")), "{text}");
+        assert!(text.contains("approvals:  1/2 (bob)"), "{text}");
+        assert!(
+            text.contains("expires:    2025-01-01T12:29:30Z (in 29m)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ticket OPS-1") && text.contains("via cli"),
+            "{text}"
+        );
+        // Keys aligned: every value of the field block starts in the same column.
+        let block: Vec<&str> = text.split("\n\n").next().unwrap().lines().collect();
+        let col = block[0].find("01J").unwrap();
+        for l in &block {
+            let (k, _) = l.split_once(':').unwrap();
+            assert!(
+                k.len() < col && l[k.len() + 1..col].chars().all(|c| c == ' '),
+                "{text}"
+            );
+        }
+        let bare = approval("01K", Value::Null, &[], 1);
+        let text = approval_details(&bare, now());
+        assert!(
+            text.contains("decisions: none") && text.ends_with("plan diff: (none recorded)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn decision_results_read_as_sentences() {
+        let body = |changed: bool, state: &str, approvers: Vec<&str>, required: u32| json!({"changed": changed, "approval": {"id": "01J", "state": state, "approvers": approvers, "approvals_required": required}});
+        assert_eq!(
+            decision_result(Verdict::Approve, &body(true, "approved", vec!["bob"], 1)),
+            "approved 01J (1/1); execution queued"
+        );
+        assert_eq!(
+            decision_result(Verdict::Approve, &body(true, "pending", vec!["bob"], 2)),
+            "approved 01J (1/2); waiting for 1 more approval"
+        );
+        assert_eq!(
+            decision_result(Verdict::Approve, &body(false, "executing", vec!["bob"], 1)),
+            "already approved by you; 01J is executing (1/1)"
+        );
+        assert_eq!(
+            decision_result(Verdict::Reject, &body(true, "rejected", vec![], 1)),
+            "rejected 01J; the request is denied"
+        );
+        assert_eq!(
+            decision_result(Verdict::Reject, &body(false, "rejected", vec![], 1)),
+            "already rejected by you; 01J is rejected (0/1)"
+        );
+    }
+
+    #[test]
+    fn key_values_align() {
+        assert_eq!(
+            key_values(&[
+                ("id", "1".into()),
+                ("plan hash", "h".into()),
+                ("empty", String::new())
+            ]),
+            "id:        1\nplan hash: h\nempty:"
+        );
+    }
+}

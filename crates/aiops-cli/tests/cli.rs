@@ -1,0 +1,509 @@
+//! The real `aiops` binary against a real aiopsd served in-process on 127.0.0.1:0.
+//!
+//! No BIND or Ansible is needed: the pending approval is written straight into the
+//! daemon's store (request, intent, plan with its diff, approval), exactly the rows the
+//! pipeline writes for a destructive change. Once approved, the daemon's worker tries to
+//! run it and fails (the DNS server is a closed port); the CLI assertions allow for that.
+
+// Running the binary under test is the point of this file.
+#![allow(clippy::disallowed_methods)]
+
+use std::net::SocketAddr;
+use std::process::Output;
+
+use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate};
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+
+const REQUESTER_TOKEN: &str = "cli-test-requester-token-5f2c";
+const APPROVER_TOKEN: &str = "cli-test-approver-token-9a41";
+const DIFF: &str = "--- zone local\n- x.local. 3600 IN A 10.0.0.1\n";
+
+/// A loopback address where nothing listens.
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+struct Daemon {
+    url: String,
+    state: aiopsd::AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+    _data: tempfile::TempDir,
+}
+
+impl Daemon {
+    async fn start() -> Daemon {
+        use aiopsd::config::UserConfig;
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut cfg = aiopsd::Config {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            data_dir: data.path().to_path_buf(),
+            ..Default::default()
+        };
+        cfg.dns.server = closed_port();
+        cfg.dns.timeout_ms = 300;
+        cfg.ansible.playbook_bin = data.path().join("no-such-ansible-playbook");
+        // Decisions wake the worker anyway; this only stops idle polling.
+        cfg.approvals.worker_interval_ms = 3_600_000;
+        cfg.auth.users = vec![
+            UserConfig {
+                name: "alice".into(),
+                roles: vec!["operator".into()],
+                token_sha256: Some(aiops_core::sha256_hex(REQUESTER_TOKEN)),
+                slack_id: None,
+            },
+            UserConfig {
+                name: "bob".into(),
+                roles: vec!["approver".into()],
+                token_sha256: Some(aiops_core::sha256_hex(APPROVER_TOKEN)),
+                slack_id: None,
+            },
+        ];
+        let state = aiopsd::App::build(cfg).await.expect("the daemon builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = state.clone();
+        let handle = tokio::spawn(async move {
+            let _ = aiopsd::serve_state(listener, serve, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Daemon {
+            url,
+            state,
+            shutdown: Some(tx),
+            handle,
+            _data: data,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), self.handle).await;
+    }
+
+    /// A pending approval for `dns.delete_record x.local`, requested by alice, one approver
+    /// needed, expiring in 30 minutes. Returns the approval id.
+    async fn pending_approval(&self, n: u32) -> String {
+        let store = &self.state.store;
+        let rid = format!("01JC11TESTREQUEST{n:09}");
+        let aid = format!("01JC11TESTAPPROVAL{n:08}");
+        store
+            .create_request(
+                &NewRequest {
+                    id: rid.clone(),
+                    nl: "delete the A record x.local".into(),
+                    dry_run: false,
+                    caller: "alice".into(),
+                },
+                AuditEvent::new(Some(&rid), "intake", "accepted", json!({})),
+            )
+            .await
+            .expect("create_request");
+        let params = json!({"name": "x.local", "type": "A"});
+        let hash = "c".repeat(64);
+        store
+            .update_request(
+                &rid,
+                RequestUpdate {
+                    intent: Some(json!({"action": "dns.delete_record", "params": params, "parser": "rules", "confidence": 0.9})),
+                    plan: Some(json!({
+                        "action": "dns.delete_record",
+                        "params": params,
+                        "target": {"kind": "dns_zone", "zone": "local", "name": "x.local"},
+                        "diff": DIFF,
+                        "changes": true,
+                        "hash": hash,
+                    })),
+                    ..Default::default()
+                },
+                AuditEvent::new(Some(&rid), "plan", "planned", json!({})),
+            )
+            .await
+            .expect("update_request");
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
+        store
+            .create_approval(
+                &NewApproval {
+                    id: aid.clone(),
+                    request_id: rid.clone(),
+                    plan_hash: hash,
+                    requester: "alice".into(),
+                    approvals_required: 1,
+                    expires_at: expires.format(&Rfc3339).expect("rfc3339"),
+                },
+                RequestUpdate::default(),
+                AuditEvent::new(
+                    Some(&rid),
+                    "approve",
+                    "pending",
+                    json!({"approval_id": aid}),
+                ),
+            )
+            .await
+            .expect("create_approval");
+        aid
+    }
+}
+
+/// One run of the binary, with a clean environment for the aiops variables.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+struct Cli {
+    runs: Vec<Run>,
+}
+
+impl Cli {
+    async fn run(&mut self, args: &[&str], env: &[(&str, &str)]) -> &Run {
+        let out: Output = tokio::process::Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(args)
+            .env_remove("AIOPS_URL")
+            .env_remove("AIOPS_TOKEN")
+            .envs(env.iter().copied())
+            .output()
+            .await
+            .expect("aiops runs");
+        let run = Run {
+            code: out.status.code().expect("exit code"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        // Shown with --nocapture (the tokens masked in the echoed command line).
+        let shown: Vec<&str> = args
+            .iter()
+            .map(|a| match *a {
+                REQUESTER_TOKEN | APPROVER_TOKEN => "<token>",
+                a => a,
+            })
+            .collect();
+        println!("$ aiops {}\n{run}", shown.join(" "));
+        self.runs.push(run);
+        self.runs.last().expect("just pushed")
+    }
+
+    /// `aiops --url <daemon> args...`
+    async fn at(&mut self, url: &str, args: &[&str]) -> &Run {
+        let mut full = vec!["--url", url];
+        full.extend_from_slice(args);
+        self.run(&full, &[]).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_through_the_real_binary() {
+    let d = Daemon::start().await;
+    let url = d.url.clone();
+    let aid = d.pending_approval(1).await;
+    let mut cli = Cli { runs: Vec::new() };
+
+    // list: an aligned table with the approval.
+    let r = cli.at(&url, &["approvals", "list"]).await;
+    assert_eq!(r.code, 0, "{r}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{r}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("TARGET/PARAMS"),
+        "{r}"
+    );
+    for want in [
+        aid.as_str(),
+        "dns.delete_record",
+        "name=x.local type=A",
+        "alice",
+        "pending",
+        "0/1",
+    ] {
+        assert!(lines[1].contains(want), "missing {want}: {r}");
+    }
+    assert!(
+        lines[1].ends_with("in 29m") || lines[1].ends_with("in 30m"),
+        "{r}"
+    );
+    assert_eq!(
+        lines[0].find("REQUESTER"),
+        lines[1].find("alice"),
+        "aligned: {r}"
+    );
+
+    // list --json: the server's JSON, untouched.
+    let r = cli.at(&url, &["--json", "approvals", "list"]).await;
+    assert_eq!(r.code, 0, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(v["approvals"][0]["id"], aid.as_str());
+    assert_eq!(v["approvals"][0]["action"], "dns.delete_record");
+
+    // Other states, and a state clap does not know.
+    let r = cli
+        .at(&url, &["approvals", "list", "--state", "approved"])
+        .await;
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "no approved approvals"),
+        "{r}"
+    );
+    let r = cli.at(&url, &["approvals", "list", "--state", "all"]).await;
+    assert!(r.code == 0 && r.stdout.contains(&aid), "{r}");
+    let r = cli
+        .at(&url, &["approvals", "list", "--state", "bogus"])
+        .await;
+    assert_eq!(r.code, 2, "{r}");
+
+    // show: fields, then the diff verbatim.
+    let r = cli.at(&url, &["approvals", "show", &aid]).await;
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains(&format!("plan diff:\n{DIFF}")), "{r}");
+    for want in [
+        "state:      pending",
+        "requester:  alice",
+        "approvals:  0/1",
+        "risk:       destructive",
+        "request:    delete the A record x.local",
+        "decisions: none",
+    ] {
+        assert!(r.stdout.contains(want), "missing {want:?}: {r}");
+    }
+    let r = cli
+        .at(&url, &["approvals", "show", "01JDNOTANAPPROVAL000000000"])
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        r.stderr.trim(),
+        "aiops: no approval 01JDNOTANAPPROVAL000000000 (not_found, HTTP 404)"
+    );
+
+    // Who may not approve: nobody, an unknown token, the requester.
+    // (No token at all, and an empty AIOPS_TOKEN, which counts as none.)
+    for env in [&[][..], &[("AIOPS_TOKEN", "")][..]] {
+        let mut full = env.to_vec();
+        full.push(("AIOPS_URL", url.as_str()));
+        let r = cli.run(&["approvals", "approve", &aid], &full).await;
+        assert_eq!(r.code, 1, "{r}");
+        assert!(r.stderr.contains("(unauthorized, HTTP 401)"), "{r}");
+        assert!(
+            r.stderr.contains("hint: pass --token or set AIOPS_TOKEN"),
+            "{r}"
+        );
+    }
+    let r = cli
+        .at(
+            &url,
+            &["--token", "not-a-known-token", "approvals", "approve", &aid],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("not a known bearer token"), "{r}");
+    let r = cli
+        .at(
+            &url,
+            &["--token", REQUESTER_TOKEN, "approvals", "approve", &aid],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    // The server's reasons, verbatim (policy lists every one that applies).
+    let line = r.stderr.trim();
+    assert!(
+        line.starts_with("aiops: ")
+            && line.contains("the requester may not approve their own request")
+            && line.ends_with("(forbidden, HTTP 403)")
+            && !line.contains('\n'),
+        "{r}"
+    );
+    let r = cli
+        .run(
+            &["--json", "approvals", "approve", &aid],
+            &[
+                ("AIOPS_URL", url.as_str()),
+                ("AIOPS_TOKEN", REQUESTER_TOKEN),
+            ],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("--json prints the error body");
+    assert_eq!(v["error"]["code"], "forbidden");
+
+    // The approver approves (URL and token from the environment).
+    let r = cli
+        .run(
+            &["approvals", "approve", &aid, "--reason", "ticket OPS-1"],
+            &[("AIOPS_URL", url.as_str()), ("AIOPS_TOKEN", APPROVER_TOKEN)],
+        )
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout.trim(),
+        format!("approved {aid} (1/1); execution queued")
+    );
+    let stored = d
+        .state
+        .store
+        .get_approval(&aid)
+        .await
+        .expect("store")
+        .expect("approval");
+    assert_eq!(stored.decisions.len(), 1);
+    assert_eq!(stored.decisions[0].approver, "bob");
+    assert_eq!(stored.decisions[0].channel, "cli");
+    assert_eq!(stored.decisions[0].reason.as_deref(), Some("ticket OPS-1"));
+
+    let r = cli.at(&url, &["approvals", "show", &aid]).await;
+    assert_eq!(r.code, 0, "{r}");
+    let decision = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("ticket OPS-1"))
+        .unwrap_or_default();
+    assert!(
+        decision.contains("bob") && decision.contains("approve") && decision.contains("via cli"),
+        "{r}"
+    );
+    assert!(r.stdout.contains("approvals:  1/1 (bob)"), "{r}");
+
+    // A second click is a no-op that says so.
+    let r = cli
+        .at(
+            &url,
+            &["--token", APPROVER_TOKEN, "approvals", "approve", &aid],
+        )
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    assert!(
+        r.stdout
+            .starts_with(&format!("already approved by you; {aid} is ")),
+        "{r}"
+    );
+
+    // Rejecting a closed approval: 409 with the current state.
+    let r = cli
+        .at(
+            &url,
+            &[
+                "--token",
+                APPROVER_TOKEN,
+                "approvals",
+                "reject",
+                &aid,
+                "--reason",
+                "too late",
+            ],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr
+            .contains("(approval_closed, HTTP 409); current state: "),
+        "{r}"
+    );
+    let state = r
+        .stderr
+        .trim()
+        .rsplit("current state: ")
+        .next()
+        .expect("a state");
+    assert!(
+        ["approved", "executing", "failed", "succeeded", "void"].contains(&state),
+        "{r}"
+    );
+    // reject without --reason is a usage error, before any request.
+    let r = cli
+        .at(
+            &url,
+            &["--token", APPROVER_TOKEN, "approvals", "reject", &aid],
+        )
+        .await;
+    assert_eq!(r.code, 2, "{r}");
+
+    // A second approval, rejected.
+    let aid2 = d.pending_approval(2).await;
+    let r = cli
+        .at(
+            &url,
+            &[
+                "--token",
+                APPROVER_TOKEN,
+                "approvals",
+                "reject",
+                &aid2,
+                "--reason",
+                "not now",
+            ],
+        )
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(
+        r.stdout.trim(),
+        format!("rejected {aid2}; the request is denied")
+    );
+    let r = cli
+        .at(&url, &["approvals", "list", "--state", "rejected"])
+        .await;
+    assert!(r.code == 0 && r.stdout.contains(&aid2), "{r}");
+    let r = cli.at(&url, &["approvals", "list"]).await;
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, "no pending approvals"),
+        "{r}"
+    );
+
+    // Nothing listening: exit 3, the URL and how to start the daemon.
+    let dead = format!("http://{}", closed_port());
+    let r = cli
+        .at(&dead, &["--token", APPROVER_TOKEN, "approvals", "list"])
+        .await;
+    assert_eq!(r.code, 3, "{r}");
+    assert!(
+        r.stderr
+            .contains(&format!("cannot connect to aiopsd at {dead}")),
+        "{r}"
+    );
+    assert!(r.stderr.contains("bootstrap/dev-up.sh"), "{r}");
+    let r = cli
+        .run(&["approvals", "list"], &[("AIOPS_URL", dead.as_str())])
+        .await;
+    assert_eq!(r.code, 3, "{r}");
+    // Not a URL: a usage error.
+    let r = cli.at("not a url", &["approvals", "list"]).await;
+    assert_eq!(r.code, 2, "{r}");
+
+    // --help with a token in the environment does not show it.
+    let r = cli
+        .run(&["--help"], &[("AIOPS_TOKEN", APPROVER_TOKEN)])
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("AIOPS_TOKEN"), "{r}");
+
+    // The tokens never appear in anything the CLI printed.
+    for r in &cli.runs {
+        for token in [REQUESTER_TOKEN, APPROVER_TOKEN] {
+            assert!(!r.all().contains(token), "token leaked: {r}");
+        }
+    }
+    d.stop().await;
+}
