@@ -92,6 +92,17 @@ pub struct RequestUpdate {
     pub execution: Option<Value>,
     pub error: Option<Value>,
     pub context: Option<Value>,
+    /// Ends the request's executing approval in the same transaction, so the request and its
+    /// approval never disagree about how it ended.
+    pub approval_end: Option<ApprovalEnd>,
+}
+
+/// `executing → to` for an approval, with its reason.
+#[derive(Debug, Clone)]
+pub struct ApprovalEnd {
+    pub approval_id: String,
+    pub to: &'static str,
+    pub reason: Option<String>,
 }
 
 /// A stored request.

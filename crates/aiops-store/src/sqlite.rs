@@ -257,6 +257,26 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         Self::apply_update(&mut tx, id, &update).await?;
         Self::append(&mut tx, &event).await?;
+        if let Some(end) = &update.approval_end {
+            set_approval_state(
+                &mut tx,
+                &end.approval_id,
+                approval_state::EXECUTING,
+                end.to,
+                end.reason.as_deref(),
+            )
+            .await?;
+            Self::append(
+                &mut tx,
+                &AuditEvent::new(
+                    Some(id),
+                    "approve",
+                    end.to,
+                    serde_json::json!({"approval_id": end.approval_id, "reason": end.reason}),
+                ),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

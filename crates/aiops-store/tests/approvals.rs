@@ -222,3 +222,59 @@ async fn slack_signatures_are_single_use() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn the_request_and_its_approval_end_together() {
+    let (_d, s) = store().await;
+    let aid = pending(&s, "r1", 1, 60_000).await;
+    s.decide_approval(&decision(&aid, "bob", Verdict::Approve))
+        .await
+        .unwrap();
+    s.claim_approved().await.unwrap().unwrap();
+    s.update_request(
+        "r1",
+        RequestUpdate {
+            status: Some("success"),
+            approval_end: Some(aiops_store::ApprovalEnd {
+                approval_id: aid.clone(),
+                to: approval_state::SUCCEEDED,
+                reason: None,
+            }),
+            ..Default::default()
+        },
+        AuditEvent::new(Some("r1"), "execute", "succeeded", json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_request("r1").await.unwrap().unwrap().status,
+        "success"
+    );
+    assert_eq!(
+        s.get_approval(&aid).await.unwrap().unwrap().state,
+        approval_state::SUCCEEDED
+    );
+    // Ending it again is a conflict, and nothing of that failed transaction is kept.
+    let err = s
+        .update_request(
+            "r1",
+            RequestUpdate {
+                status: Some("failed"),
+                approval_end: Some(aiops_store::ApprovalEnd {
+                    approval_id: aid.clone(),
+                    to: approval_state::FAILED,
+                    reason: None,
+                }),
+                ..Default::default()
+            },
+            AuditEvent::new(Some("r1"), "execute", "failed", json!({})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    assert_eq!(
+        s.get_request("r1").await.unwrap().unwrap().status,
+        "success"
+    );
+    assert!(s.verify_chain().await.unwrap().ok);
+}

@@ -374,7 +374,6 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
             &a,
             approval_state::FAILED,
             "the stored intent is not a catalog action",
-            status::FAILED,
             "approval_failed",
         )
         .await;
@@ -385,20 +384,12 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
     let fresh = match state.executors.plan(&spec, &intent, &target).await {
         Ok(p) => Plan::new(&intent, target, p.diff, p.changes).with_executor_state(p.state),
         Err(f) => {
-            let run = Run::resume(state, &rec, caller);
-            let resp = run
-                .fail("plan", std::time::Instant::now(), f.clone())
+            // The request fails and the approval with it, in one transaction.
+            Run::resume(state, &rec, caller)
+                .for_approval(&a.id)
+                .fail("plan", std::time::Instant::now(), f)
                 .await?;
-            let reason = resp.error.map(|e| e.message).unwrap_or(f.message);
-            return close(
-                state,
-                &a,
-                approval_state::FAILED,
-                &reason,
-                status::FAILED,
-                "approval_failed",
-            )
-            .await;
+            return Ok(());
         }
     };
     if fresh.hash != a.plan_hash {
@@ -408,44 +399,12 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
             &fresh.hash[..12],
             fresh.diff
         );
-        return close(
-            state,
-            &a,
-            approval_state::VOID,
-            &reason,
-            status::FAILED,
-            "approval_void",
-        )
-        .await;
+        return close(state, &a, approval_state::VOID, &reason, "approval_void").await;
     }
-    let run = Run::resume(state, &rec, caller);
-    let resp = execute(run, &spec, &intent, &fresh, false).await?;
-    let (final_state, reason) = match resp.status.as_str() {
-        status::SUCCESS => (approval_state::SUCCEEDED, None),
-        status::DENIED => (
-            approval_state::VOID,
-            Some("policy denies it now".to_string()),
-        ),
-        _ => (
-            approval_state::FAILED,
-            resp.error.as_ref().map(|e| e.message.clone()),
-        ),
-    };
-    state
-        .store
-        .finish_approval(
-            &a.id,
-            final_state,
-            reason.clone(),
-            RequestUpdate::default(),
-            AuditEvent::new(
-                Some(&a.request_id),
-                "approve",
-                final_state,
-                json!({"approval_id": a.id, "reason": reason}),
-            ),
-        )
-        .await?;
+    // credentials → policy re-check → execute, as for a direct run; the final stage event
+    // also ends the approval (succeeded, failed, or void when policy now denies).
+    let run = Run::resume(state, &rec, caller).for_approval(&a.id);
+    execute(run, &spec, &intent, &fresh, false).await?;
     Ok(())
 }
 
@@ -455,19 +414,13 @@ async fn close(
     a: &ApprovalRecord,
     to: &'static str,
     reason: &str,
-    request_status: &'static str,
     code: &str,
 ) -> Result<(), ApiError> {
     tracing::warn!(approval_id = %a.id, to, reason, "approval closed without execution");
-    let update = if to == approval_state::FAILED && code == "approval_failed" {
-        // run.fail() already recorded the request's failure.
-        RequestUpdate::default()
-    } else {
-        RequestUpdate {
-            status: Some(request_status),
-            error: Some(json!({"code": code, "message": reason})),
-            ..Default::default()
-        }
+    let update = RequestUpdate {
+        status: Some(status::FAILED),
+        error: Some(json!({"code": code, "message": reason})),
+        ..Default::default()
     };
     state
         .store

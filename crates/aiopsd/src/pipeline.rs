@@ -132,6 +132,8 @@ pub(crate) struct Run<'a> {
     id: String,
     caller: Caller,
     resp: IntentResponse,
+    /// The executing approval this run carries out, ended together with the request.
+    approval_id: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -161,7 +163,14 @@ impl<'a> Run<'a> {
             id: rec.id.clone(),
             caller,
             resp,
+            approval_id: None,
         }
+    }
+
+    /// Makes this run carry out `approval_id`: its final stage ends the approval too.
+    pub(crate) fn for_approval(mut self, approval_id: &str) -> Self {
+        self.approval_id = Some(approval_id.to_string());
+        self
     }
 
     /// The one place a stage outcome is recorded: log line, metric and audit row (with the
@@ -205,6 +214,23 @@ impl<'a> Run<'a> {
     ) -> Result<IntentResponse, ApiError> {
         self.resp.status = final_status.to_string();
         update.status = Some(final_status);
+        if let Some(approval_id) = self.approval_id.clone() {
+            let to = match final_status {
+                status::SUCCESS => aiops_store::approval_state::SUCCEEDED,
+                status::DENIED => aiops_store::approval_state::VOID,
+                _ => aiops_store::approval_state::FAILED,
+            };
+            let reason = match final_status {
+                status::SUCCESS => None,
+                status::DENIED => Some("policy denies it now".to_string()),
+                _ => self.resp.error.as_ref().map(|e| e.message.clone()),
+            };
+            update.approval_end = Some(aiops_store::ApprovalEnd {
+                approval_id,
+                to,
+                reason,
+            });
+        }
         self.record(stage, outcome, started, update, data).await?;
         self.state
             .metrics
@@ -311,6 +337,7 @@ async fn run_path(
         id: id.clone(),
         caller,
         resp: IntentResponse::new(&id),
+        approval_id: None,
     };
 
     // retrieve: the slot for runbook context (a later stage); recorded so the timeline is whole.
