@@ -89,7 +89,7 @@ mkdir -p "$secrets_dir/slack"
 # A local Slack API receiver (Slack itself is not reachable from here).
 slack_pidfile="$state/slack-sink.pid"
 if ! { [[ -f "$slack_pidfile" ]] && kill -0 "$(cat "$slack_pidfile")" 2>/dev/null; }; then
-    nohup setsid python3 "$here/slack-sink.py" "$slack_port" "$state/slack-calls.jsonl" \
+    nohup python3 "$here/slack-sink.py" "$slack_port" "$state/slack-calls.jsonl" \
         >>"$state/slack-sink.log" 2>&1 </dev/null &
     echo $! >"$slack_pidfile"
 fi
@@ -204,7 +204,12 @@ mv "$config.new" "$config"
 if [[ "$restart" -eq 1 ]]; then
     # Fail fast on a bad config or a busy port, with the daemon's own one-line reason.
     "$bin" --config "$config" check-config >/dev/null || aiops_die "aiopsd rejected $config"
-    (cd "$repo" && AIOPS_CONFIG="$config" nohup setsid "$bin" serve >>"$log" 2>&1 </dev/null & echo $! >"$pidfile")
+    # Someone else on our port would answer our readiness probe: refuse instead.
+    if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+        aiops_die "port $port is already served by another process (not the aiopsd this script started); stop it or set AIOPS_PORT"
+    fi
+    # No setsid: it forks when it leads a process group, and $! would not be the daemon.
+    (cd "$repo" && AIOPS_CONFIG="$config" nohup "$bin" serve >>"$log" 2>&1 </dev/null & echo $! >"$pidfile")
     aiops_log "aiopsd started (pid $(cat "$pidfile")), logging to $log"
 fi
 
@@ -221,6 +226,11 @@ for _ in $(seq 1 150); do
     fi
     sleep 0.2
 done
+# The process that answered must be ours, still running.
+if [[ "$ready" -eq 1 ]] && ! running_pid >/dev/null; then
+    tail -n 20 "$log" >&2 || true
+    aiops_die "aiopsd exited after start-up (log: $log)"
+fi
 if [[ "$ready" -ne 1 ]]; then
     curl -sS "$url/readyz" >&2 || true
     aiops_die "aiopsd did not become ready (log: $log)"
