@@ -354,6 +354,11 @@ async fn slack_button_approves_and_the_message_follows() {
     // Answered before the decision is made: the handler only verifies and hands off (the
     // execution itself takes seconds of Ansible), which is what keeps it inside Slack's 3 s.
     assert_eq!(post(body.clone(), ts.clone(), sig.clone()).await, 200);
+    let (_, right_after) = d.get(&format!("/api/v1/intents/{id}")).await;
+    assert_ne!(
+        right_after["status"], "success",
+        "the execution runs after the answer"
+    );
     assert_eq!(post(body, ts, sig).await, 401, "a replay is refused");
     let rec = d.wait_status(&id, &["success", "failed"], 60).await;
     assert_eq!(rec["status"], "success", "{rec:#}");
