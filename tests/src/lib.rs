@@ -68,21 +68,10 @@ impl Bind {
     pub fn start() -> Result<Bind> {
         let state = tempfile::tempdir()?;
         let port = free_port();
-        let out = Command::new("bash")
-            .arg(repo_root().join("bootstrap/bind.sh"))
-            .arg("start")
-            .arg(state.path())
-            .arg(port.to_string())
-            .output()
-            .context("running bootstrap/bind.sh")?;
-        if !out.status.success() {
-            bail!(
-                "bootstrap/bind.sh start failed (run `bash bootstrap/test-env.sh` first):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let vars = parse_kv(&String::from_utf8_lossy(&out.stdout));
+        let vars = bootstrap(
+            "bind.sh",
+            &["start", &state.path().to_string_lossy(), &port.to_string()],
+        )?;
         let addr: SocketAddr = vars
             .get("AIOPS_DNS")
             .context("no AIOPS_DNS line")?
@@ -99,11 +88,7 @@ impl Bind {
     }
 
     pub fn stop(&self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("bootstrap/bind.sh"))
-            .arg("stop")
-            .arg(self.state.path())
-            .output();
+        let _ = bootstrap("bind.sh", &["stop", &self.state.path().to_string_lossy()]);
     }
 
     /// `dig @server -p port name type +short`, as an operator would check.
@@ -138,6 +123,24 @@ impl Drop for Bind {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `bootstrap/<script> <args>` (argv, no shell string) and returns the `KEY=VALUE`
+/// lines it prints last. A failure names the script and shows its stderr.
+pub fn bootstrap(script: &str, args: &[&str]) -> Result<std::collections::HashMap<String, String>> {
+    let out = Command::new("bash")
+        .arg(repo_root().join("bootstrap").join(script))
+        .args(args)
+        .output()
+        .with_context(|| format!("running bootstrap/{script}"))?;
+    if !out.status.success() {
+        bail!(
+            "bootstrap/{script} {args:?} failed (run `bash bootstrap/test-env.sh` first):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(parse_kv(&String::from_utf8_lossy(&out.stdout)))
 }
 
 pub fn parse_kv(text: &str) -> std::collections::HashMap<String, String> {
@@ -441,18 +444,7 @@ pub struct OpenBao {
 
 impl OpenBao {
     fn script(args: &[&str]) -> Result<std::collections::HashMap<String, String>> {
-        let out = Command::new("bash")
-            .arg(repo_root().join("bootstrap/openbao.sh"))
-            .args(args)
-            .output()
-            .context("running bootstrap/openbao.sh")?;
-        if !out.status.success() {
-            bail!(
-                "bootstrap/openbao.sh {args:?} failed (run `bash bootstrap/test-env.sh`):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(parse_kv(&String::from_utf8_lossy(&out.stdout)))
+        bootstrap("openbao.sh", args)
     }
 
     /// Dev mode: in memory, unsealed, root token `root`.
@@ -577,30 +569,16 @@ impl KubeApi {
     pub fn start() -> Result<KubeApi> {
         let state = tempfile::tempdir()?;
         let port = free_port();
-        let out = Command::new("bash")
-            .arg(repo_root().join("bootstrap/kube.sh"))
-            .arg("start")
-            .arg(state.path())
-            .arg(port.to_string())
-            .output()
-            .context("running bootstrap/kube.sh")?;
-        if !out.status.success() {
-            bail!(
-                "bootstrap/kube.sh start failed (run `bash bootstrap/test-env.sh`, which builds kube-apiserver):\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let vars = parse_kv(&String::from_utf8_lossy(&out.stdout));
+        let vars = bootstrap(
+            "kube.sh",
+            &["start", &state.path().to_string_lossy(), &port.to_string()],
+        )?;
         let kubeconfig = PathBuf::from(vars.get("KUBECONFIG").context("no KUBECONFIG line")?);
         Ok(KubeApi { state, kubeconfig })
     }
 
     pub fn stop(&self) {
-        let _ = Command::new("bash")
-            .arg(repo_root().join("bootstrap/kube.sh"))
-            .arg("stop")
-            .arg(self.state.path())
-            .output();
+        let _ = bootstrap("kube.sh", &["stop", &self.state.path().to_string_lossy()]);
     }
 
     /// An admin client, for setting up and checking what the daemon did.
