@@ -209,7 +209,9 @@ if [[ "$restart" -eq 1 ]]; then
         aiops_die "port $port is already served by another process (not the aiopsd this script started); stop it or set AIOPS_PORT"
     fi
     # No setsid: it forks when it leads a process group, and $! would not be the daemon.
-    (cd "$repo" && AIOPS_CONFIG="$config" nohup "$bin" serve >>"$log" 2>&1 </dev/null & echo $! >"$pidfile")
+    # exec: the background job becomes aiopsd itself, so $! is the daemon's pid.
+    (cd "$repo" && AIOPS_CONFIG="$config" exec nohup "$bin" serve >>"$log" 2>&1 </dev/null) &
+    echo $! >"$pidfile"
     aiops_log "aiopsd started (pid $(cat "$pidfile")), logging to $log"
 fi
 
