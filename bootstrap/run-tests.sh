@@ -24,7 +24,7 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "cargo test"
-cargo test --locked --workspace
+cargo test --locked --workspace --no-fail-fast
 
 eval_set="$repo/../shared/eval/intents.jsonl"
 if [[ -f "$eval_set" ]]; then
