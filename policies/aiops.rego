@@ -473,13 +473,23 @@ notes contains msg if {
 # Approvals
 # ---------------------------------------------------------------------------
 
-approvals_required := n if {
+base_approvals_required := n if {
 	eff_rank >= 2
 	production
 	n := positive_int(approvals.destructive_production)
 } else := n if {
 	n := positive_int(approvals["default"])
 } else := 1
+
+# A namespace may ask for more approvers than the defaults (data: namespaces[ns].approvals);
+# the largest number asked for by any target wins.
+namespace_approvals contains n if {
+	some t in param_targets
+	t.kind == "namespace"
+	n := positive_int(object.get(obj(namespaces, t.name), "approvals", 0))
+}
+
+approvals_required := max(namespace_approvals | {base_approvals_required})
 
 positive_int(x) := x if {
 	is_number(x)

@@ -438,3 +438,17 @@ test_role_param_without_type_must_be_string if {
 	d.outcome == "deny"
 	d.reasons == ["parameter name of dns.create_a_record must be a string (got 42)"]
 }
+
+test_namespace_can_ask_for_more_approvers if {
+	d := decide(req("k8s.scale_deployment", "change", {"namespace": "payments", "name": "api", "replicas": 3}))
+	d.outcome == "require_approval"
+	d.approvals_required == 2
+}
+
+test_namespace_approvals_never_lower_the_default if {
+	i := req("k8s.delete_pod", "destructive", {"namespace": "payments", "name": "api-1"})
+	d := data.aiops.decision with input as i
+		with data.aiops.config.kubernetes.namespaces.payments as {"production": true, "approvals": 1}
+		with data.aiops.config.approvals.destructive_production as 3
+	d.approvals_required == 3
+}
