@@ -425,3 +425,56 @@ async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_asking_for_more_approvers_while_waiting_stops_the_run() {
+    let bind = Bind::start().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    // A copy of the shipped policies, so the test can change their data between runs.
+    let policies = data.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for f in ["aiops.rego", "approvals.rego", "data.json"] {
+        std::fs::copy(
+            aiops_e2e::repo_root().join("policies").join(f),
+            policies.join(f),
+        )
+        .unwrap();
+    }
+    let cfg = || {
+        let mut c = with_identities(config_for(&bind, data.path()));
+        c.policy.dir = Some(policies.clone());
+        c
+    };
+    let d = Daemon::start(cfg()).await.unwrap();
+    let (id, aid) = pending_delete(&bind, &d, "twice.local", "10.9.0.1").await;
+    d.stop().await;
+
+    // The operator raises the approver count, then one approver approves.
+    let mut policy_data: Value =
+        serde_json::from_str(&std::fs::read_to_string(policies.join("data.json")).unwrap())
+            .unwrap();
+    policy_data["aiops"]["config"]["approvals"]["default"] = json!(2);
+    std::fs::write(policies.join("data.json"), policy_data.to_string()).unwrap();
+    {
+        let offline = aiopsd::App::build(cfg()).await.unwrap();
+        let bob = offline.identities.current("bob");
+        aiopsd::approvals::decide(
+            &offline,
+            &aid,
+            &bob,
+            "cli",
+            aiops_store::Verdict::Approve,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let d = Daemon::start(cfg()).await.unwrap();
+    let rec = d
+        .wait_status(&id, &["denied", "success", "failed"], 60)
+        .await;
+    assert_eq!(rec["status"], "denied", "{rec:#}");
+    assert_eq!(rec["error"]["code"], "approval_required");
+    assert_eq!(rec["approval"]["state"], "void");
+    assert_eq!(bind.dig("twice.local", "A"), ["10.9.0.1"], "nothing ran");
+}

@@ -658,9 +658,35 @@ impl Store for SqliteStore {
                 .bind(status::PENDING_APPROVAL)
                 .execute(&mut *tx)
                 .await?;
-                Self::append(&mut tx, &AuditEvent::new(None, "approve", "failed", serde_json::json!({"approval_id": id, "reason": "interrupted by a restart"}))).await?;
+                let request_id: Option<String> =
+                    sqlx::query_scalar("SELECT request_id FROM approvals WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                Self::append(&mut tx, &AuditEvent::new(request_id.as_deref(), "approve", "failed", serde_json::json!({"approval_id": id, "reason": "interrupted by a restart"}))).await?;
             }
             tx.commit().await?;
+        }
+        // Requests stopped before they executed changed nothing: fail them with that said.
+        let early: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
+            .bind(status::RECEIVED)
+            .fetch_all(&self.pool)
+            .await?;
+        for id in &early {
+            let error = serde_json::json!({
+                "code": "interrupted",
+                "message": "the daemon stopped before this request was executed; nothing was changed",
+            });
+            self.update_request(
+                id,
+                RequestUpdate {
+                    status: Some(status::FAILED),
+                    error: Some(error.clone()),
+                    ..Default::default()
+                },
+                AuditEvent::new(Some(id), "recover", "failed", error),
+            )
+            .await?;
         }
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
             .bind(status::EXECUTING)
@@ -682,7 +708,7 @@ impl Store for SqliteStore {
             )
             .await?;
         }
-        Ok(ids)
+        Ok(early.into_iter().chain(ids).collect())
     }
 }
 

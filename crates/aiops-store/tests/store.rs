@@ -159,7 +159,26 @@ async fn interrupted_executions_are_failed_not_rerun() {
     )
     .await
     .unwrap();
-    assert_eq!(s.fail_interrupted().await.unwrap(), ["r1"]);
+    s.create_request(
+        &NewRequest {
+            id: "r0".into(),
+            nl: "y".into(),
+            dry_run: false,
+            caller: "a".into(),
+        },
+        AuditEvent::new(Some("r0"), "intake", "accepted", json!({})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.fail_interrupted().await.unwrap(), ["r0", "r1"]);
+    let r0 = s.get_request("r0").await.unwrap().unwrap();
+    assert_eq!(r0.status, "failed");
+    assert!(
+        r0.error.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was changed")
+    );
     let r = s.get_request("r1").await.unwrap().unwrap();
     assert_eq!(r.status, "failed");
     assert_eq!(r.error.unwrap()["code"], "interrupted");

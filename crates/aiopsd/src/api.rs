@@ -317,23 +317,25 @@ async fn slack_interactions(
     if !state.config.slack.enabled {
         return Err(ApiError::not_found("Slack is not enabled"));
     }
+    // Unauthenticated callers learn nothing about the secret source: details go to the log.
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "credentials_unavailable",
+            "the Slack signing secret is unavailable",
+        )
+    };
     let secret = state
         .secrets
         .read(&state.config.slack.secret_path)
         .await
         .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "credentials_unavailable",
-                e.to_string(),
-            )
+            tracing::error!(error = %e, "slack signing secret unavailable");
+            unavailable()
         })?;
     let signing = secret.field("signing_secret").ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "credentials_unavailable",
-            "the Slack secret has no signing_secret field",
-        )
+        tracing::error!("the Slack secret has no signing_secret field");
+        unavailable()
     })?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let signature = header("x-slack-signature");

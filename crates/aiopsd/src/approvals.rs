@@ -305,10 +305,20 @@ pub async fn decide(
             StatusCode::OK,
             json!({"changed": false, "message": format!("{} already recorded this decision", caller.user), "approval": view(state, &approval, false).await?}),
         ),
-        DecisionOutcome::Closed { approval } => (
-            StatusCode::CONFLICT,
-            json!({"error": {"code": "approval_closed", "message": format!("approval {} is {}", approval.id, approval.state)}, "state": approval.state}),
-        ),
+        DecisionOutcome::Closed { approval } => {
+            let message = if approval.state == approval_state::PENDING {
+                format!(
+                    "{} already decided otherwise on approval {}; a decision cannot be changed",
+                    caller.user, approval.id
+                )
+            } else {
+                format!("approval {} is {}", approval.id, approval.state)
+            };
+            (
+                StatusCode::CONFLICT,
+                json!({"error": {"code": "approval_closed", "message": message}, "state": approval.state}),
+            )
+        }
         DecisionOutcome::Expired { approval } => (
             StatusCode::CONFLICT,
             json!({"error": {"code": "approval_expired", "message": format!("approval {} expired at {}", approval.id, approval.expires_at)}, "state": approval.state}),
@@ -344,7 +354,31 @@ pub async fn tick(state: &AppState) -> Result<(), ApiError> {
         tracing::info!(approval_id = %a.id, "approval expired");
     }
     while let Some(a) = state.store.claim_approved().await? {
-        run_approved(state, a).await?;
+        if let Err(e) = run_approved(state, a.clone()).await {
+            // Close it rather than leave it `executing` until a restart. If the run had
+            // already ended it, the compare-and-set refuses this and nothing changes.
+            tracing::error!(approval_id = %a.id, code = %e.body.code, error = %e.body.message, "approved request failed in the worker");
+            let reason = format!("{}: {}", e.body.code, e.body.message);
+            let _ = state
+                .store
+                .finish_approval(
+                    &a.id,
+                    approval_state::FAILED,
+                    Some(reason.clone()),
+                    RequestUpdate {
+                        status: Some(status::FAILED),
+                        error: Some(json!({"code": e.body.code, "message": e.body.message})),
+                        ..Default::default()
+                    },
+                    AuditEvent::new(
+                        Some(&a.request_id),
+                        "approve",
+                        approval_state::FAILED,
+                        json!({"approval_id": a.id, "reason": reason}),
+                    ),
+                )
+                .await;
+        }
     }
     if state.config.slack.enabled {
         slack_outbox(state).await?;

@@ -342,7 +342,19 @@ impl Config {
                     .into(),
             );
         }
+        const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
+        if self.approvals.ttl_secs > MAX_TTL_SECS
+            || self
+                .approvals
+                .ttl_secs_by_action
+                .values()
+                .any(|t| *t > MAX_TTL_SECS)
+        {
+            return bad("approval ttls may be at most 30 days".into());
+        }
         let mut names = std::collections::BTreeSet::new();
+        let mut tokens = std::collections::BTreeSet::new();
+        let mut slack_ids = std::collections::BTreeSet::new();
         for u in &self.auth.users {
             if u.name.is_empty() || u.name == "anonymous" || !names.insert(u.name.as_str()) {
                 return bad(format!(
@@ -355,6 +367,23 @@ impl Config {
             {
                 return bad(format!(
                     "auth.users `{}`: token_sha256 must be 64 hex digits",
+                    u.name
+                ));
+            }
+            // One token or Slack id for two users would let one act as the other.
+            if let Some(h) = &u.token_sha256
+                && !tokens.insert(h.to_ascii_lowercase())
+            {
+                return bad(format!(
+                    "auth.users `{}`: the same token_sha256 is given to another user",
+                    u.name
+                ));
+            }
+            if let Some(id) = &u.slack_id
+                && !slack_ids.insert(id.as_str())
+            {
+                return bad(format!(
+                    "auth.users `{}`: slack_id `{id}` is given to another user",
                     u.name
                 ));
             }
@@ -446,6 +475,19 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("bogus"), "{e}");
+            jail.create_file(
+                "c.toml",
+                "[[auth.users]]\nname = \"a\"\nslack_id = \"U1\"\n[[auth.users]]\nname = \"b\"\nslack_id = \"U1\"\n",
+            )?;
+            let e = Config::load(Some(Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("another user"), "{e}");
+            jail.create_file("d.toml", "[approvals]\nttl_secs = 100000000000\n")?;
+            let e = Config::load(Some(Path::new("d.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("30 days"), "{e}");
             let e = Config::load(Some(Path::new("missing.toml")))
                 .unwrap_err()
                 .to_string();

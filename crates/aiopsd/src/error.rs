@@ -54,9 +54,8 @@ pub fn status_for_code(code: &str) -> StatusCode {
         "not_found" => StatusCode::NOT_FOUND,
         "forbidden" => StatusCode::FORBIDDEN,
         "conflict" => StatusCode::CONFLICT,
-        "invalid_request" | "invalid_params" | "invalid_playbook" | "unknown_action" => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        "invalid_request" | "invalid_params" | "invalid_playbook" | "unknown_action"
+        | "invalid_dns_query" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -109,10 +109,6 @@ impl App {
             config::StoreLocation::File(path) => Arc::new(SqliteStore::open(&path).await?),
             config::StoreLocation::Url(url) => Arc::new(SqliteStore::open_url(&url).await?),
         };
-        let interrupted = store.fail_interrupted().await?;
-        if !interrupted.is_empty() {
-            tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");
-        }
         let secrets: Arc<dyn SecretSource> = match &config.secrets.vault {
             Some(vault) if config.secrets.provider == "vault" => Arc::new(
                 aiops_secrets::VaultSource::connect(vault.clone())
@@ -184,6 +180,12 @@ pub async fn serve_state(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    // Only the process that serves (its listener is bound, so it is the only one on this
+    // address) settles what a previous process left half-done; `check-config` never does.
+    let interrupted = state.store.fail_interrupted().await?;
+    if !interrupted.is_empty() {
+        tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(approvals::worker(state.clone(), stop_rx.clone()));
     tokio::spawn(async move {

@@ -94,20 +94,23 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
     };
     let result = rt.block_on(async move {
         let addr = config.listen;
-        let state = aiopsd::App::build(config).await?;
         if check_only {
+            let state = aiopsd::App::build(config).await?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&state.config).unwrap_or_default()
             );
             return Ok(());
         }
+        // Bind first: a second daemon on the same address stops here, before it opens the
+        // store and touches anything.
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| aiopsd::StartError::Listen {
                 addr: addr.to_string(),
                 source,
             })?;
+        let state = aiopsd::App::build(config).await?;
         aiopsd::serve_state(listener, state, shutdown_signal()).await
     });
     match result {

@@ -222,7 +222,13 @@ impl<'a> Run<'a> {
             };
             let reason = match final_status {
                 status::SUCCESS => None,
-                status::DENIED => Some("policy denies it now".to_string()),
+                status::DENIED => Some(
+                    self.resp
+                        .error
+                        .as_ref()
+                        .map(|e| e.message.clone())
+                        .unwrap_or_else(|| "policy denies it now".to_string()),
+                ),
                 _ => self.resp.error.as_ref().map(|e| e.message.clone()),
             };
             update.approval_end = Some(aiops_store::ApprovalEnd {
@@ -601,6 +607,49 @@ pub(crate) async fn execute(
                 json!({"reasons": recheck.reasons, "policy_revision": recheck.policy_revision}),
             )
             .await;
+    }
+    // Policy may now want a human (or more of them) than it did: a direct run without an
+    // approval, or an approval with fewer approvers than policy now asks for, does not run.
+    if recheck.outcome == Outcome::RequireApproval && !dry_run {
+        let approved_by = match &run.approval_id {
+            Some(aid) => state
+                .store
+                .get_approval(aid)
+                .await?
+                .map(|a| {
+                    a.decisions
+                        .iter()
+                        .filter(|d| d.decision == "approve")
+                        .count()
+                })
+                .unwrap_or(0),
+            None => 0,
+        };
+        let needed = usize::try_from(recheck.approvals_required.max(1)).unwrap_or(usize::MAX);
+        if approved_by < needed {
+            let message = format!(
+                "policy now requires {needed} approver(s) before this runs; it has {approved_by}"
+            );
+            run.resp.decision = Some(recheck.clone());
+            run.resp.error = Some(ErrorBody {
+                code: "approval_required".into(),
+                message: message.clone(),
+            });
+            return run
+                .finish(
+                    "execute",
+                    "approval_insufficient",
+                    t,
+                    status::DENIED,
+                    RequestUpdate {
+                        decision: Some(json!(recheck)),
+                        error: Some(json!({"code": "approval_required", "message": message})),
+                        ..Default::default()
+                    },
+                    json!({"reasons": recheck.reasons, "approved_by": approved_by, "needed": needed}),
+                )
+                .await;
+        }
     }
 
     // execute: mark it first, so a crash mid-run is visible and never re-run.
