@@ -667,48 +667,22 @@ impl Store for SqliteStore {
             }
             tx.commit().await?;
         }
-        // Requests stopped before they executed changed nothing: fail them with that said.
-        let early: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
-            .bind(status::RECEIVED)
-            .fetch_all(&self.pool)
-            .await?;
-        for id in &early {
-            let error = serde_json::json!({
-                "code": "interrupted",
-                "message": "the daemon stopped before this request was executed; nothing was changed",
-            });
-            self.update_request(
-                id,
-                RequestUpdate {
-                    status: Some(status::FAILED),
-                    error: Some(error.clone()),
-                    ..Default::default()
-                },
-                AuditEvent::new(Some(id), "recover", "failed", error),
+        // Stopped before executing: nothing changed. Stopped while executing: it may have,
+        // so it is failed and never retried.
+        let mut failed = self
+            .fail_all_in(
+                status::RECEIVED,
+                "the daemon stopped before this request was executed; nothing was changed",
             )
             .await?;
-        }
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
-            .bind(status::EXECUTING)
-            .fetch_all(&self.pool)
-            .await?;
-        for id in &ids {
-            let error = serde_json::json!({
-                "code": "interrupted",
-                "message": "the daemon stopped while this request was executing; it was not retried because the change may already have happened",
-            });
-            self.update_request(
-                id,
-                RequestUpdate {
-                    status: Some(status::FAILED),
-                    error: Some(error.clone()),
-                    ..Default::default()
-                },
-                AuditEvent::new(Some(id), "recover", "failed", error),
+        failed.extend(
+            self.fail_all_in(
+                status::EXECUTING,
+                "the daemon stopped while this request was executing; it was not retried because the change may already have happened",
             )
-            .await?;
-        }
-        Ok(early.into_iter().chain(ids).collect())
+            .await?,
+        );
+        Ok(failed)
     }
 }
 
@@ -804,6 +778,30 @@ async fn set_approval_state(
         Ok(())
     } else {
         Err(StoreError::Conflict(format!("approval {id} is not {from}")))
+    }
+}
+
+impl SqliteStore {
+    /// Fails every request in `state` as `interrupted` with `message`; returns their ids.
+    async fn fail_all_in(&self, state: &str, message: &str) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await?;
+        let error = serde_json::json!({"code": "interrupted", "message": message});
+        for id in &ids {
+            self.update_request(
+                id,
+                RequestUpdate {
+                    status: Some(status::FAILED),
+                    error: Some(error.clone()),
+                    ..Default::default()
+                },
+                AuditEvent::new(Some(id), "recover", "failed", error.clone()),
+            )
+            .await?;
+        }
+        Ok(ids)
     }
 }
 
