@@ -225,26 +225,11 @@ impl Daemon {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        send_json(self.client.post(format!("{}{path}", self.url)).json(&body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        send_json(self.client.get(format!("{}{path}", self.url))).await
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
@@ -257,6 +242,13 @@ impl Daemon {
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
     }
+}
+
+/// Sends a request and returns (HTTP status, JSON body or null).
+async fn send_json(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 impl Drop for Daemon {
@@ -298,16 +290,13 @@ pub fn with_identities(mut c: aiopsd::Config) -> aiopsd::Config {
 impl Daemon {
     /// POST with a bearer token.
     pub async fn post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        send_json(
+            self.client
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn intent_as(&self, token: &str, nl: &str) -> (u16, Value) {
