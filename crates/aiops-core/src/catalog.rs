@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{CoreError, Intent, Target};
+use crate::{CoreError, Intent, ParserKind, Target};
 
 /// The shipped catalog, embedded so the daemon needs no files to start.
 const EMBEDDED: &str = include_str!("../catalog/actions.json");
@@ -167,7 +167,7 @@ impl Catalog {
         &self,
         action: &str,
         params: &Map<String, Value>,
-        parser: &str,
+        parser: ParserKind,
         confidence: f64,
     ) -> Result<Intent, CoreError> {
         let compiled = self
@@ -202,7 +202,7 @@ impl Catalog {
         Ok(Intent {
             action: action.to_string(),
             params,
-            parser: parser.to_string(),
+            parser,
             confidence,
         })
     }
@@ -365,7 +365,7 @@ mod tests {
             .validate(
                 "dns.create_a_record",
                 &obj(json!({"name": "Test.LOCAL.", "ip": "192.168.1.100"})),
-                "rules",
+                ParserKind::Rules,
                 0.9,
             )
             .unwrap();
@@ -377,13 +377,13 @@ mod tests {
             .validate(
                 "ansible.run_playbook",
                 &obj(json!({"playbook": "ping.yml"})),
-                "rules",
+                ParserKind::Rules,
                 0.9,
             )
             .unwrap();
         assert_eq!(Value::Object(i.params), json!({"playbook": "ping"}));
         let i = c
-            .validate("k8s.list_pods", &Map::new(), "rules", 0.9)
+            .validate("k8s.list_pods", &Map::new(), ParserKind::Rules, 0.9)
             .unwrap();
         assert_eq!(Value::Object(i.params), json!({"namespace": "default"}));
     }
@@ -442,12 +442,12 @@ mod tests {
         ];
         for (action, params) in cases {
             let err = c
-                .validate(action, &obj(params.clone()), "rules", 0.9)
+                .validate(action, &obj(params.clone()), ParserKind::Rules, 0.9)
                 .expect_err(&format!("{action} {params} should be rejected"));
             assert_eq!(err.code(), "invalid_params", "{err}");
         }
         assert_eq!(
-            c.validate("shell.exec", &Map::new(), "rules", 1.0)
+            c.validate("shell.exec", &Map::new(), ParserKind::Rules, 1.0)
                 .unwrap_err()
                 .code(),
             "unknown_action"
@@ -483,7 +483,7 @@ mod tests {
             .validate(
                 "dns.lookup",
                 &obj(json!({"name": "db.corp.example.com"})),
-                "rules",
+                ParserKind::Rules,
                 1.0,
             )
             .unwrap();
@@ -498,7 +498,7 @@ mod tests {
             .validate(
                 "dns.lookup",
                 &obj(json!({"name": "evil.org"})),
-                "rules",
+                ParserKind::Rules,
                 1.0,
             )
             .unwrap();

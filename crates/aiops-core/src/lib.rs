@@ -12,8 +12,10 @@ mod catalog;
 mod error;
 mod hash;
 mod types;
+mod vocab;
 
 pub use catalog::{ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec, zone_of};
 pub use error::CoreError;
 pub use hash::{canonical_json, plan_hash, sha256_hex};
 pub use types::{Intent, Plan, Target};
+pub use vocab::{ApprovalState, Caller, Channel, ParserKind, RequestStatus, Verdict};

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 pub struct Intent {
     pub action: String,
     pub params: Map<String, Value>,
-    /// Which parser produced it (`rules`, later `llm`).
-    pub parser: String,
+    /// Which parser produced it.
+    pub parser: crate::ParserKind,
     pub confidence: f64,
 }
 

@@ -45,7 +45,7 @@ pub struct ApproverInput {
     pub approver: Caller,
     pub requester: String,
     pub action: String,
-    pub risk: String,
+    pub risk: Risk,
     pub params: Json,
 }
 
@@ -83,12 +83,7 @@ pub enum Stage {
     Execute,
 }
 
-/// Who asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Caller {
-    pub user: String,
-    pub roles: Vec<String>,
-}
+pub use aiops_core::{Caller, Risk};
 
 /// The input document the policies see as `input`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -96,7 +91,7 @@ pub struct PolicyInput {
     /// Catalog action name, e.g. `dns.create_a_record`.
     pub action: String,
     /// Risk class from the catalog: `read`, `change` or `destructive`.
-    pub risk: String,
+    pub risk: Risk,
     /// Validated, normalised parameters (defaults filled in).
     pub params: Json,
     pub dry_run: bool,
@@ -480,44 +475,11 @@ fn revision_of(sorted: &[&(String, String)], data: &Json) -> String {
             hasher.update(part);
         }
     }
-    let mut canonical = String::new();
-    canonical_json(data, &mut canonical);
+    let canonical = aiops_core::canonical_json(data);
     hasher.update(b"data\0");
     hasher.update((canonical.len() as u64).to_le_bytes());
     hasher.update(canonical.as_bytes());
     hex::encode(hasher.finalize())
-}
-
-/// JSON with object keys sorted at every level (independent of serde_json's map order).
-fn canonical_json(value: &Json, out: &mut String) {
-    match value {
-        Json::Object(map) => {
-            let sorted: BTreeMap<&String, &Json> = map.iter().collect();
-            out.push('{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{}", Json::String(k.clone()));
-                out.push(':');
-                canonical_json(v, out);
-            }
-            out.push('}');
-        }
-        Json::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical_json(v, out);
-            }
-            out.push(']');
-        }
-        scalar => {
-            let _ = write!(out, "{scalar}");
-        }
-    }
 }
 
 #[cfg(test)]
@@ -563,13 +525,6 @@ mod tests {
         }
         let err = parse_decision(&regorus::Value::Undefined, "rev").unwrap_err();
         assert!(err.to_string().contains("undefined"), "{err}");
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys() {
-        let mut a = String::new();
-        canonical_json(&json!({"b": [1, {"d": 1, "c": 2}], "a": "x"}), &mut a);
-        assert_eq!(a, r#"{"a":"x","b":[1,{"c":2,"d":1}]}"#);
     }
 
     #[test]

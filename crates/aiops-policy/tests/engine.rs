@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aiops_policy::{
-    Caller, Decision, Outcome, PolicyEngine, PolicyError, PolicyInput, Stage, embedded,
+    Caller, Decision, Outcome, PolicyEngine, PolicyError, PolicyInput, Risk, Stage, embedded,
 };
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ fn shipped() -> PolicyEngine {
 fn input(action: &str, risk: &str, params: Value) -> PolicyInput {
     PolicyInput {
         action: action.to_string(),
-        risk: risk.to_string(),
+        risk: serde_json::from_value(json!(risk)).expect("a risk class"),
         params,
         dry_run: false,
         stage: Stage::Decide,
@@ -572,7 +572,7 @@ fn approver_decisions_come_from_policy() {
         },
         requester: requester.into(),
         action: "dns.delete_record".into(),
-        risk: "destructive".into(),
+        risk: Risk::Destructive,
         params: json!({"name": "x.local", "type": "A"}),
     };
     assert!(

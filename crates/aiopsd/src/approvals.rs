@@ -249,15 +249,15 @@ pub async fn decide(
     let risk = state
         .catalog
         .get(&intent.action)
-        .map(|s| s.risk.as_str())
-        .unwrap_or("destructive");
+        .map(|s| s.risk)
+        .unwrap_or(aiops_core::Risk::Destructive);
     let verdict_of_policy = state
         .policy
         .evaluate_approver(&ApproverInput {
             approver: caller.clone(),
             requester: a.requester.clone(),
             action: intent.action.clone(),
-            risk: risk.to_string(),
+            risk,
             params: Value::Object(intent.params.clone()),
         })
         .map_err(|e| {

@@ -117,7 +117,7 @@ pub fn parse_intent(catalog: &aiops_core::Catalog, nl: &str) -> Parsed {
     match aiops_parser::parse(nl) {
         ParseOutcome::Unrecognized { reason } => Parsed::Unrecognized(reason),
         ParseOutcome::Intent(p) => {
-            match catalog.validate(&p.action, &p.params, "rules", p.confidence) {
+            match catalog.validate(&p.action, &p.params, aiops_core::ParserKind::Rules, p.confidence) {
                 Ok(intent) => Parsed::Intent(intent),
                 // The parser filled something the schema refuses: not confident, so nothing runs.
                 Err(e) => Parsed::Unrecognized(e.to_string()),
@@ -278,7 +278,7 @@ impl<'a> Run<'a> {
     ) -> PolicyInput {
         PolicyInput {
             action: intent.action.clone(),
-            risk: risk.as_str().to_string(),
+            risk,
             params: Value::Object(intent.params.clone()),
             dry_run,
             stage,
