@@ -236,18 +236,21 @@ async fn approvals_survive_restarts_and_run_once() {
     // While no daemon serves (so no worker runs), an approval lands.
     {
         let offline = aiopsd::App::build(cfg()).await.unwrap();
-        let bob = aiopsd::auth::Identities::from_config(&offline.config.auth).current("bob");
-        let (code, _) = aiopsd::approvals::decide(
+        let bob = offline.authenticator.current("bob");
+        let reply = aiopsd::approvals::decide(
             &offline,
             &aid,
             &bob,
-            "cli",
-            aiops_store::Verdict::Approve,
+            aiops_core::Channel::Cli,
+            aiops_core::Verdict::Approve,
             None,
         )
         .await
         .unwrap();
-        assert_eq!(code.as_u16(), 200);
+        assert!(
+            matches!(reply, aiopsd::approvals::DecisionReply::Recorded { .. }),
+            "{reply:?}"
+        );
     }
     assert_eq!(bind.dig("goes.local", "A"), ["10.5.5.2"]);
 
@@ -457,13 +460,13 @@ async fn policy_asking_for_more_approvers_while_waiting_stops_the_run() {
     std::fs::write(policies.join("data.json"), policy_data.to_string()).unwrap();
     {
         let offline = aiopsd::App::build(cfg()).await.unwrap();
-        let bob = offline.identities.current("bob");
+        let bob = offline.authenticator.current("bob");
         aiopsd::approvals::decide(
             &offline,
             &aid,
             &bob,
-            "cli",
-            aiops_store::Verdict::Approve,
+            aiops_core::Channel::Cli,
+            aiops_core::Verdict::Approve,
             None,
         )
         .await

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{CoreError, Intent, ParserKind, Target};
+use crate::{ActionId, CoreError, Intent, ParserKind, Target};
 
 /// The shipped catalog, embedded so the daemon needs no files to start.
 const EMBEDDED: &str = include_str!("../catalog/actions.json");
@@ -76,7 +76,7 @@ pub struct TargetSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
-    pub name: String,
+    pub name: ActionId,
     pub description: String,
     pub risk: Risk,
     pub executor: ExecutorBinding,
@@ -101,7 +101,7 @@ struct CompiledAction {
 
 /// The fixed set of actions the daemon may run, with a compiled validator per action.
 pub struct Catalog {
-    actions: BTreeMap<String, CompiledAction>,
+    actions: BTreeMap<ActionId, CompiledAction>,
     revision: String,
 }
 
@@ -135,8 +135,8 @@ impl Catalog {
         let mut actions = BTreeMap::new();
         for spec in file.actions {
             let compiled = compile(spec)?;
-            let name = compiled.spec.name.clone();
-            if actions.insert(name.clone(), compiled).is_some() {
+            let name = compiled.spec.name;
+            if actions.insert(name, compiled).is_some() {
                 return Err(CoreError::InvalidCatalog(format!(
                     "action `{name}` is defined twice"
                 )));
@@ -153,8 +153,13 @@ impl Catalog {
         &self.revision
     }
 
-    pub fn get(&self, action: &str) -> Option<&ActionSpec> {
-        self.actions.get(action).map(|a| &a.spec)
+    pub fn get(&self, action: ActionId) -> Option<&ActionSpec> {
+        self.actions.get(&action).map(|a| &a.spec)
+    }
+
+    /// The action a parser named, if the catalog has it.
+    pub fn get_named(&self, name: &str) -> Option<&ActionSpec> {
+        name.parse::<ActionId>().ok().and_then(|id| self.get(id))
     }
 
     pub fn actions(&self) -> impl Iterator<Item = &ActionSpec> {
@@ -170,9 +175,10 @@ impl Catalog {
         parser: ParserKind,
         confidence: f64,
     ) -> Result<Intent, CoreError> {
-        let compiled = self
-            .actions
-            .get(action)
+        let compiled = action
+            .parse::<ActionId>()
+            .ok()
+            .and_then(|id| self.actions.get(&id))
             .ok_or_else(|| CoreError::UnknownAction(action.to_string()))?;
         let mut params = params.clone();
         normalize(&compiled.spec.schema, &mut params);
@@ -200,7 +206,7 @@ impl Catalog {
             unreachable!("constructed as an object above")
         };
         Ok(Intent {
-            action: action.to_string(),
+            action: compiled.spec.name,
             params,
             parser,
             confidence,
@@ -210,7 +216,7 @@ impl Catalog {
     /// What the intent is aimed at. `zones` are the managed DNS zones; a name outside all of
     /// them gets `zone: None` (policy denies it).
     pub fn target(&self, intent: &Intent, zones: &[String]) -> Target {
-        let Some(spec) = self.get(&intent.action) else {
+        let Some(spec) = self.get(intent.action) else {
             return Target::None;
         };
         let param = |p: &Option<String>| {
@@ -250,9 +256,6 @@ pub fn zone_of<'a>(name: &str, zones: &'a [String]) -> Option<&'a str> {
 
 fn compile(spec: ActionSpec) -> Result<CompiledAction, CoreError> {
     let bad = |msg: String| CoreError::InvalidCatalog(format!("action `{}`: {msg}", spec.name));
-    if spec.name.is_empty() || !spec.name.contains('.') {
-        return Err(bad("names are dotted, like `dns.lookup`".into()));
-    }
     let schema = &spec.schema;
     if schema.get("type") != Some(&Value::String("object".into()))
         || schema.get("additionalProperties") != Some(&Value::Bool(false))
@@ -339,23 +342,18 @@ mod tests {
     #[test]
     fn embedded_catalog_has_the_contract_actions() {
         let c = Catalog::embedded().unwrap();
-        let names: Vec<&str> = c.actions().map(|a| a.name.as_str()).collect();
-        for required in [
-            "dns.create_a_record",
-            "dns.delete_record",
-            "dns.lookup",
-            "k8s.scale_deployment",
-            "k8s.restart_deployment",
-            "k8s.list_pods",
-            "k8s.delete_pod",
-            "k8s.expose_service",
-            "ansible.run_playbook",
-            "ops.ask",
-        ] {
-            assert!(names.contains(&required), "missing {required}");
+        let names: Vec<ActionId> = c.actions().map(|a| a.name).collect();
+        // Every action the code knows is in the shipped catalog, and nothing else.
+        assert_eq!(names.len(), <ActionId as strum::VariantArray>::VARIANTS.len());
+        for required in <ActionId as strum::VariantArray>::VARIANTS {
+            assert!(names.contains(required), "missing {required}");
         }
-        assert_eq!(c.get("dns.delete_record").unwrap().risk, Risk::Destructive);
-        assert_eq!(c.get("dns.lookup").unwrap().risk, Risk::Read);
+        assert_eq!(
+            c.get(ActionId::DnsDeleteRecord).unwrap().risk,
+            Risk::Destructive
+        );
+        assert_eq!(c.get_named("dns.lookup").unwrap().risk, Risk::Read);
+        assert!(c.get_named("shell.exec").is_none());
     }
 
     #[test]
@@ -456,19 +454,29 @@ mod tests {
 
     #[test]
     fn open_schemas_and_bad_defaults_are_refused_at_load() {
-        let open = r#"{"version":1,"actions":[{"name":"x.y","description":"d","risk":"read",
+        let open = r#"{"version":1,"actions":[{"name":"dns.lookup","description":"d","risk":"read",
             "executor":{"kind":"dns"},"target":{"kind":"none"},
             "schema":{"type":"object","properties":{}}}]}"#;
         assert!(Catalog::from_json(open).is_err());
-        let bad_default = r#"{"version":1,"actions":[{"name":"x.y","description":"d","risk":"read",
+        let bad_default = r#"{"version":1,"actions":[{"name":"dns.lookup","description":"d","risk":"read",
             "executor":{"kind":"dns"},"target":{"kind":"none"},
             "schema":{"type":"object","additionalProperties":false,
               "properties":{"n":{"type":"integer","default":"x"}}}}]}"#;
         assert!(Catalog::from_json(bad_default).is_err());
         let dup = r#"{"version":1,"actions":[
-            {"name":"x.y","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}},
-            {"name":"x.y","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}}]}"#;
+            {"name":"dns.lookup","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}},
+            {"name":"dns.lookup","description":"d","risk":"read","executor":{"kind":"dns"},"target":{"kind":"none"},"schema":{"type":"object","additionalProperties":false}}]}"#;
         assert!(Catalog::from_json(dup).is_err());
+        // Names come from `ActionId`: a catalog cannot smuggle in an action no code binds.
+        let unknown = r#"{"version":1,"actions":[{"name":"shell.exec","description":"d","risk":"read",
+            "executor":{"kind":"dns"},"target":{"kind":"none"},
+            "schema":{"type":"object","additionalProperties":false}}]}"#;
+        let err = Catalog::from_json(unknown).unwrap_err().to_string();
+        assert!(err.contains("shell.exec"), "{err}");
+        let ok = r#"{"version":1,"actions":[{"name":"dns.lookup","description":"d","risk":"read",
+            "executor":{"kind":"dns"},"target":{"kind":"none"},
+            "schema":{"type":"object","additionalProperties":false}}]}"#;
+        assert!(Catalog::from_json(ok).is_ok());
     }
 
     #[test]

@@ -12,11 +12,12 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::ErrorCode {
+        use crate::ErrorCode;
         match self {
-            CoreError::UnknownAction(_) => "unknown_action",
-            CoreError::InvalidParams { .. } => "invalid_params",
-            CoreError::InvalidCatalog(_) => "invalid_catalog",
+            CoreError::UnknownAction(_) => ErrorCode::UnknownAction,
+            CoreError::InvalidParams { .. } => ErrorCode::InvalidParams,
+            CoreError::InvalidCatalog(_) => ErrorCode::InvalidCatalog,
         }
     }
 }

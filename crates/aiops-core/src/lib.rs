@@ -11,11 +11,18 @@
 mod catalog;
 mod error;
 mod hash;
+mod stage;
 mod types;
 mod vocab;
 
 pub use catalog::{ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec, zone_of};
 pub use error::CoreError;
 pub use hash::{canonical_json, plan_hash, sha256_hex};
+pub use stage::{
+    ContextChunk, IntentParser, NoRetriever, ParseContext, ParseOutcome, Proposal, Retrieval,
+    RetrieveError, Retriever,
+};
 pub use types::{Intent, Plan, Target};
-pub use vocab::{ApprovalState, Caller, Channel, ParserKind, RequestStatus, Verdict};
+pub use vocab::{
+    ActionId, ApprovalState, Caller, Channel, ErrorCode, ParserKind, RequestStatus, StageName, Verdict,
+};

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 /// A catalog action with validated, normalised parameters (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Intent {
-    pub action: String,
+    pub action: crate::ActionId,
     pub params: Map<String, Value>,
     /// Which parser produced it.
     pub parser: crate::ParserKind,
@@ -24,7 +24,7 @@ pub enum Target {
 /// The result of planning: what would change, and the hash an approval binds to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
-    pub action: String,
+    pub action: crate::ActionId,
     pub params: Map<String, Value>,
     pub target: Target,
     /// Human-readable dry-run diff (secrets scrubbed by the executor).
@@ -43,13 +43,13 @@ impl Plan {
     pub fn new(intent: &Intent, target: Target, diff: String, changes: bool) -> Self {
         let target_value = serde_json::to_value(&target).unwrap_or(Value::Null);
         let hash = crate::plan_hash(
-            &intent.action,
+            intent.action.as_str(),
             &Value::Object(intent.params.clone()),
             &target_value,
             &diff,
         );
         Plan {
-            action: intent.action.clone(),
+            action: intent.action,
             params: intent.params.clone(),
             target,
             diff,

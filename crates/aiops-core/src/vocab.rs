@@ -198,6 +198,199 @@ impl ParserKind {
     }
 }
 
+/// The catalog's action ids. The catalog file (`catalog/actions.json`) is the source of the
+/// actions' schemas and descriptions; this enum is the one place their names are spelled, so
+/// code that binds an action to an executor matches exhaustively instead of comparing strings.
+/// `Catalog` refuses a catalog whose action names and this enum disagree.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+pub enum ActionId {
+    #[serde(rename = "dns.create_a_record")]
+    #[strum(serialize = "dns.create_a_record")]
+    DnsCreateARecord,
+    #[serde(rename = "dns.delete_record")]
+    #[strum(serialize = "dns.delete_record")]
+    DnsDeleteRecord,
+    #[serde(rename = "dns.lookup")]
+    #[strum(serialize = "dns.lookup")]
+    DnsLookup,
+    #[serde(rename = "k8s.scale_deployment")]
+    #[strum(serialize = "k8s.scale_deployment")]
+    K8sScaleDeployment,
+    #[serde(rename = "k8s.restart_deployment")]
+    #[strum(serialize = "k8s.restart_deployment")]
+    K8sRestartDeployment,
+    #[serde(rename = "k8s.list_pods")]
+    #[strum(serialize = "k8s.list_pods")]
+    K8sListPods,
+    #[serde(rename = "k8s.delete_pod")]
+    #[strum(serialize = "k8s.delete_pod")]
+    K8sDeletePod,
+    #[serde(rename = "k8s.expose_service")]
+    #[strum(serialize = "k8s.expose_service")]
+    K8sExposeService,
+    #[serde(rename = "ansible.run_playbook")]
+    #[strum(serialize = "ansible.run_playbook")]
+    AnsibleRunPlaybook,
+    #[serde(rename = "ops.ask")]
+    #[strum(serialize = "ops.ask")]
+    OpsAsk,
+}
+
+impl ActionId {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl PartialEq<str> for ActionId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ActionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The stages of the request path, as the audit log, the metrics and the logs name them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum StageName {
+    Intake,
+    Retrieve,
+    Parse,
+    Decide,
+    Plan,
+    /// Waiting for, and deciding, a human approval.
+    Approve,
+    Credentials,
+    Execute,
+    /// Start-up settling what a previous process left half-done.
+    Recover,
+}
+
+impl StageName {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Every stable error code a client or an audit row can see. Each crate's error enum maps
+/// its variants onto these; the API layer maps these (and only these) onto HTTP statuses.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ErrorCode {
+    // The request itself.
+    BadRequest,
+    MalformedJson,
+    InvalidRequest,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    Forbidden,
+    Conflict,
+    // The catalog and its parameters.
+    UnknownAction,
+    InvalidParams,
+    InvalidCatalog,
+    InvalidPlaybook,
+    InvalidDnsQuery,
+    // Policy.
+    PolicyError,
+    PolicyLoadFailed,
+    PolicyEvalFailed,
+    PolicyDecisionInvalid,
+    // Approvals.
+    ApprovalRequired,
+    ApprovalClosed,
+    ApprovalExpired,
+    ApprovalVoid,
+    ApprovalFailed,
+    // Backends.
+    CredentialsUnavailable,
+    InvalidSecretPath,
+    InvalidSecretsConfig,
+    ExecutorUnavailable,
+    ExecutorFailed,
+    ExecutorTimeout,
+    ExecutorConfig,
+    DnsUnavailable,
+    RetrievalUnavailable,
+    StoreUnavailable,
+    StoreError,
+    StoreCorrupt,
+    StoreMigrationFailed,
+    /// The daemon stopped while the request was in flight.
+    Interrupted,
+    Io,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The code a crate's `code()` string names; `Internal` for a string no crate should
+    /// produce (a unit test in each crate keeps its codes inside this enum).
+    pub fn from_code(code: &str) -> ErrorCode {
+        code.parse().unwrap_or(ErrorCode::Internal)
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -219,6 +412,15 @@ mod tests {
         assert_eq!(RequestStatus::PendingApproval.as_str(), "pending_approval");
         assert_eq!(RequestStatus::DryRun.as_str(), "dry_run");
         assert!(RequestStatus::from_str("nonsense").is_err());
+        for a in ActionId::VARIANTS {
+            assert_eq!(ActionId::from_str(a.as_str()).ok(), Some(*a));
+            assert_eq!(serde_json::to_value(a).ok(), Some(serde_json::json!(a.as_str())));
+        }
+        assert_eq!(ActionId::DnsCreateARecord.as_str(), "dns.create_a_record");
+        for c in ErrorCode::VARIANTS {
+            assert_eq!(ErrorCode::from_code(c.as_str()), *c);
+        }
+        assert_eq!(ErrorCode::from_code("no_such_code"), ErrorCode::Internal);
     }
 
     #[test]

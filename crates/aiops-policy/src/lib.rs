@@ -13,8 +13,6 @@
 //! runs with no files on disk.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -44,7 +42,7 @@ pub const APPROVER_RULE: &str = "data.aiops.approver_decision";
 pub struct ApproverInput {
     pub approver: Caller,
     pub requester: String,
-    pub action: String,
+    pub action: ActionId,
     pub risk: Risk,
     pub params: Json,
 }
@@ -83,13 +81,13 @@ pub enum Stage {
     Execute,
 }
 
-pub use aiops_core::{Caller, Risk};
+pub use aiops_core::{ActionId, Caller, Risk};
 
 /// The input document the policies see as `input`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PolicyInput {
     /// Catalog action name, e.g. `dns.create_a_record`.
-    pub action: String,
+    pub action: ActionId,
     /// Risk class from the catalog: `read`, `change` or `destructive`.
     pub risk: Risk,
     /// Validated, normalised parameters (defaults filled in).
@@ -172,14 +170,15 @@ pub enum PolicyError {
 
 impl PolicyError {
     /// Stable machine-readable code for API errors and audit rows.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> aiops_core::ErrorCode {
+        use aiops_core::ErrorCode;
         match self {
             PolicyError::Io { .. }
             | PolicyError::Parse { .. }
             | PolicyError::Data { .. }
-            | PolicyError::Compile(_) => "policy_load_failed",
-            PolicyError::Eval(_) => "policy_eval_failed",
-            PolicyError::MalformedDecision(_) => "policy_decision_invalid",
+            | PolicyError::Compile(_) => ErrorCode::PolicyLoadFailed,
+            PolicyError::Eval(_) => ErrorCode::PolicyEvalFailed,
+            PolicyError::MalformedDecision(_) => ErrorCode::PolicyDecisionInvalid,
         }
     }
 }

@@ -1,20 +1,32 @@
-//! Who is calling. Bearer tokens and Slack user ids map to a user and roles through the
-//! configured identities; a request without a token is `anonymous`. Identity is all this
-//! module decides: what a caller may do is policy's decision.
+//! Who is calling: the `Authenticator` seam and its first implementation, bearer tokens
+//! (and Slack user ids) mapped to a user and roles by the configured identities. A request
+//! without credentials is anonymous. Identity is all this module decides: what a caller
+//! may do is policy's decision.
 
 use std::collections::HashMap;
 
-use aiops_policy::Caller;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use aiops_core::{Caller, ErrorCode};
 
-use crate::AppState;
 use crate::config::AuthConfig;
-use crate::error::ApiError;
+use crate::failure::Failure;
 
-pub const ANONYMOUS: &str = "anonymous";
+/// Decides who a request comes from.
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync {
+    fn name(&self) -> &'static str;
 
+    /// The caller behind an `Authorization` header value, anonymous without one.
+    /// Credentials that are present but unknown are refused (`unauthorized`).
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Failure>;
+
+    /// The caller behind a Slack user id.
+    fn by_slack_id(&self, slack_id: &str) -> Option<Caller>;
+
+    /// The user's current roles (roles can change while an approval waits).
+    fn current(&self, user: &str) -> Caller;
+}
+
+/// Bearer tokens from the configuration, stored as their SHA-256.
 #[derive(Debug, Default)]
 pub struct Identities {
     by_token_hash: HashMap<String, Caller>,
@@ -47,57 +59,40 @@ impl Identities {
     pub fn by_token(&self, token: &str) -> Option<&Caller> {
         self.by_token_hash.get(&aiops_core::sha256_hex(token))
     }
-
-    pub fn by_slack_id(&self, id: &str) -> Option<&Caller> {
-        self.by_slack_id.get(id)
-    }
-
-    /// The caller's current roles (roles can change while an approval waits).
-    pub fn current(&self, user: &str) -> Caller {
-        self.by_name.get(user).cloned().unwrap_or_else(|| Caller {
-            user: user.to_string(),
-            roles: Vec::new(),
-        })
-    }
 }
 
-pub fn anonymous() -> Caller {
-    Caller {
-        user: ANONYMOUS.into(),
-        roles: Vec::new(),
+#[async_trait::async_trait]
+impl Authenticator for Identities {
+    fn name(&self) -> &'static str {
+        "bearer"
     }
-}
 
-/// Extractor: the authenticated caller, or anonymous without an `Authorization` header.
-/// A header that is present but not a known bearer token is refused with 401.
-pub struct Authenticated(pub Caller);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Authenticated(anonymous()));
+    async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Failure> {
+        let Some(value) = authorization else {
+            return Ok(Caller::anonymous());
         };
         let unauthorized = || {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+            Failure::new(
+                ErrorCode::Unauthorized,
                 "the Authorization header is not a known bearer token",
             )
         };
         let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(unauthorized)?;
-        state
-            .identities
-            .by_token(token)
-            .cloned()
-            .map(Authenticated)
-            .ok_or_else(unauthorized)
+        self.by_token(token).cloned().ok_or_else(unauthorized)
+    }
+
+    fn by_slack_id(&self, slack_id: &str) -> Option<Caller> {
+        self.by_slack_id.get(slack_id).cloned()
+    }
+
+    fn current(&self, user: &str) -> Caller {
+        self.by_name.get(user).cloned().unwrap_or_else(|| Caller {
+            user: user.to_string(),
+            roles: Vec::new(),
+        })
     }
 }

@@ -5,7 +5,7 @@ use aiops_core::Catalog;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::pipeline::{Parsed, parse_intent};
+use crate::parse::{Parsed, parse_rules};
 
 #[derive(Debug, Deserialize)]
 struct Case {
@@ -41,7 +41,7 @@ pub fn score(catalog: &Catalog, text: &str) -> Result<(Score, Vec<Miss>), String
         }
         let case: Case = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
         s.total += 1;
-        let got = match parse_intent(catalog, &case.nl) {
+        let got = match parse_rules(catalog, &case.nl) {
             Parsed::Intent(intent) => {
                 serde_json::json!({"action": intent.action, "params": intent.params})
             }

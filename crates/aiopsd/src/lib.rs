@@ -12,18 +12,23 @@ pub mod approvals;
 pub mod auth;
 pub mod config;
 pub mod credentials;
-pub mod error;
 pub mod eval;
 pub mod executors;
+pub mod failure;
+mod lock;
 pub mod metrics;
+pub mod parse;
 pub mod pipeline;
 pub mod readiness;
+pub mod records;
+pub mod run;
 pub mod slack;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use aiops_core::Catalog;
+use aiops_core::{Catalog, IntentParser, NoRetriever, Retriever};
 use aiops_policy::PolicyEngine;
 use aiops_secrets::{DirectorySource, SecretSource};
 use aiops_store::{SqliteStore, Store};
@@ -51,9 +56,11 @@ pub struct App {
     pub zones: Vec<String>,
     pub store: Arc<dyn Store>,
     pub secrets: Arc<dyn SecretSource>,
+    pub parser: Arc<dyn IntentParser>,
+    pub retriever: Arc<dyn Retriever>,
+    pub authenticator: Arc<dyn auth::Authenticator>,
     pub executors: executors::Executors,
     pub metrics: metrics::Metrics,
-    pub identities: auth::Identities,
     pub slack: slack::SlackClient,
     /// Wakes the approval worker when a decision lands.
     pub wake: tokio::sync::Notify,
@@ -79,12 +86,23 @@ pub enum StartError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
 }
 
 impl App {
     /// Builds the app from config: loads and checks the catalog and policies, opens the store
     /// (running migrations) and fails interrupted executions left by a previous process.
     pub async fn build(config: Config) -> Result<AppState, StartError> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// Like [`App::build`], with a hook that may replace executors before the app is sealed
+    /// (tests put a fake executor in through it).
+    pub async fn build_with(
+        config: Config,
+        customize: impl FnOnce(&mut executors::Executors),
+    ) -> Result<AppState, StartError> {
         config.validate()?;
         let catalog = match &config.catalog.file {
             Some(path) => {
@@ -117,9 +135,10 @@ impl App {
             ),
             _ => Arc::new(DirectorySource::new(config.secrets_dir())),
         };
-        let executors = executors::Executors::new(&config)
+        let mut executors = executors::Executors::from_config(&config, &zones)
             .await
             .map_err(|f| config::ConfigError(format!("kube: {}", f.message)))?;
+        customize(&mut executors);
         let needed = executors.all_secret_paths(&catalog);
         match secrets.check(&needed).await {
             Ok(()) => {
@@ -130,7 +149,10 @@ impl App {
                 tracing::warn!(error = %e, source = secrets.kind(), "declared secret paths are not all readable")
             }
         }
-        let identities = auth::Identities::from_config(&config.auth);
+        let authenticator: Arc<dyn auth::Authenticator> =
+            Arc::new(auth::Identities::from_config(&config.auth));
+        let parser: Arc<dyn IntentParser> = Arc::new(parse::RulesParser);
+        let retriever: Arc<dyn Retriever> = Arc::new(NoRetriever);
         let slack = slack::SlackClient::new(
             &config.slack.api_base,
             std::time::Duration::from_millis(config.slack.timeout_ms),
@@ -141,6 +163,9 @@ impl App {
             policy = policy.revision(),
             store = store.kind(),
             secrets = secrets.kind(),
+            parser = parser.name(),
+            retriever = retriever.name(),
+            authenticator = authenticator.name(),
             "app built"
         );
         Ok(AppState(Arc::new(App {
@@ -150,9 +175,11 @@ impl App {
             zones,
             store,
             secrets,
+            parser,
+            retriever,
+            authenticator,
             executors,
             metrics: metrics::Metrics::default(),
-            identities,
             slack,
             wake: tokio::sync::Notify::new(),
         })))
@@ -180,8 +207,11 @@ pub async fn serve_state(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    // Only the process that serves (its listener is bound, so it is the only one on this
-    // address) settles what a previous process left half-done; `check-config` never does.
+    // One serving process per data directory: a second one would settle the first one's
+    // in-flight work as interrupted. Held until this function returns.
+    let _lock = lock::DataDirLock::acquire(&state.config.data_dir)?;
+    // Only the process that serves (its listener is bound and it holds the data directory)
+    // settles what a previous process left half-done; `check-config` never does.
     let interrupted = state.store.fail_interrupted().await?;
     if !interrupted.is_empty() {
         tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");

@@ -116,6 +116,28 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// A request reached `status` (a final one, or pending approval).
+    pub fn count_request(&self, status: aiops_core::RequestStatus) {
+        self.intents
+            .get_or_create(&StatusLabels {
+                status: status.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn count_decision(&self, outcome: aiops_policy::Outcome) {
+        let outcome = match outcome {
+            aiops_policy::Outcome::Allow => "allow",
+            aiops_policy::Outcome::Deny => "deny",
+            aiops_policy::Outcome::RequireApproval => "require_approval",
+        };
+        self.decisions
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

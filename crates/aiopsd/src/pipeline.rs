@@ -1,699 +1,415 @@
 //! The request path: intake → retrieve → parse → decide → plan → approve → credentials →
-//! execute. Each stage hands a typed value to the next and records exactly one event
-//! ([`Run::record`]) that writes the log line, the metric and the audit row together.
+//! execute. Each stage is a function returning a [`Step`]; [`Run::step`] records it. The
+//! path returns a domain outcome ([`IntentResponse`]) or a [`Failure`]; only the API layer
+//! knows HTTP.
 
-use std::time::Instant;
-
-use aiops_core::{Intent, Plan, Risk, Target};
-use aiops_parser::ParseOutcome;
+use aiops_core::{
+    ActionSpec, ErrorCode, Intent, ParseContext, Plan, RequestStatus, Retrieval, StageName,
+};
 use aiops_policy::{Caller, Decision, Outcome, PolicyInput, Stage};
-use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate, status};
-use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use aiops_store::{NewApproval, NewRequest, RequestUpdate};
 use serde_json::{Value, json};
-use tracing::Instrument;
 
-use crate::AppState;
+use crate::App;
 use crate::credentials::Lease;
-use crate::error::{ApiError, ErrorBody, status_for_code};
-use crate::executors::Failure;
-
-/// `POST /api/v1/intent` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntentRequest {
-    pub nl: String,
-    #[serde(default)]
-    pub dry_run: bool,
-}
-
-/// The plan as shown to clients and approvers.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PlanView {
-    pub hash: String,
-    pub target: Target,
-    pub diff: String,
-    pub changes: bool,
-}
-
-impl From<&Plan> for PlanView {
-    fn from(p: &Plan) -> Self {
-        PlanView {
-            hash: p.hash.clone(),
-            target: p.target.clone(),
-            diff: p.diff.clone(),
-            changes: p.changes,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ApprovalView {
-    pub id: String,
-    pub state: String,
-    pub approvals_required: u32,
-    /// Who has approved so far.
-    pub approvers: Vec<String>,
-    pub expires_at: String,
-}
-
-/// The response of `POST /api/v1/intent` (catalog.md), also used for `/parse`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct IntentResponse {
-    pub id: String,
-    pub status: String,
-    pub intent: Option<Intent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub decision: Option<Decision>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<PlanView>,
-    pub approval: Option<ApprovalView>,
-    pub execution: Option<Value>,
-    pub context: Vec<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
-}
-
-impl IntentResponse {
-    fn new(id: &str) -> Self {
-        IntentResponse {
-            id: id.to_string(),
-            status: status::RECEIVED.to_string(),
-            intent: None,
-            reason: None,
-            decision: None,
-            plan: None,
-            approval: None,
-            execution: None,
-            context: Vec::new(),
-            answer: None,
-            error: None,
-        }
-    }
-
-    /// HTTP status: outcomes are 200 (202 while waiting for a human); a failed request
-    /// answers the status of its error code.
-    pub fn http_status(&self) -> StatusCode {
-        match (self.status.as_str(), &self.error) {
-            (status::PENDING_APPROVAL, _) => StatusCode::ACCEPTED,
-            (status::FAILED, Some(e)) => status_for_code(&e.code),
-            (status::FAILED, None) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::OK,
-        }
-    }
-}
-
-/// The result of the parse stage: an intent, or why there is none.
-pub enum Parsed {
-    Intent(Intent),
-    Unrecognized(String),
-}
-
-/// Parses and validates against the catalog. Pure: used by `/intent`, `/parse` and `eval`.
-pub fn parse_intent(catalog: &aiops_core::Catalog, nl: &str) -> Parsed {
-    match aiops_parser::parse(nl) {
-        ParseOutcome::Unrecognized { reason } => Parsed::Unrecognized(reason),
-        ParseOutcome::Intent(p) => {
-            match catalog.validate(&p.action, &p.params, aiops_core::ParserKind::Rules, p.confidence) {
-                Ok(intent) => Parsed::Intent(intent),
-                // The parser filled something the schema refuses: not confident, so nothing runs.
-                Err(e) => Parsed::Unrecognized(e.to_string()),
-            }
-        }
-    }
-}
-
-/// One request on its way down the path.
-pub(crate) struct Run<'a> {
-    state: &'a AppState,
-    id: String,
-    caller: Caller,
-    resp: IntentResponse,
-    /// The executing approval this run carries out, ended together with the request.
-    approval_id: Option<String>,
-}
-
-impl<'a> Run<'a> {
-    /// Picks a stored request up again (after its approval), as `caller`.
-    pub(crate) fn resume(
-        state: &'a AppState,
-        rec: &aiops_store::RequestRecord,
-        caller: Caller,
-    ) -> Self {
-        let mut resp = IntentResponse::new(&rec.id);
-        resp.status = rec.status.clone();
-        resp.intent = rec
-            .intent
-            .clone()
-            .and_then(|v| serde_json::from_value(v).ok());
-        resp.decision = rec
-            .decision
-            .clone()
-            .and_then(|v| serde_json::from_value(v).ok());
-        resp.plan = rec
-            .plan
-            .clone()
-            .and_then(|v| serde_json::from_value::<Plan>(v).ok())
-            .map(|p| PlanView::from(&p));
-        Run {
-            state,
-            id: rec.id.clone(),
-            caller,
-            resp,
-            approval_id: None,
-        }
-    }
-
-    /// Makes this run carry out `approval_id`: its final stage ends the approval too.
-    pub(crate) fn for_approval(mut self, approval_id: &str) -> Self {
-        self.approval_id = Some(approval_id.to_string());
-        self
-    }
-
-    /// The one place a stage outcome is recorded: log line, metric and audit row (with the
-    /// request's new state, in the same transaction).
-    async fn record(
-        &self,
-        stage: &'static str,
-        outcome: &str,
-        started: Instant,
-        update: RequestUpdate,
-        data: Value,
-    ) -> Result<(), ApiError> {
-        let elapsed = started.elapsed();
-        self.state.metrics.observe_stage(stage, outcome, elapsed);
-        tracing::info!(
-            stage,
-            outcome,
-            elapsed_ms = elapsed.as_millis() as u64,
-            "stage"
-        );
-        self.state
-            .store
-            .update_request(
-                &self.id,
-                update,
-                AuditEvent::new(Some(&self.id), stage, outcome, data),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Ends the request in a terminal status.
-    async fn finish(
-        mut self,
-        stage: &'static str,
-        outcome: &str,
-        started: Instant,
-        final_status: &'static str,
-        mut update: RequestUpdate,
-        data: Value,
-    ) -> Result<IntentResponse, ApiError> {
-        self.resp.status = final_status.to_string();
-        update.status = Some(final_status);
-        if let Some(approval_id) = self.approval_id.clone() {
-            let to = match final_status {
-                status::SUCCESS => aiops_store::approval_state::SUCCEEDED,
-                status::DENIED => aiops_store::approval_state::VOID,
-                _ => aiops_store::approval_state::FAILED,
-            };
-            let reason = match final_status {
-                status::SUCCESS => None,
-                status::DENIED => Some(
-                    self.resp
-                        .error
-                        .as_ref()
-                        .map(|e| e.message.clone())
-                        .unwrap_or_else(|| "policy denies it now".to_string()),
-                ),
-                _ => self.resp.error.as_ref().map(|e| e.message.clone()),
-            };
-            update.approval_end = Some(aiops_store::ApprovalEnd {
-                approval_id,
-                to,
-                reason,
-            });
-        }
-        self.record(stage, outcome, started, update, data).await?;
-        self.state
-            .metrics
-            .intents
-            .get_or_create(&crate::metrics::StatusLabels {
-                status: final_status.to_string(),
-            })
-            .inc();
-        Ok(self.resp)
-    }
-
-    pub(crate) async fn fail(
-        mut self,
-        stage: &'static str,
-        started: Instant,
-        f: Failure,
-    ) -> Result<IntentResponse, ApiError> {
-        tracing::warn!(stage, code = f.code, error = %f.message, "stage failed");
-        let error = ErrorBody {
-            code: f.code.to_string(),
-            message: f.message.clone(),
-        };
-        self.resp.error = Some(error.clone());
-        let data = json!({"code": f.code, "message": f.message});
-        let update = RequestUpdate {
-            error: Some(json!(error)),
-            ..Default::default()
-        };
-        self.finish(stage, "failed", started, status::FAILED, update, data)
-            .await
-    }
-
-    fn policy_input(
-        &self,
-        intent: &Intent,
-        risk: Risk,
-        dry_run: bool,
-        stage: Stage,
-    ) -> PolicyInput {
-        PolicyInput {
-            action: intent.action.clone(),
-            risk,
-            params: Value::Object(intent.params.clone()),
-            dry_run,
-            stage,
-            caller: self.caller.clone(),
-        }
-    }
-}
+use crate::failure::Failure;
+use crate::parse::{Parsed, validate};
+use crate::run::{Halt, Record, Run, Step, StepOutcome, Write};
+use crate::wire::{ApprovalSummary, IntentRequest, IntentResponse};
 
 /// Runs a request down the whole path. The request is stored before anything else happens;
 /// from then on every outcome, including failures, is recorded before this returns.
 pub async fn submit(
-    state: &AppState,
+    app: &App,
     req: IntentRequest,
     caller: Caller,
-) -> Result<IntentResponse, ApiError> {
+) -> Result<IntentResponse, Failure> {
     let nl = req.nl.trim().to_string();
     if nl.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "`nl` must not be empty",
-        ));
+        return Err(Failure::invalid_request("`nl` must not be empty"));
     }
-    let id = ulid::Ulid::new().to_string();
-    let span = tracing::info_span!("intent", intent_id = %id);
-    run_path(state, id, nl, req.dry_run, caller)
-        .instrument(span)
-        .await
+    let mut run = Run::start(app, caller);
+    finish(run_path(&mut run, nl, req.dry_run).await, run)
 }
 
-async fn run_path(
-    state: &AppState,
-    id: String,
-    nl: String,
-    dry_run: bool,
-    caller: Caller,
-) -> Result<IntentResponse, ApiError> {
+/// The response of a run that stopped, or the store failure that stopped it.
+pub(crate) fn finish(result: Result<(), Halt>, run: Run<'_>) -> Result<IntentResponse, Failure> {
+    match result {
+        Ok(()) | Err(Halt::Ended) => Ok(run.into_response()),
+        Err(Halt::Store(f)) => Err(f),
+    }
+}
+
+async fn run_path(run: &mut Run<'_>, nl: String, dry_run: bool) -> Result<(), Halt> {
+    let app = run.app;
     // intake: nothing is acknowledged before it is stored.
-    let t = Instant::now();
-    state
-        .store
-        .create_request(
-            &NewRequest {
-                id: id.clone(),
-                nl: nl.clone(),
-                dry_run,
-                caller: caller.user.clone(),
-            },
-            AuditEvent::new(
-                Some(&id),
-                "intake",
-                "accepted",
-                json!({"dry_run": dry_run, "caller": caller.user, "nl_chars": nl.chars().count()}),
-            ),
+    let new = NewRequest {
+        id: run.id().to_string(),
+        nl: nl.clone(),
+        dry_run,
+        caller: run.caller.user.clone(),
+    };
+    let data = json!({"dry_run": dry_run, "caller": run.caller.user, "nl_chars": nl.chars().count()});
+    run.step(StageName::Intake, async {
+        Step::Next(
+            (),
+            Record::new(StepOutcome::Accepted, data).write(Write::CreateRequest(new)),
         )
+    })
+    .await?;
+
+    let context = run.step(StageName::Retrieve, retrieve(app, &nl)).await?;
+    let (intent, spec) = run
+        .step(StageName::Parse, parse(app, &nl, &context))
         .await?;
-    state
-        .metrics
-        .observe_stage("intake", "accepted", t.elapsed());
-    let mut run = Run {
-        state,
-        id: id.clone(),
-        caller,
-        resp: IntentResponse::new(&id),
-        approval_id: None,
-    };
+    let input = policy_input(&run.caller, &intent, &spec, dry_run, Stage::Decide);
+    let decision = run.step(StageName::Decide, decide(app, input)).await?;
+    let plan = run
+        .step(StageName::Plan, plan(app, &spec, &intent, dry_run))
+        .await?;
+    if decision.outcome == Outcome::RequireApproval {
+        let approval = pending_approval(app, run, &intent, &plan, &decision);
+        return run.step(StageName::Approve, approval).await;
+    }
+    execute(run, &spec, &intent, &plan, dry_run).await
+}
 
-    // retrieve: the slot for runbook context (a later stage); recorded so the timeline is whole.
-    let t = Instant::now();
-    run.record(
-        "retrieve",
-        "skipped",
-        t,
-        RequestUpdate::default(),
-        json!({"reason": "no retriever configured"}),
-    )
-    .await?;
-
-    // parse
-    let t = Instant::now();
-    let intent = match parse_intent(&state.catalog, &nl) {
-        Parsed::Unrecognized(reason) => {
-            run.resp.reason = Some(reason.clone());
-            return run
-                .finish(
-                    "parse",
-                    "unrecognized",
-                    t,
-                    status::UNRECOGNIZED,
-                    RequestUpdate::default(),
-                    json!({"reason": reason}),
-                )
-                .await;
-        }
-        Parsed::Intent(intent) => intent,
-    };
-    let Some(spec) = state.catalog.get(&intent.action).cloned() else {
-        // validate() only returns catalog actions; this is a defence in depth.
-        return run
-            .fail(
-                "parse",
-                t,
-                Failure::new("unknown_action", "not a catalog action"),
+/// retrieve: runbook context for the request.
+async fn retrieve(app: &App, nl: &str) -> Step<Vec<aiops_core::ContextChunk>> {
+    match app.retriever.retrieve(nl).await {
+        Ok(Retrieval::Skipped { reason }) => Step::Next(
+            Vec::new(),
+            Record::new(StepOutcome::Skipped, json!({"reason": reason})),
+        ),
+        Ok(Retrieval::Found { chunks }) => {
+            let context: Vec<Value> = chunks
+                .iter()
+                .map(|c| json!({"source": c.source, "score": c.score}))
+                .collect();
+            let record = Record::new(
+                StepOutcome::Found,
+                json!({"retriever": app.retriever.name(), "chunks": context.len()}),
             )
-            .await;
-    };
-    run.resp.intent = Some(intent.clone());
-    run.record(
-        "parse",
-        "parsed",
-        t,
-        RequestUpdate { intent: Some(json!(intent)), ..Default::default() },
-        json!({"action": intent.action, "params": intent.params, "parser": intent.parser, "confidence": intent.confidence}),
-    )
-    .await?;
+            .update(RequestUpdate {
+                context: Some(Value::Array(context)),
+                ..Default::default()
+            });
+            Step::Next(chunks, record)
+        }
+        Err(e) => Step::Fail(e.into()),
+    }
+}
 
-    // decide
-    let t = Instant::now();
-    let decision =
-        match state
-            .policy
-            .evaluate(&run.policy_input(&intent, spec.risk, dry_run, Stage::Decide))
-        {
-            Ok(d) => d,
-            Err(e) => {
-                return run
-                    .fail("decide", t, Failure::new("policy_error", e.to_string()))
-                    .await;
-            }
-        };
-    state
-        .metrics
-        .decisions
-        .get_or_create(&crate::metrics::OutcomeLabels {
-            outcome: outcome_str(decision.outcome).into(),
-        })
-        .inc();
-    run.resp.decision = Some(decision.clone());
-    let decision_update = RequestUpdate {
+/// parse: the configured parser proposes, the catalog decides.
+async fn parse(
+    app: &App,
+    nl: &str,
+    context: &[aiops_core::ContextChunk],
+) -> Step<(Intent, ActionSpec)> {
+    let ctx = ParseContext {
+        catalog: &app.catalog,
+        context,
+    };
+    let outcome = app.parser.parse(nl, &ctx).await;
+    match validate(&app.catalog, outcome) {
+        (Parsed::Unrecognized(reason), data) => Step::End(
+            RequestStatus::Unrecognized,
+            Record::new(StepOutcome::Unrecognized, data).reason(reason),
+        ),
+        (Parsed::Intent(intent), data) => {
+            // validate() only returns catalog actions; this is a defence in depth.
+            let Some(spec) = app.catalog.get(intent.action).cloned() else {
+                return Step::fail(ErrorCode::UnknownAction, "not a catalog action");
+            };
+            let record = Record::new(StepOutcome::Parsed, data).update(RequestUpdate {
+                intent: Some(json!(intent)),
+                ..Default::default()
+            });
+            Step::Next((intent, spec), record)
+        }
+    }
+}
+
+pub(crate) fn policy_input(
+    caller: &Caller,
+    intent: &Intent,
+    spec: &ActionSpec,
+    dry_run: bool,
+    stage: Stage,
+) -> PolicyInput {
+    PolicyInput {
+        action: intent.action,
+        risk: spec.risk,
+        params: Value::Object(intent.params.clone()),
+        dry_run,
+        stage,
+        caller: caller.clone(),
+    }
+}
+
+/// decide: policy on the typed intent, before planning.
+async fn decide(app: &App, input: PolicyInput) -> Step<Decision> {
+    let decision = match app.policy.evaluate(&input) {
+        Ok(d) => d,
+        Err(e) => return Step::fail(ErrorCode::PolicyError, e.to_string()),
+    };
+    app.metrics.count_decision(decision.outcome);
+    let data = json!({"outcome": decision.outcome, "reasons": decision.reasons, "policy_revision": decision.policy_revision});
+    let record = Record::new(decision.outcome.into(), data).update(RequestUpdate {
         decision: Some(json!(decision)),
         ..Default::default()
-    };
-    let decision_data = json!({"outcome": decision.outcome, "reasons": decision.reasons, "policy_revision": decision.policy_revision});
+    });
     if decision.outcome == Outcome::Deny {
-        return run
-            .finish(
-                "decide",
-                "deny",
-                t,
-                status::DENIED,
-                decision_update,
-                decision_data,
-            )
-            .await;
+        return Step::End(RequestStatus::Denied, record);
     }
-    run.record(
-        "decide",
-        outcome_str(decision.outcome),
-        t,
-        decision_update,
-        decision_data,
-    )
-    .await?;
+    Step::Next(decision, record)
+}
 
-    // plan
-    let t = Instant::now();
-    let target = state.catalog.target(&intent, &state.zones);
-    let planned = match state.executors.plan(&spec, &intent, &target).await {
+/// Plans `intent` with its executor's dry run.
+pub(crate) async fn make_plan(app: &App, spec: &ActionSpec, intent: &Intent) -> Result<Plan, Failure> {
+    let target = app.catalog.target(intent, &app.zones);
+    let planned = app.executors.plan(spec, intent, &target).await?;
+    Ok(Plan::new(intent, target, planned.diff, planned.changes).with_executor_state(planned.state))
+}
+
+/// plan: the dry run; a dry-run request ends here.
+async fn plan(app: &App, spec: &ActionSpec, intent: &Intent, dry_run: bool) -> Step<Plan> {
+    let plan = match make_plan(app, spec, intent).await {
         Ok(p) => p,
-        Err(f) => return run.fail("plan", t, f).await,
+        Err(f) => return Step::Fail(f),
     };
-    let plan = Plan::new(&intent, target, planned.diff, planned.changes)
-        .with_executor_state(planned.state);
-    run.resp.plan = Some(PlanView::from(&plan));
-    let plan_update = RequestUpdate {
+    let data = json!({"hash": plan.hash, "changes": plan.changes, "target": plan.target});
+    let mut update = RequestUpdate {
         plan: Some(json!(plan)),
         ..Default::default()
     };
-    let plan_data = json!({"hash": plan.hash, "changes": plan.changes, "target": plan.target});
     if dry_run {
-        run.resp.execution = Some(json!({
+        update.execution = Some(json!({
             "executor": spec.executor.name(),
             "changed": false,
             "would_change": plan.changes,
             "diff": plan.diff,
             "result": "dry run: nothing was changed",
         }));
-        let update = RequestUpdate {
-            execution: run.resp.execution.clone(),
-            ..plan_update
-        };
-        return run
-            .finish("plan", "planned", t, status::DRY_RUN, update, plan_data)
-            .await;
+        return Step::End(
+            RequestStatus::DryRun,
+            Record::new(StepOutcome::Planned, data).update(update),
+        );
     }
-    run.record("plan", "planned", t, plan_update, plan_data)
-        .await?;
+    Step::Next(plan, Record::new(StepOutcome::Planned, data).update(update))
+}
 
-    // approve
-    if decision.outcome == Outcome::RequireApproval {
-        let t = Instant::now();
-        let approval_id = ulid::Ulid::new().to_string();
-        let ttl = state
-            .config
-            .approvals
-            .ttl_secs_by_action
-            .get(&intent.action)
-            .copied()
-            .unwrap_or(state.config.approvals.ttl_secs);
+/// approve: stores an approval bound to the plan's hash; the request waits for humans.
+fn pending_approval<'f>(
+    app: &'f App,
+    run: &Run<'_>,
+    intent: &Intent,
+    plan: &Plan,
+    decision: &Decision,
+) -> impl std::future::Future<Output = Step<()>> + 'f {
+    let ttl = app
+        .config
+        .approvals
+        .ttl_secs_by_action
+        .get(intent.action.as_str())
+        .copied()
+        .unwrap_or(app.config.approvals.ttl_secs);
+    let approvals_required = decision.approvals_required.max(1);
+    let request_id = run.id().to_string();
+    let requester = run.caller.user.clone();
+    let plan_hash = plan.hash.clone();
+    async move {
         let expires = time::OffsetDateTime::now_utc()
             + time::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 2));
-        let expires_at = expires
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })?;
-        let approvals_required = decision.approvals_required.max(1);
-        let approval = NewApproval {
-            id: approval_id.clone(),
-            request_id: id.clone(),
-            plan_hash: plan.hash.clone(),
-            requester: run.caller.user.clone(),
-            approvals_required,
-            expires_at: expires_at.clone(),
+        let expires_at = match expires.format(&time::format_description::well_known::Rfc3339) {
+            Ok(t) => t,
+            Err(e) => return Step::fail(ErrorCode::Internal, e.to_string()),
         };
-        run.resp.status = status::PENDING_APPROVAL.to_string();
-        run.resp.approval = Some(ApprovalView {
+        let approval_id = ulid::Ulid::new().to_string();
+        let data = json!({"approval_id": approval_id, "plan_hash": plan_hash,
+                          "approvals_required": approvals_required, "expires_at": expires_at});
+        let summary = ApprovalSummary {
             id: approval_id.clone(),
-            state: "pending".into(),
+            state: aiops_core::ApprovalState::Pending,
             approvals_required,
             approvers: Vec::new(),
             expires_at: expires_at.clone(),
-        });
-        state
-            .store
-            .create_approval(
-                &approval,
-                RequestUpdate::default(),
-                AuditEvent::new(Some(&id), "approve", "pending", json!({"approval_id": approval_id, "plan_hash": plan.hash, "approvals_required": approvals_required, "expires_at": expires_at})),
-            )
-            .await?;
-        state
-            .metrics
-            .observe_stage("approve", "pending", t.elapsed());
-        state
-            .metrics
-            .intents
-            .get_or_create(&crate::metrics::StatusLabels {
-                status: status::PENDING_APPROVAL.into(),
-            })
-            .inc();
-        tracing::info!(stage = "approve", outcome = "pending", approval_id, "stage");
-        return Ok(run.resp);
+        };
+        let approval = NewApproval {
+            id: approval_id,
+            request_id,
+            plan_hash,
+            requester,
+            approvals_required,
+            expires_at,
+        };
+        Step::End(
+            RequestStatus::PendingApproval,
+            Record::new(StepOutcome::Pending, data)
+                .write(Write::CreateApproval(approval))
+                .approval(summary),
+        )
     }
-
-    execute(run, &spec, &intent, &plan, dry_run).await
 }
 
 /// credentials → re-check policy → execute. Shared by direct runs and approved ones.
 pub(crate) async fn execute(
-    mut run: Run<'_>,
-    spec: &aiops_core::ActionSpec,
+    run: &mut Run<'_>,
+    spec: &ActionSpec,
     intent: &Intent,
     plan: &Plan,
     dry_run: bool,
-) -> Result<IntentResponse, ApiError> {
-    let state = run.state;
-    // credentials
-    let t = Instant::now();
-    let paths = state.executors.secret_paths(spec);
+) -> Result<(), Halt> {
+    let app = run.app;
+    let lease = run
+        .step(StageName::Credentials, credentials(app, spec))
+        .await?;
+    let input = policy_input(&run.caller, intent, spec, dry_run, Stage::Execute);
+    let approved_by = match run.approval_id() {
+        Some(id) => app
+            .store
+            .get_approval(id)
+            .await
+            .map_err(Failure::from)?
+            .map(|a| {
+                a.decisions
+                    .iter()
+                    .filter(|d| d.decision == aiops_core::Verdict::Approve)
+                    .count()
+            })
+            .unwrap_or(0),
+        None => 0,
+    };
+    run.step(
+        StageName::Execute,
+        recheck(app, input, spec, plan, dry_run, approved_by),
+    )
+    .await?;
+    run.step(StageName::Execute, act(app, spec, intent, plan, lease))
+        .await
+}
+
+/// credentials: exactly the secrets the action declares, just before it runs.
+async fn credentials(app: &App, spec: &ActionSpec) -> Step<Lease> {
+    let paths = app.executors.secret_paths(spec);
     let lease = if paths.is_empty() {
         Lease::empty()
     } else {
-        match Lease::fetch(state.secrets.as_ref(), &paths).await {
+        match Lease::fetch(app.secrets.as_ref(), &paths).await {
             Ok(l) => l,
-            Err(e) => {
-                return run
-                    .fail(
-                        "credentials",
-                        t,
-                        Failure::new("credentials_unavailable", e.to_string()),
-                    )
-                    .await;
-            }
+            Err(e) => return Step::fail(ErrorCode::CredentialsUnavailable, e.to_string()),
         }
     };
-    run.record(
-        "credentials",
-        if paths.is_empty() {
-            "none_needed"
-        } else {
-            "fetched"
-        },
-        t,
-        RequestUpdate::default(),
-        json!({"source": state.secrets.kind(), "paths": lease.paths(), "request_ids": lease.request_ids()}),
-    )
-    .await?;
+    let outcome = if paths.is_empty() {
+        StepOutcome::NoneNeeded
+    } else {
+        StepOutcome::Fetched
+    };
+    let data = json!({"source": app.secrets.kind(), "paths": lease.paths(), "request_ids": lease.request_ids()});
+    Step::Next(lease, Record::new(outcome, data))
+}
 
-    // Policy again, right before acting: policies may have changed since the decision.
-    let t = Instant::now();
-    let recheck =
-        match state
-            .policy
-            .evaluate(&run.policy_input(intent, spec.risk, dry_run, Stage::Execute))
-        {
-            Ok(d) => d,
-            Err(e) => {
-                return run
-                    .fail("execute", t, Failure::new("policy_error", e.to_string()))
-                    .await;
-            }
-        };
+/// Policy again, right before acting: policies and roles may have changed since the
+/// decision. Then the request is marked `executing`, so a crash mid-run is visible and
+/// never re-run.
+async fn recheck(
+    app: &App,
+    input: PolicyInput,
+    spec: &ActionSpec,
+    plan: &Plan,
+    dry_run: bool,
+    approved_by: usize,
+) -> Step<()> {
+    let recheck = match app.policy.evaluate(&input) {
+        Ok(d) => d,
+        Err(e) => return Step::fail(ErrorCode::PolicyError, e.to_string()),
+    };
+    let decision_update = RequestUpdate {
+        decision: Some(json!(recheck)),
+        ..Default::default()
+    };
     if recheck.outcome == Outcome::Deny {
-        run.resp.decision = Some(recheck.clone());
-        return run
-            .finish(
-                "execute",
-                "denied_at_execution",
-                t,
-                status::DENIED,
-                RequestUpdate {
-                    decision: Some(json!(recheck)),
-                    ..Default::default()
-                },
+        return Step::End(
+            RequestStatus::Denied,
+            Record::new(
+                StepOutcome::DeniedAtExecution,
                 json!({"reasons": recheck.reasons, "policy_revision": recheck.policy_revision}),
             )
-            .await;
+            .update(decision_update),
+        );
     }
     // Policy may now want a human (or more of them) than it did: a direct run without an
     // approval, or an approval with fewer approvers than policy now asks for, does not run.
-    if recheck.outcome == Outcome::RequireApproval && !dry_run {
-        let approved_by = match &run.approval_id {
-            Some(aid) => state
-                .store
-                .get_approval(aid)
-                .await?
-                .map(|a| {
-                    a.decisions
-                        .iter()
-                        .filter(|d| d.decision == "approve")
-                        .count()
-                })
-                .unwrap_or(0),
-            None => 0,
-        };
-        let needed = usize::try_from(recheck.approvals_required.max(1)).unwrap_or(usize::MAX);
-        if approved_by < needed {
-            let message = format!(
-                "policy now requires {needed} approver(s) before this runs; it has {approved_by}"
-            );
-            run.resp.decision = Some(recheck.clone());
-            run.resp.error = Some(ErrorBody {
-                code: "approval_required".into(),
-                message: message.clone(),
-            });
-            return run
-                .finish(
-                    "execute",
-                    "approval_insufficient",
-                    t,
-                    status::DENIED,
-                    RequestUpdate {
-                        decision: Some(json!(recheck)),
-                        error: Some(json!({"code": "approval_required", "message": message})),
-                        ..Default::default()
-                    },
-                    json!({"reasons": recheck.reasons, "approved_by": approved_by, "needed": needed}),
-                )
-                .await;
-        }
+    let needed = usize::try_from(recheck.approvals_required.max(1)).unwrap_or(usize::MAX);
+    if recheck.outcome == Outcome::RequireApproval && !dry_run && approved_by < needed {
+        let message = format!(
+            "policy now requires {needed} approver(s) before this runs; it has {approved_by}"
+        );
+        let error = json!({"code": ErrorCode::ApprovalRequired, "message": message});
+        return Step::End(
+            RequestStatus::Denied,
+            Record::new(
+                StepOutcome::ApprovalInsufficient,
+                json!({"reasons": recheck.reasons, "approved_by": approved_by, "needed": needed}),
+            )
+            .update(RequestUpdate {
+                error: Some(error),
+                ..decision_update
+            }),
+        );
     }
-
-    // execute: mark it first, so a crash mid-run is visible and never re-run.
-    run.record(
-        "execute",
-        "started",
-        t,
-        RequestUpdate {
-            status: Some(status::EXECUTING),
+    Step::Next(
+        (),
+        Record::new(
+            StepOutcome::Started,
+            json!({"executor": spec.executor.name(), "plan_hash": plan.hash}),
+        )
+        .update(RequestUpdate {
+            status: Some(RequestStatus::Executing),
             ..Default::default()
-        },
-        json!({"executor": spec.executor.name(), "plan_hash": plan.hash}),
+        }),
     )
-    .await?;
-    let t = Instant::now();
-    match state.executors.execute(spec, intent, plan, &lease).await {
+}
+
+/// execute: the executor acts; the lease (and its secrets) is dropped right after.
+async fn act(app: &App, spec: &ActionSpec, intent: &Intent, plan: &Plan, lease: Lease) -> Step<()> {
+    let result = app.executors.execute(spec, intent, plan, &lease).await;
+    drop(lease);
+    match result {
         Ok(execution) => {
-            drop(lease);
             let changed = execution
                 .get("changed")
                 .cloned()
                 .unwrap_or(Value::Bool(false));
-            run.resp.execution = Some(execution.clone());
-            run.finish(
-                "execute",
-                "succeeded",
-                t,
-                status::SUCCESS,
-                RequestUpdate {
-                    execution: Some(execution),
-                    ..Default::default()
-                },
-                json!({"changed": changed}),
+            Step::End(
+                RequestStatus::Success,
+                Record::new(StepOutcome::Succeeded, json!({"changed": changed})).update(
+                    RequestUpdate {
+                        execution: Some(execution),
+                        ..Default::default()
+                    },
+                ),
             )
-            .await
         }
-        Err(f) => run.fail("execute", t, f).await,
+        Err(f) => Step::Fail(f),
     }
 }
 
-fn outcome_str(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allow => "allow",
-        Outcome::Deny => "deny",
-        Outcome::RequireApproval => "require_approval",
-    }
+/// Re-plans a stored request (the worker, before running an approved one).
+pub(crate) async fn replan(
+    run: &mut Run<'_>,
+    spec: &ActionSpec,
+    intent: &Intent,
+) -> Result<Plan, Halt> {
+    let app = run.app;
+    run.step(StageName::Plan, async {
+        match make_plan(app, spec, intent).await {
+            Ok(plan) => {
+                let data = json!({"hash": plan.hash, "changes": plan.changes, "replan": true});
+                Step::Next(plan, Record::new(StepOutcome::Planned, data))
+            }
+            Err(f) => Step::Fail(f),
+        }
+    })
+    .await
 }

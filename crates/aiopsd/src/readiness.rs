@@ -19,7 +19,7 @@ pub async fn check(state: &AppState) -> Readiness {
         checks.insert(name.to_string(), json!({"ok": ok, "detail": detail}));
     };
 
-    let (store, secrets, ansible, dns, kube) = tokio::join!(
+    let (store, secrets, executors) = tokio::join!(
         state.store.ping(),
         async {
             let paths = state.executors.all_secret_paths(&state.catalog);
@@ -29,17 +29,7 @@ pub async fn check(state: &AppState) -> Readiness {
             };
             (result, paths)
         },
-        state.executors.ansible().version(),
-        async {
-            let zone = state.zones.first().cloned().unwrap_or_default();
-            state.executors.dns_ready(&zone).await
-        },
-        async {
-            match state.executors.kube() {
-                Some(k) => Some(k.version().await),
-                None => None,
-            }
-        },
+        state.executors.ready(),
     );
     put(
         "store",
@@ -52,29 +42,10 @@ pub async fn check(state: &AppState) -> Readiness {
         secrets.is_ok(),
         json!({"kind": state.secrets.kind(), "paths": paths, "error": secrets.err().map(|e| e.to_string())}),
     );
-    put(
-        "ansible",
-        ansible.is_ok(),
-        match ansible {
-            Ok(v) => json!({"version": v}),
-            Err(e) => json!({"error": e.to_string()}),
-        },
-    );
-    put(
-        "dns",
-        dns.is_ok(),
-        json!({"server": state.config.dns.server.to_string(), "error": dns.err().map(|e| e.message)}),
-    );
-    // The Kubernetes API only counts when the executor is configured.
-    if let Some(kube) = kube {
-        put(
-            "kubernetes",
-            kube.is_ok(),
-            match kube {
-                Ok(v) => json!({"version": v}),
-                Err(e) => json!({"error": e.to_string()}),
-            },
-        );
+    // Each executor reports its own backends (Ansible, the DNS server, the Kubernetes API
+    // when configured).
+    for check in executors {
+        put(check.name, check.ok, check.detail);
     }
     Readiness { ready, checks }
 }

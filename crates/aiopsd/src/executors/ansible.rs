@@ -1,0 +1,226 @@
+//! Actions run by `ansible-playbook`: the DNS changes (fixed playbooks doing an RFC 2136
+//! update signed with the TSIG key) and `ansible.run_playbook` (a name from the
+//! allow-listed directory, nothing else).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aiops_core::{ActionId, ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Target};
+use aiops_exec::{Ansible, PlaybookRun};
+use aiops_secrets::{ExposeSecret, SecretString};
+use serde_json::{Map, Value, json};
+
+use super::dns::DnsTarget;
+use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, str_param};
+use crate::config::Config;
+use crate::credentials::Lease;
+use crate::failure::Failure;
+
+/// The catalog's name for the TSIG key; the config says where the secret source keeps it.
+const TSIG_SECRET: &str = "dns/tsig";
+
+pub struct AnsibleExecutor {
+    ansible: Ansible,
+    dns: DnsTarget,
+    tsig_path: String,
+}
+
+impl AnsibleExecutor {
+    pub fn new(config: &Config, dns: DnsTarget) -> Self {
+        AnsibleExecutor {
+            ansible: Ansible::new(aiops_exec::AnsibleConfig {
+                ansible_playbook: config.ansible.playbook_bin.clone(),
+                playbook_dir: config.ansible.playbook_dir.clone(),
+                timeout: Duration::from_secs(config.ansible.timeout_secs),
+                tmp_dir: None,
+            }),
+            dns,
+            tsig_path: config.dns.tsig_secret.clone(),
+        }
+    }
+
+    fn secret_vars(
+        &self,
+        spec: &ActionSpec,
+        lease: &Lease,
+    ) -> Result<BTreeMap<String, SecretString>, Failure> {
+        let mut vars = BTreeMap::new();
+        if spec.secrets.iter().any(|p| p == TSIG_SECRET) {
+            let key = lease.get(&self.tsig_path).ok_or_else(|| {
+                Failure::new(
+                    ErrorCode::CredentialsUnavailable,
+                    "the TSIG key was not fetched",
+                )
+            })?;
+            for (field, var) in [
+                ("name", "tsig_key_name"),
+                ("algorithm", "tsig_key_algorithm"),
+                ("secret", "tsig_key_secret"),
+            ] {
+                let value = key.field(field).ok_or_else(|| {
+                    Failure::new(
+                        ErrorCode::CredentialsUnavailable,
+                        format!("secret `{}` has no `{field}` field", self.tsig_path),
+                    )
+                })?;
+                vars.insert(
+                    var.to_string(),
+                    SecretString::from(value.expose_secret().to_string()),
+                );
+            }
+        }
+        Ok(vars)
+    }
+
+    fn playbook_run(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        target: &Target,
+        secret_vars: BTreeMap<String, SecretString>,
+        check: bool,
+    ) -> Result<PlaybookRun, Failure> {
+        let ExecutorBinding::Ansible { playbook } = &spec.executor else {
+            return Err(Failure::new(
+                ErrorCode::ExecutorUnavailable,
+                "not an Ansible action",
+            ));
+        };
+        let (playbook, vars, limit) = match playbook {
+            Some(fixed) => (fixed.clone(), self.dns_vars(intent, target)?, None),
+            // ansible.run_playbook: a name from the allow-listed directory, nothing else.
+            None => (
+                format!("{}.yml", str_param(intent, "playbook")),
+                Map::new(),
+                intent
+                    .params
+                    .get("limit")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ),
+        };
+        Ok(PlaybookRun {
+            playbook,
+            vars,
+            secret_vars,
+            check,
+            limit,
+        })
+    }
+
+    /// The variables of the fixed DNS playbooks.
+    fn dns_vars(&self, intent: &Intent, target: &Target) -> Result<Map<String, Value>, Failure> {
+        let Target::DnsZone {
+            zone: Some(zone),
+            name,
+        } = target
+        else {
+            return Err(Failure::new(
+                ErrorCode::InvalidParams,
+                "the name is outside the managed zones",
+            ));
+        };
+        let mut vars = Map::new();
+        vars.insert("dns_server".into(), json!(self.dns.server.ip().to_string()));
+        vars.insert("dns_port".into(), json!(self.dns.server.port()));
+        vars.insert("zone".into(), json!(zone));
+        vars.insert("record_name".into(), json!(name));
+        let param = |key: &str| intent.params.get(key).cloned().unwrap_or(Value::Null);
+        match intent.action {
+            ActionId::DnsCreateARecord => {
+                vars.insert("ip".into(), param("ip"));
+                vars.insert("ttl".into(), param("ttl"));
+            }
+            ActionId::DnsDeleteRecord => {
+                vars.insert("record_type".into(), param("type"));
+            }
+            other => {
+                return Err(Failure::new(
+                    ErrorCode::ExecutorUnavailable,
+                    format!("no playbook binding for `{other}`"),
+                ));
+            }
+        }
+        Ok(vars)
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for AnsibleExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Ansible
+    }
+
+    fn secret_paths(&self, spec: &ActionSpec) -> Vec<String> {
+        spec.secrets
+            .iter()
+            .map(|p| {
+                if p == TSIG_SECRET {
+                    self.tsig_path.clone()
+                } else {
+                    p.clone()
+                }
+            })
+            .collect()
+    }
+
+    async fn plan(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        target: &Target,
+    ) -> Result<PlanOutput, Failure> {
+        if let Target::DnsZone {
+            zone: Some(zone), ..
+        } = target
+        {
+            self.dns.ready(zone).await?;
+        }
+        let run = self.playbook_run(spec, intent, target, BTreeMap::new(), true)?;
+        let out = self.ansible.run(&run).await?;
+        let diff = if !out.diff.trim().is_empty() {
+            out.diff.clone()
+        } else if out.changed {
+            out.msg.clone()
+        } else {
+            "no changes".to_string()
+        };
+        Ok(PlanOutput {
+            diff,
+            changes: out.changed,
+            state: None,
+        })
+    }
+
+    async fn execute(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        lease: &Lease,
+    ) -> Result<Value, Failure> {
+        let secrets = self.secret_vars(spec, lease)?;
+        let run = self.playbook_run(spec, intent, &plan.target, secrets, false)?;
+        let out = self.ansible.run(&run).await?;
+        Ok(json!({
+            "executor": "ansible",
+            "playbook": run.playbook,
+            "changed": out.changed,
+            "result": out.msg,
+            "diff": out.diff,
+            "tasks": out.tasks,
+        }))
+    }
+
+    async fn ready(&self) -> Vec<ReadyCheck> {
+        let version = self.ansible.version().await;
+        vec![ReadyCheck {
+            name: "ansible",
+            ok: version.is_ok(),
+            detail: match version {
+                Ok(v) => json!({"version": v}),
+                Err(e) => json!({"error": e.to_string()}),
+            },
+        }]
+    }
+}

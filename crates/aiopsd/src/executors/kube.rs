@@ -1,0 +1,91 @@
+//! The `k8s.*` actions through the Kubernetes executor of `aiops-exec`.
+
+use std::time::Duration;
+
+use aiops_core::{ActionSpec, Intent, Plan, Target};
+use aiops_exec::{KubeConfig, KubeExecutor, KubePlan};
+use serde_json::{Value, json};
+
+use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
+use crate::config::Config;
+use crate::credentials::Lease;
+use crate::failure::Failure;
+
+pub struct KubeActions {
+    kube: KubeExecutor,
+}
+
+impl KubeActions {
+    pub async fn connect(config: &Config) -> Result<Self, Failure> {
+        let kube = KubeExecutor::connect(KubeConfig {
+            kubeconfig: config.kube.kubeconfig.clone(),
+            context: config.kube.context.clone(),
+            gateway_name: config.kube.gateway_name.clone(),
+            gateway_namespace: config.kube.gateway_namespace.clone(),
+            cluster_issuer: config.kube.cluster_issuer.clone(),
+            field_manager: config.kube.field_manager.clone(),
+            timeout: Duration::from_millis(config.kube.timeout_ms),
+        })
+        .await?;
+        Ok(KubeActions { kube })
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for KubeActions {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Kube
+    }
+
+    async fn plan(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        _target: &Target,
+    ) -> Result<PlanOutput, Failure> {
+        let plan = self
+            .kube
+            .plan(intent.action.as_str(), &intent.params)
+            .await?;
+        Ok(PlanOutput {
+            diff: plan.diff,
+            changes: plan.changes,
+            state: Some(plan.preconditions),
+        })
+    }
+
+    async fn execute(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        _lease: &Lease,
+    ) -> Result<Value, Failure> {
+        let kube_plan = KubePlan {
+            diff: plan.diff.clone(),
+            changes: plan.changes,
+            preconditions: plan.executor_state.clone().unwrap_or(Value::Null),
+        };
+        let out = self
+            .kube
+            .execute(intent.action.as_str(), &intent.params, &kube_plan)
+            .await?;
+        Ok(json!({
+            "executor": "kube",
+            "changed": out.changed,
+            "result": out.result,
+        }))
+    }
+
+    async fn ready(&self) -> Vec<ReadyCheck> {
+        let version = self.kube.version().await;
+        vec![ReadyCheck {
+            name: "kubernetes",
+            ok: version.is_ok(),
+            detail: match version {
+                Ok(v) => json!({"version": v}),
+                Err(e) => json!({"error": e.to_string()}),
+            },
+        }]
+    }
+}

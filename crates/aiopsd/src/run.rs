@@ -1,0 +1,438 @@
+//! One request on its way down the path, and the one combinator every stage goes through.
+//!
+//! [`Run::step`] times a stage's future, then writes its outcome in one place: the log line
+//! (inside the request's `intent_id` span), the stage-latency metric, and the audit row
+//! together with the request's new state in the same store transaction. So the three never
+//! disagree, and no stage writes an event by hand. The response the caller gets is built
+//! from the same [`RequestUpdate`] the store gets.
+
+use std::future::Future;
+use std::time::Instant;
+
+use aiops_core::{ApprovalState, Caller, ErrorCode, RequestStatus, StageName};
+use aiops_store::{
+    ApprovalEnd, AuditEvent, DecisionOutcome, NewApproval, NewDecision, NewRequest, RequestRecord,
+    RequestUpdate,
+};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::App;
+use crate::failure::Failure;
+use crate::wire::{ApprovalSummary, ErrorBody, IntentResponse, PlanView};
+
+/// What a stage's outcome is called in logs, metrics and audit rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum StepOutcome {
+    Accepted,
+    Skipped,
+    Found,
+    Parsed,
+    Unrecognized,
+    Allow,
+    Deny,
+    RequireApproval,
+    Planned,
+    Pending,
+    Refused,
+    Fetched,
+    NoneNeeded,
+    Started,
+    Succeeded,
+    Failed,
+    DeniedAtExecution,
+    ApprovalInsufficient,
+    // Human decisions.
+    Approved,
+    Rejected,
+    ApprovalRecorded,
+    Unchanged,
+    Closed,
+    Expired,
+}
+
+impl StepOutcome {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl From<aiops_policy::Outcome> for StepOutcome {
+    fn from(o: aiops_policy::Outcome) -> Self {
+        match o {
+            aiops_policy::Outcome::Allow => StepOutcome::Allow,
+            aiops_policy::Outcome::Deny => StepOutcome::Deny,
+            aiops_policy::Outcome::RequireApproval => StepOutcome::RequireApproval,
+        }
+    }
+}
+
+/// How a stage's outcome reaches the store: always with its audit row, in one transaction.
+#[derive(Debug, Default)]
+pub enum Write {
+    /// Update the request (possibly with no field changes) and append the event.
+    #[default]
+    Update,
+    /// Insert the accepted request with its intake event.
+    CreateRequest(NewRequest),
+    /// Create the pending approval, link it and set the request pending.
+    CreateApproval(NewApproval),
+    /// Append the event only: nothing about the request changes (a refused decision).
+    Append,
+}
+
+/// What a stage records.
+#[derive(Debug)]
+pub struct Record {
+    pub outcome: StepOutcome,
+    pub data: Value,
+    pub update: RequestUpdate,
+    pub write: Write,
+    /// Parts of the response that have no column of their own.
+    pub reason: Option<String>,
+    pub approval: Option<ApprovalSummary>,
+}
+
+impl Record {
+    pub fn new(outcome: StepOutcome, data: Value) -> Self {
+        Record {
+            outcome,
+            data,
+            update: RequestUpdate::default(),
+            write: Write::Update,
+            reason: None,
+            approval: None,
+        }
+    }
+
+    pub fn update(mut self, update: RequestUpdate) -> Self {
+        self.update = update;
+        self
+    }
+
+    pub fn write(mut self, write: Write) -> Self {
+        self.write = write;
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn approval(mut self, approval: ApprovalSummary) -> Self {
+        self.approval = Some(approval);
+        self
+    }
+}
+
+/// A stage's result.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// Record and go on with the value.
+    Next(T, Record),
+    /// Record and stop the request in this status (a terminal one, or `pending_approval`).
+    End(RequestStatus, Record),
+    /// Record the failure and stop the request as `failed` (or `denied` for policy codes).
+    Fail(Failure),
+}
+
+impl<T> Step<T> {
+    pub fn fail(code: ErrorCode, message: impl Into<String>) -> Self {
+        Step::Fail(Failure::new(code, message))
+    }
+}
+
+/// Why a run stopped before its last stage.
+#[derive(Debug)]
+pub enum Halt {
+    /// The request ended (its outcome is recorded and in the response).
+    Ended,
+    /// The store could not record a stage: nothing after it ran.
+    Store(Failure),
+}
+
+impl From<Failure> for Halt {
+    fn from(f: Failure) -> Self {
+        Halt::Store(f)
+    }
+}
+
+/// One request on its way down the path.
+pub struct Run<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) id: String,
+    pub(crate) caller: Caller,
+    pub(crate) resp: IntentResponse,
+    /// The executing approval this run carries out, ended together with the request.
+    approval_id: Option<String>,
+    span: tracing::Span,
+}
+
+impl<'a> Run<'a> {
+    /// A new request, not yet stored: its first step must be intake.
+    pub fn start(app: &'a App, caller: Caller) -> Self {
+        let id = ulid::Ulid::new().to_string();
+        Self::with_id(app, id, caller, IntentResponse::new)
+    }
+
+    fn with_id(
+        app: &'a App,
+        id: String,
+        caller: Caller,
+        resp: impl FnOnce(&str) -> IntentResponse,
+    ) -> Self {
+        let span = tracing::info_span!("intent", intent_id = %id);
+        Run {
+            app,
+            resp: resp(&id),
+            id,
+            caller,
+            approval_id: None,
+            span,
+        }
+    }
+
+    /// Picks a stored request up again (after its approval, or for a decision), as `caller`.
+    pub fn resume(app: &'a App, rec: &RequestRecord, caller: Caller) -> Self {
+        Self::with_id(app, rec.id.clone(), caller, |id| {
+            let mut resp = IntentResponse::new(id);
+            resp.status = rec.status;
+            resp.intent = rec
+                .intent
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok());
+            resp.decision = rec
+                .decision
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok());
+            resp.plan = rec
+                .plan
+                .clone()
+                .and_then(|v| serde_json::from_value::<aiops_core::Plan>(v).ok())
+                .map(|p| PlanView::from(&p));
+            resp
+        })
+    }
+
+    /// Makes this run carry out `approval_id`: its final stage ends the approval too.
+    pub fn for_approval(mut self, approval_id: &str) -> Self {
+        self.approval_id = Some(approval_id.to_string());
+        self
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn approval_id(&self) -> Option<&str> {
+        self.approval_id.as_deref()
+    }
+
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    pub fn into_response(self) -> IntentResponse {
+        self.resp
+    }
+
+    /// Runs one stage: times `fut`, then records its outcome (log, metric, audit row with
+    /// the request's new state) and maps it: `Next` gives the value to the caller, `End` and
+    /// `Fail` stop the run with the outcome recorded.
+    pub async fn step<T>(
+        &mut self,
+        stage: StageName,
+        fut: impl Future<Output = Step<T>>,
+    ) -> Result<T, Halt> {
+        let started = Instant::now();
+        let step = fut.instrument(self.span.clone()).await;
+        match step {
+            Step::Next(value, record) => {
+                self.record(stage, started, record, None).await?;
+                Ok(value)
+            }
+            Step::End(status, record) => {
+                self.record(stage, started, record, Some(status)).await?;
+                Err(Halt::Ended)
+            }
+            Step::Fail(failure) => {
+                self.record_failure(stage, started, failure).await?;
+                Err(Halt::Ended)
+            }
+        }
+    }
+
+    async fn record_failure(
+        &mut self,
+        stage: StageName,
+        started: Instant,
+        f: Failure,
+    ) -> Result<(), Halt> {
+        let _enter = self.span.enter();
+        tracing::warn!(stage = stage.as_str(), code = %f.code, error = %f.message, "stage failed");
+        drop(_enter);
+        let error = ErrorBody {
+            code: f.code,
+            message: f.message.clone(),
+        };
+        let record = Record::new(
+            StepOutcome::Failed,
+            json!({"code": f.code, "message": f.message}),
+        )
+        .update(RequestUpdate {
+            error: Some(json!(error)),
+            ..Default::default()
+        });
+        self.record(stage, started, record, Some(RequestStatus::Failed))
+            .await
+    }
+
+    /// The one place a stage outcome is written.
+    async fn record(
+        &mut self,
+        stage: StageName,
+        started: Instant,
+        mut record: Record,
+        end: Option<RequestStatus>,
+    ) -> Result<(), Halt> {
+        if let Some(status) = end {
+            record.update.status = Some(status);
+            if let Some(approval_id) = self.approval_id.clone() {
+                record.update.approval_end = Some(approval_end(approval_id, status, &record));
+            }
+        }
+        self.resp.apply(&record);
+        let event = AuditEvent::new(
+            Some(&self.id),
+            stage.as_str(),
+            record.outcome.as_str(),
+            record.data,
+        );
+        let store = &self.app.store;
+        let written = match record.write {
+            Write::Update => store.update_request(&self.id, record.update, event).await,
+            Write::CreateRequest(req) => store.create_request(&req, event).await,
+            Write::CreateApproval(approval) => {
+                store.create_approval(&approval, record.update, event).await
+            }
+            Write::Append => store.append_event(event).await,
+        };
+        if let Err(e) = written {
+            let _enter = self.span.enter();
+            tracing::error!(stage = stage.as_str(), outcome = record.outcome.as_str(), error = %e, "stage could not be recorded");
+            return Err(Halt::Store(Failure::from(e)));
+        }
+        self.observe(stage, record.outcome, started);
+        if let Some(status) = end {
+            self.app.metrics.count_request(status);
+        }
+        Ok(())
+    }
+
+    /// The log line and the metric of a recorded stage outcome.
+    fn observe(&self, stage: StageName, outcome: StepOutcome, started: Instant) {
+        let elapsed = started.elapsed();
+        let _enter = self.span.enter();
+        self.app
+            .metrics
+            .observe_stage(stage.as_str(), outcome.as_str(), elapsed);
+        tracing::info!(
+            stage = stage.as_str(),
+            outcome = outcome.as_str(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "stage"
+        );
+    }
+
+    /// A human decision on this request's approval. The store applies the approval state
+    /// machine and writes the audit row of the transition in the same transaction; this
+    /// records the log line and the metric with the outcome.
+    pub async fn decide(&mut self, d: NewDecision) -> Result<DecisionOutcome, Halt> {
+        let started = Instant::now();
+        let outcome = self.app.store.decide_approval(&d).await.map_err(|e| {
+            let _enter = self.span.enter();
+            tracing::error!(stage = "approve", error = %e, "decision could not be recorded");
+            Halt::Store(Failure::from(e))
+        })?;
+        let label = match &outcome {
+            DecisionOutcome::Recorded { approval } => match approval.state {
+                ApprovalState::Approved => StepOutcome::Approved,
+                ApprovalState::Rejected => StepOutcome::Rejected,
+                _ => StepOutcome::ApprovalRecorded,
+            },
+            DecisionOutcome::Unchanged { .. } => StepOutcome::Unchanged,
+            DecisionOutcome::Closed { .. } => StepOutcome::Closed,
+            DecisionOutcome::Expired { .. } => StepOutcome::Expired,
+        };
+        self.observe(StageName::Approve, label, started);
+        Ok(outcome)
+    }
+}
+
+/// How the approval a run carries out ends, given how its request ends.
+fn approval_end(approval_id: String, status: RequestStatus, record: &Record) -> ApprovalEnd {
+    let error = record
+        .update
+        .error
+        .as_ref()
+        .and_then(|e| serde_json::from_value::<ErrorBody>(e.clone()).ok());
+    let (to, reason) = match status {
+        RequestStatus::Success => (ApprovalState::Succeeded, None),
+        RequestStatus::Denied => (
+            ApprovalState::Void,
+            Some(
+                error
+                    .map(|e| e.message)
+                    .unwrap_or_else(|| "policy denies it now".to_string()),
+            ),
+        ),
+        _ => match error {
+            Some(e) if e.code == ErrorCode::ApprovalVoid => (ApprovalState::Void, Some(e.message)),
+            Some(e) => (ApprovalState::Failed, Some(e.message)),
+            None => (ApprovalState::Failed, None),
+        },
+    };
+    ApprovalEnd {
+        approval_id,
+        to,
+        reason,
+    }
+}
+
+impl IntentResponse {
+    /// Mirrors what a stage records into the response, so both say the same.
+    fn apply(&mut self, record: &Record) {
+        let u = &record.update;
+        if let Some(status) = u.status {
+            self.status = status;
+        }
+        if let Some(v) = &u.intent {
+            self.intent = serde_json::from_value(v.clone()).ok();
+        }
+        if let Some(v) = &u.decision {
+            self.decision = serde_json::from_value(v.clone()).ok();
+        }
+        if let Some(v) = &u.plan {
+            self.plan = serde_json::from_value::<aiops_core::Plan>(v.clone())
+                .ok()
+                .map(|p| PlanView::from(&p));
+        }
+        if let Some(v) = &u.execution {
+            self.execution = Some(v.clone());
+        }
+        if let Some(v) = &u.error {
+            self.error = serde_json::from_value(v.clone()).ok();
+        }
+        if let Some(Value::Array(items)) = &u.context {
+            self.context = items.clone();
+        }
+        if let Some(reason) = &record.reason {
+            self.reason = Some(reason.clone());
+        }
+        if let Some(approval) = &record.approval {
+            self.approval = Some(approval.clone());
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The request path through the `Executor` seam, without real servers: a recording
+//! executor stands in for Ansible so these tests pin what the *pipeline* does (which stages
+//! run, in which order, what is recorded, when the executor is or is not called). The real
+//! executors are tested against real BIND, Ansible and kube-apiserver in `aiops-exec` and
+//! `tests/`; this double only counts calls and answers like the Ansible executor does.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aiops_core::{ActionSpec, Intent, Plan, Target};
+use aiopsd::credentials::Lease;
+use aiopsd::executors::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
+use aiopsd::failure::Failure;
+use aiopsd::wire::IntentRequest;
+use aiopsd::{App, AppState, Config};
+use serde_json::{Value, json};
+
+/// Records every call; plans a fixed diff unless told to vary it.
+#[derive(Default)]
+struct Recorder {
+    plans: Mutex<Vec<String>>,
+    executions: Mutex<Vec<String>>,
+    /// A suffix for the diff, so a test can make the world "change" after approval.
+    diff_suffix: Mutex<String>,
+}
+
+struct FakeAnsible(Arc<Recorder>);
+
+fn name_of(intent: &Intent) -> String {
+    intent.params["name"].as_str().unwrap_or_default().to_string()
+}
+
+#[async_trait::async_trait]
+impl Executor for FakeAnsible {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Ansible
+    }
+
+    fn secret_paths(&self, _spec: &ActionSpec) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn plan(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        _target: &Target,
+    ) -> Result<PlanOutput, Failure> {
+        self.0.plans.lock().unwrap().push(name_of(intent));
+        Ok(PlanOutput {
+            diff: format!(
+                "+ {} {}",
+                name_of(intent),
+                self.0.diff_suffix.lock().unwrap()
+            ),
+            changes: true,
+            state: None,
+        })
+    }
+
+    async fn execute(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        _plan: &Plan,
+        _lease: &Lease,
+    ) -> Result<Value, Failure> {
+        self.0.executions.lock().unwrap().push(name_of(intent));
+        Ok(json!({"executor": "ansible", "changed": true, "result": "done"}))
+    }
+
+    async fn ready(&self) -> Vec<ReadyCheck> {
+        Vec::new()
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    c.dns.server = "127.0.0.1:9".parse().unwrap();
+    c.dns.timeout_ms = 200;
+    c.auth.users = vec![
+        user("alice", &["requester"]),
+        user("bob", &["approver"]),
+        user("carol", &["approver"]),
+    ];
+    c
+}
+
+fn user(name: &str, roles: &[&str]) -> aiopsd::config::UserConfig {
+    aiopsd::config::UserConfig {
+        name: name.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        token_sha256: None,
+        slack_id: None,
+    }
+}
+
+async fn app_with(c: Config, rec: &Arc<Recorder>) -> AppState {
+    let fake = Arc::new(FakeAnsible(rec.clone()));
+    App::build_with(c, |ex| ex.register(fake)).await.unwrap()
+}
+
+async fn submit(app: &AppState, nl: &str, who: &str) -> aiopsd::wire::IntentResponse {
+    aiopsd::pipeline::submit(
+        app,
+        IntentRequest {
+            nl: nl.into(),
+            dry_run: false,
+        },
+        app.authenticator.current(who),
+    )
+    .await
+    .unwrap()
+}
+
+async fn timeline(app: &AppState, id: &str) -> Vec<(String, String)> {
+    app.store
+        .events_for(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.stage, e.outcome))
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_direct_change_runs_every_stage_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(config(dir.path()), &rec).await;
+    let resp = submit(&app, "Add DNS A record for fake.local to 10.0.0.1", "alice").await;
+    assert_eq!(resp.status.as_str(), "success", "{resp:?}");
+    assert_eq!(*rec.plans.lock().unwrap(), ["fake.local"]);
+    assert_eq!(*rec.executions.lock().unwrap(), ["fake.local"]);
+    assert_eq!(
+        timeline(&app, &resp.id).await,
+        pairs(&[
+            ("intake", "accepted"),
+            ("retrieve", "skipped"),
+            ("parse", "parsed"),
+            ("decide", "allow"),
+            ("plan", "planned"),
+            ("credentials", "none_needed"),
+            ("execute", "started"),
+            ("execute", "succeeded"),
+        ])
+    );
+    // The response says what the store says.
+    let stored = app.store.get_request(&resp.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, resp.status);
+    assert_eq!(stored.execution, resp.execution);
+    assert!(app.store.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn a_policy_deny_at_execute_time_stops_a_direct_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Policies that allow at decide time and deny right before execution (as if an operator
+    // changed them in between).
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    for f in ["aiops.rego", "approvals.rego", "data.json"] {
+        std::fs::copy(shipped.join(f), policies.join(f)).unwrap();
+    }
+    std::fs::write(
+        policies.join("late.rego"),
+        "package aiops\n\ndeny contains \"frozen at execution\" if input.stage == \"execute\"\n",
+    )
+    .unwrap();
+    let mut c = config(dir.path());
+    c.policy.dir = Some(policies);
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(c, &rec).await;
+    let resp = submit(&app, "Add DNS A record for late.local to 10.0.0.2", "alice").await;
+    assert_eq!(resp.status.as_str(), "denied", "{resp:?}");
+    assert!(rec.executions.lock().unwrap().is_empty(), "nothing ran");
+    let t = timeline(&app, &resp.id).await;
+    assert_eq!(
+        t.last().unwrap(),
+        &("execute".to_string(), "denied_at_execution".to_string())
+    );
+    assert!(!t.iter().any(|(_, o)| o == "started"), "{t:?}");
+}
+
+/// Approves `id` as bob, then runs the worker once.
+async fn approve_and_tick(app: &AppState, approval_id: &str) {
+    let bob = app.authenticator.current("bob");
+    aiopsd::approvals::decide(
+        app,
+        approval_id,
+        &bob,
+        aiops_core::Channel::Rest,
+        aiops_core::Verdict::Approve,
+        None,
+    )
+    .await
+    .unwrap();
+    aiopsd::approvals::tick(app).await.unwrap();
+}
+
+async fn pending(app: &AppState, name: &str) -> (String, String) {
+    // Deleting is destructive: policy always asks a human.
+    let resp = submit(app, &format!("delete the A record {name}"), "alice").await;
+    assert_eq!(resp.status.as_str(), "pending_approval", "{resp:?}");
+    (resp.id.clone(), resp.approval.unwrap().id)
+}
+
+#[tokio::test]
+async fn a_stored_intent_that_no_longer_validates_is_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let c = config(dir.path());
+    let app = app_with(c, &rec).await;
+    let (id, aid) = pending(&app, "tamper.local").await;
+    // The stored intent changes under the approval (an edited row, or a catalog whose
+    // schema moved on): the type is no longer one the catalog allows.
+    let db = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE requests SET intent = json_set(intent, '$.params.type', 'MX') WHERE id = $1")
+        .bind(&id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    approve_and_tick(&app, &aid).await;
+    assert!(rec.executions.lock().unwrap().is_empty(), "nothing ran");
+    let stored = app.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert_eq!(stored.error.unwrap()["code"], "approval_failed");
+    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    assert_eq!(a.state.as_str(), "failed");
+}
+
+#[tokio::test]
+async fn the_worker_closes_an_approval_whose_run_errored() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(config(dir.path()), &rec).await;
+    let (id, aid) = pending(&app, "boom.local").await;
+    // The store refuses to record success (a trigger): the run executes but cannot record
+    // its end, so the worker must close the approval itself rather than leave it executing.
+    let db = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_success BEFORE UPDATE OF status ON requests
+         WHEN NEW.status = 'success' BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    approve_and_tick(&app, &aid).await;
+    assert_eq!(*rec.executions.lock().unwrap(), ["boom.local"]);
+    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    assert_eq!(a.state.as_str(), "failed", "closed, not left executing");
+    let stored = app.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "failed");
+    assert!(app.store.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn an_approval_is_claimed_by_exactly_one_of_two_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_a = Arc::new(Recorder::default());
+    let rec_b = Arc::new(Recorder::default());
+    // Two daemons' apps on one store (one data directory).
+    let a = app_with(config(dir.path()), &rec_a).await;
+    let b = app_with(config(dir.path()), &rec_b).await;
+    let bob = a.authenticator.current("bob");
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let (id, aid) = pending(&a, &format!("twice{i}.local")).await;
+        aiopsd::approvals::decide(
+            &a,
+            &aid,
+            &bob,
+            aiops_core::Channel::Rest,
+            aiops_core::Verdict::Approve,
+            None,
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let (ra, rb) = tokio::join!(aiopsd::approvals::tick(&a), aiopsd::approvals::tick(&b));
+    ra.unwrap();
+    rb.unwrap();
+    let mut ran: BTreeMap<String, usize> = BTreeMap::new();
+    for name in rec_a
+        .executions
+        .lock()
+        .unwrap()
+        .iter()
+        .chain(rec_b.executions.lock().unwrap().iter())
+    {
+        *ran.entry(name.clone()).or_default() += 1;
+    }
+    assert_eq!(ran.len(), 12, "{ran:?}");
+    assert!(ran.values().all(|n| *n == 1), "each ran exactly once: {ran:?}");
+    for id in ids {
+        let stored = a.store.get_request(&id).await.unwrap().unwrap();
+        assert_eq!(stored.status.as_str(), "success");
+    }
+    assert!(a.store.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn a_changed_plan_voids_the_approval_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(config(dir.path()), &rec).await;
+    let (id, aid) = pending(&app, "drift.local").await;
+    *rec.diff_suffix.lock().unwrap() = "(changed)".into();
+    approve_and_tick(&app, &aid).await;
+    assert!(rec.executions.lock().unwrap().is_empty());
+    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    assert_eq!(a.state.as_str(), "void");
+    let stored = app.store.get_request(&id).await.unwrap().unwrap();
+    assert_eq!(stored.error.unwrap()["code"], "approval_void");
+}
