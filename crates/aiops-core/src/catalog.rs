@@ -11,7 +11,9 @@ const EMBEDDED: &str = include_str!("../catalog/actions.json");
 /// Custom schema keyword: how the server normalises a string before validating it.
 const NORMALIZE_KEYWORD: &str = "x-aiops-normalize";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     Read,

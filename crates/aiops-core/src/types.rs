@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A catalog action with validated, normalised parameters (defaults filled in).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Intent {
     pub action: crate::ActionId,
     pub params: Map<String, Value>,
@@ -12,7 +12,7 @@ pub struct Intent {
 }
 
 /// What an action is aimed at, as the policy and the plan see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     DnsZone { zone: Option<String>, name: String },
@@ -22,7 +22,7 @@ pub enum Target {
 }
 
 /// The result of planning: what would change, and the hash an approval binds to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Plan {
     pub action: crate::ActionId,
     pub params: Map<String, Value>,

@@ -43,6 +43,7 @@ impl Caller {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -87,6 +88,7 @@ impl RequestStatus {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -125,6 +127,7 @@ impl ApprovalState {
     strum::Display,
     strum::EnumString,
     strum::IntoStaticStr,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -153,6 +156,7 @@ impl Verdict {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -182,6 +186,7 @@ impl Channel {
     strum::Display,
     strum::EnumString,
     strum::IntoStaticStr,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -403,11 +408,17 @@ mod tests {
     fn string_forms_round_trip_and_match_serde() {
         for s in RequestStatus::VARIANTS {
             assert_eq!(RequestStatus::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.as_str())));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
         }
         for s in ApprovalState::VARIANTS {
             assert_eq!(ApprovalState::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.as_str())));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
         }
         assert_eq!(RequestStatus::PendingApproval.as_str(), "pending_approval");
         assert_eq!(RequestStatus::DryRun.as_str(), "dry_run");

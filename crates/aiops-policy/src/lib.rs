@@ -98,7 +98,7 @@ pub struct PolicyInput {
 }
 
 /// What the policy decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Allow,
@@ -127,7 +127,7 @@ impl Outcome {
 }
 
 /// A policy decision, with the revision of the policies and data that made it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Decision {
     pub outcome: Outcome,
     /// Human-readable reasons (for a deny: every violated rule).

@@ -1,0 +1,206 @@
+//! Requests: `POST /api/v1/intent`, `POST /api/v1/parse` and `GET /api/v1/intents/{id}`.
+
+use aiops_core::{ApprovalState, Intent, Plan, RequestStatus, Risk, Target};
+use aiops_policy::Decision;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::approval::ApprovalRecordView;
+use crate::error::ErrorBody;
+
+/// `POST /api/v1/intent` body: one sentence, optionally as a dry run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntentRequest {
+    /// The request in plain language; must not be blank.
+    pub nl: String,
+    /// Plan only: nothing is changed.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/parse` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParseRequest {
+    /// The sentence to parse; must not be blank.
+    pub nl: String,
+}
+
+/// Whether `/parse` found a catalog action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParseStatus {
+    Parsed,
+    Unrecognized,
+}
+
+/// `POST /api/v1/parse` answer: the intent and its risk class, or why there is none.
+/// Parsing has no side effects: nothing is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ParseResponse {
+    pub status: ParseStatus,
+    /// Always present; `null` when unrecognized.
+    #[schema(required = true)]
+    pub intent: Option<Intent>,
+    /// The action's risk class (parsed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// Why nothing was recognized (unrecognized only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ParseResponse {
+    pub fn parsed(intent: Intent, risk: Option<Risk>) -> Self {
+        ParseResponse {
+            status: ParseStatus::Parsed,
+            intent: Some(intent),
+            risk,
+            reason: None,
+        }
+    }
+
+    pub fn unrecognized(reason: impl Into<String>) -> Self {
+        ParseResponse {
+            status: ParseStatus::Unrecognized,
+            intent: None,
+            risk: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// The plan as answered to the requester: what would change and the hash an approval
+/// binds to (the stored `Plan` also carries the action and parameters).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlanView {
+    pub hash: String,
+    pub target: Target,
+    /// Human-readable dry-run diff.
+    pub diff: String,
+    /// Whether the real run would change anything.
+    pub changes: bool,
+}
+
+impl From<&Plan> for PlanView {
+    fn from(p: &Plan) -> Self {
+        PlanView {
+            hash: p.hash.clone(),
+            target: p.target.clone(),
+            diff: p.diff.clone(),
+            changes: p.changes,
+        }
+    }
+}
+
+/// The approval a request waits for, as answered to the requester.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalSummary {
+    pub id: String,
+    pub state: ApprovalState,
+    pub approvals_required: u32,
+    /// Who has approved so far.
+    pub approvers: Vec<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/intent` answer: 200 for an outcome, 202 while it waits for approval, the
+/// error code's status when it failed (then `error` says why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntentResponse {
+    /// The request id (a ULID), for `GET /api/v1/intents/{id}`.
+    pub id: String,
+    pub status: RequestStatus,
+    #[schema(required = true)]
+    pub intent: Option<Intent>,
+    /// Why the sentence was not recognized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[schema(required = true)]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanView>,
+    #[schema(required = true)]
+    pub approval: Option<ApprovalSummary>,
+    /// What the executor reported; its shape depends on the executor.
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub execution: Option<Value>,
+    /// Retrieved context (none yet).
+    #[schema(value_type = Vec<Object>)]
+    pub context: Vec<Value>,
+    /// The answer of a question action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl IntentResponse {
+    /// A request just received: nothing decided yet.
+    pub fn received(id: impl Into<String>) -> Self {
+        IntentResponse {
+            id: id.into(),
+            status: RequestStatus::Received,
+            intent: None,
+            reason: None,
+            decision: None,
+            plan: None,
+            approval: None,
+            execution: None,
+            context: Vec::new(),
+            answer: None,
+            error: None,
+        }
+    }
+}
+
+/// One audit event of a request, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    /// Position in the audit chain.
+    pub seq: i64,
+    /// RFC 3339.
+    pub at: String,
+    /// `intake`, `retrieve`, `parse`, `decide`, `plan`, `approve`, `credentials`, `execute`.
+    pub stage: String,
+    pub outcome: String,
+    /// What the stage recorded (never a secret).
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// `GET /api/v1/intents/{id}`: the stored request, its approval and its audit timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntentRecord {
+    pub id: String,
+    pub status: RequestStatus,
+    pub nl: String,
+    pub dry_run: bool,
+    /// Who asked.
+    pub caller: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    #[schema(required = true)]
+    pub intent: Option<Intent>,
+    #[schema(required = true)]
+    pub decision: Option<Decision>,
+    /// The plan as stored (with action and parameters), unlike `PlanView`.
+    #[schema(required = true)]
+    pub plan: Option<Plan>,
+    #[schema(required = true)]
+    pub approval: Option<ApprovalRecordView>,
+    #[schema(value_type = Option<Object>)]
+    #[schema(required = true)]
+    pub execution: Option<Value>,
+    #[schema(required = true)]
+    pub error: Option<ErrorBody>,
+    #[schema(value_type = Vec<Object>)]
+    pub context: Vec<Value>,
+    pub timeline: Vec<TimelineEntry>,
+}

@@ -1,0 +1,68 @@
+//! The aiopsd REST API's wire types: every request and response body, shared by the
+//! daemon (which serialises them) and the `aiops` CLI (which reads them), so the two
+//! cannot drift apart. Each type derives [`utoipa::ToSchema`]; [`ApiSchemas`] lists them
+//! all for the daemon's OpenAPI 3.1 document, and the tests check that each schema
+//! accepts the JSON the daemon actually sends.
+//!
+//! One module per resource: [`intent`] (`/intent`, `/parse`, `/intents/{id}`),
+//! [`approval`] (`/approvals…`), [`audit`] (`/audit/verify`), [`catalog`] (`/catalog`)
+//! and [`error`] (the error bodies every route may answer). Pure data: no I/O.
+
+#![forbid(unsafe_code)]
+
+pub mod approval;
+pub mod audit;
+pub mod catalog;
+pub mod error;
+pub mod intent;
+
+pub use approval::{
+    ApprovalConflict, ApprovalDetail, ApprovalList, ApprovalRecordView, DecisionBody,
+    DecisionRecordView, DecisionResponse,
+};
+pub use audit::ChainReportView;
+pub use catalog::{ActionView, CatalogView};
+pub use error::{ErrorBody, ErrorResponse};
+pub use intent::{
+    ApprovalSummary, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
+    ParseStatus, PlanView, TimelineEntry,
+};
+
+/// Every wire type's schema, for merging into the daemon's OpenAPI document (which adds
+/// the paths): `ApiSchemas::openapi()` or `.merge(ApiSchemas::openapi())`.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(components(schemas(
+    IntentRequest,
+    IntentResponse,
+    PlanView,
+    ApprovalSummary,
+    ParseRequest,
+    ParseResponse,
+    ParseStatus,
+    IntentRecord,
+    TimelineEntry,
+    ApprovalDetail,
+    ApprovalList,
+    ApprovalRecordView,
+    DecisionRecordView,
+    DecisionBody,
+    DecisionResponse,
+    ApprovalConflict,
+    ChainReportView,
+    CatalogView,
+    ActionView,
+    ErrorBody,
+    ErrorResponse,
+    aiops_core::Intent,
+    aiops_core::Target,
+    aiops_core::Plan,
+    aiops_core::Risk,
+    aiops_core::RequestStatus,
+    aiops_core::ApprovalState,
+    aiops_core::Verdict,
+    aiops_core::Channel,
+    aiops_core::ParserKind,
+    aiops_policy::Decision,
+    aiops_policy::Outcome,
+)))]
+pub struct ApiSchemas;
