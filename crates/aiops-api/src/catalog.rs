@@ -1,6 +1,6 @@
 //! `GET /api/v1/catalog`: the actions this daemon can run at all.
 
-use aiops_core::{ActionSpec, Risk};
+use aiops_core::{ActionId, ActionSpec, Risk};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ pub struct CatalogView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ActionView {
     /// E.g. `dns.create_a_record`.
-    pub name: String,
+    pub name: ActionId,
     pub description: String,
     pub risk: Risk,
     /// Which executor runs it: `ansible`, `dns`, `kube` or `retrieval`.
@@ -29,7 +29,7 @@ pub struct ActionView {
 impl From<&ActionSpec> for ActionView {
     fn from(a: &ActionSpec) -> Self {
         ActionView {
-            name: a.name.clone(),
+            name: a.name,
             description: a.description.clone(),
             risk: a.risk,
             executor: a.executor.name().to_string(),

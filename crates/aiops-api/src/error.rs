@@ -1,6 +1,7 @@
 //! The error bodies: `{"error": {"code", "message"}}` on every failed route, with a
 //! stable, machine-readable `code` and a sentence for humans.
 
+use aiops_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -8,7 +9,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable code, e.g. `not_found`, `invalid_request`, `executor_unavailable`.
-    pub code: String,
+    pub code: ErrorCode,
     /// What went wrong, for a human. Never carries a secret.
     pub message: String,
 }
@@ -21,9 +22,9 @@ pub struct ErrorResponse {
 }
 
 impl ErrorBody {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ErrorBody {
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }

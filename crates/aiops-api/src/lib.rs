@@ -62,6 +62,9 @@ pub use intent::{
     aiops_core::Verdict,
     aiops_core::Channel,
     aiops_core::ParserKind,
+    aiops_core::ActionId,
+    aiops_core::ErrorCode,
+    aiops_core::StageName,
     aiops_policy::Decision,
     aiops_policy::Outcome,
 )))]

@@ -222,6 +222,7 @@ impl ParserKind {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 pub enum ActionId {
     #[serde(rename = "dns.create_a_record")]
@@ -288,6 +289,7 @@ impl PartialEq<&str> for ActionId {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -326,6 +328,7 @@ impl StageName {
     strum::EnumString,
     strum::IntoStaticStr,
     strum::VariantArray,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -356,6 +359,7 @@ pub enum ErrorCode {
     ApprovalRequired,
     ApprovalClosed,
     ApprovalExpired,
+    ApprovalRejected,
     ApprovalVoid,
     ApprovalFailed,
     // Backends.

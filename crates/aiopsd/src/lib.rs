@@ -23,7 +23,7 @@ pub mod readiness;
 pub mod records;
 pub mod run;
 pub mod slack;
-pub mod wire;
+
 
 use std::future::Future;
 use std::sync::Arc;

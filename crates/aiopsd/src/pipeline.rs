@@ -15,7 +15,7 @@ use crate::credentials::Lease;
 use crate::failure::Failure;
 use crate::parse::{Parsed, validate};
 use crate::run::{Halt, Record, Run, Step, StepOutcome, Write};
-use crate::wire::{ApprovalSummary, IntentRequest, IntentResponse};
+use aiops_api::{ApprovalSummary, IntentRequest, IntentResponse};
 
 /// Runs a request down the whole path. The request is stored before anything else happens;
 /// from then on every outcome, including failures, is recorded before this returns.

@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::App;
 use crate::failure::Failure;
-use crate::wire::{ApprovalSummary, ErrorBody, IntentResponse, PlanView};
+use aiops_api::{ApprovalSummary, ErrorBody, IntentResponse, PlanView};
 
 /// What a stage's outcome is called in logs, metrics and audit rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
@@ -174,7 +174,7 @@ impl<'a> Run<'a> {
     /// A new request, not yet stored: its first step must be intake.
     pub fn start(app: &'a App, caller: Caller) -> Self {
         let id = ulid::Ulid::new().to_string();
-        Self::with_id(app, id, caller, IntentResponse::new)
+        Self::with_id(app, id, caller, IntentResponse::received)
     }
 
     fn with_id(
@@ -197,7 +197,7 @@ impl<'a> Run<'a> {
     /// Picks a stored request up again (after its approval, or for a decision), as `caller`.
     pub fn resume(app: &'a App, rec: &RequestRecord, caller: Caller) -> Self {
         Self::with_id(app, rec.id.clone(), caller, |id| {
-            let mut resp = IntentResponse::new(id);
+            let mut resp = IntentResponse::received(id);
             resp.status = rec.status;
             resp.intent = rec
                 .intent
@@ -303,7 +303,7 @@ impl<'a> Run<'a> {
                 record.update.approval_end = Some(approval_end(approval_id, status, &record));
             }
         }
-        self.resp.apply(&record);
+        mirror(&mut self.resp, &record);
         let event = AuditEvent::new(
             Some(&self.id),
             stage.as_str(),
@@ -401,38 +401,38 @@ fn approval_end(approval_id: String, status: RequestStatus, record: &Record) -> 
     }
 }
 
-impl IntentResponse {
-    /// Mirrors what a stage records into the response, so both say the same.
-    fn apply(&mut self, record: &Record) {
+/// Mirrors what a stage records into the response, so both say the same.
+fn mirror(resp: &mut IntentResponse, record: &Record) {
+    {
         let u = &record.update;
         if let Some(status) = u.status {
-            self.status = status;
+            resp.status = status;
         }
         if let Some(v) = &u.intent {
-            self.intent = serde_json::from_value(v.clone()).ok();
+            resp.intent = serde_json::from_value(v.clone()).ok();
         }
         if let Some(v) = &u.decision {
-            self.decision = serde_json::from_value(v.clone()).ok();
+            resp.decision = serde_json::from_value(v.clone()).ok();
         }
         if let Some(v) = &u.plan {
-            self.plan = serde_json::from_value::<aiops_core::Plan>(v.clone())
+            resp.plan = serde_json::from_value::<aiops_core::Plan>(v.clone())
                 .ok()
                 .map(|p| PlanView::from(&p));
         }
         if let Some(v) = &u.execution {
-            self.execution = Some(v.clone());
+            resp.execution = Some(v.clone());
         }
         if let Some(v) = &u.error {
-            self.error = serde_json::from_value(v.clone()).ok();
+            resp.error = serde_json::from_value(v.clone()).ok();
         }
         if let Some(Value::Array(items)) = &u.context {
-            self.context = items.clone();
+            resp.context = items.clone();
         }
         if let Some(reason) = &record.reason {
-            self.reason = Some(reason.clone());
+            resp.reason = Some(reason.clone());
         }
         if let Some(approval) = &record.approval {
-            self.approval = Some(approval.clone());
+            resp.approval = Some(approval.clone());
         }
     }
 }

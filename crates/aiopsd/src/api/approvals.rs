@@ -1,12 +1,15 @@
 //! `/api/v1/approvals…`: list, show, approve, reject.
 
-use aiops_core::{ApprovalState, Channel, ErrorCode, Verdict};
+use aiops_api::{
+    ApprovalConflict, ApprovalDetail, ApprovalList, DecisionBody, DecisionResponse, ErrorBody,
+    ErrorResponse,
+};
+use aiops_core::{ApprovalState, ErrorCode, Verdict};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ApiError, Authenticated, status_for};
 use crate::AppState;
@@ -18,10 +21,16 @@ pub(super) struct ListQuery {
     state: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals",
+    params(("state" = Option<ApprovalState>, Query, description = "Only approvals in this state")),
+    responses(
+        (status = 200, description = "Approvals, oldest first", body = ApprovalList),
+        (status = 422, description = "Unknown state", body = ErrorResponse),
+    ))]
 pub(super) async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApprovalList>, ApiError> {
     let filter = match q.state.as_deref() {
         None => None,
         Some(s) => Some(s.parse::<ApprovalState>().map_err(|_| {
@@ -36,13 +45,19 @@ pub(super) async fn list(
         })?),
     };
     let approvals = approvals::list(&state, filter).await?;
-    Ok(Json(json!({"approvals": approvals})))
+    Ok(Json(ApprovalList { approvals }))
 }
 
+#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals",
+    params(("id" = String, Path, description = "The approval id")),
+    responses(
+        (status = 200, description = "The approval with its plan", body = ApprovalDetail),
+        (status = 404, description = "No such approval", body = ErrorResponse),
+    ))]
 pub(super) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApprovalDetail>, ApiError> {
     let a = state
         .store
         .get_approval(&id)
@@ -52,17 +67,17 @@ pub(super) async fn show(
     Ok(Json(approvals::detail(&state, &a, true).await?))
 }
 
-/// `{"reason": …, "channel": "rest"|"cli"}`; the body is optional.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DecisionBody {
-    #[serde(default)]
-    reason: Option<String>,
-    /// `rest` (default) or `cli`: which front end the human used.
-    #[serde(default)]
-    channel: Option<String>,
-}
-
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals",
+    params(("id" = String, Path, description = "The approval id")),
+    request_body(content = Option<DecisionBody>, description = "Optional reason; the body may be empty"),
+    responses(
+        (status = 200, description = "Recorded (or already recorded)", body = DecisionResponse),
+        (status = 401, description = "Unknown credentials", body = ErrorResponse),
+        (status = 403, description = "Policy does not let this caller decide", body = ErrorResponse),
+        (status = 404, description = "No such approval", body = ErrorResponse),
+        (status = 409, description = "The approval is closed or expired", body = ApprovalConflict),
+        (status = 422, description = "Invalid body", body = ErrorResponse),
+    ))]
 pub(super) async fn approve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -72,6 +87,17 @@ pub(super) async fn approve(
     decide(&state, &id, &caller, &body, Verdict::Approve).await
 }
 
+#[utoipa::path(post, path = "/api/v1/approvals/{id}/reject", tag = "approvals",
+    params(("id" = String, Path, description = "The approval id")),
+    request_body(content = Option<DecisionBody>, description = "Optional reason; the body may be empty"),
+    responses(
+        (status = 200, description = "Recorded (or already recorded)", body = DecisionResponse),
+        (status = 401, description = "Unknown credentials", body = ErrorResponse),
+        (status = 403, description = "Policy does not let this caller decide", body = ErrorResponse),
+        (status = 404, description = "No such approval", body = ErrorResponse),
+        (status = 409, description = "The approval is closed or expired", body = ApprovalConflict),
+        (status = 422, description = "Invalid body", body = ErrorResponse),
+    ))]
 pub(super) async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -109,16 +135,12 @@ async fn decide(
     verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let body = decision_body(bytes)?;
-    let channel = match body.channel.as_deref() {
-        None | Some("rest") => Channel::Rest,
-        Some("cli") => Channel::Cli,
-        Some(other) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("unknown channel `{other}` (rest or cli)"),
-            ));
-        }
-    };
+    let channel = body.http_channel().map_err(|other| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("channel `{other}` cannot decide over HTTP (rest or cli)"),
+        )
+    })?;
     if body
         .reason
         .as_ref()
@@ -133,12 +155,20 @@ async fn decide(
     Ok(match reply {
         DecisionReply::Recorded { approval } => (
             StatusCode::OK,
-            Json(json!({"changed": true, "approval": approval})),
+            Json(DecisionResponse {
+                changed: true,
+                message: None,
+                approval,
+            }),
         )
             .into_response(),
         DecisionReply::Unchanged { message, approval } => (
             StatusCode::OK,
-            Json(json!({"changed": false, "message": message, "approval": approval})),
+            Json(DecisionResponse {
+                changed: false,
+                message: Some(message),
+                approval,
+            }),
         )
             .into_response(),
         DecisionReply::Closed {
@@ -147,7 +177,10 @@ async fn decide(
             state,
         } => (
             status_for(code),
-            Json(json!({"error": {"code": code, "message": message}, "state": state})),
+            Json(ApprovalConflict {
+                error: ErrorBody::new(code, message),
+                state,
+            }),
         )
             .into_response(),
     })

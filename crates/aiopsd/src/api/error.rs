@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::failure::Failure;
-use crate::wire::ErrorBody;
+use aiops_api::ErrorBody;
 
 /// An error answered to a client: `{"error": {"code", "message"}}` with an honest status.
 #[derive(Debug, Clone)]
@@ -62,6 +62,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         | C::PolicyEvalFailed
         | C::PolicyDecisionInvalid
         | C::ApprovalRequired
+        | C::ApprovalRejected
         | C::ApprovalVoid
         | C::ApprovalFailed
         | C::InvalidSecretPath

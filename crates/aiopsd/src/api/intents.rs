@@ -1,17 +1,17 @@
 //! `/api/v1/intent`, `/api/v1/parse`, `/api/v1/intents/{id}`.
 
+use aiops_api::{
+    ErrorResponse, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
+};
 use aiops_core::{ErrorCode, RequestStatus};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, Authenticated, status_for};
 use crate::AppState;
 use crate::parse::{Parsed, parse_rules};
-use crate::wire::{IntentRequest, IntentResponse};
 
 /// HTTP status of an intent's outcome: 200 (202 while waiting for a human); a failed
 /// request answers the status of its error code.
@@ -24,6 +24,17 @@ fn http_status(resp: &IntentResponse) -> StatusCode {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/intent", tag = "intents", request_body = IntentRequest,
+    responses(
+        (status = 200, description = "An outcome: success, dry_run, denied, unrecognized, answered", body = IntentResponse),
+        (status = 202, description = "Waiting for approval", body = IntentResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorResponse),
+        (status = 401, description = "Unknown credentials", body = ErrorResponse),
+        (status = 413, description = "Body too large", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+        (status = 422, description = "Invalid request, or a failed intent whose error is a 422 code", body = ErrorResponse),
+        (status = 503, description = "A backend is down (a failed intent answers its error code's status, with the IntentResponse body)", body = IntentResponse),
+    ))]
 pub(super) async fn submit(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -41,17 +52,16 @@ pub(super) async fn submit(
     Ok((http_status(&resp), Json(resp)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ParseRequest {
-    nl: String,
-}
-
 /// Parse only: no store, no policy, no side effects.
+#[utoipa::path(post, path = "/api/v1/parse", tag = "intents", request_body = ParseRequest,
+    responses(
+        (status = 200, description = "The parse, without side effects", body = ParseResponse),
+        (status = 422, description = "Invalid request", body = ErrorResponse),
+    ))]
 pub(super) async fn parse(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ParseRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ParseResponse>, ApiError> {
     let nl = req.nl.trim();
     if nl.is_empty() {
         return Err(ApiError::new(
@@ -62,18 +72,22 @@ pub(super) async fn parse(
     Ok(Json(match parse_rules(&state.catalog, nl) {
         Parsed::Intent(intent) => {
             let risk = state.catalog.get(intent.action).map(|s| s.risk);
-            json!({"status": "parsed", "intent": intent, "risk": risk})
+            ParseResponse::parsed(intent, risk)
         }
-        Parsed::Unrecognized(reason) => {
-            json!({"status": "unrecognized", "intent": null, "reason": reason})
-        }
+        Parsed::Unrecognized(reason) => ParseResponse::unrecognized(reason),
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/intents/{id}", tag = "intents",
+    params(("id" = String, Path, description = "The request id (a ULID)")),
+    responses(
+        (status = 200, description = "The stored request with its timeline", body = IntentRecord),
+        (status = 404, description = "No such request", body = ErrorResponse),
+    ))]
 pub(super) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntentRecord>, ApiError> {
     if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError::not_found(format!("no intent {id}")));
     }

@@ -5,6 +5,7 @@
 mod approvals;
 mod error;
 mod intents;
+mod openapi;
 mod ops;
 mod slack;
 
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, status_for};
+pub use openapi::openapi;
 
 use crate::AppState;
 
@@ -37,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/intents/{id}", get(intents::get))
         .route("/api/v1/audit/verify", get(ops::verify_audit))
         .route("/api/v1/catalog", get(ops::catalog))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/approvals", get(approvals::list))
         .route("/api/v1/approvals/{id}", get(approvals::show))
         .route("/api/v1/approvals/{id}/approve", post(approvals::approve))

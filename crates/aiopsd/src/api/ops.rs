@@ -6,14 +6,23 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use aiops_api::{ActionView, CatalogView, ChainReportView};
+
 use super::ApiError;
 use crate::AppState;
 use crate::failure::Failure;
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is up", body = Object)))]
 pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Every configured backend answers", body = Object),
+        (status = 503, description = "A backend does not answer; `checks` says which", body = Object),
+    ))]
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     let report = crate::readiness::check(&state).await;
     let code = if report.ready {
@@ -24,6 +33,8 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
     (code, Json(report)).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics.render();
     // The secret source keeps its own counters (it may not depend on the metrics registry).
@@ -65,20 +76,30 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub(super) async fn verify_audit(State(state): State<AppState>) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations",
+    responses((status = 200, description = "The audit chain, recomputed", body = ChainReportView)))]
+pub(super) async fn verify_audit(
+    State(state): State<AppState>,
+) -> Result<Json<ChainReportView>, ApiError> {
     let report = state.store.verify_chain().await.map_err(Failure::from)?;
     if !report.ok {
         tracing::error!(first_bad_seq = ?report.first_bad_seq, reason = ?report.reason, "audit chain does not verify");
     }
-    Ok(Json(report).into_response())
+    Ok(Json(ChainReportView {
+        ok: report.ok,
+        events: report.events,
+        head: report.head,
+        first_bad_seq: report.first_bad_seq,
+        reason: report.reason,
+    }))
 }
 
-pub(super) async fn catalog(State(state): State<AppState>) -> Json<Value> {
-    let actions: Vec<Value> = state
-        .catalog
-        .actions()
-        .map(|a| json!({"name": a.name, "description": a.description, "risk": a.risk, "executor": a.executor.name(), "schema": a.schema}))
-        .collect();
-    Json(json!({"revision": state.catalog.revision(), "actions": actions}))
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "operations",
+    responses((status = 200, description = "The actions this daemon can run", body = CatalogView)))]
+pub(super) async fn catalog(State(state): State<AppState>) -> Json<CatalogView> {
+    Json(CatalogView {
+        revision: state.catalog.revision().to_string(),
+        actions: state.catalog.actions().map(ActionView::from).collect(),
+    })
 }
 

@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use aiops_api::ErrorResponse;
+
 use super::ApiError;
 use crate::AppState;
 use crate::failure::Failure;
@@ -20,6 +22,13 @@ fn refused(reason: &str) -> ApiError {
 /// Slack's interactivity endpoint. Verifies the signature over the raw body before
 /// decoding anything, refuses replays, answers at once and decides in the background
 /// (Slack wants an answer within 3 s).
+#[utoipa::path(post, path = "/api/v1/slack/interactions", tag = "approvals",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Slack's signed interaction payload"),
+    responses(
+        (status = 200, description = "Accepted; the decision is made in the background"),
+        (status = 401, description = "Bad signature, stale or replayed", body = ErrorResponse),
+        (status = 404, description = "Slack is not enabled", body = ErrorResponse),
+    ))]
 pub(super) async fn interactions(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

@@ -6,7 +6,9 @@ use aiops_policy::ApproverInput;
 use aiops_store::{DecisionOutcome, NewDecision, now_ms};
 use serde_json::{Value, json};
 
-use super::view::{ApprovalDetail, detail};
+use aiops_api::ApprovalDetail;
+
+use super::view::detail;
 use crate::App;
 use crate::failure::Failure;
 use crate::run::{Halt, Record, Run, Step, StepOutcome, Write};

@@ -12,5 +12,5 @@ mod view;
 mod worker;
 
 pub use decide::{DecisionReply, decide};
-pub use view::{ApprovalDetail, detail, list};
+pub use view::{detail, list, record_view};
 pub use worker::{tick, worker};

@@ -1,17 +1,20 @@
 //! Approvals as clients see them: with the request they approve.
 
-use aiops_core::{ApprovalState, Verdict};
-use aiops_store::ApprovalRecord;
-use serde_json::{Value, json};
+use aiops_api::{ApprovalDetail, ApprovalRecordView, DecisionRecordView};
+use aiops_core::{ApprovalState, Plan, Verdict};
+use aiops_store::{ApprovalRecord, DecisionRecord};
+use serde_json::Value;
 
 use crate::App;
 use crate::failure::Failure;
 
-/// An approval with what it approves (`plan` only when asked for).
-pub type ApprovalDetail = Value;
-
-/// The approval `a` with its request: action, risk, parameters, sentence, approvers.
-pub async fn detail(app: &App, a: &ApprovalRecord, with_plan: bool) -> Result<ApprovalDetail, Failure> {
+/// The approval `a` with its request: action, risk, parameters, sentence, approvers
+/// (`plan` only when asked for).
+pub async fn detail(
+    app: &App,
+    a: &ApprovalRecord,
+    with_plan: bool,
+) -> Result<ApprovalDetail, Failure> {
     let rec = app.store.get_request(&a.request_id).await?;
     let intent = rec
         .as_ref()
@@ -19,38 +22,70 @@ pub async fn detail(app: &App, a: &ApprovalRecord, with_plan: bool) -> Result<Ap
         .unwrap_or(Value::Null);
     let action = intent["action"].as_str().unwrap_or_default().to_string();
     let risk = app.catalog.get_named(&action).map(|s| s.risk);
-    let approvers: Vec<&str> = a
+    let approvers = a
         .decisions
         .iter()
         .filter(|d| d.decision == Verdict::Approve)
-        .map(|d| d.approver.as_str())
+        .map(|d| d.approver.clone())
         .collect();
-    let mut v = json!({
-        "id": a.id,
-        "request_id": a.request_id,
-        "state": a.state,
-        "action": action,
-        "risk": risk,
-        "params": intent["params"],
-        "nl": rec.as_ref().map(|r| r.nl.clone()),
-        "requester": a.requester,
-        "approvals_required": a.approvals_required,
-        "approvers": approvers,
-        "decisions": a.decisions,
-        "created_at": a.created_at,
-        "expires_at": a.expires_at,
-        "plan_hash": a.plan_hash,
-        "reason": a.reason,
-        "request_status": rec.as_ref().map(|r| r.status),
-    });
-    if with_plan {
-        v["plan"] = rec.and_then(|r| r.plan).unwrap_or(Value::Null);
-    }
-    Ok(v)
+    Ok(ApprovalDetail {
+        id: a.id.clone(),
+        request_id: a.request_id.clone(),
+        state: a.state,
+        action,
+        risk,
+        params: intent["params"].clone(),
+        nl: rec.as_ref().map(|r| r.nl.clone()),
+        requester: a.requester.clone(),
+        approvals_required: a.approvals_required,
+        approvers,
+        decisions: a.decisions.iter().map(decision_view).collect(),
+        created_at: a.created_at.clone(),
+        expires_at: a.expires_at.clone(),
+        plan_hash: a.plan_hash.clone(),
+        reason: a.reason.clone(),
+        request_status: rec.as_ref().map(|r| r.status),
+        plan: with_plan.then(|| {
+            rec.and_then(|r| r.plan)
+                .and_then(|p| serde_json::from_value::<Plan>(p).ok())
+        }),
+    })
 }
 
-/// Every approval in `state` (all when `None`), newest last.
-pub async fn list(app: &App, state: Option<ApprovalState>) -> Result<Vec<ApprovalDetail>, Failure> {
+fn decision_view(d: &DecisionRecord) -> DecisionRecordView {
+    DecisionRecordView {
+        approver: d.approver.clone(),
+        decision: d.decision,
+        channel: d.channel,
+        reason: d.reason.clone(),
+        at: d.at.clone(),
+    }
+}
+
+/// The stored approval as `GET /api/v1/intents/{id}` shows it.
+pub fn record_view(a: &ApprovalRecord) -> ApprovalRecordView {
+    ApprovalRecordView {
+        id: a.id.clone(),
+        request_id: a.request_id.clone(),
+        plan_hash: a.plan_hash.clone(),
+        state: a.state,
+        requester: a.requester.clone(),
+        approvals_required: a.approvals_required,
+        created_at: a.created_at.clone(),
+        expires_at: a.expires_at.clone(),
+        updated_at: a.updated_at.clone(),
+        reason: a.reason.clone(),
+        decisions: a.decisions.iter().map(decision_view).collect(),
+        slack_channel: a.slack_channel.clone(),
+        slack_ts: a.slack_ts.clone(),
+    }
+}
+
+/// Every approval in `state` (all when `None`), oldest first.
+pub async fn list(
+    app: &App,
+    state: Option<ApprovalState>,
+) -> Result<Vec<ApprovalDetail>, Failure> {
     let mut out = Vec::new();
     for a in app.store.list_approvals(state).await? {
         out.push(detail(app, &a, false).await?);
