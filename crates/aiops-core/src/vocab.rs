@@ -210,11 +210,17 @@ mod tests {
     fn string_forms_round_trip_and_match_serde() {
         for s in RequestStatus::VARIANTS {
             assert_eq!(RequestStatus::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.as_str())));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
         }
         for s in ApprovalState::VARIANTS {
             assert_eq!(ApprovalState::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.as_str())));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
         }
         assert_eq!(RequestStatus::PendingApproval.as_str(), "pending_approval");
         assert_eq!(RequestStatus::DryRun.as_str(), "dry_run");
