@@ -241,8 +241,8 @@ async fn approvals_survive_restarts_and_run_once() {
             &offline,
             &aid,
             &bob,
-            "cli",
-            aiops_store::Verdict::Approve,
+            aiops_core::Channel::Cli,
+            aiops_core::Verdict::Approve,
             None,
         )
         .await
@@ -462,8 +462,8 @@ async fn policy_asking_for_more_approvers_while_waiting_stops_the_run() {
             &offline,
             &aid,
             &bob,
-            "cli",
-            aiops_store::Verdict::Approve,
+            aiops_core::Channel::Cli,
+            aiops_core::Verdict::Approve,
             None,
         )
         .await

@@ -367,9 +367,9 @@ async fn slack_interactions(
         let state = state.clone();
         tokio::spawn(async move {
             let verdict = if click.action_id == crate::slack::ACTION_APPROVE {
-                aiops_store::Verdict::Approve
+                aiops_core::Verdict::Approve
             } else {
-                aiops_store::Verdict::Reject
+                aiops_core::Verdict::Reject
             };
             let caller = match state.identities.by_slack_id(&click.slack_user) {
                 Some(c) => c.clone(),
@@ -382,7 +382,7 @@ async fn slack_interactions(
                 &state,
                 &click.approval_id,
                 &caller,
-                "slack",
+                aiops_core::Channel::Slack,
                 verdict,
                 None,
             )

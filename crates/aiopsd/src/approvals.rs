@@ -8,12 +8,11 @@
 
 use std::time::Duration;
 
-use aiops_core::{Intent, Plan};
+use aiops_core::{ApprovalState, Channel, Intent, Plan, RequestStatus, Verdict};
 use aiops_policy::{ApproverInput, Caller};
 use aiops_secrets::ExposeSecret;
 use aiops_store::{
-    ApprovalRecord, AuditEvent, DecisionOutcome, NewDecision, RequestUpdate, SlackResult, Verdict,
-    approval_state, now_ms, status,
+    ApprovalRecord, AuditEvent, DecisionOutcome, NewDecision, RequestUpdate, SlackResult, now_ms,
 };
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -44,7 +43,7 @@ pub async fn view(
     let approvers: Vec<&str> = a
         .decisions
         .iter()
-        .filter(|d| d.decision == "approve")
+        .filter(|d| d.decision == Verdict::Approve)
         .map(|d| d.approver.as_str())
         .collect();
     let mut v = json!({
@@ -63,7 +62,7 @@ pub async fn view(
         "expires_at": a.expires_at,
         "plan_hash": a.plan_hash,
         "reason": a.reason,
-        "request_status": rec.as_ref().map(|r| r.status.clone()),
+        "request_status": rec.as_ref().map(|r| r.status),
     });
     if with_plan {
         v["plan"] = rec.and_then(|r| r.plan).unwrap_or(Value::Null);
@@ -101,7 +100,11 @@ pub async fn list(
         ));
     }
     let mut out = Vec::new();
-    for a in state.store.list_approvals(q.state.as_deref()).await? {
+    for a in state
+        .store
+        .list_approvals(q.state.as_deref().and_then(|s| s.parse().ok()))
+        .await?
+    {
         out.push(view(&state, &a, false).await?);
     }
     Ok(Json(json!({"approvals": out})))
@@ -184,8 +187,8 @@ async fn decide_http(
     verdict: Verdict,
 ) -> Result<Response, ApiError> {
     let channel = match body.channel.as_deref() {
-        None | Some("rest") => "rest",
-        Some("cli") => "cli",
+        None | Some("rest") => Channel::Rest,
+        Some("cli") => Channel::Cli,
         Some(other) => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -214,7 +217,7 @@ pub async fn decide(
     state: &AppState,
     id: &str,
     caller: &Caller,
-    channel: &str,
+    channel: Channel,
     verdict: Verdict,
     reason: Option<String>,
 ) -> Result<(StatusCode, Value), ApiError> {
@@ -289,12 +292,12 @@ pub async fn decide(
             approval_id: a.id.clone(),
             approver: caller.user.clone(),
             verdict,
-            channel: channel.to_string(),
+            channel,
             reason,
             now_ms: now_ms(),
         })
         .await?;
-    tracing::info!(approval_id = %a.id, by = %caller.user, channel, decision = verdict.as_str(), outcome = ?std::mem::discriminant(&outcome), "approval decision");
+    tracing::info!(approval_id = %a.id, by = %caller.user, channel = channel.as_str(), decision = verdict.as_str(), outcome = ?std::mem::discriminant(&outcome), "approval decision");
     state.wake.notify_one();
     Ok(match outcome {
         DecisionOutcome::Recorded { approval } => (
@@ -306,7 +309,7 @@ pub async fn decide(
             json!({"changed": false, "message": format!("{} already recorded this decision", caller.user), "approval": view(state, &approval, false).await?}),
         ),
         DecisionOutcome::Closed { approval } => {
-            let message = if approval.state == approval_state::PENDING {
+            let message = if approval.state == ApprovalState::Pending {
                 format!(
                     "{} already decided otherwise on approval {}; a decision cannot be changed",
                     caller.user, approval.id
@@ -363,17 +366,17 @@ pub async fn tick(state: &AppState) -> Result<(), ApiError> {
                 .store
                 .finish_approval(
                     &a.id,
-                    approval_state::FAILED,
+                    ApprovalState::Failed,
                     Some(reason.clone()),
                     RequestUpdate {
-                        status: Some(status::FAILED),
+                        status: Some(RequestStatus::Failed),
                         error: Some(json!({"code": e.body.code, "message": e.body.message})),
                         ..Default::default()
                     },
                     AuditEvent::new(
                         Some(&a.request_id),
                         "approve",
-                        approval_state::FAILED,
+                        ApprovalState::Failed.as_str(),
                         json!({"approval_id": a.id, "reason": reason}),
                     ),
                 )
@@ -406,7 +409,7 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
         return close(
             state,
             &a,
-            approval_state::FAILED,
+            ApprovalState::Failed,
             "the stored intent is not a catalog action",
             "approval_failed",
         )
@@ -433,7 +436,7 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
             &fresh.hash[..12],
             fresh.diff
         );
-        return close(state, &a, approval_state::VOID, &reason, "approval_void").await;
+        return close(state, &a, ApprovalState::Void, &reason, "approval_void").await;
     }
     // credentials → policy re-check → execute, as for a direct run; the final stage event
     // also ends the approval (succeeded, failed, or void when policy now denies).
@@ -446,13 +449,13 @@ async fn run_approved(state: &AppState, a: ApprovalRecord) -> Result<(), ApiErro
 async fn close(
     state: &AppState,
     a: &ApprovalRecord,
-    to: &'static str,
+    to: ApprovalState,
     reason: &str,
     code: &str,
 ) -> Result<(), ApiError> {
-    tracing::warn!(approval_id = %a.id, to, reason, "approval closed without execution");
+    tracing::warn!(approval_id = %a.id, to = to.as_str(), reason, "approval closed without execution");
     let update = RequestUpdate {
-        status: Some(status::FAILED),
+        status: Some(RequestStatus::Failed),
         error: Some(json!({"code": code, "message": reason})),
         ..Default::default()
     };
@@ -466,7 +469,7 @@ async fn close(
             AuditEvent::new(
                 Some(&a.request_id),
                 "approve",
-                to,
+                to.as_str(),
                 json!({"approval_id": a.id, "reason": reason}),
             ),
         )

@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use aiops_core::{Intent, Plan, Risk, Target};
+use aiops_core::{ApprovalState, Intent, Plan, RequestStatus, Risk, Target, Verdict};
 use aiops_parser::ParseOutcome;
 use aiops_policy::{Caller, Decision, Outcome, PolicyInput, Stage};
-use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate, status};
+use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ impl IntentResponse {
     fn new(id: &str) -> Self {
         IntentResponse {
             id: id.to_string(),
-            status: status::RECEIVED.to_string(),
+            status: RequestStatus::Received.to_string(),
             intent: None,
             reason: None,
             decision: None,
@@ -97,10 +97,10 @@ impl IntentResponse {
     /// HTTP status: outcomes are 200 (202 while waiting for a human); a failed request
     /// answers the status of its error code.
     pub fn http_status(&self) -> StatusCode {
-        match (self.status.as_str(), &self.error) {
-            (status::PENDING_APPROVAL, _) => StatusCode::ACCEPTED,
-            (status::FAILED, Some(e)) => status_for_code(&e.code),
-            (status::FAILED, None) => StatusCode::INTERNAL_SERVER_ERROR,
+        match (self.status.parse::<RequestStatus>().ok(), &self.error) {
+            (Some(RequestStatus::PendingApproval), _) => StatusCode::ACCEPTED,
+            (Some(RequestStatus::Failed), Some(e)) => status_for_code(&e.code),
+            (Some(RequestStatus::Failed), None) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::OK,
         }
     }
@@ -117,7 +117,12 @@ pub fn parse_intent(catalog: &aiops_core::Catalog, nl: &str) -> Parsed {
     match aiops_parser::parse(nl) {
         ParseOutcome::Unrecognized { reason } => Parsed::Unrecognized(reason),
         ParseOutcome::Intent(p) => {
-            match catalog.validate(&p.action, &p.params, aiops_core::ParserKind::Rules, p.confidence) {
+            match catalog.validate(
+                &p.action,
+                &p.params,
+                aiops_core::ParserKind::Rules,
+                p.confidence,
+            ) {
                 Ok(intent) => Parsed::Intent(intent),
                 // The parser filled something the schema refuses: not confident, so nothing runs.
                 Err(e) => Parsed::Unrecognized(e.to_string()),
@@ -144,7 +149,7 @@ impl<'a> Run<'a> {
         caller: Caller,
     ) -> Self {
         let mut resp = IntentResponse::new(&rec.id);
-        resp.status = rec.status.clone();
+        resp.status = rec.status.to_string();
         resp.intent = rec
             .intent
             .clone()
@@ -208,7 +213,7 @@ impl<'a> Run<'a> {
         stage: &'static str,
         outcome: &str,
         started: Instant,
-        final_status: &'static str,
+        final_status: RequestStatus,
         mut update: RequestUpdate,
         data: Value,
     ) -> Result<IntentResponse, ApiError> {
@@ -216,13 +221,13 @@ impl<'a> Run<'a> {
         update.status = Some(final_status);
         if let Some(approval_id) = self.approval_id.clone() {
             let to = match final_status {
-                status::SUCCESS => aiops_store::approval_state::SUCCEEDED,
-                status::DENIED => aiops_store::approval_state::VOID,
-                _ => aiops_store::approval_state::FAILED,
+                RequestStatus::Success => ApprovalState::Succeeded,
+                RequestStatus::Denied => ApprovalState::Void,
+                _ => ApprovalState::Failed,
             };
             let reason = match final_status {
-                status::SUCCESS => None,
-                status::DENIED => Some(
+                RequestStatus::Success => None,
+                RequestStatus::Denied => Some(
                     self.resp
                         .error
                         .as_ref()
@@ -265,8 +270,15 @@ impl<'a> Run<'a> {
             error: Some(json!(error)),
             ..Default::default()
         };
-        self.finish(stage, "failed", started, status::FAILED, update, data)
-            .await
+        self.finish(
+            stage,
+            "failed",
+            started,
+            RequestStatus::Failed,
+            update,
+            data,
+        )
+        .await
     }
 
     fn policy_input(
@@ -367,7 +379,7 @@ async fn run_path(
                     "parse",
                     "unrecognized",
                     t,
-                    status::UNRECOGNIZED,
+                    RequestStatus::Unrecognized,
                     RequestUpdate::default(),
                     json!({"reason": reason}),
                 )
@@ -428,7 +440,7 @@ async fn run_path(
                 "decide",
                 "deny",
                 t,
-                status::DENIED,
+                RequestStatus::Denied,
                 decision_update,
                 decision_data,
             )
@@ -471,7 +483,14 @@ async fn run_path(
             ..plan_update
         };
         return run
-            .finish("plan", "planned", t, status::DRY_RUN, update, plan_data)
+            .finish(
+                "plan",
+                "planned",
+                t,
+                RequestStatus::DryRun,
+                update,
+                plan_data,
+            )
             .await;
     }
     run.record("plan", "planned", t, plan_update, plan_data)
@@ -504,7 +523,7 @@ async fn run_path(
             approvals_required,
             expires_at: expires_at.clone(),
         };
-        run.resp.status = status::PENDING_APPROVAL.to_string();
+        run.resp.status = RequestStatus::PendingApproval.to_string();
         run.resp.approval = Some(ApprovalView {
             id: approval_id.clone(),
             state: "pending".into(),
@@ -527,7 +546,7 @@ async fn run_path(
             .metrics
             .intents
             .get_or_create(&crate::metrics::StatusLabels {
-                status: status::PENDING_APPROVAL.into(),
+                status: RequestStatus::PendingApproval.to_string(),
             })
             .inc();
         tracing::info!(stage = "approve", outcome = "pending", approval_id, "stage");
@@ -599,7 +618,7 @@ pub(crate) async fn execute(
                 "execute",
                 "denied_at_execution",
                 t,
-                status::DENIED,
+                RequestStatus::Denied,
                 RequestUpdate {
                     decision: Some(json!(recheck)),
                     ..Default::default()
@@ -619,7 +638,7 @@ pub(crate) async fn execute(
                 .map(|a| {
                     a.decisions
                         .iter()
-                        .filter(|d| d.decision == "approve")
+                        .filter(|d| d.decision == Verdict::Approve)
                         .count()
                 })
                 .unwrap_or(0),
@@ -640,7 +659,7 @@ pub(crate) async fn execute(
                     "execute",
                     "approval_insufficient",
                     t,
-                    status::DENIED,
+                    RequestStatus::Denied,
                     RequestUpdate {
                         decision: Some(json!(recheck)),
                         error: Some(json!({"code": "approval_required", "message": message})),
@@ -658,7 +677,7 @@ pub(crate) async fn execute(
         "started",
         t,
         RequestUpdate {
-            status: Some(status::EXECUTING),
+            status: Some(RequestStatus::Executing),
             ..Default::default()
         },
         json!({"executor": spec.executor.name(), "plan_hash": plan.hash}),
@@ -677,7 +696,7 @@ pub(crate) async fn execute(
                 "execute",
                 "succeeded",
                 t,
-                status::SUCCESS,
+                RequestStatus::Success,
                 RequestUpdate {
                     execution: Some(execution),
                     ..Default::default()
