@@ -370,7 +370,7 @@ async fn approvals_through_the_real_binary() {
         .expect("approval");
     assert_eq!(stored.decisions.len(), 1);
     assert_eq!(stored.decisions[0].approver, "bob");
-    assert_eq!(stored.decisions[0].channel, "cli");
+    assert_eq!(stored.decisions[0].channel, aiops_core::Channel::Cli);
     assert_eq!(stored.decisions[0].reason.as_deref(), Some("ticket OPS-1"));
 
     let r = cli.at(&url, &["approvals", "show", &aid]).await;

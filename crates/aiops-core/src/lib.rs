@@ -1,4 +1,5 @@
-//! The typed values that travel down the request path, and the action catalog.
+//! The typed values that travel down the request path, the approval state machine
+//! ([`approval`]), and the action catalog.
 //!
 //! This crate is a pure core: it does no I/O, so everything here can be unit-tested and
 //! reasoned about without servers. The catalog is data (`catalog/actions.json`, embedded in
@@ -8,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approval;
 mod catalog;
 mod error;
 mod hash;

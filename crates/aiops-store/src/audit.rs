@@ -1,3 +1,5 @@
+//! Audit events and the row hash that chains them.
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

@@ -3,98 +3,37 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+mod common;
+
+use aiops_core::{ApprovalState, RequestStatus, Verdict};
 use aiops_store::{
-    AuditEvent, DecisionOutcome, NewApproval, NewDecision, NewRequest, RequestUpdate, SqliteStore,
-    Store, Verdict, approval_state, now_ms,
+    ApprovalEnd, ApprovalStore, AuditEvent, DecisionOutcome, RequestStore, RequestUpdate,
+    SlackOutbox, SqliteStore, StoreError, now_ms,
 };
+use common::{decide, decision, error_message, pending, store};
 use serde_json::json;
-
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("aiops.db"))
-        .await
-        .unwrap();
-    (dir, s)
-}
-
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
-}
-
-async fn pending(s: &SqliteStore, id: &str, required: u32, ttl_ms: i64) -> String {
-    s.create_request(
-        &NewRequest {
-            id: id.into(),
-            nl: "delete x".into(),
-            dry_run: false,
-            caller: "alice".into(),
-        },
-        AuditEvent::new(Some(id), "intake", "accepted", json!({})),
-    )
-    .await
-    .unwrap();
-    let aid = format!("a-{id}");
-    s.create_approval(
-        &NewApproval {
-            id: aid.clone(),
-            request_id: id.into(),
-            plan_hash: "h".repeat(64),
-            requester: "alice".into(),
-            approvals_required: required,
-            expires_at: rfc3339(now_ms() + ttl_ms),
-        },
-        RequestUpdate::default(),
-        AuditEvent::new(Some(id), "approve", "pending", json!({})),
-    )
-    .await
-    .unwrap();
-    aid
-}
-
-fn decision(aid: &str, who: &str, verdict: Verdict) -> NewDecision {
-    NewDecision {
-        approval_id: aid.into(),
-        approver: who.into(),
-        verdict,
-        channel: "rest".into(),
-        reason: None,
-        now_ms: now_ms(),
-    }
-}
 
 #[tokio::test]
 async fn approve_is_idempotent_and_closes_once() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 1, 60_000).await;
-    let out = s
-        .decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
+    let out = decide(&s, &aid, "bob", Verdict::Approve).await;
     let DecisionOutcome::Recorded { approval } = out else {
         panic!("{out:?}")
     };
-    assert_eq!(approval.state, approval_state::APPROVED);
+    assert_eq!(approval.state, ApprovalState::Approved);
     // a double click is a no-op that says so
-    let again = s
-        .decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
+    let again = decide(&s, &aid, "bob", Verdict::Approve).await;
     assert!(
         matches!(again, DecisionOutcome::Unchanged { .. }),
         "{again:?}"
     );
     // someone else deciding a closed approval gets the current state
-    let late = s
-        .decide_approval(&decision(&aid, "carol", Verdict::Reject))
-        .await
-        .unwrap();
+    let late = decide(&s, &aid, "carol", Verdict::Reject).await;
     let DecisionOutcome::Closed { approval } = late else {
         panic!("{late:?}")
     };
-    assert_eq!(approval.state, approval_state::APPROVED);
+    assert_eq!(approval.state, ApprovalState::Approved);
     assert_eq!(approval.decisions.len(), 1);
     assert!(s.verify_chain().await.unwrap().ok);
 }
@@ -103,21 +42,15 @@ async fn approve_is_idempotent_and_closes_once() {
 async fn distinct_approvers_are_counted() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 2, 60_000).await;
-    s.decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
-    s.decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
+    decide(&s, &aid, "bob", Verdict::Approve).await;
+    decide(&s, &aid, "bob", Verdict::Approve).await;
     assert_eq!(
         s.get_approval(&aid).await.unwrap().unwrap().state,
-        approval_state::PENDING
+        ApprovalState::Pending
     );
-    s.decide_approval(&decision(&aid, "carol", Verdict::Approve))
-        .await
-        .unwrap();
+    decide(&s, &aid, "carol", Verdict::Approve).await;
     let a = s.get_approval(&aid).await.unwrap().unwrap();
-    assert_eq!(a.state, approval_state::APPROVED);
+    assert_eq!(a.state, ApprovalState::Approved);
     assert_eq!(
         a.decisions
             .iter()
@@ -128,6 +61,19 @@ async fn distinct_approvers_are_counted() {
 }
 
 #[tokio::test]
+async fn the_requester_cannot_decide_their_own_request() {
+    let (_d, s) = store().await;
+    let aid = pending(&s, "r1", 1, 60_000).await;
+    let out = decide(&s, &aid, "alice", Verdict::Approve).await;
+    let DecisionOutcome::Closed { approval } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(approval.state, ApprovalState::Pending);
+    assert!(approval.decisions.is_empty());
+    assert_eq!(s.verify_chain().await.unwrap().events, 2);
+}
+
+#[tokio::test]
 async fn reject_denies_the_request() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 2, 60_000).await;
@@ -135,15 +81,10 @@ async fn reject_denies_the_request() {
     d.reason = Some("not during business hours".into());
     s.decide_approval(&d).await.unwrap();
     let a = s.get_approval(&aid).await.unwrap().unwrap();
-    assert_eq!(a.state, approval_state::REJECTED);
+    assert_eq!(a.state, ApprovalState::Rejected);
     let r = s.get_request("r1").await.unwrap().unwrap();
-    assert_eq!(r.status, "denied");
-    assert!(
-        r.error.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .contains("not during business hours")
-    );
+    assert_eq!(r.status, RequestStatus::Denied);
+    assert!(error_message(&r).contains("not during business hours"));
     assert!(s.claim_approved().await.unwrap().is_none());
 }
 
@@ -151,14 +92,11 @@ async fn reject_denies_the_request() {
 async fn late_decisions_expire_the_approval() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 1, -1).await;
-    let out = s
-        .decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
+    let out = decide(&s, &aid, "bob", Verdict::Approve).await;
     let DecisionOutcome::Expired { approval } = out else {
         panic!("{out:?}")
     };
-    assert_eq!(approval.state, approval_state::EXPIRED);
+    assert_eq!(approval.state, ApprovalState::Expired);
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().error.unwrap()["code"],
         "approval_expired"
@@ -171,6 +109,20 @@ async fn late_decisions_expire_the_approval() {
         [aid2.as_str()]
     );
     assert!(s.expire_due(now_ms()).await.unwrap().is_empty());
+    assert_eq!(
+        s.list_approvals(Some(ApprovalState::Expired))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(s.list_approvals(None).await.unwrap().len(), 2);
+    assert!(
+        s.list_approvals(Some(ApprovalState::Pending))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
@@ -179,9 +131,7 @@ async fn an_approved_request_is_claimed_exactly_once() {
     let (_d, s) = store().await;
     let s = std::sync::Arc::new(s);
     let aid = pending(&s, "r1", 1, 60_000).await;
-    s.decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
+    decide(&s, &aid, "bob", Verdict::Approve).await;
     let mut claims = Vec::new();
     for _ in 0..8 {
         let s = s.clone();
@@ -198,13 +148,13 @@ async fn an_approved_request_is_claimed_exactly_once() {
     assert_eq!(won, 1);
     assert_eq!(
         s.get_approval(&aid).await.unwrap().unwrap().state,
-        approval_state::EXECUTING
+        ApprovalState::Executing
     );
     // a restart now fails it rather than running it again
     s.fail_interrupted().await.unwrap();
     assert_eq!(
         s.get_approval(&aid).await.unwrap().unwrap().state,
-        approval_state::FAILED
+        ApprovalState::Failed
     );
     assert!(s.claim_approved().await.unwrap().is_none());
 }
@@ -223,58 +173,98 @@ async fn slack_signatures_are_single_use() {
     );
 }
 
-#[tokio::test]
-async fn the_request_and_its_approval_end_together() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
-    s.decide_approval(&decision(&aid, "bob", Verdict::Approve))
-        .await
-        .unwrap();
-    s.claim_approved().await.unwrap().unwrap();
+/// Ends request `r1` as `status` together with its executing approval `aid` (`to`).
+async fn end_together(
+    s: &SqliteStore,
+    aid: &str,
+    status: RequestStatus,
+    to: ApprovalState,
+) -> Result<(), StoreError> {
     s.update_request(
         "r1",
         RequestUpdate {
-            status: Some("success"),
-            approval_end: Some(aiops_store::ApprovalEnd {
-                approval_id: aid.clone(),
-                to: approval_state::SUCCEEDED,
+            status: Some(status),
+            approval_end: Some(ApprovalEnd {
+                approval_id: aid.into(),
+                to,
                 reason: None,
             }),
             ..Default::default()
         },
-        AuditEvent::new(Some("r1"), "execute", "succeeded", json!({})),
+        AuditEvent::new(Some("r1"), "execute", to.as_str(), json!({})),
     )
     .await
-    .unwrap();
+}
+
+#[tokio::test]
+async fn the_request_and_its_approval_end_together() {
+    let (_d, s) = store().await;
+    let aid = pending(&s, "r1", 1, 60_000).await;
+    decide(&s, &aid, "bob", Verdict::Approve).await;
+    s.claim_approved().await.unwrap().unwrap();
+    end_together(&s, &aid, RequestStatus::Success, ApprovalState::Succeeded)
+        .await
+        .unwrap();
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().status,
-        "success"
+        RequestStatus::Success
     );
     assert_eq!(
         s.get_approval(&aid).await.unwrap().unwrap().state,
-        approval_state::SUCCEEDED
+        ApprovalState::Succeeded
     );
     // Ending it again is a conflict, and nothing of that failed transaction is kept.
-    let err = s
-        .update_request(
-            "r1",
-            RequestUpdate {
-                status: Some("failed"),
-                approval_end: Some(aiops_store::ApprovalEnd {
-                    approval_id: aid.clone(),
-                    to: approval_state::FAILED,
-                    reason: None,
-                }),
-                ..Default::default()
-            },
-            AuditEvent::new(Some("r1"), "execute", "failed", json!({})),
-        )
+    let err = end_together(&s, &aid, RequestStatus::Failed, ApprovalState::Failed)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().status,
-        "success"
+        RequestStatus::Success
     );
     assert!(s.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn only_state_machine_transitions_are_stored() {
+    let (_d, s) = store().await;
+    let aid = pending(&s, "r1", 1, 60_000).await;
+    decide(&s, &aid, "bob", Verdict::Approve).await;
+    s.claim_approved().await.unwrap().unwrap();
+    // executing → pending does not exist: refused before anything is written
+    let err = s
+        .finish_approval(
+            &aid,
+            ApprovalState::Pending,
+            None,
+            RequestUpdate::default(),
+            AuditEvent::new(Some("r1"), "approve", "pending", json!({})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    assert_eq!(
+        s.get_approval(&aid).await.unwrap().unwrap().state,
+        ApprovalState::Executing
+    );
+    assert!(s.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn an_unknown_stored_state_is_corrupt_data() {
+    let (_d, s) = store().await;
+    let aid = pending(&s, "r1", 1, 60_000).await;
+    sqlx::query("UPDATE approvals SET state = 'maybe' WHERE id = $1")
+        .bind(&aid)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let err = s.get_approval(&aid).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    sqlx::query("UPDATE requests SET status = 'limbo' WHERE id = 'r1'")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let err = s.get_request("r1").await.unwrap_err();
+    assert_eq!(err.code(), "store_corrupt", "{err}");
 }

@@ -3,33 +3,20 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use aiops_store::{AuditEvent, NewRequest, RequestUpdate, SqliteStore, Store, status};
+mod common;
+
+use aiops_core::RequestStatus;
+use aiops_store::{AuditEvent, ChainReport, RequestStore, RequestUpdate, SqliteStore};
+use common::{error_message, request, store};
 use serde_json::json;
 
-async fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("data/aiops.db"))
-        .await
-        .unwrap();
-    (dir, s)
-}
-
+/// A request that was accepted and succeeded: two audit rows.
 async fn seed(s: &SqliteStore, id: &str) {
-    s.create_request(
-        &NewRequest {
-            id: id.into(),
-            nl: "add a record".into(),
-            dry_run: false,
-            caller: "anonymous".into(),
-        },
-        AuditEvent::new(Some(id), "intake", "accepted", json!({"nl_len": 12})),
-    )
-    .await
-    .unwrap();
+    request(s, id, "anonymous").await;
     s.update_request(
         id,
         RequestUpdate {
-            status: Some(status::SUCCESS),
+            status: Some(RequestStatus::Success),
             execution: Some(json!({"changed": true})),
             ..Default::default()
         },
@@ -44,7 +31,7 @@ async fn requests_and_events_round_trip() {
     let (_d, s) = store().await;
     seed(&s, "r1").await;
     let r = s.get_request("r1").await.unwrap().unwrap();
-    assert_eq!(r.status, "success");
+    assert_eq!(r.status, RequestStatus::Success);
     assert_eq!(r.execution, Some(json!({"changed": true})));
     assert_eq!(r.intent, None);
     let ev = s.events_for("r1").await.unwrap();
@@ -67,6 +54,12 @@ async fn requests_and_events_round_trip() {
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
 }
 
+/// Runs `sql` against the file behind the store's back, then verifies the chain.
+async fn tamper(s: &SqliteStore, sql: &str) -> ChainReport {
+    sqlx::query(sql).execute(s.pool()).await.unwrap();
+    s.verify_chain().await.unwrap()
+}
+
 #[tokio::test]
 async fn chain_verifies_and_detects_each_kind_of_tampering() {
     let (_d, s) = store().await;
@@ -77,18 +70,19 @@ async fn chain_verifies_and_detects_each_kind_of_tampering() {
     assert_eq!(report.events, 4);
 
     // 1. change a row's content
-    sqlx::query("UPDATE audit_events SET outcome = 'denied' WHERE seq = 2")
-        .execute(s.pool())
-        .await
-        .unwrap();
-    let r = s.verify_chain().await.unwrap();
+    let r = tamper(
+        &s,
+        "UPDATE audit_events SET outcome = 'denied' WHERE seq = 2",
+    )
+    .await;
     assert!(!r.ok);
     assert_eq!(r.first_bad_seq, Some(2));
-    sqlx::query("UPDATE audit_events SET outcome = 'succeeded' WHERE seq = 2")
-        .execute(s.pool())
-        .await
-        .unwrap();
-    assert!(s.verify_chain().await.unwrap().ok);
+    let r = tamper(
+        &s,
+        "UPDATE audit_events SET outcome = 'succeeded' WHERE seq = 2",
+    )
+    .await;
+    assert!(r.ok);
 
     // 2. change the data and recompute that row's own hash: the next row's prev_hash breaks
     let (prev, at): (String, String) =
@@ -120,17 +114,9 @@ async fn deleting_rows_is_detected() {
     let (_d, s) = store().await;
     seed(&s, "r1").await;
     seed(&s, "r2").await;
-    sqlx::query("DELETE FROM audit_events WHERE seq = 4")
-        .execute(s.pool())
-        .await
-        .unwrap();
-    let r = s.verify_chain().await.unwrap();
+    let r = tamper(&s, "DELETE FROM audit_events WHERE seq = 4").await;
     assert!(!r.ok, "truncating the tail must be detected");
-    sqlx::query("DELETE FROM audit_events WHERE seq = 2")
-        .execute(s.pool())
-        .await
-        .unwrap();
-    let r = s.verify_chain().await.unwrap();
+    let r = tamper(&s, "DELETE FROM audit_events WHERE seq = 2").await;
     assert!(!r.ok);
     assert_eq!(r.first_bad_seq, Some(2));
 }
@@ -138,49 +124,24 @@ async fn deleting_rows_is_detected() {
 #[tokio::test]
 async fn interrupted_executions_are_failed_not_rerun() {
     let (_d, s) = store().await;
-    s.create_request(
-        &NewRequest {
-            id: "r1".into(),
-            nl: "x".into(),
-            dry_run: false,
-            caller: "a".into(),
-        },
-        AuditEvent::new(Some("r1"), "intake", "accepted", json!({})),
-    )
-    .await
-    .unwrap();
+    request(&s, "r1", "a").await;
     s.update_request(
         "r1",
         RequestUpdate {
-            status: Some(status::EXECUTING),
+            status: Some(RequestStatus::Executing),
             ..Default::default()
         },
         AuditEvent::new(Some("r1"), "execute", "started", json!({})),
     )
     .await
     .unwrap();
-    s.create_request(
-        &NewRequest {
-            id: "r0".into(),
-            nl: "y".into(),
-            dry_run: false,
-            caller: "a".into(),
-        },
-        AuditEvent::new(Some("r0"), "intake", "accepted", json!({})),
-    )
-    .await
-    .unwrap();
+    request(&s, "r0", "a").await;
     assert_eq!(s.fail_interrupted().await.unwrap(), ["r0", "r1"]);
     let r0 = s.get_request("r0").await.unwrap().unwrap();
-    assert_eq!(r0.status, "failed");
-    assert!(
-        r0.error.unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was changed")
-    );
+    assert_eq!(r0.status, RequestStatus::Failed);
+    assert!(error_message(&r0).contains("nothing was changed"));
     let r = s.get_request("r1").await.unwrap().unwrap();
-    assert_eq!(r.status, "failed");
+    assert_eq!(r.status, RequestStatus::Failed);
     assert_eq!(r.error.unwrap()["code"], "interrupted");
     assert!(s.fail_interrupted().await.unwrap().is_empty());
     assert!(s.verify_chain().await.unwrap().ok);
@@ -216,7 +177,7 @@ async fn data_survives_reopen() {
     let s = SqliteStore::open(&path).await.unwrap();
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().status,
-        "success"
+        RequestStatus::Success
     );
     assert!(s.verify_chain().await.unwrap().ok);
 }

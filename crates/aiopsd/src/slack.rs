@@ -145,14 +145,14 @@ pub fn message(channel: &str, v: &MessageView<'_>) -> Value {
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Approval {}:* `{}` requested by *{}*\n>{}",
-            if a.state == "pending" { "needed" } else { "closed" },
+            if a.state == aiops_core::ApprovalState::Pending { "needed" } else { "closed" },
             escape(v.action), escape(&a.requester), escape(&clip(v.nl, 500)))}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Plan* (hash `{}`):\n```{}```", &a.plan_hash[..a.plan_hash.len().min(12)], escape(&clip(v.diff, 2500)))}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
             "approval `{}` · {} approver(s) needed · expires {}", escape(&a.id), a.approvals_required, escape(&a.expires_at))}]}),
     ];
-    if a.state == "pending" {
+    if a.state == aiops_core::ApprovalState::Pending {
         blocks.push(
             json!({"type": "actions", "block_id": "aiops_decision", "elements": [
                 {"type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": a.id,
@@ -170,13 +170,13 @@ pub fn message(channel: &str, v: &MessageView<'_>) -> Value {
                     "{} by {} via {}",
                     d.decision,
                     escape(&d.approver),
-                    escape(&d.channel)
+                    escape(d.channel.as_str())
                 )
             })
             .collect();
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*State:* {}{}{}",
-            escape(&a.state),
+            escape(a.state.as_str()),
             if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) },
             v.outcome.map(|o| format!("\n*Outcome:* {}", escape(&clip(o, 500)))).unwrap_or_default())}}));
     }

@@ -209,7 +209,7 @@ async fn every_accepted_request_is_stored_and_audited() {
     assert_eq!(body["status"], "unrecognized");
     let id = body["id"].as_str().unwrap();
     let rec = s.store.get_request(id).await.unwrap().unwrap();
-    assert_eq!(rec.status, "unrecognized");
+    assert_eq!(rec.status, aiops_core::RequestStatus::Unrecognized);
     let events = s.store.events_for(id).await.unwrap();
     assert_eq!(events.first().unwrap().stage, "intake");
     assert_eq!(events.last().unwrap().outcome, "unrecognized");
@@ -233,7 +233,7 @@ async fn every_accepted_request_is_stored_and_audited() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(rec.status, "failed");
+    assert_eq!(rec.status, aiops_core::RequestStatus::Failed);
 
     let (status, v) = call(&s, get("/api/v1/audit/verify")).await;
     assert_eq!(status, StatusCode::OK);

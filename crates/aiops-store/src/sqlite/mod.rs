@@ -1,0 +1,139 @@
+//! The embedded store: one SQLite file (WAL, synchronous=FULL so an acknowledged request
+//! survives power loss too), split by table group: requests and the audit chain
+//! (`requests`), approvals (`approvals`), the Slack outbox (`outbox`), row mapping (`rows`).
+//!
+//! **One write path.** Every write transaction goes through [`SqliteStore::begin_write`]: it
+//! holds the process's writer lock and starts with `BEGIN IMMEDIATE`. SQLite has one writer
+//! anyway; a deferred transaction that reads first (the chain head, an approval's state) and
+//! writes later must upgrade its lock, and in WAL mode that upgrade fails at once with
+//! "database is locked" when another connection wrote meanwhile — `busy_timeout` does not
+//! cover it. Taking the write lock up front makes other processes on the same file wait on
+//! `busy_timeout` instead, and the in-process lock keeps this process's writers from even
+//! contending. Reads go to the pool and never wait for writers (WAL).
+
+mod approvals;
+mod outbox;
+mod requests;
+mod rows;
+
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::StoreError;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The embedded store over one SQLite file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Held for the whole of every write transaction in this process.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        Self::connect(options).await
+    }
+
+    /// Opens a `sqlite:` URL (e.g. `sqlite::memory:` in tests).
+    pub async fn open_url(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        Self::connect(options).await
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(SqliteStore {
+            pool,
+            writer: Mutex::new(()),
+        })
+    }
+
+    /// For tests that tamper with rows on purpose.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Starts a write transaction on the one write path (see the module docs).
+    async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
+        let writer = self.writer.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
+    }
+}
+
+/// A write transaction holding the writer lock; dropping it uncommitted rolls back.
+struct WriteTx<'s> {
+    // Declared first so it is dropped (rolled back) before the writer lock is released.
+    tx: Transaction<'static, Sqlite>,
+    _writer: MutexGuard<'s, ()>,
+}
+
+impl WriteTx<'_> {
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}

@@ -1,0 +1,371 @@
+//! Requests and the hash-chained audit log: appending a row (always inside the write
+//! transaction of the change it records), verifying the chain, and failing requests a
+//! restart interrupted.
+
+use aiops_core::{ApprovalState, RequestStatus};
+use serde_json::{Value, json};
+use sqlx::{Row, SqliteConnection};
+
+use super::SqliteStore;
+use super::approvals::{approval_event, set_approval_state};
+use super::rows::AuditRow;
+use crate::audit::{GENESIS_HASH, event_hash};
+use crate::{
+    AuditEvent, AuditRecord, ChainReport, NewRequest, RequestRecord, RequestStore, RequestUpdate,
+    StoreError, now_rfc3339,
+};
+
+/// Appends `event` to the chain. Call only inside a write transaction: it reads the head and
+/// writes the next row.
+pub(super) async fn append(
+    conn: &mut SqliteConnection,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (prev_seq, prev_hash): (i64, String) = match head {
+        Some(row) => (row.try_get("seq")?, row.try_get("hash")?),
+        None => (0, GENESIS_HASH.to_string()),
+    };
+    let seq = prev_seq + 1;
+    let at = now_rfc3339();
+    let data = aiops_core::canonical_json(&event.data);
+    let hash = event_hash(
+        &prev_hash,
+        seq,
+        &at,
+        event.request_id.as_deref(),
+        &event.stage,
+        &event.outcome,
+        &data,
+    );
+    sqlx::query(
+        "INSERT INTO audit_events (seq, at, request_id, stage, outcome, data, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(seq)
+    .bind(&at)
+    .bind(event.request_id.as_deref())
+    .bind(&event.stage)
+    .bind(&event.outcome)
+    .bind(&data)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(seq)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies the set fields of `u` to request `id`; `NotFound` if there is no such request.
+pub(super) async fn apply_update(
+    conn: &mut SqliteConnection,
+    id: &str,
+    u: &RequestUpdate,
+) -> Result<(), StoreError> {
+    let json = |v: &Option<Value>| v.as_ref().map(|v| v.to_string());
+    let done = sqlx::query(
+        "UPDATE requests SET
+            updated_at  = $2,
+            status      = COALESCE($3, status),
+            intent      = COALESCE($4, intent),
+            decision    = COALESCE($5, decision),
+            plan        = COALESCE($6, plan),
+            approval_id = COALESCE($7, approval_id),
+            execution   = COALESCE($8, execution),
+            error       = COALESCE($9, error),
+            context     = COALESCE($10, context)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_rfc3339())
+    .bind(u.status.map(RequestStatus::as_str))
+    .bind(json(&u.intent))
+    .bind(json(&u.decision))
+    .bind(json(&u.plan))
+    .bind(u.approval_id.as_deref())
+    .bind(json(&u.execution))
+    .bind(json(&u.error))
+    .bind(json(&u.context))
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("request {id}")));
+    }
+    Ok(())
+}
+
+/// Recomputes the chain from `rows` (in `seq` order) and the head row.
+fn verify(rows: Vec<AuditRow>, head: Option<(i64, String)>) -> ChainReport {
+    let bad = |seq: i64, events: u64, head: &str, reason: String| ChainReport {
+        ok: false,
+        events,
+        head: head.to_string(),
+        first_bad_seq: Some(seq),
+        reason: Some(reason),
+    };
+    let mut prev = GENESIS_HASH.to_string();
+    let mut expected_seq = 1i64;
+    let mut count = 0u64;
+    for row in rows {
+        if row.seq != expected_seq {
+            return bad(
+                expected_seq,
+                count,
+                &prev,
+                format!("row {expected_seq} is missing (next row is {})", row.seq),
+            );
+        }
+        if row.prev_hash != prev {
+            return bad(
+                row.seq,
+                count,
+                &prev,
+                "prev_hash does not match the previous row".into(),
+            );
+        }
+        let recomputed = event_hash(
+            &row.prev_hash,
+            row.seq,
+            &row.at,
+            row.request_id.as_deref(),
+            &row.stage,
+            &row.outcome,
+            &row.data,
+        );
+        if recomputed != row.hash {
+            return bad(
+                row.seq,
+                count,
+                &prev,
+                "row content does not match its hash".into(),
+            );
+        }
+        prev = row.hash;
+        expected_seq += 1;
+        count += 1;
+    }
+    let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_string()));
+    if head_seq != expected_seq - 1 || head_hash != prev {
+        return bad(
+            expected_seq,
+            count,
+            &prev,
+            format!(
+                "chain ends at row {} but the head says row {head_seq}",
+                expected_seq - 1
+            ),
+        );
+    }
+    ChainReport {
+        ok: true,
+        events: count,
+        head: prev,
+        first_bad_seq: None,
+        reason: None,
+    }
+}
+
+impl SqliteStore {
+    /// Fails every request in `status` as `interrupted` with `message`; returns their ids.
+    async fn fail_all_in(
+        &self,
+        status: RequestStatus,
+        message: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM requests WHERE status = $1")
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let error = json!({"code": "interrupted", "message": message});
+        for id in &ids {
+            self.update_request(
+                id,
+                RequestUpdate {
+                    status: Some(RequestStatus::Failed),
+                    error: Some(error.clone()),
+                    ..Default::default()
+                },
+                AuditEvent::new(Some(id), "recover", "failed", error.clone()),
+            )
+            .await?;
+        }
+        Ok(ids)
+    }
+
+    /// Fails approvals caught `executing` (and their requests still waiting on them): they
+    /// may or may not have changed anything, so they are never run again.
+    async fn fail_interrupted_approvals(&self) -> Result<(), StoreError> {
+        const REASON: &str = "interrupted by a restart";
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, request_id FROM approvals WHERE state = $1")
+                .bind(ApprovalState::Executing.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, request_id) in &rows {
+            set_approval_state(
+                &mut tx,
+                id,
+                ApprovalState::Executing,
+                ApprovalState::Failed,
+                Some(REASON),
+            )
+            .await?;
+            // Interrupted while re-planning: the request never reached `executing`.
+            sqlx::query(
+                "UPDATE requests SET status = $2, updated_at = $3, error = $4
+                 WHERE id = $1 AND status = $5",
+            )
+            .bind(request_id)
+            .bind(RequestStatus::Failed.as_str())
+            .bind(now_rfc3339())
+            .bind(json!({"code": "interrupted", "message": "the daemon stopped while this approved request was being prepared; it was not retried"}).to_string())
+            .bind(RequestStatus::PendingApproval.as_str())
+            .execute(&mut *tx)
+            .await?;
+            append(
+                &mut tx,
+                &approval_event(
+                    request_id,
+                    "failed",
+                    json!({"approval_id": id, "reason": REASON}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestStore for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn create_request(&self, req: &NewRequest, event: AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let now = now_rfc3339();
+        sqlx::query(
+            "INSERT INTO requests (id, created_at, updated_at, nl, dry_run, caller, status)
+             VALUES ($1, $2, $2, $3, $4, $5, $6)",
+        )
+        .bind(&req.id)
+        .bind(&now)
+        .bind(&req.nl)
+        .bind(req.dry_run)
+        .bind(&req.caller)
+        .bind(RequestStatus::Received.as_str())
+        .execute(&mut *tx)
+        .await?;
+        append(&mut tx, &event).await?;
+        tx.commit().await
+    }
+
+    async fn update_request(
+        &self,
+        id: &str,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        apply_update(&mut tx, id, &update).await?;
+        append(&mut tx, &event).await?;
+        if let Some(end) = &update.approval_end {
+            set_approval_state(
+                &mut tx,
+                &end.approval_id,
+                ApprovalState::Executing,
+                end.to,
+                end.reason.as_deref(),
+            )
+            .await?;
+            append(
+                &mut tx,
+                &approval_event(
+                    id,
+                    end.to.as_str(),
+                    json!({"approval_id": end.approval_id, "reason": end.reason}),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, RequestRecord>("SELECT * FROM requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn events_for(&self, request_id: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> =
+            sqlx::query_as("SELECT * FROM audit_events WHERE request_id = $1 ORDER BY seq")
+                .bind(request_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        append(&mut tx, &event).await?;
+        tx.commit().await
+    }
+
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        // One read transaction: the rows and the head are one snapshot (WAL), without
+        // holding up writers.
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_events ORDER BY seq")
+            .fetch_all(&mut *tx)
+            .await?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(verify(rows, head))
+    }
+
+    async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError> {
+        self.fail_interrupted_approvals().await?;
+        // Stopped before executing: nothing changed. Stopped while executing: it may have,
+        // so it is failed and never retried.
+        let mut failed = self
+            .fail_all_in(
+                RequestStatus::Received,
+                "the daemon stopped before this request was executed; nothing was changed",
+            )
+            .await?;
+        failed.extend(
+            self.fail_all_in(
+                RequestStatus::Executing,
+                "the daemon stopped while this request was executing; it was not retried because the change may already have happened",
+            )
+            .await?,
+        );
+        Ok(failed)
+    }
+}

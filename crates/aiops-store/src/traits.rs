@@ -1,0 +1,102 @@
+//! What the daemon asks of a store, as three narrow traits and their sum [`Store`]. The
+//! daemon holds one `Arc<dyn Store>`; method names are the same whichever trait they sit in.
+
+use aiops_core::ApprovalState;
+
+use crate::{
+    ApprovalRecord, AuditEvent, AuditRecord, ChainReport, DecisionOutcome, NewApproval,
+    NewDecision, NewRequest, RequestRecord, RequestUpdate, SlackResult, StoreError,
+};
+
+/// Requests and the audit chain.
+#[async_trait::async_trait]
+pub trait RequestStore: Send + Sync {
+    /// `sqlite`, `postgres`.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Inserts an accepted request and its intake event atomically.
+    async fn create_request(&self, req: &NewRequest, event: AuditEvent) -> Result<(), StoreError>;
+    /// Applies `update` to a request and appends `event`, atomically.
+    async fn update_request(
+        &self,
+        id: &str,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError>;
+    async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError>;
+    /// The audit events of one request, in chain order.
+    async fn events_for(&self, request_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Appends an event that belongs to no state change (start-up, recovery notes).
+    async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError>;
+    /// Recomputes the whole chain.
+    async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+    /// Marks requests that were executing when the process died as failed (never re-runs
+    /// them: the change may or may not have happened). Returns their ids.
+    async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Approvals and their compare-and-set state machine (`aiops_core::approval`).
+#[async_trait::async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Creates an approval, links it to its request and sets the request pending, atomically.
+    async fn create_approval(
+        &self,
+        approval: &NewApproval,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError>;
+    async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+    /// All approvals, or those in `state`, oldest first.
+    async fn list_approvals(
+        &self,
+        state: Option<ApprovalState>,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Records a decision atomically, as `aiops_core::approval::decide` says: refuses closed
+    /// or expired approvals and the requester, is idempotent per approver, and moves
+    /// `pending` to `approved` once enough distinct approvers agreed, or to `rejected` on the
+    /// first rejection. Appends the audit event(s) in the same transaction.
+    async fn decide_approval(&self, d: &NewDecision) -> Result<DecisionOutcome, StoreError>;
+    /// Moves one `approved` approval to `executing` (compare-and-set: exactly one worker
+    /// wins, on any replica) and returns it.
+    async fn claim_approved(&self) -> Result<Option<ApprovalRecord>, StoreError>;
+    /// Ends an executing approval (`succeeded`, `failed` or `void`), updates its request and
+    /// appends `event`, atomically; marks the Slack message for an update.
+    async fn finish_approval(
+        &self,
+        id: &str,
+        state: ApprovalState,
+        reason: Option<String>,
+        update: RequestUpdate,
+        event: AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Expires every pending approval whose deadline has passed; their requests fail with
+    /// `approval_expired`. Returns the expired approvals.
+    async fn expire_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+}
+
+/// The durable Slack outbox (messages about approvals) and the replay guard for signed
+/// Slack requests.
+#[async_trait::async_trait]
+pub trait SlackOutbox: Send + Sync {
+    /// Approvals whose Slack message is due to be posted (never posted, next attempt due).
+    async fn slack_posts_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Approvals whose Slack message must be updated after a state change.
+    async fn slack_updates_due(&self, now_ms: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
+    /// Records the outcome of a Slack call: `posted` (channel and ts) / `updated`, or a
+    /// failure with the time of the next attempt. Posting is audited.
+    async fn slack_result(&self, id: &str, result: SlackResult) -> Result<(), StoreError>;
+    /// Remembers an accepted Slack signature; `false` when it was seen before (a replay).
+    /// Forgets signatures older than `forget_before_ms`.
+    async fn slack_nonce(
+        &self,
+        signature: &str,
+        now_ms: i64,
+        forget_before_ms: i64,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The daemon's view of its store: all three parts. One implementation per database;
+/// anything that implements the three parts is a `Store`.
+pub trait Store: RequestStore + ApprovalStore + SlackOutbox {}
+
+impl<T: RequestStore + ApprovalStore + SlackOutbox + ?Sized> Store for T {}

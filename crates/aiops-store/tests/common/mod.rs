@@ -1,0 +1,90 @@
+//! Helpers shared by the store's test files: a store on a fresh file, seeded requests and
+//! approvals, decisions.
+
+#![allow(dead_code, clippy::unwrap_used)] // each test file uses a different subset
+
+use aiops_core::{Channel, Verdict};
+use aiops_store::{
+    ApprovalStore, AuditEvent, DecisionOutcome, NewApproval, NewDecision, NewRequest,
+    RequestRecord, RequestStore, RequestUpdate, SqliteStore, now_ms,
+};
+use serde_json::json;
+
+/// A store on a new file in a new directory (below a folder `open` must create).
+pub async fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("data/aiops.db"))
+        .await
+        .unwrap();
+    (dir, s)
+}
+
+/// Accepts request `id` from `caller`.
+pub async fn request(s: &SqliteStore, id: &str, caller: &str) {
+    s.create_request(
+        &NewRequest {
+            id: id.into(),
+            nl: format!("change {id}"),
+            dry_run: false,
+            caller: caller.into(),
+        },
+        AuditEvent::new(Some(id), "intake", "accepted", json!({})),
+    )
+    .await
+    .unwrap();
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// A request by alice waiting for `required` approvers, expiring in `ttl_ms`; returns the
+/// approval's id (`a-<id>`).
+pub async fn pending(s: &SqliteStore, id: &str, required: u32, ttl_ms: i64) -> String {
+    request(s, id, "alice").await;
+    let aid = format!("a-{id}");
+    s.create_approval(
+        &NewApproval {
+            id: aid.clone(),
+            request_id: id.into(),
+            plan_hash: "h".repeat(64),
+            requester: "alice".into(),
+            approvals_required: required,
+            expires_at: rfc3339(now_ms() + ttl_ms),
+        },
+        RequestUpdate::default(),
+        AuditEvent::new(Some(id), "approve", "pending", json!({})),
+    )
+    .await
+    .unwrap();
+    aid
+}
+
+pub fn decision(aid: &str, who: &str, verdict: Verdict) -> NewDecision {
+    NewDecision {
+        approval_id: aid.into(),
+        approver: who.into(),
+        verdict,
+        channel: Channel::Rest,
+        reason: None,
+        now_ms: now_ms(),
+    }
+}
+
+/// Records `who`'s `verdict` on approval `aid` now, through the REST channel.
+pub async fn decide(s: &SqliteStore, aid: &str, who: &str, verdict: Verdict) -> DecisionOutcome {
+    s.decide_approval(&decision(aid, who, verdict))
+        .await
+        .unwrap()
+}
+
+/// The `error.message` a failed or denied request carries.
+pub fn error_message(r: &RequestRecord) -> String {
+    r.error.as_ref().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
