@@ -1,6 +1,7 @@
 //! The command line, as clap sees it. Flags win over the environment (`AIOPS_URL`,
 //! `AIOPS_TOKEN`), which wins over the defaults.
 
+use aiops_core::ApprovalState;
 use clap::builder::NonEmptyStringValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -92,16 +93,16 @@ pub enum StateFilter {
 
 impl StateFilter {
     /// The `state` query parameter; `None` lists every state.
-    pub fn query(self) -> Option<&'static str> {
+    pub fn state(self) -> Option<ApprovalState> {
         Some(match self {
-            StateFilter::Pending => "pending",
-            StateFilter::Approved => "approved",
-            StateFilter::Rejected => "rejected",
-            StateFilter::Expired => "expired",
-            StateFilter::Executing => "executing",
-            StateFilter::Succeeded => "succeeded",
-            StateFilter::Failed => "failed",
-            StateFilter::Void => "void",
+            StateFilter::Pending => ApprovalState::Pending,
+            StateFilter::Approved => ApprovalState::Approved,
+            StateFilter::Rejected => ApprovalState::Rejected,
+            StateFilter::Expired => ApprovalState::Expired,
+            StateFilter::Executing => ApprovalState::Executing,
+            StateFilter::Succeeded => ApprovalState::Succeeded,
+            StateFilter::Failed => ApprovalState::Failed,
+            StateFilter::Void => ApprovalState::Void,
             StateFilter::All => return None,
         })
     }
@@ -139,7 +140,13 @@ mod tests {
             panic!("{cli:?}")
         };
         assert_eq!(state, StateFilter::Pending);
-        assert_eq!(StateFilter::All.query(), None);
+        assert_eq!(StateFilter::All.state(), None);
+        // Every state the daemon knows can be listed, and each filter names one.
+        use strum::VariantArray;
+        for state in ApprovalState::VARIANTS {
+            let filter = StateFilter::from_str(state.as_str(), false).unwrap();
+            assert_eq!(filter.state(), Some(*state));
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{CliError, display_url};
@@ -44,19 +46,26 @@ pub struct Reply {
 
 impl Reply {
     /// The body as JSON for a 2xx answer, or the server's error for anything else.
-    pub fn into_json(self) -> Result<(u16, Value), CliError> {
+    pub fn json(&self) -> Result<Value, CliError> {
         if (200..300).contains(&self.status) {
-            serde_json::from_str(&self.body)
-                .map(|v| (self.status, v))
-                .map_err(|e| {
-                    CliError::Other(format!(
-                        "the server answered HTTP {} with a body that is not JSON ({e})",
-                        self.status
-                    ))
-                })
+            serde_json::from_str(&self.body).map_err(|e| {
+                CliError::Other(format!(
+                    "the server answered HTTP {} with a body that is not JSON ({e})",
+                    self.status
+                ))
+            })
         } else {
             Err(CliError::from_response(self.status, &self.body))
         }
+    }
+
+    /// The body as the API type `T` (`what` names it in the error when it is not one).
+    pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, CliError> {
+        serde_json::from_value(self.json()?).map_err(|e| {
+            CliError::Other(format!(
+                "the server's answer does not look like {what} ({e}); is --url pointing at aiopsd?"
+            ))
+        })
     }
 }
 
@@ -92,7 +101,7 @@ impl Api {
         self.send(self.http.get(url.clone()), &url).await
     }
 
-    pub async fn post_json(&self, url: Url, body: &Value) -> Result<Reply, CliError> {
+    pub async fn post_json(&self, url: Url, body: &impl Serialize) -> Result<Reply, CliError> {
         self.send(self.http.post(url.clone()).json(body), &url)
             .await
     }
@@ -226,15 +235,27 @@ mod tests {
             status: 404,
             body: r#"{"error":{"code":"not_found","message":"no approval X"}}"#.into(),
         };
-        let err = r.into_json().unwrap_err();
+        let err = r.json().unwrap_err();
         assert_eq!(err.exit_code(), 1);
         let ok = Reply {
             status: 200,
             body: r#"{"approvals":[]}"#.into(),
         };
-        assert_eq!(
-            ok.into_json().unwrap().1["approvals"],
-            serde_json::json!([])
+        assert_eq!(ok.json().unwrap()["approvals"], serde_json::json!([]));
+        let list: aiops_api::ApprovalList = ok.decode("the approval list").unwrap();
+        assert!(list.approvals.is_empty());
+        // JSON, but not the answer asked for; and not JSON at all.
+        let err = ok
+            .decode::<aiops_api::DecisionResponse>("a decision")
+            .unwrap_err();
+        assert!(
+            err.render(None).contains("does not look like a decision"),
+            "{err:?}"
         );
+        let html = Reply {
+            status: 200,
+            body: "<html>".into(),
+        };
+        assert!(html.json().unwrap_err().render(None).contains("not JSON"));
     }
 }

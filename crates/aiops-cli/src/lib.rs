@@ -24,13 +24,14 @@ pub mod render;
 
 use std::io::Write;
 
-use serde_json::{Value, json};
+use aiops_api::{ApprovalDetail, ApprovalList, DecisionBody, DecisionResponse};
+use aiops_core::{Channel, Verdict};
+use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::cli::{ApprovalsCommand, Cli, Command};
-use crate::client::Api;
+use crate::client::{Api, Reply};
 use crate::error::{CliError, redact};
-use crate::render::{ApprovalView, Verdict};
 
 /// Runs one command, prints its result (stdout) or error (stderr) and returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
@@ -63,72 +64,65 @@ fn print_to(w: &mut impl Write, text: &str) {
 pub async fn execute(cli: &Cli) -> Result<String, CliError> {
     let api = Api::new(&cli.url, cli.token().cloned())?;
     let Command::Approvals(cmd) = &cli.command;
+    let now = OffsetDateTime::now_utc();
     match cmd {
         ApprovalsCommand::List { state } => {
             let mut url = api.endpoint(&["api", "v1", "approvals"]);
-            if let Some(s) = state.query() {
-                url.query_pairs_mut().append_pair("state", s);
+            if let Some(s) = state.state() {
+                url.query_pairs_mut().append_pair("state", s.as_str());
             }
             let reply = api.get(url).await?;
-            if cli.json {
-                reply.clone().into_json()?;
-                return Ok(reply.body);
-            }
-            let (_, body) = reply.into_json()?;
-            let list: Vec<ApprovalView> = serde_json::from_value(body["approvals"].clone())
-                .map_err(|e| unexpected("the approval list", &e))?;
-            Ok(render::approvals_table(
-                &list,
-                *state,
-                OffsetDateTime::now_utc(),
-            ))
+            output(cli, &reply, "the approval list", |list: ApprovalList| {
+                render::approvals_table(&list.approvals, *state, now)
+            })
         }
         ApprovalsCommand::Show { id } => {
             let reply = api
                 .get(api.endpoint(&["api", "v1", "approvals", id]))
                 .await?;
-            if cli.json {
-                reply.clone().into_json()?;
-                return Ok(reply.body);
-            }
-            let (_, body) = reply.into_json()?;
-            let view: ApprovalView =
-                serde_json::from_value(body).map_err(|e| unexpected("the approval", &e))?;
-            Ok(render::approval_details(&view, OffsetDateTime::now_utc()))
+            output(cli, &reply, "the approval", |a: ApprovalDetail| {
+                render::approval_details(&a, now)
+            })
         }
         ApprovalsCommand::Approve { id, reason } => {
-            decide(&api, cli.json, id, Verdict::Approve, reason.as_deref()).await
+            decide(&api, cli, id, Verdict::Approve, reason.clone()).await
         }
         ApprovalsCommand::Reject { id, reason } => {
-            decide(&api, cli.json, id, Verdict::Reject, Some(reason)).await
+            decide(&api, cli, id, Verdict::Reject, Some(reason.clone())).await
         }
     }
+}
+
+/// The server's JSON untouched with `--json` (once it is a 2xx JSON answer), else the
+/// answer decoded as `T` and rendered.
+fn output<T: DeserializeOwned>(
+    cli: &Cli,
+    reply: &Reply,
+    what: &str,
+    render: impl FnOnce(T) -> String,
+) -> Result<String, CliError> {
+    if cli.json {
+        reply.json()?;
+        return Ok(reply.body.clone());
+    }
+    reply.decode(what).map(render)
 }
 
 async fn decide(
     api: &Api,
-    json_out: bool,
+    cli: &Cli,
     id: &str,
     verdict: Verdict,
-    reason: Option<&str>,
+    reason: Option<String>,
 ) -> Result<String, CliError> {
-    let verb = match verdict {
-        Verdict::Approve => "approve",
-        Verdict::Reject => "reject",
+    // The route's last segment is the verdict itself: `…/approve`, `…/reject`.
+    let url = api.endpoint(&["api", "v1", "approvals", id, verdict.as_str()]);
+    let body = DecisionBody {
+        reason,
+        channel: Some(Channel::Cli),
     };
-    let url = api.endpoint(&["api", "v1", "approvals", id, verb]);
-    let body: Value = json!({"reason": reason, "channel": "cli"});
     let reply = api.post_json(url, &body).await?;
-    if json_out {
-        reply.clone().into_json()?;
-        return Ok(reply.body);
-    }
-    let (_, body) = reply.into_json()?;
-    Ok(render::decision_result(verdict, &body))
-}
-
-fn unexpected(what: &str, e: &serde_json::Error) -> CliError {
-    CliError::Other(format!(
-        "the server's answer does not look like {what} ({e}); is --url pointing at aiopsd?"
-    ))
+    output(cli, &reply, "a decision", |r: DecisionResponse| {
+        render::decision_result(verdict, &r)
+    })
 }

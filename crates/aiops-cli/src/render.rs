@@ -1,7 +1,9 @@
-//! Pure rendering: the API's JSON in, text out. No I/O and no clock (the caller passes
-//! `now`), so every table and sentence here is unit-tested.
+//! Pure rendering: the API's typed answers in, text out. No I/O and no clock (the caller
+//! passes `now`), so every table and sentence here is unit-tested.
 
-use serde::Deserialize;
+use aiops_api::{ApprovalDetail, DecisionResponse};
+use aiops_core::{ApprovalState, Verdict};
+use comfy_table::{Table, presets::NOTHING};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -12,83 +14,33 @@ use crate::cli::StateFilter;
 pub const PARAMS_WIDTH: usize = 40;
 /// Other free-text columns (action, requester) are cut at this width.
 pub const TEXT_WIDTH: usize = 24;
+/// The columns of `approvals list`.
+pub const LIST_HEADERS: [&str; 7] = [
+    "ID",
+    "ACTION",
+    "TARGET/PARAMS",
+    "REQUESTER",
+    "STATE",
+    "APPROVALS",
+    "EXPIRES",
+];
+/// The columns of the decisions in `approvals show`.
+pub const DECISION_HEADERS: [&str; 5] = ["AT", "BY", "DECISION", "CHANNEL", "REASON"];
 
-/// An approval as `GET /api/v1/approvals[/{id}]` describes it. Every field has a default,
-/// so an older or newer daemon still renders.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ApprovalView {
-    pub id: String,
-    pub request_id: String,
-    pub state: String,
-    pub action: String,
-    pub risk: Option<String>,
-    pub params: Value,
-    pub nl: Option<String>,
-    pub requester: String,
-    pub approvals_required: u32,
-    pub approvers: Vec<String>,
-    pub decisions: Vec<DecisionView>,
-    pub created_at: String,
-    pub expires_at: String,
-    pub plan_hash: String,
-    pub reason: Option<String>,
-    pub request_status: Option<String>,
-    /// Only in `show`.
-    pub plan: Option<Value>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct DecisionView {
-    pub approver: String,
-    pub decision: String,
-    pub channel: String,
-    pub reason: Option<String>,
-    pub at: String,
-}
-
-impl ApprovalView {
-    /// "1/2": approvals recorded over approvals required.
-    pub fn tally(&self) -> String {
-        format!("{}/{}", self.approvers.len(), self.approvals_required)
+/// Columns padded to their widest cell, two spaces apart, no borders and no trailing
+/// blanks; every line starts with `indent` spaces. Cells never wrap: the caller cuts
+/// free text ([`truncate`]) so one row stays one line whatever the terminal.
+pub fn table(headers: &[&str], rows: Vec<Vec<String>>, indent: u16) -> String {
+    let mut t = Table::new();
+    t.load_style(NOTHING)
+        .set_header(headers.to_vec())
+        .add_rows(rows);
+    let last = headers.len().saturating_sub(1);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        let left = if i == 0 { indent } else { 0 };
+        column.set_padding((left, if i == last { 0 } else { 2 }));
     }
-}
-
-/// Columns padded to their widest cell, two spaces apart, no trailing blanks.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(width(cell));
-            }
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                out.push_str("  ");
-            }
-            out.push_str(cell);
-            if i + 1 < cells.len() {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(width(cell));
-                out.push_str(&" ".repeat(pad));
-            }
-        }
-        out.trim_end().to_string()
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    t.trim_fmt()
 }
 
 /// Display width in characters (the CLI's text is ASCII but for ids and names a user chose).
@@ -99,16 +51,21 @@ fn width(s: &str) -> usize {
 /// Cuts `s` to at most `max` characters, ending in `…` when it was cut. Newlines become
 /// spaces so one cell stays on one line.
 pub fn truncate(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat = one_line(s);
     if width(&flat) <= max {
         return flat;
     }
     let mut out: String = flat.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// `s` with control characters (newlines, tabs, escapes) as spaces: one cell, one line,
+/// and nothing a server sends can move the terminal's cursor.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `name=x.local type=A`: the target (`name`) first, then the other parameters.
@@ -173,23 +130,27 @@ pub fn relative_time(rfc3339: &str, now: OffsetDateTime) -> String {
 
 /// The EXPIRES cell: relative for approvals still waiting (or expired); the deadline no
 /// longer matters once someone decided.
-fn expires_cell(a: &ApprovalView, now: OffsetDateTime) -> String {
-    match a.state.as_str() {
-        "pending" | "expired" | "" => relative_time(&a.expires_at, now),
+fn expires_cell(a: &ApprovalDetail, now: OffsetDateTime) -> String {
+    match a.state {
+        ApprovalState::Pending | ApprovalState::Expired => relative_time(&a.expires_at, now),
         _ => "-".into(),
     }
 }
 
 /// What `approvals list` prints for an empty list.
 pub fn empty_message(filter: StateFilter) -> String {
-    match filter.query() {
+    match filter.state() {
         Some(state) => format!("no {state} approvals"),
         None => "no approvals".into(),
     }
 }
 
 /// The `approvals list` table.
-pub fn approvals_table(list: &[ApprovalView], filter: StateFilter, now: OffsetDateTime) -> String {
+pub fn approvals_table(
+    list: &[ApprovalDetail],
+    filter: StateFilter,
+    now: OffsetDateTime,
+) -> String {
     if list.is_empty() {
         return empty_message(filter);
     }
@@ -201,24 +162,13 @@ pub fn approvals_table(list: &[ApprovalView], filter: StateFilter, now: OffsetDa
                 truncate(or_dash(&a.action), TEXT_WIDTH),
                 truncate(&params_summary(&a.params), PARAMS_WIDTH),
                 truncate(or_dash(&a.requester), TEXT_WIDTH),
-                or_dash(&a.state).to_string(),
+                a.state.to_string(),
                 a.tally(),
                 expires_cell(a, now),
             ]
         })
         .collect();
-    table(
-        &[
-            "ID",
-            "ACTION",
-            "TARGET/PARAMS",
-            "REQUESTER",
-            "STATE",
-            "APPROVALS",
-            "EXPIRES",
-        ],
-        &rows,
-    )
+    table(&LIST_HEADERS, rows, 0)
 }
 
 fn or_dash(s: &str) -> &str {
@@ -240,12 +190,12 @@ pub fn key_values(pairs: &[(&str, String)]) -> String {
 }
 
 /// The `approvals show` text: fields, decisions, then the plan diff exactly as planned.
-pub fn approval_details(a: &ApprovalView, now: OffsetDateTime) -> String {
+pub fn approval_details(a: &ApprovalDetail, now: OffsetDateTime) -> String {
     let mut pairs: Vec<(&str, String)> = vec![
         ("id", a.id.clone()),
-        ("state", or_dash(&a.state).to_string()),
+        ("state", a.state.to_string()),
         ("action", or_dash(&a.action).to_string()),
-        ("risk", a.risk.clone().unwrap_or_else(|| "-".into())),
+        ("risk", a.risk.map_or("-", |r| r.as_str()).to_string()),
         (
             "params",
             match &a.params {
@@ -293,19 +243,17 @@ pub fn approval_details(a: &ApprovalView, now: OffsetDateTime) -> String {
                 vec![
                     d.at.clone(),
                     d.approver.clone(),
-                    d.decision.clone(),
+                    d.decision.to_string(),
                     format!("via {}", d.channel),
-                    d.reason.clone().unwrap_or_default(),
+                    one_line(d.reason.as_deref().unwrap_or_default()),
                 ]
             })
             .collect();
-        let t = table(&["AT", "BY", "DECISION", "CHANNEL", "REASON"], &rows);
-        let indented: Vec<String> = t.lines().map(|l| format!("  {l}")).collect();
-        out.push_str(&indented.join("\n"));
+        out.push_str(&table(&DECISION_HEADERS, rows, 2));
     }
 
     out.push_str("\n\n");
-    match a.plan.as_ref().and_then(|p| p["diff"].as_str()) {
+    match a.diff() {
         Some(diff) => {
             out.push_str("plan diff:\n");
             out.push_str(diff);
@@ -315,34 +263,26 @@ pub fn approval_details(a: &ApprovalView, now: OffsetDateTime) -> String {
     out
 }
 
-/// Which way the human decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Approve,
-    Reject,
-}
-
 /// The one-line result of a successful (HTTP 200) approve or reject.
-pub fn decision_result(verdict: Verdict, body: &Value) -> String {
-    let a: ApprovalView = serde_json::from_value(body["approval"].clone()).unwrap_or_default();
-    let changed = body["changed"].as_bool().unwrap_or(true);
+pub fn decision_result(verdict: Verdict, reply: &DecisionResponse) -> String {
+    let a = &reply.approval;
     let done = match verdict {
         Verdict::Approve => "approved",
         Verdict::Reject => "rejected",
     };
-    if !changed {
+    if !reply.changed {
         return format!(
             "already {done} by you; {} is {} ({})",
             a.id,
-            or_dash(&a.state),
+            a.state,
             a.tally()
         );
     }
-    match (verdict, a.state.as_str()) {
-        (Verdict::Approve, "approved") => {
+    match (verdict, a.state) {
+        (Verdict::Approve, ApprovalState::Approved) => {
             format!("approved {} ({}); execution queued", a.id, a.tally())
         }
-        (Verdict::Approve, "pending") => {
+        (Verdict::Approve, ApprovalState::Pending) => {
             let missing = (a.approvals_required as usize).saturating_sub(a.approvers.len());
             format!(
                 "approved {} ({}); waiting for {missing} more approval{}",
@@ -351,26 +291,30 @@ pub fn decision_result(verdict: Verdict, body: &Value) -> String {
                 if missing == 1 { "" } else { "s" }
             )
         }
-        (Verdict::Reject, "rejected") => format!("rejected {}; the request is denied", a.id),
+        (Verdict::Reject, ApprovalState::Rejected) => {
+            format!("rejected {}; the request is denied", a.id)
+        }
         (_, state) => format!(
-            "{done} {} ({}); the approval is now {}",
+            "{done} {} ({}); the approval is now {state}",
             a.id,
-            a.tally(),
-            or_dash(state)
+            a.tally()
         ),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use aiops_api::DecisionRecordView;
+    use aiops_core::Channel;
     use serde_json::json;
+
+    use super::*;
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::parse("2025-01-01T12:00:00Z", &Rfc3339).unwrap()
     }
 
-    fn approval(id: &str, params: Value, approvers: &[&str], required: u32) -> ApprovalView {
+    fn approval(id: &str, params: Value, approvers: &[&str], required: u32) -> ApprovalDetail {
         serde_json::from_value(json!({
             "id": id,
             "request_id": "r1",
@@ -411,14 +355,7 @@ mod tests {
         let t = approvals_table(&list, StateFilter::Pending, now());
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
-        for header in [
-            "ACTION",
-            "TARGET/PARAMS",
-            "REQUESTER",
-            "STATE",
-            "APPROVALS",
-            "EXPIRES",
-        ] {
+        for header in &LIST_HEADERS[1..] {
             let col = lines[0].find(header).unwrap();
             for l in &lines[1..] {
                 let before = &l[..col];
@@ -496,7 +433,7 @@ mod tests {
     #[test]
     fn decided_approvals_show_no_countdown() {
         let mut a = approval("01J", json!({"name": "x.local"}), &["bob"], 1);
-        a.state = "succeeded".into();
+        a.state = ApprovalState::Succeeded;
         let t = approvals_table(&[a], StateFilter::All, now());
         assert!(
             t.lines()
@@ -510,15 +447,25 @@ mod tests {
     #[test]
     fn show_lists_fields_decisions_and_the_diff_verbatim() {
         let mut a = approval("01J", json!({"name": "x.local", "type": "A"}), &["bob"], 2);
-        a.decisions = vec![DecisionView {
+        a.decisions = vec![DecisionRecordView {
             approver: "bob".into(),
-            decision: "approve".into(),
-            channel: "cli".into(),
-            reason: Some("ticket OPS-1".into()),
+            decision: Verdict::Approve,
+            channel: Channel::Cli,
+            reason: Some("ticket OPS-1\nsee the runbook".into()),
             at: "2025-01-01T12:00:00Z".into(),
         }];
         let diff = "--- zone local\n- x.local. 3600 IN A 10.0.0.1\n  (nothing added)";
-        a.plan = Some(json!({"diff": diff}));
+        a.plan = Some(Some(
+            serde_json::from_value(json!({
+                "action": "dns.delete_record",
+                "params": {"name": "x.local", "type": "A"},
+                "target": {"kind": "dns_zone", "zone": "local", "name": "x.local"},
+                "diff": diff,
+                "changes": true,
+                "hash": "ab".repeat(32),
+            }))
+            .unwrap(),
+        ));
         let text = approval_details(&a, now());
         assert!(text.ends_with(&format!("plan diff:\n{diff}")), "{text}");
         assert!(text.contains("approvals:  1/2 (bob)"), "{text}");
@@ -526,9 +473,18 @@ mod tests {
             text.contains("expires:    2025-01-01T12:29:30Z (in 29m)"),
             "{text}"
         );
-        assert!(
-            text.contains("ticket OPS-1") && text.contains("via cli"),
-            "{text}"
+        // The decisions: a header and one line per decision, indented, the reason on it.
+        let decisions: Vec<&str> = text.split("\n\n").nth(1).unwrap().lines().collect();
+        assert_eq!(decisions.len(), 3, "{text}");
+        assert!(decisions[1].starts_with("  AT"), "{text}");
+        let row = decisions[2];
+        assert!(row.starts_with("  2025-01-01T12:00:00Z  bob"), "{text}");
+        assert!(row.contains("approve") && row.contains("via cli"), "{text}");
+        assert!(row.ends_with("ticket OPS-1 see the runbook"), "{text}");
+        assert_eq!(
+            decisions[1].find("REASON"),
+            row.find("ticket"),
+            "aligned:\n{text}"
         );
         // Keys aligned: every value of the field block starts in the same column.
         let block: Vec<&str> = text.split("\n\n").next().unwrap().lines().collect();
@@ -550,27 +506,56 @@ mod tests {
 
     #[test]
     fn decision_results_read_as_sentences() {
-        let body = |changed: bool, state: &str, approvers: Vec<&str>, required: u32| json!({"changed": changed, "approval": {"id": "01J", "state": state, "approvers": approvers, "approvals_required": required}});
-        assert_eq!(
-            decision_result(Verdict::Approve, &body(true, "approved", vec!["bob"], 1)),
-            "approved 01J (1/1); execution queued"
-        );
-        assert_eq!(
-            decision_result(Verdict::Approve, &body(true, "pending", vec!["bob"], 2)),
-            "approved 01J (1/2); waiting for 1 more approval"
-        );
-        assert_eq!(
-            decision_result(Verdict::Approve, &body(false, "executing", vec!["bob"], 1)),
-            "already approved by you; 01J is executing (1/1)"
-        );
-        assert_eq!(
-            decision_result(Verdict::Reject, &body(true, "rejected", vec![], 1)),
-            "rejected 01J; the request is denied"
-        );
-        assert_eq!(
-            decision_result(Verdict::Reject, &body(false, "rejected", vec![], 1)),
-            "already rejected by you; 01J is rejected (0/1)"
-        );
+        let reply = |changed: bool, state: ApprovalState, approvers: &[&str], required: u32| {
+            let mut approval = approval("01J", json!({"name": "x.local"}), approvers, required);
+            approval.state = state;
+            DecisionResponse {
+                changed,
+                message: None,
+                approval,
+            }
+        };
+        use ApprovalState::*;
+        let cases = [
+            (
+                Verdict::Approve,
+                reply(true, Approved, &["bob"], 1),
+                "approved 01J (1/1); execution queued",
+            ),
+            (
+                Verdict::Approve,
+                reply(true, Pending, &["bob"], 2),
+                "approved 01J (1/2); waiting for 1 more approval",
+            ),
+            (
+                Verdict::Approve,
+                reply(true, Pending, &["bob"], 3),
+                "approved 01J (1/3); waiting for 2 more approvals",
+            ),
+            (
+                Verdict::Approve,
+                reply(false, Executing, &["bob"], 1),
+                "already approved by you; 01J is executing (1/1)",
+            ),
+            (
+                Verdict::Reject,
+                reply(true, Rejected, &[], 1),
+                "rejected 01J; the request is denied",
+            ),
+            (
+                Verdict::Reject,
+                reply(false, Rejected, &[], 1),
+                "already rejected by you; 01J is rejected (0/1)",
+            ),
+            (
+                Verdict::Approve,
+                reply(true, Expired, &[], 1),
+                "approved 01J (0/1); the approval is now expired",
+            ),
+        ];
+        for (verdict, reply, want) in cases {
+            assert_eq!(decision_result(verdict, &reply), want);
+        }
     }
 
     #[test]

@@ -215,6 +215,13 @@ impl Cli {
         full.extend_from_slice(args);
         self.run(&full, &[]).await
     }
+
+    /// `aiops --url <daemon> --token <token> args...`
+    async fn as_user(&mut self, url: &str, token: &str, args: &[&str]) -> &Run {
+        let mut full = vec!["--token", token];
+        full.extend_from_slice(args);
+        self.at(url, &full).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,18 +320,12 @@ async fn approvals_through_the_real_binary() {
         );
     }
     let r = cli
-        .at(
-            &url,
-            &["--token", "not-a-known-token", "approvals", "approve", &aid],
-        )
+        .as_user(&url, "not-a-known-token", &["approvals", "approve", &aid])
         .await;
     assert_eq!(r.code, 1, "{r}");
     assert!(r.stderr.contains("not a known bearer token"), "{r}");
     let r = cli
-        .at(
-            &url,
-            &["--token", REQUESTER_TOKEN, "approvals", "approve", &aid],
-        )
+        .as_user(&url, REQUESTER_TOKEN, &["approvals", "approve", &aid])
         .await;
     assert_eq!(r.code, 1, "{r}");
     // The server's reasons, verbatim (policy lists every one that applies).
@@ -388,10 +389,7 @@ async fn approvals_through_the_real_binary() {
 
     // A second click is a no-op that says so.
     let r = cli
-        .at(
-            &url,
-            &["--token", APPROVER_TOKEN, "approvals", "approve", &aid],
-        )
+        .as_user(&url, APPROVER_TOKEN, &["approvals", "approve", &aid])
         .await;
     assert_eq!(r.code, 0, "{r}");
     assert!(
@@ -402,17 +400,10 @@ async fn approvals_through_the_real_binary() {
 
     // Rejecting a closed approval: 409 with the current state.
     let r = cli
-        .at(
+        .as_user(
             &url,
-            &[
-                "--token",
-                APPROVER_TOKEN,
-                "approvals",
-                "reject",
-                &aid,
-                "--reason",
-                "too late",
-            ],
+            APPROVER_TOKEN,
+            &["approvals", "reject", &aid, "--reason", "too late"],
         )
         .await;
     assert_eq!(r.code, 1, "{r}");
@@ -433,27 +424,17 @@ async fn approvals_through_the_real_binary() {
     );
     // reject without --reason is a usage error, before any request.
     let r = cli
-        .at(
-            &url,
-            &["--token", APPROVER_TOKEN, "approvals", "reject", &aid],
-        )
+        .as_user(&url, APPROVER_TOKEN, &["approvals", "reject", &aid])
         .await;
     assert_eq!(r.code, 2, "{r}");
 
     // A second approval, rejected.
     let aid2 = d.pending_approval(2).await;
     let r = cli
-        .at(
+        .as_user(
             &url,
-            &[
-                "--token",
-                APPROVER_TOKEN,
-                "approvals",
-                "reject",
-                &aid2,
-                "--reason",
-                "not now",
-            ],
+            APPROVER_TOKEN,
+            &["approvals", "reject", &aid2, "--reason", "not now"],
         )
         .await;
     assert_eq!(r.code, 0, "{r}");
@@ -475,7 +456,7 @@ async fn approvals_through_the_real_binary() {
     // Nothing listening: exit 3, the URL and how to start the daemon.
     let dead = format!("http://{}", closed_port());
     let r = cli
-        .at(&dead, &["--token", APPROVER_TOKEN, "approvals", "list"])
+        .as_user(&dead, APPROVER_TOKEN, &["approvals", "list"])
         .await;
     assert_eq!(r.code, 3, "{r}");
     assert!(
