@@ -174,7 +174,7 @@ impl<'a> Run<'a> {
     /// A new request, not yet stored: its first step must be intake.
     pub fn start(app: &'a App, caller: Caller) -> Self {
         let id = ulid::Ulid::new().to_string();
-        Self::with_id(app, id, caller, IntentResponse::received)
+        Self::with_id(app, id, caller, |id| IntentResponse::received(id))
     }
 
     fn with_id(

@@ -13,7 +13,7 @@ use aiops_core::{ActionSpec, Intent, Plan, Target};
 use aiopsd::credentials::Lease;
 use aiopsd::executors::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
 use aiopsd::failure::Failure;
-use aiopsd::wire::IntentRequest;
+use aiops_api::IntentRequest;
 use aiopsd::{App, AppState, Config};
 use serde_json::{Value, json};
 
@@ -105,7 +105,7 @@ async fn app_with(c: Config, rec: &Arc<Recorder>) -> AppState {
     App::build_with(c, |ex| ex.register(fake)).await.unwrap()
 }
 
-async fn submit(app: &AppState, nl: &str, who: &str) -> aiopsd::wire::IntentResponse {
+async fn submit(app: &AppState, nl: &str, who: &str) -> aiops_api::IntentResponse {
     aiopsd::pipeline::submit(
         app,
         IntentRequest {
