@@ -39,6 +39,7 @@
 
 mod frames;
 mod lexicon;
+mod slots;
 mod text;
 mod values;
 
@@ -214,7 +215,7 @@ fn single(s: &Sentence, original: &str) -> R<Parsed> {
         return question(&toks, original);
     }
     if s.question && !polite {
-        if is_in(lexicon::ACTION_VERBS, &first) || first == "kubectl" {
+        if lexicon::is_action_verb(&first) || first == "kubectl" {
             return Err("say the request as an instruction, not a question".into());
         }
         return question(&toks, original);
@@ -235,7 +236,7 @@ fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
             return Err("several sentences: send one request at a time".into());
         }
         let first = toks.first().map_or("", |t| t.low.as_str());
-        if is_in(lexicon::ACTION_VERBS, first) || first == "kubectl" {
+        if lexicon::is_action_verb(first) || first == "kubectl" {
             return Err("several sentences: send one request at a time".into());
         }
     }
@@ -246,33 +247,6 @@ fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
     embedded_command(&all)?;
     Ok(ops_ask(original))
 }
-
-const LOOKUP_CUES: &[&str] = &[
-    "resolve",
-    "resolves",
-    "resolving",
-    "resolved",
-    "ip",
-    "ips",
-    "ipv4",
-    "address",
-    "addresses",
-    "point",
-    "points",
-    "pointing",
-    "record",
-    "records",
-    "cname",
-    "txt",
-    "aaaa",
-    "a-record",
-    "dns",
-    "mx",
-    "srv",
-    "ptr",
-    "soa",
-    "caa",
-];
 
 fn question(toks: &[Tok], original: &str) -> R<Parsed> {
     let first = toks.first().map_or("", |t| t.low.as_str());
@@ -293,7 +267,7 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
             "what", "what's", "whats", "which", "where", "where's", "tell",
         ],
         first,
-    ) && toks.iter().any(|t| is_in(LOOKUP_CUES, &t.low))
+    ) && toks.iter().any(|t| is_in(lexicon::LOOKUP_CUES, &t.low))
     {
         match frames::lookup_question(toks) {
             Ok(p) => return Ok(p),
@@ -315,25 +289,6 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
     Ok(ops_ask(original))
 }
 
-const DESTRUCTIVE: &[&str] = &[
-    "delete",
-    "remove",
-    "drop",
-    "kill",
-    "destroy",
-    "purge",
-    "erase",
-    "wipe",
-    "evict",
-    "terminate",
-    "nuke",
-    "rm",
-    "del",
-    "format",
-    "shutdown",
-];
-const BULK: &[&str] = &["all", "every", "everything", "each", "*", "entire", "whole"];
-
 /// A question must not smuggle in an instruction: "explain X and then delete Y",
 /// "… and delete every pod". `ops.ask` is read-only, but a sentence like that is
 /// not a question we should answer either.
@@ -346,7 +301,7 @@ fn embedded_command(toks: &[Tok]) -> R<()> {
             .iter()
             .skip(i + 1)
             .take(2)
-            .any(|n| is_in(lexicon::ACTION_VERBS, &n.low));
+            .any(|n| lexicon::is_action_verb(&n.low));
         if t.low == "then" && next_verb {
             return Err("a question with an instruction attached; nothing will run".into());
         }
@@ -354,8 +309,8 @@ fn embedded_command(toks: &[Tok]) -> R<()> {
             return Err("a question with an instruction attached; nothing will run".into());
         }
     }
-    let destructive = toks.iter().any(|t| is_in(DESTRUCTIVE, &t.low));
-    let bulk = toks.iter().any(|t| is_in(BULK, &t.low));
+    let destructive = toks.iter().any(|t| is_in(lexicon::DESTRUCTIVE, &t.low));
+    let bulk = toks.iter().any(|t| is_in(lexicon::BULK, &t.low));
     if destructive && bulk {
         return Err(
             "a question about bulk destruction is not answered automatically; ask a person".into(),

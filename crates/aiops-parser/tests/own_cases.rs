@@ -17,13 +17,9 @@ fn own_case_table() {
         "need at least 25 unrecognized cases, have {refusals}"
     );
     let t = common::run(&cases);
-    println!(
-        "own table: total={} correct={} unrecognized={} wrong={} (intent cases {intents}, refusal cases {refusals})",
-        t.total, t.correct, t.unrecognized, t.wrong
-    );
-    for line in &t.report {
-        println!("  {line}");
-    }
+    t.print(&format!(
+        "own table (intent cases {intents}, refusal cases {refusals})"
+    ));
     assert!(
         t.report.is_empty(),
         "{} of {} cases failed:\n{}",

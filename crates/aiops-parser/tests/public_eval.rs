@@ -15,13 +15,7 @@ fn public_eval_set() {
     };
     assert!(!cases.is_empty(), "eval file is empty");
     let t = common::run(&cases);
-    println!(
-        "public eval: total={} correct={} unrecognized={} wrong={}",
-        t.total, t.correct, t.unrecognized, t.wrong
-    );
-    for line in &t.report {
-        println!("  {line}");
-    }
+    t.print("public eval");
     assert_eq!(t.wrong, 0, "wrong executable intents: {:#?}", t.report);
     assert!(
         t.correct * 10 >= t.total * 9,

@@ -110,6 +110,19 @@ pub struct Tally {
     pub report: Vec<String>,
 }
 
+impl Tally {
+    /// Print the counts under `label`, then one line per case that was not correct.
+    pub fn print(&self, label: &str) {
+        println!(
+            "{label}: total={} correct={} unrecognized={} wrong={}",
+            self.total, self.correct, self.unrecognized, self.wrong
+        );
+        for line in &self.report {
+            println!("  {line}");
+        }
+    }
+}
+
 pub fn run(cases: &[Case]) -> Tally {
     let mut t = Tally::default();
     for c in cases {

@@ -1,0 +1,122 @@
+//! Slot extraction. [`Cx`] is a cursor over one sentence's tokens that marks each
+//! token used once a slot has consumed it, so whatever is left over can be judged
+//! afterwards. One submodule per slot family adds its extractors to [`Cx`].
+
+mod dns;
+mod ip;
+mod k8s;
+mod playbook;
+mod quantity;
+
+use crate::lexicon::{self as lx, is_in};
+use crate::text::Tok;
+use crate::values;
+
+pub(crate) struct Cx<'a> {
+    t: &'a [Tok],
+    used: Vec<bool>,
+    /// Index of the verb that chose the frame.
+    vi: usize,
+    /// Slots filled from position alone (lowers the confidence).
+    pub(crate) inferred: u32,
+}
+
+/// `v` without repeats, first occurrence order.
+fn dedupe<T: PartialEq>(v: Vec<T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(t: &'a [Tok], vi: usize) -> Self {
+        Cx {
+            t,
+            used: vec![false; t.len()],
+            vi,
+            inferred: 0,
+        }
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.t.len()
+    }
+
+    pub(crate) fn low(&self, i: usize) -> &'a str {
+        self.t.get(i).map_or("", |t| t.low.as_str())
+    }
+
+    pub(crate) fn raw(&self, i: usize) -> &'a str {
+        self.t.get(i).map_or("", |t| t.raw.as_str())
+    }
+
+    pub(crate) fn free(&self, i: usize) -> bool {
+        self.used.get(i).is_some_and(|u| !u)
+    }
+
+    pub(crate) fn take(&mut self, i: usize) {
+        if let Some(u) = self.used.get_mut(i) {
+            *u = true;
+        }
+    }
+
+    pub(crate) fn take_range(&mut self, from: usize, to: usize) {
+        for i in from..=to {
+            self.take(i);
+        }
+    }
+
+    pub(crate) fn any_free(&self, w: &str) -> bool {
+        (0..self.n()).any(|i| self.free(i) && self.low(i) == w)
+    }
+
+    /// Skip "named"/"called" from `j`: the position after them, and whether any were there.
+    fn skip_naming(&self, mut j: usize) -> (usize, bool) {
+        let start = j;
+        while self.free(j) && is_in(&["named", "called"], self.low(j)) {
+            j += 1;
+        }
+        (j, j > start)
+    }
+
+    /// The token after `i` ends the value (end of sentence or a cue word).
+    fn boundary_after(&self, i: usize) -> bool {
+        i + 1 >= self.n() || is_in(lx::BOUNDARY, self.low(i + 1))
+    }
+
+    /// A free RFC 1123 label usable as a name. `strict` also excludes every verb and
+    /// vocabulary word (for names found by position only).
+    fn name_at(&self, i: usize, strict: bool) -> bool {
+        let w = self.low(i);
+        self.free(i)
+            && values::k8s_name(w)
+            && !w.bytes().all(|b| b.is_ascii_digit())
+            && if strict {
+                !lx::is_reserved(w)
+            } else {
+                !lx::is_structural(w)
+            }
+    }
+
+    /// Position `b` (a name before its kind word) follows the verb or an article.
+    fn pre_ok(&self, b: usize) -> bool {
+        b >= 1 && (b - 1 == self.vi || is_in(lx::PRE_NAME, self.low(b - 1)))
+    }
+
+    pub(crate) fn after_preposition(&self, i: usize) -> bool {
+        let mut k = i;
+        while k > 0 {
+            k -= 1;
+            let l = self.low(k);
+            if is_in(lx::ARTICLES, l) {
+                continue;
+            }
+            return is_in(lx::PREPOSITIONS, l);
+        }
+        false
+    }
+}
