@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::lexicon::{self as lx, is_in};
-use crate::slots::Cx;
+use crate::slots::{Cx, number};
 use crate::text::Tok;
 use crate::values;
 use crate::{Parsed, R};
@@ -104,6 +104,9 @@ pub(crate) fn pods_question(toks: &[Tok]) -> R<Parsed> {
 }
 
 fn refuse_global(toks: &[Tok]) -> R<()> {
+    // "and" inside a number ("one hundred and five") does not join two requests.
+    let numbers = number::number_phrases(&toks.iter().map(|t| t.low.as_str()).collect::<Vec<_>>());
+    let in_number = |i: usize| numbers.iter().any(|p| p.span.contains(&i));
     for (i, t) in toks.iter().enumerate() {
         let w = t.low.as_str();
         if lx::is_negation(w) {
@@ -115,7 +118,10 @@ fn refuse_global(toks: &[Tok]) -> R<()> {
                 t.raw
             ));
         }
-        if w == "and" && !toks.get(i + 1).is_some_and(|n| is_in(lx::AND_OK, &n.low)) {
+        if w == "and"
+            && !toks.get(i + 1).is_some_and(|n| is_in(lx::AND_OK, &n.low))
+            && !in_number(i)
+        {
             return Err("more than one request in one sentence".into());
         }
         if w.contains('*') && !w.chars().any(|c| c.is_ascii_alphanumeric()) {
@@ -207,6 +213,9 @@ impl Params {
 
 fn run_frame(toks: &[Tok], vi: usize, frame: Frame) -> R<Parsed> {
     let mut cx = Cx::new(toks, vi);
+    if let Some(words) = cx.unclear_number() {
+        return Err(format!("'{words}' is not one clear number"));
+    }
     cx.take(vi);
     if vi == 1 {
         cx.take(0);
@@ -334,7 +343,7 @@ fn leftovers(cx: &Cx, frame: Frame) -> R<u32> {
             || !l
                 .chars()
                 .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
-            || values::is_number_word(l)
+            || number::is_number_word(l)
         {
             return Err(format!("unexpected '{raw}'"));
         }

@@ -25,6 +25,16 @@
 //!    conflicting values, stray numbers/addresses/names, or more than two unknown words
 //!    make the whole request `Unrecognized`. Precision over recall.
 //!
+//! # Numbers
+//!
+//! Counts, TTLs and ports may be digits, words or both ("7", "seven", "twenty-five",
+//! "one hundred", "2 thousand", "a hundred and five"). A number phrase is always read
+//! whole, or the request is refused ("two three", "hundreds", "minus 5"): a prefix of
+//! a number is never taken, so "one hundred replicas" is 100 (and then refused by the
+//! range check if too large), never 1. [`numbers_in`] exposes the same reading for
+//! other crates, e.g. to check that every number in a model-produced intent is
+//! stated in the request; [`number_phrase`] and [`number_phrases`] work on words.
+//!
 //! Parameters carry only what the sentence states (or what its wording implies, such
 //! as "the CNAME www…" → `type: "CNAME"`); catalog defaults (ttl 3600, namespace
 //! "default", type "A", port 80) are filled by the daemon from the JSON Schema.
@@ -42,6 +52,8 @@ mod lexicon;
 mod slots;
 mod text;
 mod values;
+
+pub use slots::number::{NumberPhrase, number_phrase, number_phrases, numbers_in};
 
 use serde::Serialize;
 use serde_json::{Map, Value};

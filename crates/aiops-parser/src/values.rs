@@ -90,66 +90,6 @@ pub(crate) fn limit_pattern(s: &str) -> bool {
         })
 }
 
-const UNITS: &[&str] = &[
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-];
-const TENS: &[(&str, u64)] = &[
-    ("twenty", 20),
-    ("thirty", 30),
-    ("forty", 40),
-    ("fifty", 50),
-    ("sixty", 60),
-    ("seventy", 70),
-    ("eighty", 80),
-    ("ninety", 90),
-];
-
-/// A non-negative count: ASCII digits (at most 18) or an English number word
-/// ("zero".."twenty", tens, and hyphenated "twenty-five").
-pub(crate) fn count(w: &str) -> Option<u64> {
-    if !w.is_empty() && w.len() <= 18 && w.bytes().all(|b| b.is_ascii_digit()) {
-        return w.parse().ok();
-    }
-    if let Some(i) = UNITS.iter().position(|u| *u == w) {
-        return u64::try_from(i).ok();
-    }
-    if let Some((_, v)) = TENS.iter().find(|(t, _)| *t == w) {
-        return Some(*v);
-    }
-    let (t, u) = w.split_once('-')?;
-    let tens = TENS.iter().find(|(name, _)| *name == t)?.1;
-    let unit = UNITS
-        .iter()
-        .position(|x| *x == u)
-        .and_then(|i| u64::try_from(i).ok())?;
-    (1..=9).contains(&unit).then_some(tens + unit)
-}
-
-/// True for number words and digit strings (used to refuse stray numbers).
-pub(crate) fn is_number_word(w: &str) -> bool {
-    count(w).is_some()
-}
-
 /// Seconds per unit word or suffix.
 pub(crate) fn unit_seconds(u: &str) -> Option<u64> {
     match u {
@@ -168,7 +108,7 @@ pub(crate) fn number_with_unit(w: &str) -> Option<u64> {
         return None;
     }
     let (n, u) = w.split_at(split);
-    count(n)?.checked_mul(unit_seconds(u)?)
+    n.parse::<u64>().ok()?.checked_mul(unit_seconds(u)?)
 }
 
 #[cfg(test)]
@@ -197,13 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn counts() {
-        assert_eq!(count("zero"), Some(0));
-        assert_eq!(count("twenty-five"), Some(25));
-        assert_eq!(count("twenty-zero"), None);
-        assert_eq!(count("12"), Some(12));
-        assert_eq!(count("-1"), None);
+    fn durations() {
         assert_eq!(number_with_unit("5m"), Some(300));
+        assert_eq!(number_with_unit("300s"), Some(300));
+        assert_eq!(number_with_unit("5x"), None);
+        assert_eq!(number_with_unit("99999999999999999999h"), None);
         assert_eq!(number_with_unit("m5"), None);
     }
 

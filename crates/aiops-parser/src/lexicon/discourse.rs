@@ -64,6 +64,8 @@ pub(crate) const REFUSE_WORDS: &[&str] = &[
     "try", "attempt", "&", "&&", "|", "||", "simulate", "dry-run", "dryrun", "twice", "undo",
     "revert", "rollback", "sudo", "force", "--force", "recursively", "-rf", "multiple", "several",
     "many", "some", "first", "last", "oldest", "newest", "random", "randomly",
+    // Approximate or bounded amounts: "about 5 replicas", "at least 3".
+    "about", "around", "approximately", "roughly", "nearly", "almost", "least", "most",
 ];
 
 /// Words that make a "what/which/where" question a DNS lookup candidate.

@@ -10,6 +10,8 @@ mod fillers;
 #[rustfmt::skip]
 mod grammar;
 #[rustfmt::skip]
+mod numbers;
+#[rustfmt::skip]
 mod objects;
 #[rustfmt::skip]
 mod verbs;
@@ -17,6 +19,7 @@ mod verbs;
 pub(crate) use discourse::*;
 pub(crate) use fillers::*;
 pub(crate) use grammar::*;
+pub(crate) use numbers::*;
 pub(crate) use objects::*;
 pub(crate) use verbs::*;
 
@@ -143,7 +146,7 @@ pub(crate) fn is_reserved(w: &str) -> bool {
     .any(|set| is_in(set, w))
         || is_object_word(w)
         || is_action_verb(w)
-        || crate::values::is_number_word(w)
+        || crate::slots::number::is_number_word(w)
 }
 
 /// Words that structure a sentence and so can never be a name, even a loosely cued one.
@@ -165,5 +168,5 @@ pub(crate) fn is_structural(w: &str) -> bool {
     .iter()
     .any(|set| is_in(set, w))
         || is_object_word(w)
-        || crate::values::is_number_word(w)
+        || crate::slots::number::is_number_word(w)
 }

@@ -5,18 +5,22 @@
 mod dns;
 mod ip;
 mod k8s;
+pub(crate) mod number;
 mod playbook;
 mod quantity;
 
 use crate::lexicon::{self as lx, is_in};
 use crate::text::Tok;
 use crate::values;
+use number::NumberPhrase;
 
 pub(crate) struct Cx<'a> {
     t: &'a [Tok],
     used: Vec<bool>,
     /// Index of the verb that chose the frame.
     vi: usize,
+    /// Every number phrase in the sentence, each whole.
+    numbers: Vec<NumberPhrase>,
     /// Slots filled from position alone (lowers the confidence).
     pub(crate) inferred: u32,
 }
@@ -38,6 +42,7 @@ impl<'a> Cx<'a> {
             t,
             used: vec![false; t.len()],
             vi,
+            numbers: number::number_phrases(&t.iter().map(|t| t.low.as_str()).collect::<Vec<_>>()),
             inferred: 0,
         }
     }
@@ -72,6 +77,28 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn any_free(&self, w: &str) -> bool {
         (0..self.n()).any(|i| self.free(i) && self.low(i) == w)
+    }
+
+    /// The words of a number phrase that is not one well-formed number, if any: such a
+    /// request is refused rather than read as part of the phrase.
+    pub(crate) fn unclear_number(&self) -> Option<String> {
+        let p = self.numbers.iter().find(|p| p.value.is_none())?;
+        let words: Vec<&str> = p.span.clone().map(|i| self.raw(i)).collect();
+        Some(words.join(" "))
+    }
+
+    /// The whole number phrase starting at `i`, all its words free: (value, words).
+    fn number_at(&self, i: usize) -> Option<(u64, usize)> {
+        let p = self.numbers.iter().find(|p| p.span.start == i)?;
+        let free = p.span.clone().all(|k| self.free(k));
+        Some((p.value?, p.span.len())).filter(|_| free)
+    }
+
+    /// The whole number phrase ending right before `end`, all its words free:
+    /// (value, first word).
+    fn number_ending_at(&self, end: usize) -> Option<(u64, usize)> {
+        let p = self.numbers.iter().find(|p| p.span.end == end)?;
+        self.number_at(p.span.start).map(|(v, _)| (v, p.span.start))
     }
 
     /// Skip "named"/"called" from `j`: the position after them, and whether any were there.

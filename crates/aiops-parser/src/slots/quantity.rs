@@ -13,25 +13,25 @@ impl Cx<'_> {
             if !self.free(i) {
                 continue;
             }
-            let Some(v) = values::count(self.low(i)) else {
+            let Some((v, len)) = self.number_at(i) else {
                 continue;
             };
             let prev = if i > 0 { self.low(i - 1) } else { "" };
             let prev_cue = is_in(&["to", "at", "replicas", "replica", "count", "of"], prev);
             let next_unit = is_in(
                 &["replicas", "replica", "instances", "copies", "pods", "pod"],
-                self.low(i + 1),
+                self.low(i + len),
             );
             if !(prev_cue || next_unit) {
                 continue;
             }
             vals.push(v);
-            self.take(i);
+            self.take_range(i, i + len - 1);
             if i > 0 && is_in(&["to", "at"], prev) {
                 self.take(i - 1);
             }
             if next_unit {
-                self.take(i + 1);
+                self.take(i + len);
             }
         }
         match dedupe(vals).as_slice() {
@@ -42,30 +42,54 @@ impl Cx<'_> {
         }
     }
 
-    /// A duration at `j`: "300", "300s", "5 minutes", "an hour". Returns (seconds, tokens).
+    /// A duration at `j`: "300", "300s", "5 minutes", "an hour", "five hundred seconds".
+    /// Returns (seconds, words).
     fn duration_at(&self, j: usize) -> Option<(u64, usize)> {
         if !self.free(j) {
             return None;
         }
-        let w = self.low(j);
-        if let Some(v) = values::number_with_unit(w) {
+        if let Some(v) = values::number_with_unit(self.low(j)) {
             return Some((v, 1));
         }
-        let unit = if self.free(j + 1) {
-            values::unit_seconds(self.low(j + 1))
-        } else {
-            None
+        let unit_at = |k: usize| {
+            self.free(k)
+                .then(|| values::unit_seconds(self.low(k)))
+                .flatten()
         };
-        if let Some(n) = values::count(w) {
-            return match unit {
-                Some(m) => n.checked_mul(m).map(|v| (v, 2)),
-                None => Some((n, 1)),
+        if let Some((n, len)) = self.number_at(j) {
+            return match unit_at(j + len) {
+                Some(m) => n.checked_mul(m).map(|v| (v, len + 1)),
+                None => Some((n, len)),
             };
         }
-        if is_in(&["a", "an"], w) {
-            return unit.map(|m| (m, 2));
+        if is_in(&["a", "an"], self.low(j)) {
+            return unit_at(j + 1).map(|m| (m, 2));
         }
         None
+    }
+
+    /// A duration ending right before `end` ("a 300 second ttl", "5 minute ttl",
+    /// "300 ttl"). Returns (seconds, first word).
+    fn duration_before(&self, end: usize) -> Option<(u64, usize)> {
+        let u = end.checked_sub(1)?;
+        if let Some(m) = self
+            .free(u)
+            .then(|| values::unit_seconds(self.low(u)))
+            .flatten()
+        {
+            if let Some((n, start)) = self.number_ending_at(u) {
+                return n.checked_mul(m).map(|v| (v, start));
+            }
+            if u >= 1 && self.free(u - 1) && is_in(&["a", "an"], self.low(u - 1)) {
+                return Some((m, u - 1));
+            }
+        }
+        if self.free(u)
+            && let Some(v) = values::number_with_unit(self.low(u))
+        {
+            return Some((v, u));
+        }
+        self.number_ending_at(end)
     }
 
     /// "ttl 300", "ttl=300", "with a ttl of 5 minutes", "a 300 second ttl".
@@ -85,17 +109,8 @@ impl Cx<'_> {
                 vals.push(v);
                 continue;
             }
-            if i >= 2
-                && let Some((v, 2)) = self.duration_at(i - 2)
-            {
-                self.take_range(i - 2, i - 1);
-                vals.push(v);
-                continue;
-            }
-            if i >= 1
-                && let Some((v, 1)) = self.duration_at(i - 1)
-            {
-                self.take(i - 1);
+            if let Some((v, start)) = self.duration_before(i) {
+                self.take_range(start, i - 1);
                 vals.push(v);
                 continue;
             }
@@ -121,12 +136,12 @@ impl Cx<'_> {
             while self.free(j) && is_in(&["number", "of", "is"], self.low(j)) {
                 j += 1;
             }
-            match (self.free(j)).then(|| values::count(self.low(j))).flatten() {
-                Some(p) if (1..=65_535).contains(&p) => {
-                    self.take_range(i, j);
+            match self.number_at(j) {
+                Some((p, len)) if (1..=65_535).contains(&p) => {
+                    self.take_range(i, j + len - 1);
                     vals.push(p);
                 }
-                Some(p) => return Err(format!("port {p} is out of range (1..=65535)")),
+                Some((p, _)) => return Err(format!("port {p} is out of range (1..=65535)")),
                 None => return Err("a port is mentioned without a number".into()),
             }
         }
