@@ -16,9 +16,13 @@
 //! 2. Normalise and tokenise (dots inside names and addresses never split sentences),
 //!    drop greetings and courtesy ("could you", "please", "thanks").
 //! 3. Questions ("how/why/what…", or ending in `?`) become `ops.ask` with the original
-//!    sentence, except DNS resolve questions ("what does X resolve to?") → `dns.lookup`
-//!    and "what pods are running in X?" → `k8s.list_pods`.
-//! 4. Commands: the leading verb plus the objects named pick one action frame; each
+//!    sentence, except DNS questions ("what does X resolve to?", "does X have a DNS
+//!    entry?", "is there an MX record for X?") → `dns.lookup` and "what pods are
+//!    running in X?" / "what is running in the X namespace?" → `k8s.list_pods`, when
+//!    every word of them fits.
+//! 4. Commands: the leading verb plus the objects named pick one action frame (a
+//!    stated wish, "I want X to resolve to Y", "I need 7 pods for the X deployment",
+//!    stands for a verb; such indirect wordings tolerate no unknown word); each
 //!    slot is filled only from explicit cues ("in namespace X", "to N replicas",
 //!    "ttl N", "on port N", "limited to X", …) and validated (RFC 1123 labels, DNS
 //!    names, `Ipv4Addr`, ranges). Negation, conditions, bulk words, a second verb,
@@ -289,8 +293,20 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
             Err(_) => {}
         }
     }
-    if is_in(&["what", "which"], first)
-        && is_in(&["pods", "pod"], second)
+    // "does X have a DNS entry?", "is there an MX record for X?": answered exactly when
+    // every word fits, else left to the runbooks like any question.
+    let has = |set: &[&str]| toks.iter().any(|t| is_in(set, &t.low));
+    if is_in(&["does", "do", "is", "are", "has", "have"], first)
+        && has(lexicon::LOOKUP_CUES)
+        && toks.iter().any(|t| t.low.contains('.'))
+        && let Ok(p) = frames::lookup_question(toks)
+    {
+        return Ok(p);
+    }
+    let running_in_namespace = is_in(&["what", "what's", "whats"], first)
+        && has(&["running", "deployed"])
+        && has(&["namespace", "ns"]);
+    if (is_in(&["what", "which"], first) && is_in(&["pods", "pod"], second) || running_in_namespace)
         && let Ok(p) = frames::pods_question(toks)
     {
         return Ok(p);
@@ -343,6 +359,15 @@ fn command(mut toks: Vec<Tok>) -> R<Parsed> {
         && (is_in(&["restart", "lookup", "scale"], &toks[2].low) || toks[2].low == "dns")
     {
         toks.drain(0..2);
+    }
+    // "I want X to resolve to Y", "I need 7 pods for …": the wish stands for a verb.
+    if let Some(p) = lexicon::DESIRE_PREFIXES
+        .iter()
+        .find(|p| toks.len() > p.len() && starts_with(&toks, p))
+    {
+        let raw: Vec<&str> = toks[..p.len()].iter().map(|t| t.raw.as_str()).collect();
+        let want = Tok::with_low(&raw.join(" "), "want");
+        toks.splice(0..p.len(), [want]);
     }
     frames::command(&toks, kubectl)
 }

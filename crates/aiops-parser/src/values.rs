@@ -10,14 +10,22 @@ pub(crate) const REPLICAS_MAX: u64 = 100;
 /// A DNS name: lower-cased, trailing dot removed, at least one dot, labels of
 /// `[a-z0-9-]` (1..=63, not starting or ending with `-`), total ≤ 253, and a last
 /// label that is not all digits (so it can never be confused with an address).
+/// A label other than the last may start with `_` (`_dmarc`, `_sip._tcp`); which
+/// record types such a name may carry is the caller's check
+/// ([`has_underscore_label`]).
 pub(crate) fn dns_name(s: &str) -> Option<String> {
     let s = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
     if s.is_empty() || s.len() > 253 || !s.contains('.') {
         return None;
     }
     let labels: Vec<&str> = s.split('.').collect();
-    for l in &labels {
-        if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
+    for (i, l) in labels.iter().enumerate() {
+        let last = i + 1 == labels.len();
+        let l = match l.strip_prefix('_') {
+            Some(rest) if !last => rest,
+            _ => l,
+        };
+        if l.is_empty() || labels[i].len() > 63 || l.starts_with('-') || l.ends_with('-') {
             return None;
         }
         if !l
@@ -34,6 +42,11 @@ pub(crate) fn dns_name(s: &str) -> Option<String> {
         return None;
     }
     Some(s)
+}
+
+/// True if a label of the (validated) name starts with `_` ("_dmarc.example.com").
+pub(crate) fn has_underscore_label(name: &str) -> bool {
+    name.split('.').any(|l| l.starts_with('_'))
 }
 
 /// Looks like an IPv4 address attempt: starts with a digit, only digits and dots,
@@ -121,7 +134,21 @@ mod tests {
         assert_eq!(dns_name("record"), None);
         assert_eq!(dns_name("-a.example.com"), None);
         assert_eq!(dns_name("a..b"), None);
-        assert_eq!(dns_name("_dmarc.example.com"), None);
+        assert_eq!(
+            dns_name("_DMARC.example.com").as_deref(),
+            Some("_dmarc.example.com")
+        );
+        assert_eq!(
+            dns_name("_sip._tcp.example.com").as_deref(),
+            Some("_sip._tcp.example.com")
+        );
+        assert!(has_underscore_label("_sip._tcp.example.com"));
+        assert!(!has_underscore_label("sip.example.com"));
+        assert_eq!(dns_name("example._com"), None);
+        assert_eq!(dns_name("_.example.com"), None);
+        assert_eq!(dns_name("__x.example.com"), None);
+        assert_eq!(dns_name("_-x.example.com"), None);
+        assert_eq!(dns_name("a_b.example.com"), None);
         assert_eq!(dns_name("10.0.0.1"), None);
         assert_eq!(dns_name(&format!("{}.com", "a".repeat(64))), None);
     }

@@ -14,6 +14,8 @@ pub(crate) const LOOKUP_Q_FILL: &[&str] = &[
     "what", "what's", "whats", "which", "where", "where's", "is", "are", "does", "do", "did",
     "tell", "has", "have", "right", "now", "answer", "value", "it", "its", "resolved", "resolution",
     "ips", "addresses", "returns", "return", "current", "currently", "me", "us", "'s",
+    // "does X have a DNS entry?", "is there any record for X?", "does X exist in DNS?"
+    "there", "any", "exist", "exists", "we",
 ];
 
 pub(crate) const SCALE_FILL: &[&str] = &[
@@ -27,7 +29,7 @@ pub(crate) const LIST_FILL: &[&str] = &[
 ];
 
 pub(crate) const PODS_Q_FILL: &[&str] = &[
-    "what", "which", "are", "is", "exist", "exists", "currently", "deployed", "up", "have", "we",
+    "what", "what's", "whats", "which", "are", "is", "exist", "exists", "currently", "deployed", "up", "have", "we",
     "do", "does", "running", "there",
 ];
 
@@ -37,6 +39,8 @@ pub(crate) const EXPOSE_FILL: &[&str] = &[
     "traffic", "publicly", "public", "externally", "internet", "available", "reachable",
     "accessible", "https", "tls", "http", "hostname", "host", "domain", "url", "under", "make",
     "with", "certificate", "cert", "ssl", "outside", "world",
+    // "create an HTTPRoute for the X service at HOST"
+    "httproute", "ingress", "route",
 ];
 
 pub(crate) const RUN_FILL: &[&str] = &[

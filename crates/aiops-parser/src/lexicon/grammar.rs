@@ -33,7 +33,7 @@ pub(crate) const NS_CUES: &[&str] = &["in", "from", "within", "inside"];
 
 /// Prepositions whose object carries meaning; an unknown word there is refused.
 pub(crate) const PREPOSITIONS: &[&str] = &[
-    "in", "on", "at", "to", "from", "for", "into", "onto", "within", "inside", "under", "via",
+    "of", "in", "on", "at", "to", "from", "for", "into", "onto", "within", "inside", "under", "via",
     "using", "against", "with",
 ];
 

@@ -97,6 +97,7 @@ pub(crate) fn is_action_verb(w: &str) -> bool {
         V_SCALE,
         V_SET_REPLICAS,
         V_RESTART,
+        V_SCALE_TO,
         V_LIST,
         V_EXPOSE,
         V_RUN,
@@ -140,6 +141,7 @@ pub(crate) fn is_reserved(w: &str) -> bool {
         GREETINGS,
         COURTESY,
         NS_CUES,
+        STATE_WORDS,
         RESERVED_EXTRA,
     ]
     .iter()
@@ -163,6 +165,7 @@ pub(crate) fn is_structural(w: &str) -> bool {
         CUE_WORDS,
         NS_CUES,
         TIME_WORDS,
+        STATE_WORDS,
         STRUCTURAL_EXTRA,
     ]
     .iter()

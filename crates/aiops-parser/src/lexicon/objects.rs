@@ -38,7 +38,10 @@ pub(crate) const OTHER_KINDS: &[&str] = &[
     "httproute", "gateway", "helm", "chart", "release", "stack",
 ];
 
-/// Record types it does not.
+/// Nouns after a record type ("A record", "NS entries").
+pub(crate) const RECORD_NOUNS: &[&str] = &["record", "records", "entry", "entries", "rr"];
+
+/// Record type words (the types no action takes are refused when named).
 pub(crate) const UNSUPPORTED_TYPES: &[&str] = &[
     "mx", "ns", "srv", "ptr", "soa", "caa", "spf", "naptr", "sshfp", "tlsa", "svcb", "dnskey", "ds",
     "any", "https", "loc", "hinfo",
@@ -56,6 +59,13 @@ pub(crate) const TIME_WORDS: &[&str] = &[
 pub(crate) const CUE_WORDS: &[&str] = &[
     "ttl", "port", "ports", "limit", "limited", "hostname", "ip", "ips", "address", "addresses",
     "host", "hosts", "group", "groups", "type",
+];
+
+/// States a pod or deployment is in ("delete the stuck pod X"): never a name.
+pub(crate) const STATE_WORDS: &[&str] = &[
+    "stuck", "crashing", "crashed", "crashlooping", "failing", "failed", "broken", "hung",
+    "hanging", "dead", "unhealthy", "frozen", "zombie", "misbehaving", "faulty", "evicted",
+    "pending", "orphaned", "erroring", "errored", "wedged", "old", "bad",
 ];
 
 /// Words that name an Ansible host group.

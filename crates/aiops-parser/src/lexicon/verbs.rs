@@ -23,7 +23,26 @@ pub(crate) const V_SCALE: &[&str] = &["scale", "resize"];
 
 pub(crate) const V_SET_REPLICAS: &[&str] = &["set", "change", "update", "adjust", "modify"];
 
-pub(crate) const V_RESTART: &[&str] = &["restart", "bounce", "redeploy", "recycle", "cycle"];
+pub(crate) const V_RESTART: &[&str] = &[
+    "restart", "bounce", "redeploy", "recycle", "cycle", "roll",
+];
+
+/// Verbs that change a replica count relative to now: a scale request only with an
+/// absolute target ("increase web to 5 replicas"); "by N" is refused.
+pub(crate) const V_SCALE_TO: &[&str] = &["increase", "decrease", "raise", "reduce", "lower", "bump"];
+
+/// Stated wishes that stand for a verb: "I want X to resolve to Y", "I need 7 pods
+/// for the X deployment". Replaced by the pseudo-verb "want".
+pub(crate) const DESIRE_PREFIXES: &[&[&str]] = &[
+    &["i", "want"], &["we", "want"], &["i", "need"], &["we", "need"], &["i'd", "like"],
+    &["we'd", "like"], &["i", "would", "like"], &["we", "would", "like"],
+];
+
+/// Words that make X's name resolve somewhere ("make X resolve to Y").
+pub(crate) const RESOLVE_WORDS: &[&str] = &["resolve", "resolves", "point", "points"];
+
+/// Nouns for an HTTP route to a service ("create an HTTPRoute for service X").
+pub(crate) const ROUTE_NOUNS: &[&str] = &["httproute", "ingress", "route"];
 
 pub(crate) const V_LIST: &[&str] = &[
     "list", "ls", "show", "get", "display", "view", "enumerate", "see",
@@ -38,7 +57,7 @@ pub(crate) const V_RUN: &[&str] = &[
 /// Operation verbs (and verb forms) that select no frame of ours.
 pub(crate) const OTHER_VERBS: &[&str] = &[
     "adding", "creating", "pointing", "points", "deleting", "removing", "resolves", "resolving",
-    "scaling", "restarting", "reload", "rollout", "roll", "running", "stop", "reboot", "shutdown",
+    "scaling", "restarting", "reload", "rollout", "running", "stop", "reboot", "shutdown",
     "install", "uninstall", "upgrade", "patch", "edit", "replace", "rename", "move", "copy", "wipe",
     "format", "describe", "drain", "cordon", "uncordon", "taint", "ssh", "login", "open", "close",
     "enable", "disable", "approve", "deny", "grant", "revoke", "rotate", "backup", "restore",

@@ -18,6 +18,28 @@ impl Cx<'_> {
         }
     }
 
+    /// "pods of X", "pods for X", "the pod list for X": the namespace of the pods.
+    pub(crate) fn pods_namespace(&mut self) -> Option<String> {
+        for i in 0..self.n() {
+            if !self.free(i) || !is_in(&["pods", "pod", "po"], self.low(i)) {
+                continue;
+            }
+            let mut j = i + 1;
+            if self.free(j) && self.low(j) == "list" {
+                j += 1;
+            }
+            if self.free(j)
+                && is_in(&["of", "for"], self.low(j))
+                && self.name_at(j + 1, true)
+                && self.boundary_after(j + 1)
+            {
+                self.take_range(i, j + 1);
+                return Some(self.low(j + 1).to_string());
+            }
+        }
+        None
+    }
+
     /// "in namespace X", "namespace X", "-n X", "in the X namespace", "in X", "from X".
     pub(crate) fn namespace(&mut self) -> R<Option<String>> {
         let mut vals = Vec::new();

@@ -2,7 +2,7 @@
 //! token used once a slot has consumed it, so whatever is left over can be judged
 //! afterwards. One submodule per slot family adds its extractors to [`Cx`].
 
-mod dns;
+pub(crate) mod dns;
 mod ip;
 mod k8s;
 pub(crate) mod number;
@@ -42,7 +42,7 @@ impl<'a> Cx<'a> {
             t,
             used: vec![false; t.len()],
             vi,
-            numbers: number::number_phrases(&t.iter().map(|t| t.low.as_str()).collect::<Vec<_>>()),
+            numbers: number::token_phrases(t),
             inferred: 0,
         }
     }
@@ -99,6 +99,20 @@ impl<'a> Cx<'a> {
     fn number_ending_at(&self, end: usize) -> Option<(u64, usize)> {
         let p = self.numbers.iter().find(|p| p.span.end == end)?;
         self.number_at(p.span.start).map(|(v, _)| (v, p.span.start))
+    }
+
+    /// Take the first free run of `words` in a row; true if there was one.
+    pub(crate) fn take_words(&mut self, words: &[&str]) -> bool {
+        let hit = (0..self.n()).find(|&i| {
+            words
+                .iter()
+                .enumerate()
+                .all(|(k, w)| self.free(i + k) && self.low(i + k) == *w)
+        });
+        if let Some(i) = hit {
+            self.take_range(i, i + words.len() - 1);
+        }
+        hit.is_some()
     }
 
     /// Skip "named"/"called" from `j`: the position after them, and whether any were there.

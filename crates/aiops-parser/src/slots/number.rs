@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use crate::lexicon::{self as lx, is_in};
-use crate::text;
+use crate::text::{self, Tok};
 
 /// One run of number words in a list of words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +100,11 @@ pub fn numbers_in(text: &str) -> Vec<u64> {
         })
         .filter_map(|p| p.value)
         .collect()
+}
+
+/// [`number_phrases`] over a sentence's tokens.
+pub(crate) fn token_phrases(toks: &[Tok]) -> Vec<NumberPhrase> {
+    number_phrases(&toks.iter().map(|t| t.low.as_str()).collect::<Vec<_>>())
 }
 
 /// True for any word that is (part of) a number: digits, number words, scale words,
