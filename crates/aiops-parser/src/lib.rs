@@ -16,14 +16,28 @@
 //! 2. Normalise and tokenise (dots inside names and addresses never split sentences),
 //!    drop greetings and courtesy ("could you", "please", "thanks").
 //! 3. Questions ("how/why/what…", or ending in `?`) become `ops.ask` with the original
-//!    sentence, except DNS resolve questions ("what does X resolve to?") → `dns.lookup`
-//!    and "what pods are running in X?" → `k8s.list_pods`.
-//! 4. Commands: the leading verb plus the objects named pick one action frame; each
+//!    sentence, except DNS questions ("what does X resolve to?", "does X have a DNS
+//!    entry?", "is there an MX record for X?") → `dns.lookup` and "what pods are
+//!    running in X?" / "what is running in the X namespace?" → `k8s.list_pods`, when
+//!    every word of them fits.
+//! 4. Commands: the leading verb plus the objects named pick one action frame (a
+//!    stated wish, "I want X to resolve to Y", "I need 7 pods for the X deployment",
+//!    stands for a verb; such indirect wordings tolerate no unknown word); each
 //!    slot is filled only from explicit cues ("in namespace X", "to N replicas",
 //!    "ttl N", "on port N", "limited to X", …) and validated (RFC 1123 labels, DNS
 //!    names, `Ipv4Addr`, ranges). Negation, conditions, bulk words, a second verb,
 //!    conflicting values, stray numbers/addresses/names, or more than two unknown words
 //!    make the whole request `Unrecognized`. Precision over recall.
+//!
+//! # Numbers
+//!
+//! Counts, TTLs and ports may be digits, words or both ("7", "seven", "twenty-five",
+//! "one hundred", "2 thousand", "a hundred and five"). A number phrase is always read
+//! whole, or the request is refused ("two three", "hundreds", "minus 5"): a prefix of
+//! a number is never taken, so "one hundred replicas" is 100 (and then refused by the
+//! range check if too large), never 1. [`numbers_in`] exposes the same reading for
+//! other crates, e.g. to check that every number in a model-produced intent is
+//! stated in the request; [`number_phrase`] and [`number_phrases`] work on words.
 //!
 //! Parameters carry only what the sentence states (or what its wording implies, such
 //! as "the CNAME www…" → `type: "CNAME"`); catalog defaults (ttl 3600, namespace
@@ -39,8 +53,11 @@
 
 mod frames;
 mod lexicon;
+mod slots;
 mod text;
 mod values;
+
+pub use slots::number::{NumberPhrase, number_phrase, number_phrases, numbers_in};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -214,7 +231,7 @@ fn single(s: &Sentence, original: &str) -> R<Parsed> {
         return question(&toks, original);
     }
     if s.question && !polite {
-        if is_in(lexicon::ACTION_VERBS, &first) || first == "kubectl" {
+        if lexicon::is_action_verb(&first) || first == "kubectl" {
             return Err("say the request as an instruction, not a question".into());
         }
         return question(&toks, original);
@@ -235,7 +252,7 @@ fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
             return Err("several sentences: send one request at a time".into());
         }
         let first = toks.first().map_or("", |t| t.low.as_str());
-        if is_in(lexicon::ACTION_VERBS, first) || first == "kubectl" {
+        if lexicon::is_action_verb(first) || first == "kubectl" {
             return Err("several sentences: send one request at a time".into());
         }
     }
@@ -246,33 +263,6 @@ fn multi(sentences: &[Sentence], original: &str) -> R<Parsed> {
     embedded_command(&all)?;
     Ok(ops_ask(original))
 }
-
-const LOOKUP_CUES: &[&str] = &[
-    "resolve",
-    "resolves",
-    "resolving",
-    "resolved",
-    "ip",
-    "ips",
-    "ipv4",
-    "address",
-    "addresses",
-    "point",
-    "points",
-    "pointing",
-    "record",
-    "records",
-    "cname",
-    "txt",
-    "aaaa",
-    "a-record",
-    "dns",
-    "mx",
-    "srv",
-    "ptr",
-    "soa",
-    "caa",
-];
 
 fn question(toks: &[Tok], original: &str) -> R<Parsed> {
     let first = toks.first().map_or("", |t| t.low.as_str());
@@ -293,7 +283,7 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
             "what", "what's", "whats", "which", "where", "where's", "tell",
         ],
         first,
-    ) && toks.iter().any(|t| is_in(LOOKUP_CUES, &t.low))
+    ) && toks.iter().any(|t| is_in(lexicon::LOOKUP_CUES, &t.low))
     {
         match frames::lookup_question(toks) {
             Ok(p) => return Ok(p),
@@ -303,8 +293,20 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
             Err(_) => {}
         }
     }
-    if is_in(&["what", "which"], first)
-        && is_in(&["pods", "pod"], second)
+    // "does X have a DNS entry?", "is there an MX record for X?": answered exactly when
+    // every word fits, else left to the runbooks like any question.
+    let has = |set: &[&str]| toks.iter().any(|t| is_in(set, &t.low));
+    if is_in(&["does", "do", "is", "are", "has", "have"], first)
+        && has(lexicon::LOOKUP_CUES)
+        && toks.iter().any(|t| t.low.contains('.'))
+        && let Ok(p) = frames::lookup_question(toks)
+    {
+        return Ok(p);
+    }
+    let running_in_namespace = is_in(&["what", "what's", "whats"], first)
+        && has(&["running", "deployed"])
+        && has(&["namespace", "ns"]);
+    if (is_in(&["what", "which"], first) && is_in(&["pods", "pod"], second) || running_in_namespace)
         && let Ok(p) = frames::pods_question(toks)
     {
         return Ok(p);
@@ -314,25 +316,6 @@ fn question(toks: &[Tok], original: &str) -> R<Parsed> {
     }
     Ok(ops_ask(original))
 }
-
-const DESTRUCTIVE: &[&str] = &[
-    "delete",
-    "remove",
-    "drop",
-    "kill",
-    "destroy",
-    "purge",
-    "erase",
-    "wipe",
-    "evict",
-    "terminate",
-    "nuke",
-    "rm",
-    "del",
-    "format",
-    "shutdown",
-];
-const BULK: &[&str] = &["all", "every", "everything", "each", "*", "entire", "whole"];
 
 /// A question must not smuggle in an instruction: "explain X and then delete Y",
 /// "… and delete every pod". `ops.ask` is read-only, but a sentence like that is
@@ -346,7 +329,7 @@ fn embedded_command(toks: &[Tok]) -> R<()> {
             .iter()
             .skip(i + 1)
             .take(2)
-            .any(|n| is_in(lexicon::ACTION_VERBS, &n.low));
+            .any(|n| lexicon::is_action_verb(&n.low));
         if t.low == "then" && next_verb {
             return Err("a question with an instruction attached; nothing will run".into());
         }
@@ -354,8 +337,8 @@ fn embedded_command(toks: &[Tok]) -> R<()> {
             return Err("a question with an instruction attached; nothing will run".into());
         }
     }
-    let destructive = toks.iter().any(|t| is_in(DESTRUCTIVE, &t.low));
-    let bulk = toks.iter().any(|t| is_in(BULK, &t.low));
+    let destructive = toks.iter().any(|t| is_in(lexicon::DESTRUCTIVE, &t.low));
+    let bulk = toks.iter().any(|t| is_in(lexicon::BULK, &t.low));
     if destructive && bulk {
         return Err(
             "a question about bulk destruction is not answered automatically; ask a person".into(),
@@ -376,6 +359,15 @@ fn command(mut toks: Vec<Tok>) -> R<Parsed> {
         && (is_in(&["restart", "lookup", "scale"], &toks[2].low) || toks[2].low == "dns")
     {
         toks.drain(0..2);
+    }
+    // "I want X to resolve to Y", "I need 7 pods for …": the wish stands for a verb.
+    if let Some(p) = lexicon::DESIRE_PREFIXES
+        .iter()
+        .find(|p| toks.len() > p.len() && starts_with(&toks, p))
+    {
+        let raw: Vec<&str> = toks[..p.len()].iter().map(|t| t.raw.as_str()).collect();
+        let want = Tok::with_low(&raw.join(" "), "want");
+        toks.splice(0..p.len(), [want]);
     }
     frames::command(&toks, kubectl)
 }

@@ -19,7 +19,7 @@ impl Tok {
         }
     }
 
-    fn with_low(raw: &str, low: &str) -> Self {
+    pub(crate) fn with_low(raw: &str, low: &str) -> Self {
         Tok {
             raw: raw.to_string(),
             low: low.to_string(),
@@ -182,6 +182,10 @@ const PHRASES: &[(&[&str], &[&str])] = &[
     (&["ansible-playbook"], &["run", "playbook"]),
     (&["ip", "address"], &["ip"]),
     (&["thank", "you"], &["thanks"]),
+    // "roll" alone is a rolling restart; "roll back" and "roll out" are not.
+    (&["roll", "back"], &["rollback"]),
+    (&["roll-back"], &["rollback"]),
+    (&["roll", "out"], &["rollout"]),
 ];
 
 fn merge_phrases(toks: Vec<Tok>) -> Vec<Tok> {

@@ -10,14 +10,22 @@ pub(crate) const REPLICAS_MAX: u64 = 100;
 /// A DNS name: lower-cased, trailing dot removed, at least one dot, labels of
 /// `[a-z0-9-]` (1..=63, not starting or ending with `-`), total ≤ 253, and a last
 /// label that is not all digits (so it can never be confused with an address).
+/// A label other than the last may start with `_` (`_dmarc`, `_sip._tcp`); which
+/// record types such a name may carry is the caller's check
+/// ([`has_underscore_label`]).
 pub(crate) fn dns_name(s: &str) -> Option<String> {
     let s = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
     if s.is_empty() || s.len() > 253 || !s.contains('.') {
         return None;
     }
     let labels: Vec<&str> = s.split('.').collect();
-    for l in &labels {
-        if l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-') {
+    for (i, l) in labels.iter().enumerate() {
+        let last = i + 1 == labels.len();
+        let l = match l.strip_prefix('_') {
+            Some(rest) if !last => rest,
+            _ => l,
+        };
+        if l.is_empty() || labels[i].len() > 63 || l.starts_with('-') || l.ends_with('-') {
             return None;
         }
         if !l
@@ -34,6 +42,11 @@ pub(crate) fn dns_name(s: &str) -> Option<String> {
         return None;
     }
     Some(s)
+}
+
+/// True if a label of the (validated) name starts with `_` ("_dmarc.example.com").
+pub(crate) fn has_underscore_label(name: &str) -> bool {
+    name.split('.').any(|l| l.starts_with('_'))
 }
 
 /// Looks like an IPv4 address attempt: starts with a digit, only digits and dots,
@@ -90,66 +103,6 @@ pub(crate) fn limit_pattern(s: &str) -> bool {
         })
 }
 
-const UNITS: &[&str] = &[
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-];
-const TENS: &[(&str, u64)] = &[
-    ("twenty", 20),
-    ("thirty", 30),
-    ("forty", 40),
-    ("fifty", 50),
-    ("sixty", 60),
-    ("seventy", 70),
-    ("eighty", 80),
-    ("ninety", 90),
-];
-
-/// A non-negative count: ASCII digits (at most 18) or an English number word
-/// ("zero".."twenty", tens, and hyphenated "twenty-five").
-pub(crate) fn count(w: &str) -> Option<u64> {
-    if !w.is_empty() && w.len() <= 18 && w.bytes().all(|b| b.is_ascii_digit()) {
-        return w.parse().ok();
-    }
-    if let Some(i) = UNITS.iter().position(|u| *u == w) {
-        return u64::try_from(i).ok();
-    }
-    if let Some((_, v)) = TENS.iter().find(|(t, _)| *t == w) {
-        return Some(*v);
-    }
-    let (t, u) = w.split_once('-')?;
-    let tens = TENS.iter().find(|(name, _)| *name == t)?.1;
-    let unit = UNITS
-        .iter()
-        .position(|x| *x == u)
-        .and_then(|i| u64::try_from(i).ok())?;
-    (1..=9).contains(&unit).then_some(tens + unit)
-}
-
-/// True for number words and digit strings (used to refuse stray numbers).
-pub(crate) fn is_number_word(w: &str) -> bool {
-    count(w).is_some()
-}
-
 /// Seconds per unit word or suffix.
 pub(crate) fn unit_seconds(u: &str) -> Option<u64> {
     match u {
@@ -168,7 +121,7 @@ pub(crate) fn number_with_unit(w: &str) -> Option<u64> {
         return None;
     }
     let (n, u) = w.split_at(split);
-    count(n)?.checked_mul(unit_seconds(u)?)
+    n.parse::<u64>().ok()?.checked_mul(unit_seconds(u)?)
 }
 
 #[cfg(test)]
@@ -181,7 +134,21 @@ mod tests {
         assert_eq!(dns_name("record"), None);
         assert_eq!(dns_name("-a.example.com"), None);
         assert_eq!(dns_name("a..b"), None);
-        assert_eq!(dns_name("_dmarc.example.com"), None);
+        assert_eq!(
+            dns_name("_DMARC.example.com").as_deref(),
+            Some("_dmarc.example.com")
+        );
+        assert_eq!(
+            dns_name("_sip._tcp.example.com").as_deref(),
+            Some("_sip._tcp.example.com")
+        );
+        assert!(has_underscore_label("_sip._tcp.example.com"));
+        assert!(!has_underscore_label("sip.example.com"));
+        assert_eq!(dns_name("example._com"), None);
+        assert_eq!(dns_name("_.example.com"), None);
+        assert_eq!(dns_name("__x.example.com"), None);
+        assert_eq!(dns_name("_-x.example.com"), None);
+        assert_eq!(dns_name("a_b.example.com"), None);
         assert_eq!(dns_name("10.0.0.1"), None);
         assert_eq!(dns_name(&format!("{}.com", "a".repeat(64))), None);
     }
@@ -197,13 +164,11 @@ mod tests {
     }
 
     #[test]
-    fn counts() {
-        assert_eq!(count("zero"), Some(0));
-        assert_eq!(count("twenty-five"), Some(25));
-        assert_eq!(count("twenty-zero"), None);
-        assert_eq!(count("12"), Some(12));
-        assert_eq!(count("-1"), None);
+    fn durations() {
         assert_eq!(number_with_unit("5m"), Some(300));
+        assert_eq!(number_with_unit("300s"), Some(300));
+        assert_eq!(number_with_unit("5x"), None);
+        assert_eq!(number_with_unit("99999999999999999999h"), None);
         assert_eq!(number_with_unit("m5"), None);
     }
 

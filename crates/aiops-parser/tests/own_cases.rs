@@ -5,7 +5,7 @@ mod common;
 #[test]
 fn own_case_table() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases.jsonl");
-    let cases = common::load(&path).expect("tests/cases.jsonl must exist");
+    let cases = common::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let intents = cases.iter().filter(|c| c.expect.is_object()).count();
     let refusals = cases.len() - intents;
     assert!(
@@ -17,13 +17,9 @@ fn own_case_table() {
         "need at least 25 unrecognized cases, have {refusals}"
     );
     let t = common::run(&cases);
-    println!(
-        "own table: total={} correct={} unrecognized={} wrong={} (intent cases {intents}, refusal cases {refusals})",
-        t.total, t.correct, t.unrecognized, t.wrong
-    );
-    for line in &t.report {
-        println!("  {line}");
-    }
+    t.print(&format!(
+        "own table (intent cases {intents}, refusal cases {refusals})"
+    ));
     assert!(
         t.report.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -36,7 +32,7 @@ fn own_case_table() {
 #[test]
 fn every_action_is_covered_by_the_table() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases.jsonl");
-    let cases = common::load(&path).expect("tests/cases.jsonl must exist");
+    let cases = common::load(&path).unwrap_or_else(|e| panic!("{e}"));
     for action in aiops_parser::ACTIONS {
         assert!(
             cases

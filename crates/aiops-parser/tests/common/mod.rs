@@ -12,25 +12,31 @@ pub struct Case {
     pub expect: Value,
 }
 
-pub fn load(path: &std::path::Path) -> Option<Vec<Case>> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// Read a JSONL case file. A missing or unreadable file is an error (never an empty
+/// table), and so is a malformed line.
+pub fn load(path: &std::path::Path) -> Result<Vec<Case>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read case file {}: {e}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        let v: Value =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
         let nl = v["nl"]
             .as_str()
-            .unwrap_or_else(|| panic!("{}:{}: no nl", path.display(), n + 1))
+            .ok_or_else(|| format!("{}:{}: no nl", path.display(), n + 1))?
             .to_string();
         out.push(Case {
             nl,
             expect: v["expect"].clone(),
         });
     }
-    Some(out)
+    if out.is_empty() {
+        return Err(format!("case file {} has no cases", path.display()));
+    }
+    Ok(out)
 }
 
 /// The catalog defaults (catalog.md): what the daemon fills in after parsing.
@@ -108,6 +114,19 @@ pub struct Tally {
     pub unrecognized: usize,
     pub wrong: usize,
     pub report: Vec<String>,
+}
+
+impl Tally {
+    /// Print the counts under `label`, then one line per case that was not correct.
+    pub fn print(&self, label: &str) {
+        println!(
+            "{label}: total={} correct={} unrecognized={} wrong={}",
+            self.total, self.correct, self.unrecognized, self.wrong
+        );
+        for line in &self.report {
+            println!("  {line}");
+        }
+    }
 }
 
 pub fn run(cases: &[Case]) -> Tally {
