@@ -12,7 +12,7 @@ use aiops_e2e::{
 };
 use serde_json::Value;
 
-async fn pending_delete(bind: &Bind, d: &Daemon, name: &str, ip: &str) -> String {
+async fn pending_delete(d: &Daemon, name: &str, ip: &str) -> String {
     let (_, add) = d
         .intent_as(REQUESTER_TOKEN, &format!("add dns record {name} to {ip}"))
         .await;
@@ -37,7 +37,9 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
 
     let mut approvals = Vec::new();
     for i in 0..4 {
-        approvals.push(pending_delete(&bind, &d, &format!("busy{i}.local"), &format!("10.8.0.{}", i + 1)).await);
+        approvals.push(
+            pending_delete(&d, &format!("busy{i}.local"), &format!("10.8.0.{}", i + 1)).await,
+        );
     }
 
     let now = std::time::SystemTime::now()
@@ -49,8 +51,16 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
         for (i, aid) in approvals.iter().enumerate() {
             // Signed Slack clicks: each signature distinct (a different timestamp), so each
             // is a nonce write; the approver's clicks on the first two approve them.
-            let action = if i < 2 { "aiops_approve" } else { "aiops_reject" };
-            let user = if round % 2 == 0 { APPROVER_SLACK_ID } else { "UNKNOWN" };
+            let action = if i < 2 {
+                "aiops_approve"
+            } else {
+                "aiops_reject"
+            };
+            let user = if round % 2 == 0 {
+                APPROVER_SLACK_ID
+            } else {
+                "UNKNOWN"
+            };
             let (body, ts, sig) = slack_click(action, aid, user, now - round);
             let client = d.client.clone();
             let url = format!("{}/api/v1/slack/interactions", d.url);
@@ -113,7 +123,9 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
     for aid in &approvals[..2] {
         let (_, a) = d.get(&format!("/api/v1/approvals/{aid}")).await;
         let id = a["request_id"].as_str().unwrap().to_string();
-        let rec = d.wait_status(&id, &["success", "failed", "denied"], 60).await;
+        let rec = d
+            .wait_status(&id, &["success", "failed", "denied"], 60)
+            .await;
         assert_ne!(rec["status"], "failed", "{rec:#}");
     }
     let (_, v) = d.get("/api/v1/audit/verify").await;

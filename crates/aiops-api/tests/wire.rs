@@ -287,7 +287,7 @@ fn errors_audit_and_catalog() {
         sample!("decision_bad_channel"),
     ] {
         let e: ErrorResponse = round_trip("ErrorResponse", file);
-        assert!(!e.error.code.is_empty() && !e.error.message.is_empty());
+        assert!(!e.error.code.as_str().is_empty() && !e.error.message.is_empty());
     }
     let r: ChainReportView = round_trip("ChainReportView", sample!("audit_verify"));
     assert!(r.ok && r.first_bad_seq.is_none());
@@ -303,6 +303,6 @@ fn errors_audit_and_catalog() {
     );
     // The daemon's view of an action is built from the catalog's own spec.
     let catalog = aiops_core::Catalog::embedded().unwrap();
-    let spec = catalog.get("dns.delete_record").unwrap();
+    let spec = catalog.get_named("dns.delete_record").unwrap();
     assert_eq!(&ActionView::from(spec), delete);
 }

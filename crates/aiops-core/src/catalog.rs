@@ -346,7 +346,10 @@ mod tests {
         let c = Catalog::embedded().unwrap();
         let names: Vec<ActionId> = c.actions().map(|a| a.name).collect();
         // Every action the code knows is in the shipped catalog, and nothing else.
-        assert_eq!(names.len(), <ActionId as strum::VariantArray>::VARIANTS.len());
+        assert_eq!(
+            names.len(),
+            <ActionId as strum::VariantArray>::VARIANTS.len()
+        );
         for required in <ActionId as strum::VariantArray>::VARIANTS {
             assert!(names.contains(required), "missing {required}");
         }

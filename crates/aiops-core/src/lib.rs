@@ -26,5 +26,6 @@ pub use stage::{
 };
 pub use types::{Intent, Plan, Target};
 pub use vocab::{
-    ActionId, ApprovalState, Caller, Channel, ErrorCode, ParserKind, RequestStatus, StageName, Verdict,
+    ActionId, ApprovalState, Caller, Channel, ErrorCode, ParserKind, RequestStatus, StageName,
+    Verdict,
 };

@@ -70,8 +70,12 @@ pub trait IntentParser: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Retrieval {
     /// No retriever is configured, or it had nothing to search.
-    Skipped { reason: String },
-    Found { chunks: Vec<ContextChunk> },
+    Skipped {
+        reason: String,
+    },
+    Found {
+        chunks: Vec<ContextChunk>,
+    },
 }
 
 /// Why retrieval failed; `code` is stable.

@@ -429,7 +429,10 @@ mod tests {
         assert!(RequestStatus::from_str("nonsense").is_err());
         for a in ActionId::VARIANTS {
             assert_eq!(ActionId::from_str(a.as_str()).ok(), Some(*a));
-            assert_eq!(serde_json::to_value(a).ok(), Some(serde_json::json!(a.as_str())));
+            assert_eq!(
+                serde_json::to_value(a).ok(),
+                Some(serde_json::json!(a.as_str()))
+            );
         }
         assert_eq!(ActionId::DnsCreateARecord.as_str(), "dns.create_a_record");
         for c in ErrorCode::VARIANTS {

@@ -24,7 +24,6 @@ pub mod records;
 pub mod run;
 pub mod slack;
 
-
 use std::future::Future;
 use std::sync::Arc;
 

@@ -2,9 +2,7 @@
 //! Validation is its own step after any parser, because it is the safety boundary: whatever
 //! a parser says, only a catalog action with schema-valid parameters comes out of here.
 
-use aiops_core::{
-    Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParserKind, Proposal,
-};
+use aiops_core::{Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParserKind, Proposal};
 use serde_json::{Value, json};
 
 /// The deterministic rules parser (`aiops-parser`): precise, no I/O.

@@ -49,7 +49,8 @@ async fn run_path(run: &mut Run<'_>, nl: String, dry_run: bool) -> Result<(), Ha
         dry_run,
         caller: run.caller.user.clone(),
     };
-    let data = json!({"dry_run": dry_run, "caller": run.caller.user, "nl_chars": nl.chars().count()});
+    let data =
+        json!({"dry_run": dry_run, "caller": run.caller.user, "nl_chars": nl.chars().count()});
     run.step(StageName::Intake, async {
         Step::Next(
             (),
@@ -166,7 +167,11 @@ async fn decide(app: &App, input: PolicyInput) -> Step<Decision> {
 }
 
 /// Plans `intent` with its executor's dry run.
-pub(crate) async fn make_plan(app: &App, spec: &ActionSpec, intent: &Intent) -> Result<Plan, Failure> {
+pub(crate) async fn make_plan(
+    app: &App,
+    spec: &ActionSpec,
+    intent: &Intent,
+) -> Result<Plan, Failure> {
     let target = app.catalog.target(intent, &app.zones);
     let planned = app.executors.plan(spec, intent, &target).await?;
     Ok(Plan::new(intent, target, planned.diff, planned.changes).with_executor_state(planned.state))

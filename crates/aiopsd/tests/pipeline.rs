@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use aiops_api::IntentRequest;
 use aiops_core::{ActionSpec, Intent, Plan, Target};
 use aiopsd::credentials::Lease;
 use aiopsd::executors::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
 use aiopsd::failure::Failure;
-use aiops_api::IntentRequest;
 use aiopsd::{App, AppState, Config};
 use serde_json::{Value, json};
 
@@ -29,7 +29,10 @@ struct Recorder {
 struct FakeAnsible(Arc<Recorder>);
 
 fn name_of(intent: &Intent) -> String {
-    intent.params["name"].as_str().unwrap_or_default().to_string()
+    intent.params["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[async_trait::async_trait]
@@ -229,11 +232,13 @@ async fn a_stored_intent_that_no_longer_validates_is_never_run() {
     let db = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
         .await
         .unwrap();
-    sqlx::query("UPDATE requests SET intent = json_set(intent, '$.params.type', 'MX') WHERE id = $1")
-        .bind(&id)
-        .execute(db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE requests SET intent = json_set(intent, '$.params.type', 'MX') WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(db.pool())
+    .await
+    .unwrap();
     approve_and_tick(&app, &aid).await;
     assert!(rec.executions.lock().unwrap().is_empty(), "nothing ran");
     let stored = app.store.get_request(&id).await.unwrap().unwrap();
@@ -308,7 +313,10 @@ async fn an_approval_is_claimed_by_exactly_one_of_two_processes() {
         *ran.entry(name.clone()).or_default() += 1;
     }
     assert_eq!(ran.len(), 12, "{ran:?}");
-    assert!(ran.values().all(|n| *n == 1), "each ran exactly once: {ran:?}");
+    assert!(
+        ran.values().all(|n| *n == 1),
+        "each ran exactly once: {ran:?}"
+    );
     for id in ids {
         let stored = a.store.get_request(&id).await.unwrap().unwrap();
         assert_eq!(stored.status.as_str(), "success");

@@ -143,7 +143,9 @@ impl FromRequestParts<AppState> for Authenticated {
                 )
             })?),
         };
-        Ok(Authenticated(state.authenticator.authenticate(header).await?))
+        Ok(Authenticated(
+            state.authenticator.authenticate(header).await?,
+        ))
     }
 }
 

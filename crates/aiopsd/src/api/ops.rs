@@ -102,4 +102,3 @@ pub(super) async fn catalog(State(state): State<AppState>) -> Json<CatalogView> 
         actions: state.catalog.actions().map(ActionView::from).collect(),
     })
 }
-

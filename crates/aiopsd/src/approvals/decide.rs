@@ -83,7 +83,10 @@ pub async fn decide(
         let data = json!({"approval_id": a.id, "by": caller.user, "channel": channel,
                           "decision": verdict, "reasons": allowed.reasons});
         run.step(StageName::Approve, async {
-            Step::Next((), Record::new(StepOutcome::Refused, data).write(Write::Append))
+            Step::Next(
+                (),
+                Record::new(StepOutcome::Refused, data).write(Write::Append),
+            )
         })
         .await
         .map_err(halt_failure)?;
@@ -129,7 +132,10 @@ pub async fn decide(
         }
         DecisionOutcome::Expired { approval } => DecisionReply::Closed {
             code: ErrorCode::ApprovalExpired,
-            message: format!("approval {} expired at {}", approval.id, approval.expires_at),
+            message: format!(
+                "approval {} expired at {}",
+                approval.id, approval.expires_at
+            ),
             state: approval.state,
         },
     })

@@ -106,4 +106,3 @@ pub(super) async fn drain(state: &App) -> Result<(), Failure> {
     }
     Ok(())
 }
-

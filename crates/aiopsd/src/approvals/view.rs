@@ -82,10 +82,7 @@ pub fn record_view(a: &ApprovalRecord) -> ApprovalRecordView {
 }
 
 /// Every approval in `state` (all when `None`), oldest first.
-pub async fn list(
-    app: &App,
-    state: Option<ApprovalState>,
-) -> Result<Vec<ApprovalDetail>, Failure> {
+pub async fn list(app: &App, state: Option<ApprovalState>) -> Result<Vec<ApprovalDetail>, Failure> {
     let mut out = Vec::new();
     for a in app.store.list_approvals(state).await? {
         out.push(detail(app, &a, false).await?);

@@ -194,8 +194,7 @@ impl Executors {
 
     /// Every executor's readiness checks.
     pub async fn ready(&self) -> Vec<ReadyCheck> {
-        let checks =
-            futures_util::future::join_all(self.by_kind.values().map(|e| e.ready())).await;
+        let checks = futures_util::future::join_all(self.by_kind.values().map(|e| e.ready())).await;
         checks.into_iter().flatten().collect()
     }
 }
