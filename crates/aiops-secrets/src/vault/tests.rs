@@ -2,8 +2,19 @@
 //! Kubernetes login cannot be tried against a real cluster here), lease-capped caching,
 //! error mapping. The real-server tests are in `tests/vault.rs`.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::error::vault_errors;
+use super::kv::entry_max_age;
+use super::sys::can_read;
+use super::{VaultAuth, VaultConfig, VaultSource};
+use crate::{SecretError, SecretSource, SecretStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone, Debug)]

@@ -1,0 +1,216 @@
+//! KV v2 reads (a plain request, so the reply's `request_id` and `lease_duration` are kept)
+//! and the cache of read values, whose entries live the configured max age capped by the
+//! secret's lease.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use tokio::time::Instant;
+use zeroize::Zeroize;
+
+use super::error::{ErrorsReply, Failure, plain_transport, unavailable};
+use super::{Inner, lock, ttl_of};
+use crate::{Secret, SecretError};
+
+/// Largest KV reply accepted.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+pub(super) struct CacheEntry {
+    fields: BTreeMap<String, SecretString>,
+    request_id: Option<String>,
+    expires: Instant,
+}
+
+// Replies of the plain requests. No `Debug`: they may hold values.
+#[derive(Deserialize)]
+struct KvReply {
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    lease_duration: Option<u64>,
+    #[serde(default)]
+    data: Option<KvData>,
+}
+
+#[derive(Deserialize)]
+struct KvData {
+    #[serde(default)]
+    data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The outcome of one KV read.
+enum KvOutcome {
+    Found {
+        fields: BTreeMap<String, SecretString>,
+        request_id: Option<String>,
+        lease: Option<Duration>,
+    },
+    Forbidden,
+}
+
+impl Inner {
+    pub(super) fn cache_get(&self, path: &str) -> Option<Secret> {
+        if self.cfg.cache_max_age_secs == 0 {
+            return None;
+        }
+        let mut cache = lock(&self.cache);
+        let now = Instant::now();
+        match cache.get(path) {
+            Some(entry) if now < entry.expires => {
+                let secret = Secret::new(path, entry.fields.clone());
+                Some(match &entry.request_id {
+                    Some(id) => secret.with_request_id(id.clone()),
+                    None => secret,
+                })
+            }
+            Some(_) => {
+                // Never served past its age; dropped (and zeroized) now.
+                cache.remove(path);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn cache_put(
+        &self,
+        path: &str,
+        fields: &BTreeMap<String, SecretString>,
+        request_id: &Option<String>,
+        started: Instant,
+        lease: Option<Duration>,
+    ) {
+        let Some(age) = entry_max_age(self.cfg.cache_max_age_secs, lease) else {
+            return;
+        };
+        let mut cache = lock(&self.cache);
+        let now = Instant::now();
+        cache.retain(|_, e| now < e.expires);
+        cache.insert(
+            path.to_string(),
+            CacheEntry {
+                fields: fields.clone(),
+                request_id: request_id.clone(),
+                expires: started + age,
+            },
+        );
+    }
+
+    pub(super) async fn fetch(&self, path: &str) -> Result<Secret, SecretError> {
+        let started = Instant::now();
+        let outcome = self
+            .with_token_retry(|token| async move {
+                match self.kv_get(&token, path).await? {
+                    KvOutcome::Forbidden => Ok(None),
+                    found => Ok(Some(found)),
+                }
+            })
+            .await?;
+        let Some(KvOutcome::Found {
+            fields,
+            request_id,
+            lease,
+        }) = outcome
+        else {
+            return Err(SecretError::Denied {
+                path: path.to_string(),
+            });
+        };
+        self.cache_put(path, &fields, &request_id, started, lease);
+        let secret = Secret::new(path, fields);
+        Ok(match request_id {
+            Some(id) => secret.with_request_id(id),
+            None => secret,
+        })
+    }
+
+    async fn kv_get(&self, token: &SecretString, path: &str) -> Result<KvOutcome, SecretError> {
+        let url = format!("{}/v1/{}/data/{}", self.addr, self.cfg.kv_mount, path);
+        let what = format!("the read of secret `{path}`");
+        let resp = self
+            .http()
+            .http
+            .get(&url)
+            .header("X-Vault-Token", Self::token_header(token)?)
+            .header("X-Vault-Request", "true")
+            .send()
+            .await
+            .map_err(|e| unavailable(&self.addr, &what, &plain_transport(&e, e.is_timeout())))?;
+        let status = resp.status().as_u16();
+        let mut body: Vec<u8> = resp
+            .bytes()
+            .await
+            .map_err(|e| unavailable(&self.addr, &what, &plain_transport(&e, e.is_timeout())))?
+            .into();
+        let result = self.kv_outcome(status, &body, path, &what);
+        body.zeroize();
+        result
+    }
+
+    fn kv_outcome(
+        &self,
+        status: u16,
+        body: &[u8],
+        path: &str,
+        what: &str,
+    ) -> Result<KvOutcome, SecretError> {
+        let unreadable = |reason: String| SecretError::Unreadable {
+            path: path.to_string(),
+            reason,
+        };
+        match status {
+            200 => {}
+            403 => return Ok(KvOutcome::Forbidden),
+            404 => return Err(SecretError::NotFound(path.to_string())),
+            s if s == 429 || s >= 500 => {
+                let errs = serde_json::from_slice::<ErrorsReply>(body)
+                    .map(|r| r.errors)
+                    .unwrap_or_default();
+                return Err(unavailable(&self.addr, what, &Failure::Status(s, errs)));
+            }
+            s => return Err(unreadable(format!("vault answered HTTP {s}"))),
+        }
+        if body.len() > MAX_BODY_BYTES {
+            return Err(unreadable("the reply is too large".to_string()));
+        }
+        // The parse error is dropped on purpose: serde_json may quote the input.
+        let reply: KvReply = serde_json::from_slice(body)
+            .map_err(|_| unreadable("the reply is not a KV v2 secret".to_string()))?;
+        // A deleted or destroyed latest version reads as 200 with no data on some servers.
+        let Some(map) = reply.data.and_then(|d| d.data) else {
+            return Err(SecretError::NotFound(path.to_string()));
+        };
+        let mut fields = BTreeMap::new();
+        for (name, value) in map {
+            match value {
+                serde_json::Value::String(s) => {
+                    fields.insert(name, SecretString::from(s));
+                }
+                _ => return Err(unreadable(format!("field `{name}` is not a string"))),
+            }
+        }
+        if fields.is_empty() {
+            return Err(unreadable("secret has no fields".to_string()));
+        }
+        Ok(KvOutcome::Found {
+            fields,
+            request_id: reply.request_id.filter(|id| !id.is_empty()),
+            lease: reply.lease_duration.and_then(ttl_of),
+        })
+    }
+}
+
+/// How long a freshly read value may be cached: the configured max age, capped by the
+/// secret's lease. `None`: do not cache.
+pub(super) fn entry_max_age(max_age_secs: u64, lease: Option<Duration>) -> Option<Duration> {
+    if max_age_secs == 0 {
+        return None;
+    }
+    let age = Duration::from_secs(max_age_secs);
+    Some(match lease {
+        Some(l) => age.min(l),
+        None => age,
+    })
+}
