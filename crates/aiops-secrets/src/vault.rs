@@ -23,7 +23,6 @@ mod sys;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,7 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use vaultrs::client::{VaultClient, VaultClientSettings};
 
 use auth::{LoginMemo, TokenState};
-use kv::CacheEntry;
+use kv::SecretCache;
 
 pub use config::{VaultAuth, VaultConfig};
 
@@ -82,7 +81,8 @@ struct Inner {
     state: Mutex<Option<TokenState>>,
     login_lock: tokio::sync::Mutex<LoginMemo>,
     wake: tokio::sync::Notify,
-    cache: Mutex<HashMap<String, CacheEntry>>,
+    /// `None` when caching is off (`cache_max_age_secs = 0`).
+    cache: Option<SecretCache>,
     hits: AtomicU64,
     misses: AtomicU64,
     errors: AtomicU64,
@@ -143,6 +143,7 @@ impl VaultSource {
         };
         let client = VaultClient::new(settings)
             .map_err(|e| SecretError::Config(format!("cannot build the vault HTTP client: {e}")))?;
+        let cache = kv::new_cache(cfg.cache_max_age_secs);
         let inner = Arc::new(Inner {
             addr: cfg.addr.trim_end_matches('/').to_string(),
             cfg,
@@ -150,7 +151,7 @@ impl VaultSource {
             state: Mutex::new(None),
             login_lock: tokio::sync::Mutex::new(LoginMemo::default()),
             wake: tokio::sync::Notify::new(),
-            cache: Mutex::new(HashMap::new()),
+            cache,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             errors: AtomicU64::new(0),

@@ -11,16 +11,53 @@ use tokio::time::Instant;
 use zeroize::Zeroize;
 
 use super::error::{ErrorsReply, Failure, plain_transport, unavailable};
-use super::{Inner, lock, ttl_of};
+use super::{Inner, ttl_of};
 use crate::{Secret, SecretError};
 
 /// Largest KV reply accepted.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// The cache of read values, keyed by secret path.
+pub(super) type SecretCache = moka::sync::Cache<String, CacheEntry>;
+
+/// A cache whose entries each expire after their own [`CacheEntry::lifetime`]; `None`
+/// (no cache) when `max_age_secs` is 0.
+pub(super) fn new_cache(max_age_secs: u64) -> Option<SecretCache> {
+    (max_age_secs > 0).then(|| SecretCache::builder().expire_after(LeaseCapped).build())
+}
+
+#[derive(Clone)]
 pub(super) struct CacheEntry {
     fields: BTreeMap<String, SecretString>,
     request_id: Option<String>,
-    expires: Instant,
+    /// How long the entry may be served from its insertion: the max age capped by the
+    /// lease, less the time the read took (both count from before the request).
+    lifetime: Duration,
+}
+
+/// Expires each entry after its own lifetime, also when a path is read again and its entry
+/// replaced; reads do not extend it.
+struct LeaseCapped;
+
+impl moka::Expiry<String, CacheEntry> for LeaseCapped {
+    fn expire_after_create(
+        &self,
+        _path: &String,
+        entry: &CacheEntry,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
+
+    fn expire_after_update(
+        &self,
+        _path: &String,
+        entry: &CacheEntry,
+        _updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
 }
 
 // Replies of the plain requests. No `Debug`: they may hold values.
@@ -52,25 +89,15 @@ enum KvOutcome {
 
 impl Inner {
     pub(super) fn cache_get(&self, path: &str) -> Option<Secret> {
-        if self.cfg.cache_max_age_secs == 0 {
-            return None;
-        }
-        let mut cache = lock(&self.cache);
-        let now = Instant::now();
+        let cache = self.cache.as_ref()?;
         match cache.get(path) {
-            Some(entry) if now < entry.expires => {
-                let secret = Secret::new(path, entry.fields.clone());
-                Some(match &entry.request_id {
-                    Some(id) => secret.with_request_id(id.clone()),
-                    None => secret,
-                })
-            }
-            Some(_) => {
-                // Never served past its age; dropped (and zeroized) now.
-                cache.remove(path);
+            Some(entry) => Some(secret_of(path, entry.fields, entry.request_id)),
+            None => {
+                // An expired entry is never served; drop (and zeroize) it now rather than
+                // at the cache's next housekeeping.
+                cache.invalidate(path);
                 None
             }
-            None => None,
         }
     }
 
@@ -82,20 +109,24 @@ impl Inner {
         started: Instant,
         lease: Option<Duration>,
     ) {
+        let Some(cache) = &self.cache else { return };
         let Some(age) = entry_max_age(self.cfg.cache_max_age_secs, lease) else {
             return;
         };
-        let mut cache = lock(&self.cache);
-        let now = Instant::now();
-        cache.retain(|_, e| now < e.expires);
+        let lifetime = age.saturating_sub(started.elapsed());
+        if lifetime.is_zero() {
+            return;
+        }
         cache.insert(
             path.to_string(),
             CacheEntry {
                 fields: fields.clone(),
                 request_id: request_id.clone(),
-                expires: started + age,
+                lifetime,
             },
         );
+        // Evicts (and zeroizes) the other entries that expired, as the read path does.
+        cache.run_pending_tasks();
     }
 
     pub(super) async fn fetch(&self, path: &str) -> Result<Secret, SecretError> {
@@ -119,11 +150,7 @@ impl Inner {
             });
         };
         self.cache_put(path, &fields, &request_id, started, lease);
-        let secret = Secret::new(path, fields);
-        Ok(match request_id {
-            Some(id) => secret.with_request_id(id),
-            None => secret,
-        })
+        Ok(secret_of(path, fields, request_id))
     }
 
     async fn kv_get(&self, token: &SecretString, path: &str) -> Result<KvOutcome, SecretError> {
@@ -199,6 +226,18 @@ impl Inner {
             request_id: reply.request_id.filter(|id| !id.is_empty()),
             lease: reply.lease_duration.and_then(ttl_of),
         })
+    }
+}
+
+fn secret_of(
+    path: &str,
+    fields: BTreeMap<String, SecretString>,
+    request_id: Option<String>,
+) -> Secret {
+    let secret = Secret::new(path, fields);
+    match request_id {
+        Some(id) => secret.with_request_id(id),
+        None => secret,
     }
 }
 

@@ -404,6 +404,12 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     src.read("app/db").await.unwrap();
     assert_eq!(src.stats().misses, 2);
     assert_eq!(vault.count("GET", "/v1/secret/data/app/db"), 2);
+    // The fresh read is cached again, under its own lease.
+    src.read("app/db").await.unwrap();
+    assert_eq!(src.stats().hits, 2);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    src.read("app/db").await.unwrap();
+    assert_eq!(vault.count("GET", "/v1/secret/data/app/db"), 3);
     assert!(!format!("{src:?}").contains("k8s-token"));
 }
 
