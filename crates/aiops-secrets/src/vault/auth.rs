@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -368,6 +369,20 @@ impl Inner {
         }
     }
 
+    /// Returns when the token is due for a refresh; a new login (which notifies `wake`)
+    /// makes it look again.
+    async fn refresh_due(&self) {
+        loop {
+            match self.next_refresh() {
+                None => self.wake.notified().await,
+                Some(at) => tokio::select! {
+                    () = tokio::time::sleep_until(at) => return,
+                    () = self.wake.notified() => {}
+                },
+            }
+        }
+    }
+
     /// When the background task should act next: `None` when the token never expires.
     fn next_refresh(&self) -> Option<Instant> {
         let state = lock(&self.state);
@@ -428,29 +443,34 @@ fn login_from_auth(mut auth: vaultrs::api::AuthInfo) -> Login {
     }
 }
 
-/// Renews the token at 2/3 of its TTL (or logs in again), retrying with backoff.
+/// Delays between failed refreshes: `MIN_BACKOFF` doubling up to `MAX_BACKOFF`, no jitter,
+/// no limit on attempts.
+pub(super) fn refresh_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(MIN_BACKOFF)
+        .with_max_delay(MAX_BACKOFF)
+        .without_max_times()
+}
+
+/// Renews the token at 2/3 of its TTL (or logs in again). After a failure it retries with
+/// exponential backoff (`MIN_BACKOFF` doubling up to `MAX_BACKOFF`), each attempt again
+/// waiting until the token is due, so a login made meanwhile by a read is not repeated;
+/// a success starts the next refresh with the shortest delay again.
 pub(super) async fn renew_loop(inner: Arc<Inner>) {
-    let mut backoff = MIN_BACKOFF;
+    let backoff = refresh_backoff();
+    let inner = &*inner;
+    let refresh_when_due = || async move {
+        inner.refresh_due().await;
+        inner.refresh().await
+    };
     loop {
-        match inner.next_refresh() {
-            None => {
-                inner.wake.notified().await;
-                continue;
-            }
-            Some(at) => {
-                tokio::select! {
-                    () = tokio::time::sleep_until(at) => {}
-                    () = inner.wake.notified() => continue,
-                }
-            }
-        }
-        match inner.refresh().await {
-            Ok(()) => backoff = MIN_BACKOFF,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "vault token refresh failed");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+        // Without a retry limit this ends only with a successful refresh.
+        let _ = refresh_when_due
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .notify(|e: &SecretError, delay: Duration| {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "vault token refresh failed");
+            })
+            .await;
     }
 }

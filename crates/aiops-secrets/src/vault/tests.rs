@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::auth::refresh_backoff;
 use super::error::vault_errors;
 use super::kv::entry_max_age;
 use super::sys::can_read;
-use super::{VaultAuth, VaultConfig, VaultSource};
+use super::{VaultAuth, VaultConfig, VaultSource, VaultTokenStats};
 use crate::{SecretError, SecretSource, SecretStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -292,6 +293,17 @@ fn cache_age_is_capped_by_the_lease() {
 }
 
 #[test]
+fn refresh_backoff_doubles_up_to_its_cap() {
+    use backon::BackoffBuilder;
+    let secs: Vec<u64> = refresh_backoff()
+        .build()
+        .take(8)
+        .map(|d| d.as_secs())
+        .collect();
+    assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+}
+
+#[test]
 fn capability_lists() {
     let v = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(can_read(Some(&v(&["read"]))));
@@ -556,6 +568,55 @@ async fn unreachable_and_refused_logins_fail_closed() {
     .await
     .unwrap_err();
     assert!(err.to_string().contains("token file"), "{err}");
+}
+
+/// A renewal that fails because Vault is unavailable (503) is retried after the backoff's
+/// first delay, with the same token and no new login.
+#[tokio::test]
+async fn failed_renewal_is_retried_after_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let sid = dir.path().join("secret-id");
+    std::fs::write(&sid, "sid-1").unwrap();
+    let renews = Arc::new(AtomicU64::new(0));
+    let r2 = Arc::clone(&renews);
+    let handler: Handler = Arc::new(move |r: &Req| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/v1/auth/approle/login") => Some((200, auth_reply("s.tok", 3, true))),
+        ("POST", "/v1/auth/token/renew-self") => {
+            if r2.fetch_add(1, Ordering::SeqCst) == 0 {
+                Some((503, r#"{"errors":["Vault is sealed"]}"#.to_string()))
+            } else {
+                Some((200, auth_reply("s.tok", 3, true)))
+            }
+        }
+        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+    });
+    let vault = fake(handler).await;
+    let src = VaultSource::connect(config(
+        &vault.addr,
+        VaultAuth::Approle {
+            mount: "approle".into(),
+            role_id: "role-1".into(),
+            secret_id_file: sid,
+            wrapped: false,
+        },
+    ))
+    .await
+    .unwrap();
+    // First renewal at ~2 s fails, the retry ~1 s later succeeds.
+    for _ in 0..100 {
+        if src.token_stats().renewals > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        src.token_stats(),
+        VaultTokenStats {
+            logins: 1,
+            renewals: 1
+        }
+    );
+    assert_eq!(vault.count("POST", "/v1/auth/token/renew-self"), 2);
 }
 
 /// A 403 with a token that lookup-self no longer accepts triggers one new login and a
