@@ -143,6 +143,7 @@ impl App {
             secrets = secrets.kind(),
             "app built"
         );
+        let metrics = metrics::Metrics::default().with_secret_source(Arc::clone(&secrets));
         Ok(AppState(Arc::new(App {
             config,
             catalog,
@@ -151,7 +152,7 @@ impl App {
             store,
             secrets,
             executors,
-            metrics: metrics::Metrics::default(),
+            metrics,
             identities,
             slack,
             wake: tokio::sync::Notify::new(),
