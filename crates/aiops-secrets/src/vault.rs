@@ -31,6 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use vaultrs::client::{VaultClient, VaultClientSettings};
 
 use auth::{LoginMemo, TokenState};
+use error::{plain_transport, unavailable};
 use kv::SecretCache;
 
 pub use config::{VaultAuth, VaultConfig};
@@ -236,6 +237,41 @@ impl SecretSource for VaultSource {
 impl Inner {
     fn http(&self) -> &rustify::clients::reqwest::Client {
         &self.client.http
+    }
+
+    /// A plain request to `<addr>/v1/<path>` sent with `token`, and a JSON body when
+    /// given; returns the status and the body, which may hold values (callers that read
+    /// secrets zeroize it). No answer is [`SecretError::Unavailable`], naming `what`.
+    async fn send(
+        &self,
+        what: &str,
+        method: http::Method,
+        path: &str,
+        token: &SecretString,
+        json: Option<String>,
+    ) -> Result<(u16, Vec<u8>), SecretError> {
+        let url = format!("{}/v1/{path}", self.addr);
+        let mut request = self
+            .http()
+            .http
+            .request(method, &url)
+            .header("X-Vault-Token", Self::token_header(token)?)
+            .header("X-Vault-Request", "true");
+        if let Some(body) = json {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body);
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| unavailable(&self.addr, what, &plain_transport(&e, e.is_timeout())))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| unavailable(&self.addr, what, &plain_transport(&e, e.is_timeout())))?;
+        Ok((status, body.into()))
     }
 
     fn token_header(token: &SecretString) -> Result<http::HeaderValue, SecretError> {

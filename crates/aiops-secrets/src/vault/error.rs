@@ -132,9 +132,19 @@ pub(super) fn unavailable(addr: &str, what: &str, f: &Failure) -> SecretError {
     }
 }
 
+impl Failure {
+    /// Vault's answer with `status` and this body (its `errors`, when the body has them).
+    pub(super) fn status(status: u16, body: &[u8]) -> Failure {
+        let errors = serde_json::from_slice::<ErrorsReply>(body)
+            .map(|r| r.errors)
+            .unwrap_or_default();
+        Failure::Status(status, errors)
+    }
+}
+
 /// The `errors` of a Vault error reply.
 #[derive(Deserialize)]
-pub(super) struct ErrorsReply {
+struct ErrorsReply {
     #[serde(default)]
-    pub(super) errors: Vec<String>,
+    errors: Vec<String>,
 }

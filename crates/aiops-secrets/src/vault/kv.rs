@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use zeroize::Zeroize;
 
-use super::error::{ErrorsReply, Failure, plain_transport, unavailable};
+use super::error::{Failure, unavailable};
 use super::{Inner, ttl_of};
 use crate::{Secret, SecretError};
 
@@ -154,23 +154,11 @@ impl Inner {
     }
 
     async fn kv_get(&self, token: &SecretString, path: &str) -> Result<KvOutcome, SecretError> {
-        let url = format!("{}/v1/{}/data/{}", self.addr, self.cfg.kv_mount, path);
         let what = format!("the read of secret `{path}`");
-        let resp = self
-            .http()
-            .http
-            .get(&url)
-            .header("X-Vault-Token", Self::token_header(token)?)
-            .header("X-Vault-Request", "true")
-            .send()
-            .await
-            .map_err(|e| unavailable(&self.addr, &what, &plain_transport(&e, e.is_timeout())))?;
-        let status = resp.status().as_u16();
-        let mut body: Vec<u8> = resp
-            .bytes()
-            .await
-            .map_err(|e| unavailable(&self.addr, &what, &plain_transport(&e, e.is_timeout())))?
-            .into();
+        let api_path = format!("{}/data/{path}", self.cfg.kv_mount);
+        let (status, mut body) = self
+            .send(&what, http::Method::GET, &api_path, token, None)
+            .await?;
         let result = self.kv_outcome(status, &body, path, &what);
         body.zeroize();
         result
@@ -192,10 +180,7 @@ impl Inner {
             403 => return Ok(KvOutcome::Forbidden),
             404 => return Err(SecretError::NotFound(path.to_string())),
             s if s == 429 || s >= 500 => {
-                let errs = serde_json::from_slice::<ErrorsReply>(body)
-                    .map(|r| r.errors)
-                    .unwrap_or_default();
-                return Err(unavailable(&self.addr, what, &Failure::Status(s, errs)));
+                return Err(unavailable(&self.addr, what, &Failure::status(s, body)));
             }
             s => return Err(unreadable(format!("vault answered HTTP {s}"))),
         }

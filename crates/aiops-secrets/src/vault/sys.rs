@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Inner;
-use super::error::{ErrorsReply, Failure, plain_transport, unavailable};
+use super::error::{Failure, plain_transport, unavailable};
 use crate::SecretError;
 
 #[derive(Deserialize)]
@@ -57,33 +57,20 @@ impl Inner {
         full_paths: &[String],
     ) -> Result<Option<HashMap<String, Vec<String>>>, SecretError> {
         let what = "the capabilities check";
-        let url = format!("{}/v1/sys/capabilities-self", self.addr);
         let body = serde_json::json!({ "paths": full_paths }).to_string();
-        let resp = self
-            .http()
-            .http
-            .post(&url)
-            .header("X-Vault-Token", Self::token_header(token)?)
-            .header("X-Vault-Request", "true")
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| unavailable(&self.addr, what, &plain_transport(&e, e.is_timeout())))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| unavailable(&self.addr, what, &plain_transport(&e, e.is_timeout())))?;
+        let (status, bytes) = self
+            .send(
+                what,
+                http::Method::POST,
+                "sys/capabilities-self",
+                token,
+                Some(body),
+            )
+            .await?;
         match status {
             200 => {}
             403 => return Ok(None),
-            s => {
-                let errs = serde_json::from_slice::<ErrorsReply>(&bytes)
-                    .map(|r| r.errors)
-                    .unwrap_or_default();
-                return Err(unavailable(&self.addr, what, &Failure::Status(s, errs)));
-            }
+            s => return Err(unavailable(&self.addr, what, &Failure::status(s, &bytes))),
         }
         let reply: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
             SecretError::Unavailable("vault gave an unusable capabilities reply".to_string())

@@ -53,6 +53,14 @@ impl Fake {
     fn requests(&self) -> Vec<Req> {
         self.requests.lock().unwrap().clone()
     }
+    /// The first request to `path` (its query string aside).
+    #[track_caller]
+    fn request(&self, path: &str) -> Req {
+        self.requests()
+            .into_iter()
+            .find(|r| r.path.split('?').next() == Some(path))
+            .unwrap_or_else(|| panic!("no request to {path}"))
+    }
     fn count(&self, method: &str, path: &str) -> usize {
         self.requests()
             .iter()
@@ -184,6 +192,32 @@ fn config(addr: &str, auth: VaultAuth) -> VaultConfig {
         cache_max_age_secs: 60,
         timeout_ms: 2_000,
         ca_cert: None,
+    }
+}
+
+/// `err` is [`SecretError::Unavailable`] and its message names each of `needles`.
+#[track_caller]
+fn assert_unavailable(err: &SecretError, needles: &[&str]) {
+    assert!(
+        matches!(err, SecretError::Unavailable(m) if needles.iter().all(|n| m.contains(n))),
+        "{err}"
+    );
+}
+
+/// Vault's answer for a path it does not serve.
+fn not_found() -> Option<(u16, String)> {
+    Some((404, r#"{"errors":[]}"#.to_string()))
+}
+
+/// AppRole auth (role `role-1`, default mount) with `secret_id` in a file in `dir`.
+fn approle(dir: &tempfile::TempDir, secret_id: &str) -> VaultAuth {
+    let secret_id_file = dir.path().join("secret-id");
+    std::fs::write(&secret_id_file, secret_id).unwrap();
+    VaultAuth::Approle {
+        mount: "approle".into(),
+        role_id: "role-1".into(),
+        secret_id_file,
+        wrapped: false,
     }
 }
 
@@ -362,7 +396,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
             200,
             kv_reply("kv-req-1", 1, serde_json::json!({"password": CANARY})),
         )),
-        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+        _ => not_found(),
     });
     let vault = fake(handler).await;
     let mut cfg = config(
@@ -376,11 +410,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     cfg.cache_max_age_secs = 60;
     let src = VaultSource::connect(cfg).await.unwrap();
 
-    let login = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/auth/k8s-test/login")
-        .unwrap();
+    let login = vault.request("/v1/auth/k8s-test/login");
     assert_eq!(login.method, "POST");
     assert_eq!(login.header("x-vault-token"), None);
     let body: serde_json::Value = serde_json::from_str(&login.body).unwrap();
@@ -393,11 +423,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     let s = src.read("app/db").await.unwrap();
     assert_eq!(s.field("password").unwrap().expose_secret(), CANARY);
     assert_eq!(s.request_id(), Some("kv-req-1"));
-    let read = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/secret/data/app/db")
-        .unwrap();
+    let read = vault.request("/v1/secret/data/app/db");
     assert_eq!(read.header("x-vault-token"), Some("s.k8s-token"));
 
     // Hit: the cached copy keeps the request id of the read that filled it.
@@ -454,7 +480,7 @@ async fn reply_errors_are_mapped_and_never_echo_values() {
         ("GET", "/v1/secret/data/broken") => Some((500, "oops".to_string())),
         ("GET", "/v1/secret/data/bad") => Some((400, CANARY.to_string())),
         ("GET", "/v1/secret/data/slow") => None,
-        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+        _ => not_found(),
     });
     let vault = fake(handler).await;
     let mut cfg = config(
@@ -493,19 +519,13 @@ async fn reply_errors_are_mapped_and_never_echo_values() {
     );
     assert_eq!(src.token_stats().logins, 1);
     let err = src.read("sealed").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["sealed"]);
     assert!(matches!(
         src.read("broken").await,
         Err(SecretError::Unavailable(m)) if m.contains("HTTP 500")
     ));
     let err = src.read("slow").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("timed out")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["timed out"]);
     assert!(matches!(
         src.read("../etc/passwd").await,
         Err(SecretError::InvalidPath(_))
@@ -523,21 +543,11 @@ async fn unreachable_and_refused_logins_fail_closed() {
         l.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let sid = dir.path().join("secret-id");
-    std::fs::write(&sid, "sid-canary-0001").unwrap();
-    let auth = VaultAuth::Approle {
-        mount: "approle".into(),
-        role_id: "role-1".into(),
-        secret_id_file: sid.clone(),
-        wrapped: false,
-    };
+    let auth = approle(&dir, "sid-canary-0001");
     let err = VaultSource::connect(config(&format!("http://127.0.0.1:{port}"), auth.clone()))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("unreachable") && m.contains("connection refused")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["unreachable", "connection refused"]);
     assert_eq!(err.code(), "credentials_unavailable");
 
     // Vault echoing the secret id in its error: redacted.
@@ -575,33 +585,22 @@ async fn unreachable_and_refused_logins_fail_closed() {
 #[tokio::test]
 async fn failed_renewal_is_retried_after_backoff() {
     let dir = tempfile::tempdir().unwrap();
-    let sid = dir.path().join("secret-id");
-    std::fs::write(&sid, "sid-1").unwrap();
-    let renews = Arc::new(AtomicU64::new(0));
-    let r2 = Arc::clone(&renews);
+    let renews = AtomicU64::new(0);
     let handler: Handler = Arc::new(move |r: &Req| match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/v1/auth/approle/login") => Some((200, auth_reply("s.tok", 3, true))),
         ("POST", "/v1/auth/token/renew-self") => {
-            if r2.fetch_add(1, Ordering::SeqCst) == 0 {
+            if renews.fetch_add(1, Ordering::SeqCst) == 0 {
                 Some((503, r#"{"errors":["Vault is sealed"]}"#.to_string()))
             } else {
                 Some((200, auth_reply("s.tok", 3, true)))
             }
         }
-        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+        _ => not_found(),
     });
     let vault = fake(handler).await;
-    let src = VaultSource::connect(config(
-        &vault.addr,
-        VaultAuth::Approle {
-            mount: "approle".into(),
-            role_id: "role-1".into(),
-            secret_id_file: sid,
-            wrapped: false,
-        },
-    ))
-    .await
-    .unwrap();
+    let src = VaultSource::connect(config(&vault.addr, approle(&dir, "sid-1")))
+        .await
+        .unwrap();
     // First renewal at ~2 s fails, the retry ~1 s later succeeds.
     for _ in 0..100 {
         if src.token_stats().renewals > 0 {
@@ -624,15 +623,12 @@ async fn failed_renewal_is_retried_after_backoff() {
 #[tokio::test]
 async fn revoked_token_relogin_and_renewal_against_fake() {
     let dir = tempfile::tempdir().unwrap();
-    let sid = dir.path().join("secret-id");
-    std::fs::write(&sid, "sid-1").unwrap();
-    let logins = Arc::new(AtomicU64::new(0));
-    let l2 = Arc::clone(&logins);
+    let logins = AtomicU64::new(0);
     let handler: Handler = Arc::new(move |r: &Req| {
         let tok = r.header("x-vault-token").unwrap_or("").to_string();
         match (r.method.as_str(), r.path.as_str()) {
             ("POST", "/v1/auth/approle/login") => {
-                let n = l2.fetch_add(1, Ordering::SeqCst) + 1;
+                let n = logins.fetch_add(1, Ordering::SeqCst) + 1;
                 Some((200, auth_reply(&format!("s.tok-{n}"), 3, true)))
             }
             ("POST", "/v1/auth/token/renew-self") => Some((200, auth_reply(&tok, 3, true))),
@@ -643,19 +639,11 @@ async fn revoked_token_relogin_and_renewal_against_fake() {
             ("GET", "/v1/secret/data/x") => {
                 Some((200, kv_reply("r", 0, serde_json::json!({"k": "v"}))))
             }
-            _ => Some((404, r#"{"errors":[]}"#.to_string())),
+            _ => not_found(),
         }
     });
     let vault = fake(handler).await;
-    let mut cfg = config(
-        &vault.addr,
-        VaultAuth::Approle {
-            mount: "approle".into(),
-            role_id: "role-1".into(),
-            secret_id_file: sid,
-            wrapped: false,
-        },
-    );
+    let mut cfg = config(&vault.addr, approle(&dir, "sid-1"));
     cfg.cache_max_age_secs = 0;
     let src = VaultSource::connect(cfg).await.unwrap();
     let s = src.read("x").await.unwrap();
@@ -665,11 +653,7 @@ async fn revoked_token_relogin_and_renewal_against_fake() {
     // Renewal of token 2 at ~2 s.
     tokio::time::sleep(Duration::from_millis(2_600)).await;
     assert!(src.token_stats().renewals >= 1, "{:?}", src.token_stats());
-    let renew = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/auth/token/renew-self")
-        .unwrap();
+    let renew = vault.request("/v1/auth/token/renew-self");
     assert_eq!(renew.header("x-vault-token"), Some("s.tok-2"));
     assert_eq!(src.token_stats().logins, 2);
 }
@@ -720,11 +704,7 @@ async fn health_reads_the_status_and_body() {
         if let Err(e) = got {
             assert!(e.to_string().contains(needle), "{code}: {e}");
         }
-        let h = vault
-            .requests()
-            .into_iter()
-            .find(|r| r.path.starts_with("/v1/sys/health"))
-            .unwrap();
+        let h = vault.request("/v1/sys/health");
         assert_eq!(h.header("x-vault-token"), None, "health is unauthenticated");
     }
 }
