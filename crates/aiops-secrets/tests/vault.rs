@@ -219,6 +219,20 @@ impl Bao {
         p
     }
 
+    /// A source logged in with `auth`.
+    async fn source(&self, auth: VaultAuth, cache_max_age_secs: u64) -> VaultSource {
+        VaultSource::connect(self.config(auth, cache_max_age_secs))
+            .await
+            .unwrap()
+    }
+
+    /// Token auth with the server's root token.
+    fn root_auth(&self) -> VaultAuth {
+        VaultAuth::Token {
+            token_file: self.token_file(&self.root_token),
+        }
+    }
+
     fn config(&self, auth: VaultAuth, cache_max_age_secs: u64) -> VaultConfig {
         VaultConfig {
             addr: self.addr.clone(),
@@ -235,6 +249,21 @@ impl Drop for Bao {
     fn drop(&mut self) {
         let _ = script(&["bootstrap/openbao.sh", "stop", self.dir()], &[]);
     }
+}
+
+/// `err` is [`SecretError::Unavailable`] and its message names each of `needles`.
+#[track_caller]
+fn assert_unavailable(err: &SecretError, needles: &[&str]) {
+    assert!(
+        matches!(err, SecretError::Unavailable(m) if needles.iter().all(|n| m.contains(n))),
+        "{err}"
+    );
+}
+
+/// The value of field `name` of the secret at `path`, read through `src`.
+async fn read_field(src: &VaultSource, path: &str, name: &str) -> String {
+    let secret = src.read(path).await.unwrap();
+    secret.field(name).unwrap().expose_secret().to_string()
 }
 
 fn approle(env: &HashMap<String, String>, wrapped: bool) -> VaultAuth {
@@ -292,14 +321,7 @@ async fn token_auth_reads_a_kv_v2_secret() {
         src.read("app/missing").await,
         Err(SecretError::Denied { .. })
     ));
-    let root = VaultSource::connect(bao.config(
-        VaultAuth::Token {
-            token_file: bao.token_file("root"),
-        },
-        0,
-    ))
-    .await
-    .unwrap();
+    let root = bao.source(bao.root_auth(), 0).await;
     assert!(matches!(
         root.read("app/missing").await,
         Err(SecretError::NotFound(p)) if p == "app/missing"
@@ -328,9 +350,7 @@ async fn approle_with_the_shipped_policy() {
     );
     bao.put("other/thing", serde_json::json!({"k": "v"}));
 
-    let src = VaultSource::connect(bao.config(approle(&env, false), 30))
-        .await
-        .unwrap();
+    let src = bao.source(approle(&env, false), 30).await;
     let s = src.read("dns/tsig").await.unwrap();
     assert_eq!(s.field("name").unwrap().expose_secret(), "aiops-key");
     assert_eq!(s.field("algorithm").unwrap().expose_secret(), "hmac-sha256");
@@ -382,9 +402,7 @@ async fn approle_with_the_shipped_policy() {
     assert_eq!(env2["AIOPS_VAULT_ROLE_ID"], env["AIOPS_VAULT_ROLE_ID"]);
     let new_secret_id = std::fs::read_to_string(&env2["AIOPS_VAULT_SECRET_ID_FILE"]).unwrap();
     assert_ne!(old_secret_id, new_secret_id);
-    let src2 = VaultSource::connect(bao.config(approle(&env2, false), 30))
-        .await
-        .unwrap();
+    let src2 = bao.source(approle(&env2, false), 30).await;
     src2.read("dns/tsig").await.unwrap();
     let old_file = bao.state.path().join("old-secret-id");
     std::fs::write(&old_file, &old_secret_id).unwrap();
@@ -412,18 +430,8 @@ async fn response_wrapped_secret_id() {
     let bao = Bao::dev();
     let env = bao.setup("d3JhcHBlZA==", &[("AIOPS_VAULT_WRAP_TTL", "5m")]);
     assert_eq!(env["AIOPS_VAULT_SECRET_ID_WRAPPED"], "true");
-    let src = VaultSource::connect(bao.config(approle(&env, true), 0))
-        .await
-        .unwrap();
-    assert_eq!(
-        src.read("dns/tsig")
-            .await
-            .unwrap()
-            .field("secret")
-            .unwrap()
-            .expose_secret(),
-        "d3JhcHBlZA=="
-    );
+    let src = bao.source(approle(&env, true), 0).await;
+    assert_eq!(read_field(&src, "dns/tsig", "secret").await, "d3JhcHBlZA==");
     // The wrapping token is spent; a later login reuses the secret id kept in memory.
     bao.revoke_approle_tokens();
     src.read("dns/tsig").await.unwrap();
@@ -432,10 +440,7 @@ async fn response_wrapped_secret_id() {
     let err = VaultSource::connect(bao.config(approle(&env, true), 0))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("cannot unwrap") && m.contains("already used")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["cannot unwrap", "already used"]);
     let wrapping = std::fs::read_to_string(&env["AIOPS_VAULT_SECRET_ID_FILE"]).unwrap();
     assert!(!err.to_string().contains(wrapping.trim()), "{err}");
 }
@@ -450,9 +455,7 @@ async fn token_renewal_and_relogin_after_max_ttl() {
             ("AIOPS_VAULT_TOKEN_MAX_TTL", "12s"),
         ],
     );
-    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
-        .await
-        .unwrap();
+    let src = bao.source(approle(&env, false), 0).await;
     let start = Instant::now();
     let mut reads = 0;
     // Past the first TTL twice over: renewals keep the same token alive.
@@ -480,9 +483,7 @@ async fn token_renewal_and_relogin_after_max_ttl() {
 async fn revoked_token_leads_to_a_new_login() {
     let bao = Bao::dev();
     let env = bao.setup("cmV2b2tl", &[]);
-    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
-        .await
-        .unwrap();
+    let src = bao.source(approle(&env, false), 0).await;
     src.read("dns/tsig").await.unwrap();
     bao.revoke_approle_tokens();
     src.read("dns/tsig").await.unwrap();
@@ -500,11 +501,8 @@ async fn revoked_token_leads_to_a_new_login() {
 async fn cache_max_age_and_no_stale_values_when_vault_is_down() {
     let bao = Bao::dev();
     bao.put("app/key", serde_json::json!({"v": "first"}));
-    let token = || VaultAuth::Token {
-        token_file: bao.token_file("root"),
-    };
     // Short age (1 s): a hit within it, a refetch after it.
-    let short = VaultSource::connect(bao.config(token(), 1)).await.unwrap();
+    let short = bao.source(bao.root_auth(), 1).await;
     let first = short.read("app/key").await.unwrap();
     assert_eq!(first.field("v").unwrap().expose_secret(), "first");
     bao.put("app/key", serde_json::json!({"v": "second"}));
@@ -522,12 +520,10 @@ async fn cache_max_age_and_no_stale_values_when_vault_is_down() {
     assert_ne!(fresh.request_id(), first.request_id());
 
     // Long age (600 s): filled now, then Vault stops; the value is still within its age.
-    let long = VaultSource::connect(bao.config(token(), 600))
-        .await
-        .unwrap();
+    let long = bao.source(bao.root_auth(), 600).await;
     long.read("app/key").await.unwrap();
     // Short age again, filled now; it will be past its age once Vault is down.
-    let expiring = VaultSource::connect(bao.config(token(), 1)).await.unwrap();
+    let expiring = bao.source(bao.root_auth(), 1).await;
     expiring.read("app/key").await.unwrap();
     bao.stop();
     let within = long.read("app/key").await.unwrap();
@@ -543,10 +539,7 @@ async fn cache_max_age_and_no_stale_values_when_vault_is_down() {
 
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let err = expiring.read("app/key").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("unreachable")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["unreachable"]);
     assert_eq!(err.code(), "credentials_unavailable");
     assert!(!err.to_string().contains("second"), "{err}");
     assert!(matches!(
@@ -568,31 +561,15 @@ async fn sealed_raft_server_fails_closed() {
     let bao = Bao::raft();
     // setup.sh on a fresh, non-dev server: it has to enable KV v2 and AppRole itself.
     let env = bao.setup("cmFmdA==", &[]);
-    let src = VaultSource::connect(bao.config(approle(&env, false), 0))
-        .await
-        .unwrap();
+    let src = bao.source(approle(&env, false), 0).await;
     src.health().await.unwrap();
-    assert_eq!(
-        src.read("dns/tsig")
-            .await
-            .unwrap()
-            .field("secret")
-            .unwrap()
-            .expose_secret(),
-        "cmFmdA=="
-    );
+    assert_eq!(read_field(&src, "dns/tsig", "secret").await, "cmFmdA==");
 
     bao.seal();
     let err = src.health().await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["sealed"]);
     let err = src.read("dns/tsig").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["sealed"]);
     assert_eq!(err.code(), "credentials_unavailable");
     let err = src.check(&["dns/tsig".to_string()]).await.unwrap_err();
     assert!(matches!(&err, SecretError::Unavailable(_)), "{err}");
@@ -600,22 +577,11 @@ async fn sealed_raft_server_fails_closed() {
     let err = VaultSource::connect(bao.config(approle(&env, false), 0))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
-    let err = VaultSource::connect(bao.config(
-        VaultAuth::Token {
-            token_file: bao.token_file(&bao.root_token),
-        },
-        0,
-    ))
-    .await
-    .unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["sealed"]);
+    let err = VaultSource::connect(bao.config(bao.root_auth(), 0))
+        .await
+        .unwrap_err();
+    assert_unavailable(&err, &["sealed"]);
 }
 
 /// Collects everything logged (TRACE and up, dependencies included) on this thread.
@@ -659,14 +625,7 @@ async fn canary_values_never_appear_in_errors_debug_or_logs() {
 
     let cfg = bao.config(approle(&env, false), 1);
     let src = VaultSource::connect(cfg.clone()).await.unwrap();
-    let root = VaultSource::connect(bao.config(
-        VaultAuth::Token {
-            token_file: bao.token_file("root"),
-        },
-        0,
-    ))
-    .await
-    .unwrap();
+    let root = bao.source(bao.root_auth(), 0).await;
 
     let mut texts: Vec<String> = vec![format!("{src:?}"), format!("{root:?}"), format!("{cfg:?}")];
     let s = src.read("dns/tsig").await.unwrap();

@@ -167,6 +167,7 @@ impl App {
             authenticator = authenticator.name(),
             "app built"
         );
+        let metrics = metrics::Metrics::default().with_secret_source(Arc::clone(&secrets));
         Ok(AppState(Arc::new(App {
             config,
             catalog,
@@ -178,7 +179,7 @@ impl App {
             retriever,
             authenticator,
             executors,
-            metrics: metrics::Metrics::default(),
+            metrics,
             slack,
             wake: tokio::sync::Notify::new(),
         })))

@@ -1,9 +1,12 @@
 //! Prometheus metrics, rendered in the text format at `/metrics`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use aiops_secrets::SecretSource;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -100,6 +103,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Adds the secret source's counters (`aiops_secret_cache_hits_total`,
+    /// `aiops_secret_cache_misses_total`, `aiops_secret_errors_total`, labelled with the
+    /// source's kind), read from the source at each scrape.
+    pub fn with_secret_source(mut self, source: Arc<dyn SecretSource>) -> Self {
+        self.registry
+            .register_collector(Box::new(SecretStatsCollector { source }));
+        self
+    }
+
     pub fn observe_http(&self, labels: HttpLabels, elapsed: Duration) {
         self.http_requests.get_or_create(&labels).inc();
         self.http_duration
@@ -144,5 +156,74 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// Exports the counters a secret source keeps itself (it may not depend on the metrics
+/// registry), read at scrape time.
+struct SecretStatsCollector {
+    source: Arc<dyn SecretSource>,
+}
+
+impl std::fmt::Debug for SecretStatsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretStatsCollector")
+            .field("source", &self.source.kind())
+            .finish()
+    }
+}
+
+impl Collector for SecretStatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.source.stats();
+        let labels = [("source", self.source.kind())];
+        // Help texts end with a period, as the registry's own metrics do.
+        for (name, help, value) in [
+            (
+                "secret_cache_hits",
+                "Secret reads served from the cache.",
+                stats.hits,
+            ),
+            (
+                "secret_cache_misses",
+                "Secret reads that went to the source.",
+                stats.misses,
+            ),
+            ("secret_errors", "Secret reads that failed.", stats.errors),
+        ] {
+            let counter = ConstCounter::new(value);
+            let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_source_counters_are_exported_at_scrape_time() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let metrics = Metrics::default()
+            .with_secret_source(Arc::new(aiops_secrets::DirectorySource::new(dir.path())));
+        let text = metrics.render();
+        for (name, help) in [
+            ("secret_cache_hits", "Secret reads served from the cache."),
+            (
+                "secret_cache_misses",
+                "Secret reads that went to the source.",
+            ),
+            ("secret_errors", "Secret reads that failed."),
+        ] {
+            let block = format!(
+                "# HELP aiops_{name} {help}\n# TYPE aiops_{name} counter\n\
+                 aiops_{name}_total{{source=\"directory\"}} 0\n"
+            );
+            assert!(text.contains(&block), "{block}\nnot in:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(!Metrics::default().render().contains("secret_"));
     }
 }

@@ -2,8 +2,20 @@
 //! Kubernetes login cannot be tried against a real cluster here), lease-capped caching,
 //! error mapping. The real-server tests are in `tests/vault.rs`.
 
-use super::*;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::auth::refresh_backoff;
+use super::error::vault_errors;
+use super::kv::entry_max_age;
+use super::sys::can_read;
+use super::{VaultAuth, VaultConfig, VaultSource, VaultTokenStats};
+use crate::{SecretError, SecretSource, SecretStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Clone, Debug)]
@@ -40,6 +52,14 @@ impl Drop for Fake {
 impl Fake {
     fn requests(&self) -> Vec<Req> {
         self.requests.lock().unwrap().clone()
+    }
+    /// The first request to `path` (its query string aside).
+    #[track_caller]
+    fn request(&self, path: &str) -> Req {
+        self.requests()
+            .into_iter()
+            .find(|r| r.path.split('?').next() == Some(path))
+            .unwrap_or_else(|| panic!("no request to {path}"))
     }
     fn count(&self, method: &str, path: &str) -> usize {
         self.requests()
@@ -175,6 +195,32 @@ fn config(addr: &str, auth: VaultAuth) -> VaultConfig {
     }
 }
 
+/// `err` is [`SecretError::Unavailable`] and its message names each of `needles`.
+#[track_caller]
+fn assert_unavailable(err: &SecretError, needles: &[&str]) {
+    assert!(
+        matches!(err, SecretError::Unavailable(m) if needles.iter().all(|n| m.contains(n))),
+        "{err}"
+    );
+}
+
+/// Vault's answer for a path it does not serve.
+fn not_found() -> Option<(u16, String)> {
+    Some((404, r#"{"errors":[]}"#.to_string()))
+}
+
+/// AppRole auth (role `role-1`, default mount) with `secret_id` in a file in `dir`.
+fn approle(dir: &tempfile::TempDir, secret_id: &str) -> VaultAuth {
+    let secret_id_file = dir.path().join("secret-id");
+    std::fs::write(&secret_id_file, secret_id).unwrap();
+    VaultAuth::Approle {
+        mount: "approle".into(),
+        role_id: "role-1".into(),
+        secret_id_file,
+        wrapped: false,
+    }
+}
+
 fn token_file(dir: &tempfile::TempDir, token: &str) -> PathBuf {
     let p = dir.path().join("token");
     std::fs::write(&p, format!("{token}\n")).unwrap();
@@ -281,6 +327,17 @@ fn cache_age_is_capped_by_the_lease() {
 }
 
 #[test]
+fn refresh_backoff_doubles_up_to_its_cap() {
+    use backon::BackoffBuilder;
+    let secs: Vec<u64> = refresh_backoff()
+        .build()
+        .take(8)
+        .map(|d| d.as_secs())
+        .collect();
+    assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
+}
+
+#[test]
 fn capability_lists() {
     let v = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(can_read(Some(&v(&["read"]))));
@@ -339,7 +396,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
             200,
             kv_reply("kv-req-1", 1, serde_json::json!({"password": CANARY})),
         )),
-        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+        _ => not_found(),
     });
     let vault = fake(handler).await;
     let mut cfg = config(
@@ -353,11 +410,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     cfg.cache_max_age_secs = 60;
     let src = VaultSource::connect(cfg).await.unwrap();
 
-    let login = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/auth/k8s-test/login")
-        .unwrap();
+    let login = vault.request("/v1/auth/k8s-test/login");
     assert_eq!(login.method, "POST");
     assert_eq!(login.header("x-vault-token"), None);
     let body: serde_json::Value = serde_json::from_str(&login.body).unwrap();
@@ -370,11 +423,7 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     let s = src.read("app/db").await.unwrap();
     assert_eq!(s.field("password").unwrap().expose_secret(), CANARY);
     assert_eq!(s.request_id(), Some("kv-req-1"));
-    let read = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/secret/data/app/db")
-        .unwrap();
+    let read = vault.request("/v1/secret/data/app/db");
     assert_eq!(read.header("x-vault-token"), Some("s.k8s-token"));
 
     // Hit: the cached copy keeps the request id of the read that filled it.
@@ -393,6 +442,12 @@ async fn kubernetes_login_request_shape_and_lease_capped_cache() {
     src.read("app/db").await.unwrap();
     assert_eq!(src.stats().misses, 2);
     assert_eq!(vault.count("GET", "/v1/secret/data/app/db"), 2);
+    // The fresh read is cached again, under its own lease.
+    src.read("app/db").await.unwrap();
+    assert_eq!(src.stats().hits, 2);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    src.read("app/db").await.unwrap();
+    assert_eq!(vault.count("GET", "/v1/secret/data/app/db"), 3);
     assert!(!format!("{src:?}").contains("k8s-token"));
 }
 
@@ -425,7 +480,7 @@ async fn reply_errors_are_mapped_and_never_echo_values() {
         ("GET", "/v1/secret/data/broken") => Some((500, "oops".to_string())),
         ("GET", "/v1/secret/data/bad") => Some((400, CANARY.to_string())),
         ("GET", "/v1/secret/data/slow") => None,
-        _ => Some((404, r#"{"errors":[]}"#.to_string())),
+        _ => not_found(),
     });
     let vault = fake(handler).await;
     let mut cfg = config(
@@ -464,19 +519,13 @@ async fn reply_errors_are_mapped_and_never_echo_values() {
     );
     assert_eq!(src.token_stats().logins, 1);
     let err = src.read("sealed").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("sealed")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["sealed"]);
     assert!(matches!(
         src.read("broken").await,
         Err(SecretError::Unavailable(m)) if m.contains("HTTP 500")
     ));
     let err = src.read("slow").await.unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("timed out")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["timed out"]);
     assert!(matches!(
         src.read("../etc/passwd").await,
         Err(SecretError::InvalidPath(_))
@@ -494,21 +543,11 @@ async fn unreachable_and_refused_logins_fail_closed() {
         l.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let sid = dir.path().join("secret-id");
-    std::fs::write(&sid, "sid-canary-0001").unwrap();
-    let auth = VaultAuth::Approle {
-        mount: "approle".into(),
-        role_id: "role-1".into(),
-        secret_id_file: sid.clone(),
-        wrapped: false,
-    };
+    let auth = approle(&dir, "sid-canary-0001");
     let err = VaultSource::connect(config(&format!("http://127.0.0.1:{port}"), auth.clone()))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, SecretError::Unavailable(m) if m.contains("unreachable") && m.contains("connection refused")),
-        "{err}"
-    );
+    assert_unavailable(&err, &["unreachable", "connection refused"]);
     assert_eq!(err.code(), "credentials_unavailable");
 
     // Vault echoing the secret id in its error: redacted.
@@ -541,20 +580,55 @@ async fn unreachable_and_refused_logins_fail_closed() {
     assert!(err.to_string().contains("token file"), "{err}");
 }
 
+/// A renewal that fails because Vault is unavailable (503) is retried after the backoff's
+/// first delay, with the same token and no new login.
+#[tokio::test]
+async fn failed_renewal_is_retried_after_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let renews = AtomicU64::new(0);
+    let handler: Handler = Arc::new(move |r: &Req| match (r.method.as_str(), r.path.as_str()) {
+        ("POST", "/v1/auth/approle/login") => Some((200, auth_reply("s.tok", 3, true))),
+        ("POST", "/v1/auth/token/renew-self") => {
+            if renews.fetch_add(1, Ordering::SeqCst) == 0 {
+                Some((503, r#"{"errors":["Vault is sealed"]}"#.to_string()))
+            } else {
+                Some((200, auth_reply("s.tok", 3, true)))
+            }
+        }
+        _ => not_found(),
+    });
+    let vault = fake(handler).await;
+    let src = VaultSource::connect(config(&vault.addr, approle(&dir, "sid-1")))
+        .await
+        .unwrap();
+    // First renewal at ~2 s fails, the retry ~1 s later succeeds.
+    for _ in 0..100 {
+        if src.token_stats().renewals > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        src.token_stats(),
+        VaultTokenStats {
+            logins: 1,
+            renewals: 1
+        }
+    );
+    assert_eq!(vault.count("POST", "/v1/auth/token/renew-self"), 2);
+}
+
 /// A 403 with a token that lookup-self no longer accepts triggers one new login and a
 /// retry; the renewal task renews at 2/3 of the TTL.
 #[tokio::test]
 async fn revoked_token_relogin_and_renewal_against_fake() {
     let dir = tempfile::tempdir().unwrap();
-    let sid = dir.path().join("secret-id");
-    std::fs::write(&sid, "sid-1").unwrap();
-    let logins = Arc::new(AtomicU64::new(0));
-    let l2 = Arc::clone(&logins);
+    let logins = AtomicU64::new(0);
     let handler: Handler = Arc::new(move |r: &Req| {
         let tok = r.header("x-vault-token").unwrap_or("").to_string();
         match (r.method.as_str(), r.path.as_str()) {
             ("POST", "/v1/auth/approle/login") => {
-                let n = l2.fetch_add(1, Ordering::SeqCst) + 1;
+                let n = logins.fetch_add(1, Ordering::SeqCst) + 1;
                 Some((200, auth_reply(&format!("s.tok-{n}"), 3, true)))
             }
             ("POST", "/v1/auth/token/renew-self") => Some((200, auth_reply(&tok, 3, true))),
@@ -565,19 +639,11 @@ async fn revoked_token_relogin_and_renewal_against_fake() {
             ("GET", "/v1/secret/data/x") => {
                 Some((200, kv_reply("r", 0, serde_json::json!({"k": "v"}))))
             }
-            _ => Some((404, r#"{"errors":[]}"#.to_string())),
+            _ => not_found(),
         }
     });
     let vault = fake(handler).await;
-    let mut cfg = config(
-        &vault.addr,
-        VaultAuth::Approle {
-            mount: "approle".into(),
-            role_id: "role-1".into(),
-            secret_id_file: sid,
-            wrapped: false,
-        },
-    );
+    let mut cfg = config(&vault.addr, approle(&dir, "sid-1"));
     cfg.cache_max_age_secs = 0;
     let src = VaultSource::connect(cfg).await.unwrap();
     let s = src.read("x").await.unwrap();
@@ -587,11 +653,7 @@ async fn revoked_token_relogin_and_renewal_against_fake() {
     // Renewal of token 2 at ~2 s.
     tokio::time::sleep(Duration::from_millis(2_600)).await;
     assert!(src.token_stats().renewals >= 1, "{:?}", src.token_stats());
-    let renew = vault
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/auth/token/renew-self")
-        .unwrap();
+    let renew = vault.request("/v1/auth/token/renew-self");
     assert_eq!(renew.header("x-vault-token"), Some("s.tok-2"));
     assert_eq!(src.token_stats().logins, 2);
 }
@@ -642,11 +704,7 @@ async fn health_reads_the_status_and_body() {
         if let Err(e) = got {
             assert!(e.to_string().contains(needle), "{code}: {e}");
         }
-        let h = vault
-            .requests()
-            .into_iter()
-            .find(|r| r.path.starts_with("/v1/sys/health"))
-            .unwrap();
+        let h = vault.request("/v1/sys/health");
         assert_eq!(h.header("x-vault-token"), None, "health is unauthenticated");
     }
 }

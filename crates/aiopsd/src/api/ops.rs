@@ -36,42 +36,12 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
-    let mut text = state.metrics.render();
-    // The secret source keeps its own counters (it may not depend on the metrics registry).
-    let stats = state.secrets.stats();
-    let kind = state.secrets.kind();
-    let mut extra = String::new();
-    for (name, help, value) in [
-        (
-            "aiops_secret_cache_hits",
-            "Secret reads served from the cache",
-            stats.hits,
-        ),
-        (
-            "aiops_secret_cache_misses",
-            "Secret reads that went to the source",
-            stats.misses,
-        ),
-        (
-            "aiops_secret_errors",
-            "Secret reads that failed",
-            stats.errors,
-        ),
-    ] {
-        extra.push_str(&format!(
-            "# HELP {name} {help}.\n# TYPE {name} counter\n{name}_total{{source=\"{kind}\"}} {value}\n"
-        ));
-    }
-    match text.rfind("# EOF") {
-        Some(at) => text.insert_str(at, &extra),
-        None => text.push_str(&extra),
-    }
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        text,
+        state.metrics.render(),
     )
         .into_response()
 }
