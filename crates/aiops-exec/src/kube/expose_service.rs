@@ -244,9 +244,9 @@ impl KubeExecutor {
     }
 
     fn desired_route(&self, expose: &Expose<'_>, resource_version: Option<&str>) -> HttpRoute {
-        HttpRoute::new(
-            self.desired_meta(expose.namespace, &expose.route_name, resource_version),
-            HttpRouteSpec {
+        HttpRoute {
+            metadata: self.desired_meta(expose.namespace, &expose.route_name, resource_version),
+            spec: HttpRouteSpec {
                 parent_refs: vec![ParentReference {
                     group: Some("gateway.networking.k8s.io".to_string()),
                     kind: Some("Gateway".to_string()),
@@ -261,7 +261,8 @@ impl KubeExecutor {
                     }],
                 }],
             },
-        )
+            status: None,
+        }
     }
 
     fn desired_certificate(
@@ -269,9 +270,9 @@ impl KubeExecutor {
         expose: &Expose<'_>,
         resource_version: Option<&str>,
     ) -> Certificate {
-        Certificate::new(
-            self.desired_meta(expose.namespace, &expose.cert_name, resource_version),
-            CertificateSpec {
+        Certificate {
+            metadata: self.desired_meta(expose.namespace, &expose.cert_name, resource_version),
+            spec: CertificateSpec {
                 secret_name: expose.secret_name.clone(),
                 dns_names: vec![expose.hostname.to_string()],
                 issuer_ref: IssuerRef {
@@ -280,7 +281,8 @@ impl KubeExecutor {
                     group: Some("cert-manager.io".to_string()),
                 },
             },
-        )
+            status: None,
+        }
     }
 
     fn desired_meta(
