@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::ExecError;
 use crate::output::{self, PlaybookOutcome};
@@ -503,15 +503,11 @@ impl Ansible {
         })
     }
 
-    /// Runs `ansible-playbook --version` and returns its first line (e.g.
-    /// `ansible-playbook [core 2.19.14]`). For readiness checks.
-    pub async fn version(&self) -> Result<String, ExecError> {
-        self.check_binary()?;
-        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
-        self.prepare(&run_dir)?;
+    /// `ansible-playbook` with only the child's environment, in the run directory, in a
+    /// process group of its own, stdin closed and the output piped.
+    fn command(&self, run_dir: &RunDir) -> Command {
         let mut cmd = Command::new(&self.cfg.ansible_playbook);
-        cmd.arg("--version")
-            .env_clear()
+        cmd.env_clear()
             .envs(self.child_env(run_dir.path()))
             .current_dir(run_dir.path())
             .stdin(Stdio::null())
@@ -519,13 +515,30 @@ impl Ansible {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        cmd
+    }
+
+    /// Starts `cmd`, armed with a guard that kills its process tree unless disarmed.
+    fn spawn(&self, cmd: &mut Command) -> Result<(Child, ProcessTreeGuard), ExecError> {
         let child = cmd.spawn().map_err(|e| {
             ExecError::Unavailable(format!(
                 "cannot start {}: {e}",
                 self.cfg.ansible_playbook.display()
             ))
         })?;
-        let mut guard = ProcessTreeGuard { pid: child.id() };
+        let guard = ProcessTreeGuard { pid: child.id() };
+        Ok((child, guard))
+    }
+
+    /// Runs `ansible-playbook --version` and returns its first line (e.g.
+    /// `ansible-playbook [core 2.19.14]`). For readiness checks.
+    pub async fn version(&self) -> Result<String, ExecError> {
+        self.check_binary()?;
+        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
+        self.prepare(&run_dir)?;
+        let mut cmd = self.command(&run_dir);
+        cmd.arg("--version");
+        let (child, mut guard) = self.spawn(&mut cmd)?;
         let limit = self.cfg.timeout.min(Duration::from_secs(60));
         let out = match tokio::time::timeout(limit, child.wait_with_output()).await {
             Err(_) => {
@@ -608,7 +621,7 @@ impl Ansible {
             })?)
         };
 
-        let mut cmd = Command::new(&self.cfg.ansible_playbook);
+        let mut cmd = self.command(&run_dir);
         cmd.arg("-v").arg("-i").arg(&inventory);
         cmd.arg("-e").arg(at_file(&vars_file));
         if let Some(secret_file) = &secret_file {
@@ -621,23 +634,9 @@ impl Ansible {
             cmd.arg("--limit").arg(limit);
         }
         cmd.arg("--").arg(&playbook);
-        cmd.env_clear()
-            .envs(self.child_env(run_dir.path()))
-            .current_dir(run_dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
 
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| {
-            ExecError::Unavailable(format!(
-                "cannot start {}: {e}",
-                self.cfg.ansible_playbook.display()
-            ))
-        })?;
-        let mut guard = ProcessTreeGuard { pid: child.id() };
+        let (mut child, mut guard) = self.spawn(&mut cmd)?;
         tracing::debug!(pid = child.id(), "ansible-playbook started");
 
         let stdout_task = child.stdout.take().map(|s| tokio::spawn(read_capped(s)));

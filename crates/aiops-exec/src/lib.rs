@@ -146,54 +146,40 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(
-            ExecError::Unavailable("x".into()).code(),
-            "executor_unavailable"
-        );
-        assert_eq!(
-            ExecError::Timeout(Duration::from_secs(1)).code(),
-            "executor_timeout"
-        );
-        assert_eq!(
-            ExecError::Failed {
-                message: "m".into(),
-                outcome: None
-            }
-            .code(),
-            "executor_failed"
-        );
-        assert_eq!(
-            ExecError::DnsUnavailable("x".into()).code(),
-            "dns_unavailable"
-        );
-        assert_eq!(
-            ExecError::InvalidPlaybook("x".into()).code(),
-            "invalid_playbook"
-        );
-        assert_eq!(
-            ExecError::io("ctx", std::io::Error::other("e")).code(),
-            "io"
-        );
-        assert_eq!(
-            ExecError::Forbidden {
-                verb: "patch".into(),
-                resource: "deployments".into(),
-                message: "m".into()
-            }
-            .code(),
-            "forbidden"
-        );
-        assert_eq!(ExecError::NotFound { what: "x".into() }.code(), "not_found");
-        assert_eq!(ExecError::Conflict("x".into()).code(), "conflict");
-        assert_eq!(
-            ExecError::InvalidParams("x".into()).code(),
-            "invalid_params"
-        );
-        assert_eq!(
-            ExecError::UnknownAction("x".into()).code(),
-            "unknown_action"
-        );
-        assert_eq!(ExecError::Config("x".into()).code(), "executor_config");
+        let cases = [
+            (ExecError::Unavailable("x".into()), "executor_unavailable"),
+            (
+                ExecError::Timeout(Duration::from_secs(1)),
+                "executor_timeout",
+            ),
+            (
+                ExecError::Failed {
+                    message: "m".into(),
+                    outcome: None,
+                },
+                "executor_failed",
+            ),
+            (ExecError::DnsUnavailable("x".into()), "dns_unavailable"),
+            (ExecError::InvalidDnsQuery("x".into()), "invalid_dns_query"),
+            (ExecError::InvalidPlaybook("x".into()), "invalid_playbook"),
+            (
+                ExecError::Forbidden {
+                    verb: "patch".into(),
+                    resource: "deployments".into(),
+                    message: "m".into(),
+                },
+                "forbidden",
+            ),
+            (ExecError::NotFound { what: "x".into() }, "not_found"),
+            (ExecError::Conflict("x".into()), "conflict"),
+            (ExecError::InvalidParams("x".into()), "invalid_params"),
+            (ExecError::UnknownAction("x".into()), "unknown_action"),
+            (ExecError::Config("x".into()), "executor_config"),
+            (ExecError::io("ctx", std::io::Error::other("e")), "io"),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code(), code, "{err}");
+        }
         assert_eq!(
             ExecError::Timeout(Duration::from_millis(1500)).to_string(),
             "executor timed out after 1.5s"

@@ -154,6 +154,12 @@ pub fn processes_matching(needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Fails unless `dir` is empty (or gone): no run left a file behind.
+pub fn assert_no_entries(dir: &Path) {
+    let entries = dir_entries(dir);
+    assert!(entries.is_empty(), "left in {}: {entries:?}", dir.display());
+}
+
 /// Entries of a directory (empty when it does not exist).
 pub fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
