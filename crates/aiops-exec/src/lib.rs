@@ -16,6 +16,9 @@
 //!   string in a [`PlaybookOutcome`] and in [`ExecError`] messages is scrubbed of the
 //!   secret variables the run was given.
 //!
+//! [`AnsibleConfig`] and [`KubeConfig`] are the daemon's `[ansible]` and `[kube]`
+//! configuration sections as they are (serde, defaults, unknown keys rejected).
+//!
 //! Results are parsed from the output of Ansible's built-in `default` stdout callback with
 //! `ANSIBLE_CALLBACK_RESULT_FORMAT=json` and verbosity 1 (module `output`).
 //!

@@ -65,7 +65,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
     let (key_name, key_alg, key_secret) = bind.tsig();
     let tmp = tempfile::tempdir().expect("tmp");
     let playbooks = repo_root().join("deploy/ansible/playbooks");
-    let ansible = ansible(&playbooks, Duration::from_secs(120), Some(tmp.path()));
+    let ansible = ansible(&playbooks, 120, Some(tmp.path()));
     let add_vars = vars(&bind, json!({"ip": "192.168.1.100", "ttl": 3600}));
     let key: Key<'_> = (&key_name, &key_alg, &key_secret);
 

@@ -166,13 +166,14 @@ struct Ctx {
 impl Ctx {
     fn config(&self, kubeconfig: &Path) -> KubeConfig {
         KubeConfig {
+            enabled: true,
             kubeconfig: Some(kubeconfig.to_path_buf()),
             context: None,
             gateway_name: GATEWAY.into(),
             gateway_namespace: GATEWAY_NS.into(),
             cluster_issuer: ISSUER.into(),
             field_manager: "aiopsd".into(),
-            timeout: Duration::from_secs(20),
+            timeout_ms: 20_000,
         }
     }
 

@@ -52,9 +52,9 @@ fn run_with_secret(playbook: &str, vars: Map<String, Value>) -> PlaybookRun {
 /// tests that use it).
 fn ansible_with_binary(bin: PathBuf) -> Ansible {
     Ansible::new(AnsibleConfig {
-        ansible_playbook: bin,
+        playbook_bin: bin,
         playbook_dir: repo_root().join("deploy/ansible/playbooks"),
-        timeout: Duration::from_secs(5),
+        timeout_secs: 5,
         tmp_dir: None,
     })
 }
@@ -81,11 +81,11 @@ struct SleepRun {
 
 impl SleepRun {
     /// Sleeps `base` seconds (and a unique fraction), under this timeout.
-    fn new(timeout: Duration, base: u32) -> SleepRun {
+    fn new(timeout_secs: u64, base: u32) -> SleepRun {
         let playbooks = tempfile::tempdir().expect("tmp");
         write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
         let tmp = tempfile::tempdir().expect("tmp");
-        let ansible = ansible(playbooks.path(), timeout, Some(tmp.path()));
+        let ansible = ansible(playbooks.path(), timeout_secs, Some(tmp.path()));
         let arg = format!("{base}.{}{}", std::process::id(), rand_suffix());
         let run = run_with_secret("sleep.yml", obj(json!({ "sleep_arg": arg })));
         SleepRun {
@@ -120,7 +120,7 @@ fn rand_suffix() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_of_one_second_kills_the_run_and_removes_the_vars_file() {
-    let sleep = SleepRun::new(Duration::from_secs(1), 300);
+    let sleep = SleepRun::new(1, 300);
     let started = std::time::Instant::now();
     let err = sleep
         .ansible
@@ -136,7 +136,7 @@ async fn timeout_of_one_second_kills_the_run_and_removes_the_vars_file() {
 async fn timeout_kills_module_processes_in_worker_sessions() {
     // Ansible's workers call setsid(): the command a task runs is not in ansible-playbook's
     // process group. Wait until the task's `sleep` really runs, then let the timeout hit.
-    let sleep = SleepRun::new(Duration::from_secs(10), 600);
+    let sleep = SleepRun::new(10, 600);
 
     let seen_sleep = Arc::new(AtomicBool::new(false));
     let seen_secret_file_0600 = Arc::new(AtomicBool::new(false));
@@ -188,7 +188,7 @@ async fn timeout_kills_module_processes_in_worker_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_run_future_kills_the_tree_and_removes_the_files() {
     // Cancellation (and unwinding from a panic) drops the run's guards.
-    let sleep = SleepRun::new(Duration::from_secs(60), 900);
+    let sleep = SleepRun::new(60, 900);
     let cancelled =
         tokio::time::timeout(Duration::from_secs(3), sleep.ansible.run(&sleep.run)).await;
     assert!(cancelled.is_err(), "the run should still be going after 3s");
@@ -227,7 +227,7 @@ async fn secrets_are_scrubbed_from_results_and_errors() {
 "#,
     );
     let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), Duration::from_secs(120), Some(tmp.path()));
+    let ansible = ansible(playbooks.path(), 120, Some(tmp.path()));
 
     let outcome = ansible
         .run(&run_with_secret("leak.yml", Map::new()))
@@ -278,7 +278,7 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
         "broken.yml",
         "- hosts: localhost\n  tasks: [oops\n",
     );
-    let ansible = ansible(playbooks.path(), Duration::from_secs(120), None);
+    let ansible = ansible(playbooks.path(), 120, None);
     let outcome = ansible
         .run(&PlaybookRun {
             playbook: "echo.yml".into(),
@@ -307,11 +307,7 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
 
 #[tokio::test]
 async fn version_reports_ansible_core() {
-    let ansible = ansible(
-        &repo_root().join("deploy/ansible/playbooks"),
-        Duration::from_secs(60),
-        None,
-    );
+    let ansible = ansible(&repo_root().join("deploy/ansible/playbooks"), 60, None);
     let version = ansible.version().await.expect("version");
     assert!(version.contains("core 2."), "{version}");
 }

@@ -11,6 +11,7 @@ use ::kube::api::{Api, Patch, PatchParams};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::{Client, Config};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::KubeExecutor;
@@ -21,9 +22,15 @@ use crate::ExecError;
 /// Upper bound of the TCP/TLS connect phase (the whole call is bounded by `timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How to reach the cluster, and where `k8s.expose_service` attaches routes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach the cluster, and where `k8s.expose_service` attaches routes: the `[kube]`
+/// section of the daemon's configuration (field names are the configuration keys; unknown
+/// keys are rejected, missing ones take the defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct KubeConfig {
+    /// Whether the daemon builds this executor at all (`k8s.*` actions fail as
+    /// unavailable otherwise). [`KubeExecutor::connect`] does not look at it.
+    pub enabled: bool,
     /// A kubeconfig file (development); `None`: the in-cluster service account.
     pub kubeconfig: Option<PathBuf>,
     /// Context of the kubeconfig to use (default: its current context).
@@ -32,12 +39,34 @@ pub struct KubeConfig {
     pub gateway_name: String,
     /// Namespace of that Gateway.
     pub gateway_namespace: String,
-    /// cert-manager ClusterIssuer that signs the Certificates.
+    /// cert-manager ClusterIssuer that signs the Certificates (e.g. a DNS-01 issuer).
     pub cluster_issuer: String,
-    /// Field manager of patches and server-side applies (`aiopsd`).
+    /// Field manager of patches and server-side applies.
     pub field_manager: String,
-    /// Limit of each call to the API server.
-    pub timeout: Duration,
+    /// Limit of each call to the API server, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for KubeConfig {
+    fn default() -> Self {
+        KubeConfig {
+            enabled: false,
+            kubeconfig: None,
+            context: None,
+            gateway_name: "appliance".into(),
+            gateway_namespace: "aiops".into(),
+            cluster_issuer: "dns01".into(),
+            field_manager: "aiopsd".into(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl KubeConfig {
+    /// The limit of each call to the API server.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
 }
 
 impl fmt::Debug for KubeExecutor {
@@ -74,10 +103,10 @@ impl KubeExecutor {
             None => Config::incluster()
                 .map_err(|e| ExecError::Config(format!("no in-cluster service account: {e}")))?,
         };
-        config.connect_timeout = Some(cfg.timeout.min(CONNECT_TIMEOUT));
-        config.read_timeout = Some(cfg.timeout);
+        config.connect_timeout = Some(cfg.timeout().min(CONNECT_TIMEOUT));
+        config.read_timeout = Some(cfg.timeout());
         config.reset_reader_on_write = true;
-        config.write_timeout = Some(cfg.timeout);
+        config.write_timeout = Some(cfg.timeout());
         let client = Client::try_from(config)
             .map_err(|e| ExecError::Config(format!("cannot build the Kubernetes client: {e}")))?;
         Ok(KubeExecutor { client, cfg })
@@ -134,7 +163,7 @@ impl KubeExecutor {
         op: Op<'_>,
         fut: impl Future<Output = Result<T, ::kube::Error>>,
     ) -> Result<T, ExecError> {
-        match tokio::time::timeout(self.cfg.timeout, fut).await {
+        match tokio::time::timeout(self.cfg.timeout(), fut).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
                 let err = map_kube_error(err, op);
@@ -145,8 +174,38 @@ impl KubeExecutor {
                 "the Kubernetes API did not answer `{} {}` within {}s",
                 op.verb,
                 op.what,
-                self.cfg.timeout.as_secs_f64()
+                self.cfg.timeout().as_secs_f64()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_keys_defaults_and_unknown_keys() {
+        let cfg: KubeConfig = serde_json::from_value(
+            json!({"enabled": true, "kubeconfig": "dev/kubeconfig", "timeout_ms": 1500}),
+        )
+        .expect("config");
+        let expected = KubeConfig {
+            enabled: true,
+            kubeconfig: Some("dev/kubeconfig".into()),
+            timeout_ms: 1500,
+            ..KubeConfig::default()
+        };
+        assert_eq!(cfg, expected);
+        assert_eq!(cfg.timeout(), Duration::from_millis(1500));
+        assert_eq!(
+            serde_json::to_value(KubeConfig::default()).expect("serialise"),
+            json!({"enabled": false, "kubeconfig": null, "context": null,
+                   "gateway_name": "appliance", "gateway_namespace": "aiops",
+                   "cluster_issuer": "dns01", "field_manager": "aiopsd", "timeout_ms": 10000})
+        );
+        let err = serde_json::from_value::<KubeConfig>(json!({"timeout": 5})).expect_err("unknown");
+        assert!(err.to_string().contains("unknown field"), "{err}");
     }
 }
