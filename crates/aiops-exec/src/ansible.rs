@@ -16,9 +16,10 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::ExecError;
 use crate::output::{self, PlaybookOutcome};
@@ -34,20 +35,43 @@ const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 /// `ANSIBLE_*`): HOME for ssh keys and known_hosts of remote hosts, the user's name.
 const PASSED_ENV: &[&str] = &["HOME", "USER", "LOGNAME"];
 
-/// How to run Ansible.
-#[derive(Debug, Clone)]
+/// How to run Ansible: the `[ansible]` section of the daemon's configuration (field names
+/// are the configuration keys; unknown keys are rejected, missing ones take the defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct AnsibleConfig {
-    /// The `ansible-playbook` binary. The Python interpreter for the local host is the
-    /// `python` (or `python3`) next to it (a venv's), else Ansible's discovery.
-    pub ansible_playbook: PathBuf,
+    /// The `ansible-playbook` binary (a path; a relative one is taken from the working
+    /// directory). The Python interpreter for the local host is the `python` (or
+    /// `python3`) next to it (a venv's), else Ansible's discovery.
+    pub playbook_bin: PathBuf,
     /// The allow-listed playbook directory; runs name playbooks relative to it. Modules are
     /// looked up in `<playbook_dir>/library` and `<playbook_dir>/../library` (the repo's
     /// `deploy/ansible/library` for `deploy/ansible/playbooks`), roles likewise in `roles`.
     pub playbook_dir: PathBuf,
-    /// Wall-clock limit of one run; then the process tree is killed.
-    pub timeout: Duration,
-    /// Where private per-run directories are made (default: the system temp dir).
+    /// Wall-clock limit of one run in seconds; then the process tree is killed.
+    pub timeout_secs: u64,
+    /// Where private per-run directories are made (`None`: the system temp dir). Not a
+    /// configuration key (the daemon always uses the system temp dir).
+    #[serde(skip)]
     pub tmp_dir: Option<PathBuf>,
+}
+
+impl Default for AnsibleConfig {
+    fn default() -> Self {
+        AnsibleConfig {
+            playbook_bin: PathBuf::from("ansible-playbook"),
+            playbook_dir: PathBuf::from("deploy/ansible/playbooks"),
+            timeout_secs: 120,
+            tmp_dir: None,
+        }
+    }
+}
+
+impl AnsibleConfig {
+    /// The limit of one run.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
 }
 
 /// One playbook run.
@@ -365,7 +389,7 @@ impl Ansible {
 
     /// The interpreter next to the ansible-playbook binary (a venv's python), if any.
     fn python(&self) -> Option<PathBuf> {
-        let bin = &self.cfg.ansible_playbook;
+        let bin = &self.cfg.playbook_bin;
         let dirs = [
             bin.parent().map(Path::to_path_buf),
             bin.canonicalize()
@@ -392,7 +416,7 @@ impl Ansible {
     }
 
     fn check_binary(&self) -> Result<(), ExecError> {
-        let bin = &self.cfg.ansible_playbook;
+        let bin = &self.cfg.playbook_bin;
         match std::fs::metadata(bin) {
             Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(()),
             Ok(_) => Err(ExecError::Unavailable(format!(
@@ -411,7 +435,7 @@ impl Ansible {
         let join = |dirs: &[PathBuf]| std::env::join_paths(dirs).unwrap_or_default();
         let bin_dir = self
             .cfg
-            .ansible_playbook
+            .playbook_bin
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
@@ -503,15 +527,11 @@ impl Ansible {
         })
     }
 
-    /// Runs `ansible-playbook --version` and returns its first line (e.g.
-    /// `ansible-playbook [core 2.19.14]`). For readiness checks.
-    pub async fn version(&self) -> Result<String, ExecError> {
-        self.check_binary()?;
-        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
-        self.prepare(&run_dir)?;
-        let mut cmd = Command::new(&self.cfg.ansible_playbook);
-        cmd.arg("--version")
-            .env_clear()
+    /// `ansible-playbook` with only the child's environment, in the run directory, in a
+    /// process group of its own, stdin closed and the output piped.
+    fn command(&self, run_dir: &RunDir) -> Command {
+        let mut cmd = Command::new(&self.cfg.playbook_bin);
+        cmd.env_clear()
             .envs(self.child_env(run_dir.path()))
             .current_dir(run_dir.path())
             .stdin(Stdio::null())
@@ -519,14 +539,31 @@ impl Ansible {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        cmd
+    }
+
+    /// Starts `cmd`, armed with a guard that kills its process tree unless disarmed.
+    fn spawn(&self, cmd: &mut Command) -> Result<(Child, ProcessTreeGuard), ExecError> {
         let child = cmd.spawn().map_err(|e| {
             ExecError::Unavailable(format!(
                 "cannot start {}: {e}",
-                self.cfg.ansible_playbook.display()
+                self.cfg.playbook_bin.display()
             ))
         })?;
-        let mut guard = ProcessTreeGuard { pid: child.id() };
-        let limit = self.cfg.timeout.min(Duration::from_secs(60));
+        let guard = ProcessTreeGuard { pid: child.id() };
+        Ok((child, guard))
+    }
+
+    /// Runs `ansible-playbook --version` and returns its first line (e.g.
+    /// `ansible-playbook [core 2.19.14]`). For readiness checks.
+    pub async fn version(&self) -> Result<String, ExecError> {
+        self.check_binary()?;
+        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
+        self.prepare(&run_dir)?;
+        let mut cmd = self.command(&run_dir);
+        cmd.arg("--version");
+        let (child, mut guard) = self.spawn(&mut cmd)?;
+        let limit = self.cfg.timeout().min(Duration::from_secs(60));
         let out = match tokio::time::timeout(limit, child.wait_with_output()).await {
             Err(_) => {
                 guard.kill();
@@ -608,7 +645,7 @@ impl Ansible {
             })?)
         };
 
-        let mut cmd = Command::new(&self.cfg.ansible_playbook);
+        let mut cmd = self.command(&run_dir);
         cmd.arg("-v").arg("-i").arg(&inventory);
         cmd.arg("-e").arg(at_file(&vars_file));
         if let Some(secret_file) = &secret_file {
@@ -621,23 +658,9 @@ impl Ansible {
             cmd.arg("--limit").arg(limit);
         }
         cmd.arg("--").arg(&playbook);
-        cmd.env_clear()
-            .envs(self.child_env(run_dir.path()))
-            .current_dir(run_dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
 
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| {
-            ExecError::Unavailable(format!(
-                "cannot start {}: {e}",
-                self.cfg.ansible_playbook.display()
-            ))
-        })?;
-        let mut guard = ProcessTreeGuard { pid: child.id() };
+        let (mut child, mut guard) = self.spawn(&mut cmd)?;
         tracing::debug!(pid = child.id(), "ansible-playbook started");
 
         let stdout_task = child.stdout.take().map(|s| tokio::spawn(read_capped(s)));
@@ -648,16 +671,16 @@ impl Ansible {
             }
         };
 
-        let status = match tokio::time::timeout(self.cfg.timeout, child.wait()).await {
+        let status = match tokio::time::timeout(self.cfg.timeout(), child.wait()).await {
             Err(_) => {
                 guard.kill();
                 let _ = child.wait().await;
                 abort_readers();
                 tracing::warn!(
-                    timeout_s = self.cfg.timeout.as_secs_f64(),
+                    timeout_s = self.cfg.timeout().as_secs_f64(),
                     "ansible-playbook timed out"
                 );
-                return Err(ExecError::Timeout(self.cfg.timeout));
+                return Err(ExecError::Timeout(self.cfg.timeout()));
             }
             Ok(Err(e)) => {
                 guard.kill();
@@ -743,6 +766,30 @@ fn at_file(path: &Path) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_keys_defaults_and_unknown_keys() {
+        let cfg: AnsibleConfig = serde_json::from_value(
+            json!({"playbook_bin": "/venv/bin/ansible-playbook", "timeout_secs": 5}),
+        )
+        .expect("config");
+        let expected = AnsibleConfig {
+            playbook_bin: "/venv/bin/ansible-playbook".into(),
+            timeout_secs: 5,
+            ..AnsibleConfig::default()
+        };
+        assert_eq!(cfg, expected);
+        assert_eq!(cfg.timeout(), Duration::from_secs(5));
+        assert_eq!(
+            serde_json::to_value(AnsibleConfig::default()).expect("serialise"),
+            json!({"playbook_bin": "ansible-playbook", "playbook_dir": "deploy/ansible/playbooks",
+                   "timeout_secs": 120})
+        );
+        for bad in [json!({"timeout": 5}), json!({"tmp_dir": "/tmp"})] {
+            let err = serde_json::from_value::<AnsibleConfig>(bad).expect_err("unknown key");
+            assert!(err.to_string().contains("unknown field"), "{err}");
+        }
+    }
 
     #[test]
     fn playbook_paths_are_confined() {

@@ -16,6 +16,9 @@
 //!   string in a [`PlaybookOutcome`] and in [`ExecError`] messages is scrubbed of the
 //!   secret variables the run was given.
 //!
+//! [`AnsibleConfig`] and [`KubeConfig`] are the daemon's `[ansible]` and `[kube]`
+//! configuration sections as they are (serde, defaults, unknown keys rejected).
+//!
 //! Results are parsed from the output of Ansible's built-in `default` stdout callback with
 //! `ANSIBLE_CALLBACK_RESULT_FORMAT=json` and verbosity 1 (module `output`).
 //!
@@ -146,54 +149,40 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(
-            ExecError::Unavailable("x".into()).code(),
-            "executor_unavailable"
-        );
-        assert_eq!(
-            ExecError::Timeout(Duration::from_secs(1)).code(),
-            "executor_timeout"
-        );
-        assert_eq!(
-            ExecError::Failed {
-                message: "m".into(),
-                outcome: None
-            }
-            .code(),
-            "executor_failed"
-        );
-        assert_eq!(
-            ExecError::DnsUnavailable("x".into()).code(),
-            "dns_unavailable"
-        );
-        assert_eq!(
-            ExecError::InvalidPlaybook("x".into()).code(),
-            "invalid_playbook"
-        );
-        assert_eq!(
-            ExecError::io("ctx", std::io::Error::other("e")).code(),
-            "io"
-        );
-        assert_eq!(
-            ExecError::Forbidden {
-                verb: "patch".into(),
-                resource: "deployments".into(),
-                message: "m".into()
-            }
-            .code(),
-            "forbidden"
-        );
-        assert_eq!(ExecError::NotFound { what: "x".into() }.code(), "not_found");
-        assert_eq!(ExecError::Conflict("x".into()).code(), "conflict");
-        assert_eq!(
-            ExecError::InvalidParams("x".into()).code(),
-            "invalid_params"
-        );
-        assert_eq!(
-            ExecError::UnknownAction("x".into()).code(),
-            "unknown_action"
-        );
-        assert_eq!(ExecError::Config("x".into()).code(), "executor_config");
+        let cases = [
+            (ExecError::Unavailable("x".into()), "executor_unavailable"),
+            (
+                ExecError::Timeout(Duration::from_secs(1)),
+                "executor_timeout",
+            ),
+            (
+                ExecError::Failed {
+                    message: "m".into(),
+                    outcome: None,
+                },
+                "executor_failed",
+            ),
+            (ExecError::DnsUnavailable("x".into()), "dns_unavailable"),
+            (ExecError::InvalidDnsQuery("x".into()), "invalid_dns_query"),
+            (ExecError::InvalidPlaybook("x".into()), "invalid_playbook"),
+            (
+                ExecError::Forbidden {
+                    verb: "patch".into(),
+                    resource: "deployments".into(),
+                    message: "m".into(),
+                },
+                "forbidden",
+            ),
+            (ExecError::NotFound { what: "x".into() }, "not_found"),
+            (ExecError::Conflict("x".into()), "conflict"),
+            (ExecError::InvalidParams("x".into()), "invalid_params"),
+            (ExecError::UnknownAction("x".into()), "unknown_action"),
+            (ExecError::Config("x".into()), "executor_config"),
+            (ExecError::io("ctx", std::io::Error::other("e")), "io"),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code(), code, "{err}");
+        }
         assert_eq!(
             ExecError::Timeout(Duration::from_millis(1500)).to_string(),
             "executor timed out after 1.5s"

@@ -2,6 +2,11 @@
 
 use std::borrow::Cow;
 
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE};
+
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -76,8 +81,8 @@ fn add_forms(secret: &str, forms: &mut Vec<String>) {
     }
 
     // Base64 encodings of the value.
-    let std = base64_encode(secret.as_bytes(), STD_ALPHABET);
-    let url = base64_encode(secret.as_bytes(), URL_ALPHABET);
+    let std = STANDARD.encode(secret);
+    let url = URL_SAFE.encode(secret);
     for enc in [&std, &url] {
         push(forms, Cow::Owned(enc.trim_end_matches('=').to_owned()));
         push(forms, Cow::Borrowed(enc.as_str()));
@@ -118,55 +123,33 @@ fn add_forms(secret: &str, forms: &mut Vec<String>) {
     }
 }
 
-const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Decodes the unpadded body of a base64 text. Lenient about the unused bits of the last
+/// character: anything that decodes is a form worth scrubbing.
+const DECODER: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 
-/// Padded base64 of `data`.
-pub(crate) fn base64_encode(data: &[u8], alphabet: &[u8; 64]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let idx = |shift: u32| char::from(alphabet[((n >> shift) & 63) as usize]);
-        out.push(idx(18));
-        out.push(idx(12));
-        out.push(if chunk.len() > 1 { idx(6) } else { '=' });
-        out.push(if chunk.len() > 2 { idx(0) } else { '=' });
-    }
-    out
-}
-
-/// Decodes standard or URL-safe base64 (padding optional). `None` when `text` is not
-/// base64, or is too short to be worth treating as an encoded secret (under 8 chars).
-pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Decodes standard or URL-safe base64 (padding optional, up to two `=`). `None` when
+/// `text` is not base64, or is too short to be worth treating as an encoded secret (under
+/// 8 chars).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let body = text.trim_end_matches('=');
-    if body.len() < 8 || text.len() - body.len() > 2 || body.len() % 4 == 1 {
+    if body.len() < 8 || text.len() - body.len() > 2 {
         return None;
     }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in body.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    Some(out)
+    // Either alphabet: the URL-safe characters mapped onto the standard ones.
+    let standard: String = body
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            other => other,
+        })
+        .collect();
+    DECODER.decode(standard).ok()
 }
 
 #[cfg(test)]
@@ -211,15 +194,27 @@ mod tests {
     #[test]
     fn base64_encoding_of_a_secret_is_scrubbed() {
         // "s3cr3t-value" in base64, as a tool that encodes values would print it.
-        let enc = base64_encode(b"s3cr3t-value", STD_ALPHABET);
+        let enc = STANDARD.encode(b"s3cr3t-value");
         assert_eq!(enc, "czNjcjN0LXZhbHVl");
         let out = scrub(&format!("Authorization: Basic {enc}"), &["s3cr3t-value"]);
         assert_eq!(out, "Authorization: Basic [REDACTED]");
     }
 
     #[test]
+    fn both_alphabets_of_the_encoding_are_scrubbed() {
+        let secret = "pass>>word??";
+        let (std, url) = (STANDARD.encode(secret), URL_SAFE.encode(secret));
+        assert_eq!(
+            (std.as_str(), url.as_str()),
+            ("cGFzcz4+d29yZD8/", "cGFzcz4-d29yZD8_")
+        );
+        let out = scrub(&format!("std {std} url {url}"), &[secret]);
+        assert_eq!(out, "std [REDACTED] url [REDACTED]");
+    }
+
+    #[test]
     fn decoded_form_of_a_base64_secret_is_scrubbed() {
-        let secret = base64_encode(b"correct horse battery", STD_ALPHABET);
+        let secret = STANDARD.encode(b"correct horse battery");
         let out = scrub("the password is correct horse battery", &[&secret]);
         assert_eq!(out, "the password is [REDACTED]");
     }
@@ -247,20 +242,36 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trip() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
-            let enc = base64_encode(data, STD_ALPHABET);
-            if enc.trim_end_matches('=').len() >= 8 {
-                assert_eq!(base64_decode(&enc).as_deref(), Some(data));
-            }
+    fn base64_decoding() {
+        for data in [
+            &b"foobarba"[..],
+            b"foobarbaz",
+            b"foobarbazq",
+            b"pass>>word??",
+        ] {
+            let std = STANDARD.encode(data);
+            assert_eq!(base64_decode(&std).as_deref(), Some(data), "{std}");
+            let url = URL_SAFE.encode(data);
+            assert_eq!(base64_decode(&url).as_deref(), Some(data), "{url}");
+            let unpadded = std.trim_end_matches('=');
+            assert_eq!(base64_decode(unpadded).as_deref(), Some(data), "{unpadded}");
         }
-        assert_eq!(base64_encode(b"foobar", STD_ALPHABET), "Zm9vYmFy");
-        assert_eq!(base64_encode(b"fooba", STD_ALPHABET), "Zm9vYmE=");
         assert_eq!(base64_decode("not base64!"), None);
         assert_eq!(
             base64_decode("Zm9vYmFyYmE=").as_deref(),
             Some(&b"foobarba"[..])
         );
+        // Short padding and both alphabets in one text are still read.
+        assert_eq!(
+            base64_decode("Zm9vYmFyYg=").as_deref(),
+            Some(&b"foobarb"[..])
+        );
+        assert_eq!(
+            base64_decode("cGFzcz4-d29yZD8/").as_deref(),
+            Some(&b"pass>>word??"[..])
+        );
+        assert_eq!(base64_decode("Zm9vYmFyYg==="), None, "three pad characters");
+        assert_eq!(base64_decode("Zm9vYmFyY"), None, "a length no encoding has");
         assert_eq!(base64_decode("Zm9vYmE="), None, "too short to be a secret");
     }
 }

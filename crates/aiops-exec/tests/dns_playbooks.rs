@@ -10,7 +10,7 @@ use aiops_exec::{PlaybookRun, dns_lookup};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use common::{Bind, ansible, dir_entries, repo_root};
+use common::{Bind, ansible, assert_no_entries, repo_root};
 
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -27,15 +27,36 @@ fn vars(bind: &Bind, extra: Value) -> Map<String, Value> {
     vars.as_object().expect("object").clone()
 }
 
-fn secrets(name: &str, algorithm: &str, secret: &str) -> BTreeMap<String, SecretString> {
-    BTreeMap::from([
-        ("tsig_key_name".to_owned(), SecretString::from(name)),
-        (
-            "tsig_key_algorithm".to_owned(),
-            SecretString::from(algorithm),
-        ),
-        ("tsig_key_secret".to_owned(), SecretString::from(secret)),
-    ])
+/// A TSIG key: name, algorithm, secret.
+type Key<'a> = (&'a str, &'a str, &'a str);
+
+const ADD: &str = "dns/add_record.yml";
+const DELETE: &str = "dns/delete_record.yml";
+
+/// A run of `playbook` (a dry run when `check`), signed with `key` when there is one.
+fn dns_run(
+    playbook: &str,
+    vars: &Map<String, Value>,
+    key: Option<Key<'_>>,
+    check: bool,
+) -> PlaybookRun {
+    let secret_vars = key.map_or_else(BTreeMap::new, |(name, algorithm, secret)| {
+        BTreeMap::from([
+            ("tsig_key_name".to_owned(), SecretString::from(name)),
+            (
+                "tsig_key_algorithm".to_owned(),
+                SecretString::from(algorithm),
+            ),
+            ("tsig_key_secret".to_owned(), SecretString::from(secret)),
+        ])
+    });
+    PlaybookRun {
+        playbook: playbook.into(),
+        vars: vars.clone(),
+        secret_vars,
+        check,
+        limit: None,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,21 +65,16 @@ async fn add_check_idempotent_delete_against_real_bind() {
     let (key_name, key_alg, key_secret) = bind.tsig();
     let tmp = tempfile::tempdir().expect("tmp");
     let playbooks = repo_root().join("deploy/ansible/playbooks");
-    let ansible = ansible(&playbooks, Duration::from_secs(120), Some(tmp.path()));
+    let ansible = ansible(&playbooks, 120, Some(tmp.path()));
     let add_vars = vars(&bind, json!({"ip": "192.168.1.100", "ttl": 3600}));
+    let key: Key<'_> = (&key_name, &key_alg, &key_secret);
 
     let lookup = || dns_lookup(bind.addr, "test.local", "A", LOOKUP_TIMEOUT);
     assert!(lookup().await.expect("lookup").records.is_empty());
 
     // 1. Check mode: reports the change with a diff, changes nothing.
     let check = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: true,
-            limit: None,
-        })
+        .run(&dns_run(ADD, &add_vars, Some(key), true))
         .await
         .expect("check run");
     assert!(check.changed, "{check:?}");
@@ -77,23 +93,13 @@ async fn add_check_idempotent_delete_against_real_bind() {
     // 1b. Plans are made before credentials are fetched: check mode works without the key
     // (unsigned query); a real run without it is refused by the server.
     let keyless = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            check: true,
-            ..Default::default()
-        })
+        .run(&dns_run(ADD, &add_vars, None, true))
         .await
         .expect("keyless check run");
     assert!(keyless.changed);
     assert_eq!(keyless.diff, check.diff);
     let err = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            check: false,
-            ..Default::default()
-        })
+        .run(&dns_run(ADD, &add_vars, None, false))
         .await
         .expect_err("unsigned update must be refused");
     assert_eq!(err.code(), "executor_failed");
@@ -103,13 +109,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
     // 2. For real.
     let started = Instant::now();
     let added = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: false,
-            limit: None,
-        })
+        .run(&dns_run(ADD, &add_vars, Some(key), false))
         .await
         .expect("add run");
     eprintln!("add_record wall time: {:?}", started.elapsed());
@@ -126,13 +126,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
 
     // 3. Again: a no-op.
     let again = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: false,
-            limit: None,
-        })
+        .run(&dns_run(ADD, &add_vars, Some(key), false))
         .await
         .expect("re-add run");
     assert!(!again.changed, "{again:?}");
@@ -143,13 +137,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
     );
     // Check mode agrees.
     let again_check = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: add_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: true,
-            limit: None,
-        })
+        .run(&dns_run(ADD, &add_vars, Some(key), true))
         .await
         .expect("re-add check run");
     assert!(!again_check.changed);
@@ -157,14 +145,14 @@ async fn add_check_idempotent_delete_against_real_bind() {
 
     // 4. A wrong key fails cleanly, with the key scrubbed and nothing changed.
     let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let other_ip = vars(&bind, json!({"ip": "192.168.1.101", "ttl": 3600}));
     let err = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/add_record.yml".into(),
-            vars: vars(&bind, json!({"ip": "192.168.1.101", "ttl": 3600})),
-            secret_vars: secrets(&key_name, &key_alg, wrong),
-            check: false,
-            limit: None,
-        })
+        .run(&dns_run(
+            ADD,
+            &other_ip,
+            Some((&key_name, &key_alg, wrong)),
+            false,
+        ))
         .await
         .expect_err("wrong key must fail");
     assert_eq!(err.code(), "executor_failed");
@@ -178,13 +166,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
     // 5. Delete: check mode first, then for real.
     let del_vars = vars(&bind, json!({"record_type": "A"}));
     let del_check = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/delete_record.yml".into(),
-            vars: del_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: true,
-            limit: None,
-        })
+        .run(&dns_run(DELETE, &del_vars, Some(key), true))
         .await
         .expect("delete check");
     assert!(del_check.changed);
@@ -197,36 +179,20 @@ async fn add_check_idempotent_delete_against_real_bind() {
     );
     assert_eq!(lookup().await.expect("lookup").records.len(), 1);
     let deleted = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/delete_record.yml".into(),
-            vars: del_vars.clone(),
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: false,
-            limit: None,
-        })
+        .run(&dns_run(DELETE, &del_vars, Some(key), false))
         .await
         .expect("delete");
     assert!(deleted.changed);
     assert_eq!(deleted.msg, "Record deleted");
     assert!(lookup().await.expect("lookup").records.is_empty());
     let deleted_again = ansible
-        .run(&PlaybookRun {
-            playbook: "dns/delete_record.yml".into(),
-            vars: del_vars,
-            secret_vars: secrets(&key_name, &key_alg, &key_secret),
-            check: false,
-            limit: None,
-        })
+        .run(&dns_run(DELETE, &del_vars, Some(key), false))
         .await
         .expect("delete again");
     assert!(!deleted_again.changed);
 
     // Nothing of any run is left on disk, and no output held the key.
-    assert!(
-        dir_entries(tmp.path()).is_empty(),
-        "{:?}",
-        dir_entries(tmp.path())
-    );
+    assert_no_entries(tmp.path());
     for outcome in [&check, &added, &again, &del_check, &deleted] {
         let text = serde_json::to_string(outcome).expect("json");
         assert!(!text.contains(&key_secret));

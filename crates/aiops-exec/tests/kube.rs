@@ -166,13 +166,14 @@ struct Ctx {
 impl Ctx {
     fn config(&self, kubeconfig: &Path) -> KubeConfig {
         KubeConfig {
+            enabled: true,
             kubeconfig: Some(kubeconfig.to_path_buf()),
             context: None,
             gateway_name: GATEWAY.into(),
             gateway_namespace: GATEWAY_NS.into(),
             cluster_issuer: ISSUER.into(),
             field_manager: "aiopsd".into(),
-            timeout: Duration::from_secs(20),
+            timeout_ms: 20_000,
         }
     }
 
@@ -287,6 +288,35 @@ async fn execute_ok(
     x.execute(action, p, plan)
         .await
         .unwrap_or_else(|e| panic!("execute {action}: {e} ({})", e.code()))
+}
+
+async fn plan_err(x: &KubeExecutor, action: &str, p: &Map<String, Value>) -> ExecError {
+    match x.plan(action, p).await {
+        Ok(plan) => panic!("plan {action} should fail, got {plan:?}"),
+        Err(err) => err,
+    }
+}
+
+async fn execute_err(
+    x: &KubeExecutor,
+    action: &str,
+    p: &Map<String, Value>,
+    plan: &KubePlan,
+) -> ExecError {
+    match x.execute(action, p, plan).await {
+        Ok(out) => panic!("execute {action} should fail, got {out:?}"),
+        Err(err) => err,
+    }
+}
+
+/// Someone else's merge patch of object `name`, between a plan and its execution.
+async fn edited_by_someone_else<K>(api: &Api<K>, name: &str, patch: Value)
+where
+    K: Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .expect("someone else's edit");
 }
 
 // ------------------------------------------------------------------------------------------
@@ -408,18 +438,8 @@ async fn changed_between_plan_and_execute_is_a_conflict(ctx: Ctx) {
     // and leave the other writer's 7.
     let p = params(json!({"namespace": ns, "name": "web", "replicas": 4}));
     let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
-    deployments
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 7}})),
-        )
-        .await
-        .expect("other writer");
-    let err = x
-        .execute("k8s.scale_deployment", &p, &plan)
-        .await
-        .expect_err("must conflict");
+    edited_by_someone_else(&deployments, "web", json!({"spec": {"replicas": 7}})).await;
+    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
     assert_eq!(err.code(), "conflict", "{err}");
     assert!(matches!(err, ExecError::Conflict(_)));
     assert!(
@@ -431,18 +451,13 @@ async fn changed_between_plan_and_execute_is_a_conflict(ctx: Ctx) {
     // Restart: a label change by someone else after the plan makes it a conflict too.
     let p = params(json!({"namespace": ns, "name": "web"}));
     let plan = plan_ok(&x, "k8s.restart_deployment", &p).await;
-    deployments
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
-        )
-        .await
-        .expect("other writer");
-    let err = x
-        .execute("k8s.restart_deployment", &p, &plan)
-        .await
-        .expect_err("must conflict");
+    edited_by_someone_else(
+        &deployments,
+        "web",
+        json!({"metadata": {"labels": {"touched": "yes"}}}),
+    )
+    .await;
+    let err = execute_err(&x, "k8s.restart_deployment", &p, &plan).await;
     assert_eq!(err.code(), "conflict", "{err}");
     assert_eq!(restarted_at(&ctx.get_deployment(&ns, "web").await), None);
 }
@@ -481,7 +496,7 @@ async fn delete_pod_plans_then_deletes(ctx: Ctx) {
     );
 
     // Deleting it again: not found.
-    let err = x.plan("k8s.delete_pod", &p).await.expect_err("gone");
+    let err = plan_err(&x, "k8s.delete_pod", &p).await;
     assert_eq!(err.code(), "not_found", "{err}");
 }
 
@@ -505,10 +520,7 @@ async fn delete_of_a_recreated_pod_is_a_conflict(ctx: Ctx) {
     let recreated = ctx.pod(&ns, "worker-2", 1).await;
     assert_ne!(json!(recreated.metadata.uid), plan.preconditions["uid"]);
 
-    let err = x
-        .execute("k8s.delete_pod", &p, &plan)
-        .await
-        .expect_err("uid precondition must fail");
+    let err = execute_err(&x, "k8s.delete_pod", &p, &plan).await;
     assert_eq!(err.code(), "conflict", "{err}");
     let survivor = pods.get("worker-2").await.expect("new pod untouched");
     assert_eq!(survivor.metadata.uid, recreated.metadata.uid);
@@ -669,18 +681,13 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
         )
     );
     // …and someone editing the route after that plan makes it a conflict.
-    routes
-        .patch(
-            "shop-shop-example-com",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"edited": "by-hand"}}})),
-        )
-        .await
-        .unwrap();
-    let err = x
-        .execute("k8s.expose_service", &p2, &plan2)
-        .await
-        .expect_err("route changed since the plan");
+    edited_by_someone_else(
+        &routes,
+        "shop-shop-example-com",
+        json!({"metadata": {"labels": {"edited": "by-hand"}}}),
+    )
+    .await;
+    let err = execute_err(&x, "k8s.expose_service", &p2, &plan2).await;
     assert_eq!(err.code(), "conflict", "{err}");
     let route_now = routes.get("shop-shop-example-com").await.unwrap();
     assert_eq!(route_now.spec.rules[0].backend_refs[0].port, Some(8080));
@@ -716,10 +723,7 @@ async fn rbac_without_patch_is_forbidden(ctx: Ctx) {
     // RBAC changes reach the authorizer's cache quickly but not synchronously.
     let deadline = Instant::now() + Duration::from_secs(20);
     let err = loop {
-        let err = x
-            .plan("k8s.scale_deployment", &p)
-            .await
-            .expect_err("no patch permission");
+        let err = plan_err(&x, "k8s.scale_deployment", &p).await;
         let get_refused = matches!(&err, ExecError::Forbidden { verb, .. } if verb == "get");
         if !get_refused || Instant::now() > deadline {
             break err;
@@ -761,10 +765,7 @@ async fn rbac_without_patch_is_forbidden(ctx: Ctx) {
     let other = ctx.namespace("rbac-none").await;
     ctx.deployment(&other, "web", 1).await;
     let p = params(json!({"namespace": other, "name": "web", "replicas": 5}));
-    let err = x
-        .plan("k8s.scale_deployment", &p)
-        .await
-        .expect_err("no grant");
+    let err = plan_err(&x, "k8s.scale_deployment", &p).await;
     assert!(
         matches!(&err, ExecError::Forbidden { verb, resource, .. } if verb == "get" && resource == "deployments"),
         "{err:?}"
@@ -775,37 +776,25 @@ async fn unknown_objects_and_actions(ctx: Ctx) {
     let ns = ctx.namespace("missing").await;
     let x = ctx.executor().await;
     let p = params(json!({"namespace": ns, "name": "nope", "replicas": 3}));
-    let err = x
-        .plan("k8s.scale_deployment", &p)
-        .await
-        .expect_err("missing");
+    let err = plan_err(&x, "k8s.scale_deployment", &p).await;
     assert_eq!(err.code(), "not_found", "{err}");
     assert!(
         matches!(&err, ExecError::NotFound { what } if what == &format!("deployment {ns}/nope"))
     );
-    let err = x
-        .plan("k8s.restart_deployment", &p)
-        .await
-        .expect_err("missing");
+    let err = plan_err(&x, "k8s.restart_deployment", &p).await;
     assert_eq!(err.code(), "not_found", "{err}");
 
-    let err = x.plan("k8s.drain_node", &p).await.expect_err("unknown");
+    let err = plan_err(&x, "k8s.drain_node", &p).await;
     assert_eq!(err.code(), "unknown_action");
     let plan = KubePlan {
         diff: String::new(),
         changes: false,
         preconditions: json!({}),
     };
-    let err = x
-        .execute("dns.create_a_record", &p, &plan)
-        .await
-        .expect_err("unknown");
+    let err = execute_err(&x, "dns.create_a_record", &p, &plan).await;
     assert_eq!(err.code(), "unknown_action");
     // A plan without its preconditions is refused before anything is sent.
-    let err = x
-        .execute("k8s.scale_deployment", &p, &plan)
-        .await
-        .expect_err("no preconditions");
+    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
     assert_eq!(err.code(), "invalid_params");
 }
 
@@ -1193,7 +1182,7 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
         } else {
             p.clone()
         };
-        let err = x.plan(action, &p).await.expect_err("server is down");
+        let err = plan_err(&x, action, &p).await;
         assert_eq!(err.code(), "executor_unavailable", "{action}: {err}");
         assert!(matches!(err, ExecError::Unavailable(_)));
     }
@@ -1202,10 +1191,7 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
         changes: true,
         preconditions: json!({"resourceVersion": "1", "uid": "u"}),
     };
-    let err = x
-        .execute("k8s.scale_deployment", &p, &plan)
-        .await
-        .expect_err("server is down");
+    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
     assert_eq!(err.code(), "executor_unavailable", "{err}");
     let token = std::fs::read_to_string(ctx.admin_kubeconfig.parent().unwrap().join("admin.token"))
         .unwrap();

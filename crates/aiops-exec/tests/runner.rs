@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +14,7 @@ use aiops_exec::{Ansible, AnsibleConfig, PlaybookRun, dns_lookup};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use common::{ansible, dir_entries, processes_matching, repo_root};
+use common::{ansible, assert_no_entries, dir_entries, processes_matching, repo_root};
 
 const SECRET: &str = "s3cr3t-Hunter2+/=token";
 
@@ -30,6 +30,35 @@ fn obj(v: Value) -> Map<String, Value> {
     v.as_object().expect("object").clone()
 }
 
+/// A run of `playbook`, nothing else set.
+fn plain_run(playbook: &str) -> PlaybookRun {
+    PlaybookRun {
+        playbook: playbook.into(),
+        ..Default::default()
+    }
+}
+
+/// A run of `playbook` with these vars and the secret vars.
+fn run_with_secret(playbook: &str, vars: Map<String, Value>) -> PlaybookRun {
+    PlaybookRun {
+        playbook: playbook.into(),
+        vars,
+        secret_vars: secret_vars(),
+        ..Default::default()
+    }
+}
+
+/// An executor of the repository's playbooks with this binary (never started by the
+/// tests that use it).
+fn ansible_with_binary(bin: PathBuf) -> Ansible {
+    Ansible::new(AnsibleConfig {
+        playbook_bin: bin,
+        playbook_dir: repo_root().join("deploy/ansible/playbooks"),
+        timeout_secs: 5,
+        tmp_dir: None,
+    })
+}
+
 const SLEEP_PLAYBOOK: &str = r#"
 - hosts: localhost
   gather_facts: false
@@ -39,9 +68,47 @@ const SLEEP_PLAYBOOK: &str = r#"
         argv: [sleep, "{{ sleep_arg }}"]
 "#;
 
-/// A unique argument for `sleep`, to find that very process in /proc.
-fn unique_sleep_arg(base: u32) -> String {
-    format!("{base}.{}{}", std::process::id(), rand_suffix())
+/// A run of [`SLEEP_PLAYBOOK`] (with the secret vars) in its own playbook and temp
+/// directories.
+struct SleepRun {
+    playbooks: tempfile::TempDir,
+    tmp: tempfile::TempDir,
+    ansible: Ansible,
+    run: PlaybookRun,
+    /// `sleep`'s unique argument, to find that very process in /proc.
+    arg: String,
+}
+
+impl SleepRun {
+    /// Sleeps `base` seconds (and a unique fraction), under this timeout.
+    fn new(timeout_secs: u64, base: u32) -> SleepRun {
+        let playbooks = tempfile::tempdir().expect("tmp");
+        write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
+        let tmp = tempfile::tempdir().expect("tmp");
+        let ansible = ansible(playbooks.path(), timeout_secs, Some(tmp.path()));
+        let arg = format!("{base}.{}{}", std::process::id(), rand_suffix());
+        let run = run_with_secret("sleep.yml", obj(json!({ "sleep_arg": arg })));
+        SleepRun {
+            playbooks,
+            tmp,
+            ansible,
+            run,
+            arg,
+        }
+    }
+
+    /// Neither ansible-playbook (its argv holds the playbook's unique path) nor sleep is
+    /// left, and the private run directory, with the 0600 secret vars file, is gone.
+    async fn assert_nothing_left(&self) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            processes_matching(&self.arg).is_empty(),
+            "the task's sleep survived"
+        );
+        let playbook_path = self.playbooks.path().canonicalize().expect("canon");
+        assert!(processes_matching(&playbook_path.to_string_lossy()).is_empty());
+        assert_no_entries(self.tmp.path());
+    }
 }
 
 fn rand_suffix() -> u32 {
@@ -53,47 +120,23 @@ fn rand_suffix() -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_of_one_second_kills_the_run_and_removes_the_vars_file() {
-    let playbooks = tempfile::tempdir().expect("tmp");
-    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), Duration::from_secs(1), Some(tmp.path()));
-    let arg = unique_sleep_arg(300);
-
+    let sleep = SleepRun::new(1, 300);
     let started = std::time::Instant::now();
-    let err = ansible
-        .run(&PlaybookRun {
-            playbook: "sleep.yml".into(),
-            vars: obj(json!({ "sleep_arg": arg })),
-            secret_vars: secret_vars(),
-            check: false,
-            limit: None,
-        })
+    let err = sleep
+        .ansible
+        .run(&sleep.run)
         .await
         .expect_err("must time out");
     assert_eq!(err.code(), "executor_timeout", "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    // Neither ansible-playbook (its argv holds the playbook's unique path) nor sleep is left.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let playbook_path = playbooks.path().canonicalize().expect("canon");
-    assert!(processes_matching(&playbook_path.to_string_lossy()).is_empty());
-    assert!(processes_matching(&arg).is_empty());
-    // The private run directory, with the 0600 secret vars file, is gone.
-    assert!(
-        dir_entries(tmp.path()).is_empty(),
-        "{:?}",
-        dir_entries(tmp.path())
-    );
+    sleep.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_kills_module_processes_in_worker_sessions() {
     // Ansible's workers call setsid(): the command a task runs is not in ansible-playbook's
     // process group. Wait until the task's `sleep` really runs, then let the timeout hit.
-    let playbooks = tempfile::tempdir().expect("tmp");
-    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), Duration::from_secs(10), Some(tmp.path()));
-    let arg = unique_sleep_arg(600);
+    let sleep = SleepRun::new(10, 600);
 
     let seen_sleep = Arc::new(AtomicBool::new(false));
     let seen_secret_file_0600 = Arc::new(AtomicBool::new(false));
@@ -104,7 +147,7 @@ async fn timeout_kills_module_processes_in_worker_sessions() {
             seen_secret_file_0600.clone(),
             stop.clone(),
         );
-        let (arg, tmp) = (arg.clone(), tmp.path().to_path_buf());
+        let (arg, tmp) = (sleep.arg.clone(), sleep.tmp.path().to_path_buf());
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 if !processes_matching(&arg).is_empty() {
@@ -126,14 +169,9 @@ async fn timeout_kills_module_processes_in_worker_sessions() {
         })
     };
 
-    let err = ansible
-        .run(&PlaybookRun {
-            playbook: "sleep.yml".into(),
-            vars: obj(json!({ "sleep_arg": arg })),
-            secret_vars: secret_vars(),
-            check: false,
-            limit: None,
-        })
+    let err = sleep
+        .ansible
+        .run(&sleep.run)
         .await
         .expect_err("must time out");
     stop.store(true, Ordering::SeqCst);
@@ -144,40 +182,17 @@ async fn timeout_kills_module_processes_in_worker_sessions() {
         "the task's sleep never ran within the timeout (machine too slow?)"
     );
     assert!(seen_secret_file_0600.load(Ordering::SeqCst));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        processes_matching(&arg).is_empty(),
-        "the task's sleep survived the timeout"
-    );
-    assert!(dir_entries(tmp.path()).is_empty());
+    sleep.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_run_future_kills_the_tree_and_removes_the_files() {
     // Cancellation (and unwinding from a panic) drops the run's guards.
-    let playbooks = tempfile::tempdir().expect("tmp");
-    write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), Duration::from_secs(60), Some(tmp.path()));
-    let arg = unique_sleep_arg(900);
-    let run = PlaybookRun {
-        playbook: "sleep.yml".into(),
-        vars: obj(json!({ "sleep_arg": arg })),
-        secret_vars: secret_vars(),
-        check: false,
-        limit: None,
-    };
-    let cancelled = tokio::time::timeout(Duration::from_secs(3), ansible.run(&run)).await;
+    let sleep = SleepRun::new(60, 900);
+    let cancelled =
+        tokio::time::timeout(Duration::from_secs(3), sleep.ansible.run(&sleep.run)).await;
     assert!(cancelled.is_err(), "the run should still be going after 3s");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(processes_matching(&arg).is_empty());
-    let playbook_path = playbooks.path().canonicalize().expect("canon");
-    assert!(processes_matching(&playbook_path.to_string_lossy()).is_empty());
-    assert!(
-        dir_entries(tmp.path()).is_empty(),
-        "{:?}",
-        dir_entries(tmp.path())
-    );
+    sleep.assert_nothing_left().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,16 +227,10 @@ async fn secrets_are_scrubbed_from_results_and_errors() {
 "#,
     );
     let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), Duration::from_secs(120), Some(tmp.path()));
+    let ansible = ansible(playbooks.path(), 120, Some(tmp.path()));
 
     let outcome = ansible
-        .run(&PlaybookRun {
-            playbook: "leak.yml".into(),
-            vars: Map::new(),
-            secret_vars: secret_vars(),
-            check: false,
-            limit: None,
-        })
+        .run(&run_with_secret("leak.yml", Map::new()))
         .await
         .expect("run");
     let text = serde_json::to_string(&outcome).expect("json");
@@ -237,19 +246,13 @@ async fn secrets_are_scrubbed_from_results_and_errors() {
     assert_eq!(outcome.tasks[0].task, "echo [REDACTED]");
 
     let err = ansible
-        .run(&PlaybookRun {
-            playbook: "leak_fail.yml".into(),
-            vars: Map::new(),
-            secret_vars: secret_vars(),
-            check: false,
-            limit: None,
-        })
+        .run(&run_with_secret("leak_fail.yml", Map::new()))
         .await
         .expect_err("fails");
     assert_eq!(err.code(), "executor_failed");
     assert_eq!(err.to_string(), "playbook failed: cannot use [REDACTED]");
     assert!(!format!("{err:?}").contains(SECRET));
-    assert!(dir_entries(tmp.path()).is_empty());
+    assert_no_entries(tmp.path());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,7 +278,7 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
         "broken.yml",
         "- hosts: localhost\n  tasks: [oops\n",
     );
-    let ansible = ansible(playbooks.path(), Duration::from_secs(120), None);
+    let ansible = ansible(playbooks.path(), 120, None);
     let outcome = ansible
         .run(&PlaybookRun {
             playbook: "echo.yml".into(),
@@ -295,10 +298,7 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
     assert!(!outcome.changed && !outcome.failed);
 
     let err = ansible
-        .run(&PlaybookRun {
-            playbook: "broken.yml".into(),
-            ..Default::default()
-        })
+        .run(&plain_run("broken.yml"))
         .await
         .expect_err("syntax error");
     assert_eq!(err.code(), "executor_failed");
@@ -307,34 +307,21 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
 
 #[tokio::test]
 async fn version_reports_ansible_core() {
-    let ansible = ansible(
-        &repo_root().join("deploy/ansible/playbooks"),
-        Duration::from_secs(60),
-        None,
-    );
+    let ansible = ansible(&repo_root().join("deploy/ansible/playbooks"), 60, None);
     let version = ansible.version().await.expect("version");
     assert!(version.contains("core 2."), "{version}");
 }
 
 #[tokio::test]
 async fn missing_or_unrunnable_binary_is_executor_unavailable() {
-    let playbooks = repo_root().join("deploy/ansible/playbooks");
     let dir = tempfile::tempdir().expect("tmp");
     let not_exec = dir.path().join("ansible-playbook");
     std::fs::write(&not_exec, "#!/bin/sh\n").expect("write");
     std::fs::set_permissions(&not_exec, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     for bin in [dir.path().join("nope/ansible-playbook"), not_exec] {
-        let ansible = Ansible::new(AnsibleConfig {
-            ansible_playbook: bin,
-            playbook_dir: playbooks.clone(),
-            timeout: Duration::from_secs(5),
-            tmp_dir: None,
-        });
+        let ansible = ansible_with_binary(bin);
         let err = ansible
-            .run(&PlaybookRun {
-                playbook: "dns/add_record.yml".into(),
-                ..Default::default()
-            })
+            .run(&plain_run("dns/add_record.yml"))
             .await
             .expect_err("unavailable");
         assert_eq!(err.code(), "executor_unavailable", "{err}");
@@ -346,13 +333,7 @@ async fn missing_or_unrunnable_binary_is_executor_unavailable() {
 #[tokio::test]
 async fn playbook_path_traversal_and_bad_vars_are_rejected() {
     // No ansible needed: rejected before anything starts.
-    let playbooks = repo_root().join("deploy/ansible/playbooks");
-    let ansible = Ansible::new(AnsibleConfig {
-        ansible_playbook: "/nonexistent/ansible-playbook".into(),
-        playbook_dir: playbooks,
-        timeout: Duration::from_secs(5),
-        tmp_dir: None,
-    });
+    let ansible = ansible_with_binary("/nonexistent/ansible-playbook".into());
     for playbook in [
         "../../bootstrap/bind.sh",
         "../playbooks/dns/add_record.yml",
@@ -362,13 +343,7 @@ async fn playbook_path_traversal_and_bad_vars_are_rejected() {
         "dns/missing.yml",
         "",
     ] {
-        let err = ansible
-            .run(&PlaybookRun {
-                playbook: playbook.into(),
-                ..Default::default()
-            })
-            .await
-            .expect_err(playbook);
+        let err = ansible.run(&plain_run(playbook)).await.expect_err(playbook);
         assert_eq!(err.code(), "invalid_playbook", "{playbook}: {err}");
     }
     for vars in [

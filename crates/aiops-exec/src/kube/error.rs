@@ -16,6 +16,16 @@ pub(crate) struct Op<'a> {
     pub what: &'a str,
 }
 
+impl<'a> Op<'a> {
+    pub(crate) const fn new(verb: &'a str, resource: &'a str, what: &'a str) -> Self {
+        Op {
+            verb,
+            resource,
+            what,
+        }
+    }
+}
+
 /// `User "x" cannot patch resource "deployments" in API group "apps" …`
 static FORBIDDEN_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"cannot ([a-z]+) resource "([^"]+)""#).ok());

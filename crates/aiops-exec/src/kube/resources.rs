@@ -1,97 +1,30 @@
 //! Typed custom resources the executor writes: the Gateway API `HTTPRoute`
 //! (`gateway.networking.k8s.io/v1`) and the cert-manager `Certificate`
-//! (`cert-manager.io/v1`). Hand-written structs implementing [`kube::Resource`] (no derive
-//! macro, no schema generation): only the fields this executor sets are modelled; fields
-//! the server or a controller adds are ignored on reading, and `status` is kept as JSON.
+//! (`cert-manager.io/v1`), derived with kube's `CustomResource` from their specs. Only the
+//! fields this executor sets are modelled; fields the server or a controller adds are
+//! ignored on reading, and `status` is kept as JSON. Schema generation is disabled: the
+//! CRDs are upstream's (installed by Gateway API and cert-manager, and in the tests from
+//! `tests/fixtures/kube/`), and a schema of this subset would be wrong.
 
-use std::borrow::Cow;
-
-use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use ::kube::CustomResource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Implements [`kube::Resource`] for a namespaced custom resource with a static type.
-macro_rules! custom_resource {
-    ($ty:ty, group = $group:literal, version = $version:literal, kind = $kind:literal, plural = $plural:literal) => {
-        impl $ty {
-            /// `group/version` of this resource.
-            pub const API_VERSION: &'static str = concat!($group, "/", $version);
-            /// Kind of this resource.
-            pub const KIND: &'static str = $kind;
-            /// Plural resource name (the one RBAC rules name).
-            pub const PLURAL: &'static str = $plural;
-        }
-
-        impl ::kube::Resource for $ty {
-            type DynamicType = ();
-            type Scope = NamespaceResourceScope;
-
-            fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
-            }
-            fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($group)
-            }
-            fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($version)
-            }
-            fn api_version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed(concat!($group, "/", $version))
-            }
-            fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
-            }
-            fn meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-
-/// A Gateway API `HTTPRoute`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HttpRoute {
-    /// Always [`HttpRoute::API_VERSION`] (server-side apply needs it in the body).
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    /// Always [`HttpRoute::KIND`].
-    pub kind: String,
-    /// Standard object metadata.
-    pub metadata: ObjectMeta,
-    /// What the route matches and where it sends traffic.
-    pub spec: HttpRouteSpec,
-    /// Written by the Gateway controller; never applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Value>,
-}
-
-custom_resource!(
-    HttpRoute,
+/// `HTTPRoute.spec` (the subset this executor sets). Derives [`HttpRoute`], a Gateway API
+/// `HTTPRoute`; its `status` is written by the Gateway controller and never applied.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
     group = "gateway.networking.k8s.io",
     version = "v1",
     kind = "HTTPRoute",
-    plural = "httproutes"
-);
-
-impl HttpRoute {
-    /// A route with this metadata and spec.
-    pub fn new(metadata: ObjectMeta, spec: HttpRouteSpec) -> Self {
-        HttpRoute {
-            api_version: Self::API_VERSION.to_string(),
-            kind: Self::KIND.to_string(),
-            metadata,
-            spec,
-            status: None,
-        }
-    }
-}
-
-/// `HTTPRoute.spec` (the subset this executor sets).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    root = "HttpRoute",
+    doc = "A Gateway API `HTTPRoute` (the fields this executor sets).",
+    plural = "httproutes",
+    namespaced,
+    status = "Value",
+    derive = "PartialEq",
+    schema = "disabled"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRouteSpec {
     /// The Gateways the route attaches to.
@@ -142,46 +75,21 @@ pub struct HttpBackendRef {
     pub port: Option<i32>,
 }
 
-/// A cert-manager `Certificate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Certificate {
-    /// Always [`Certificate::API_VERSION`].
-    #[serde(rename = "apiVersion")]
-    pub api_version: String,
-    /// Always [`Certificate::KIND`].
-    pub kind: String,
-    /// Standard object metadata.
-    pub metadata: ObjectMeta,
-    /// What to issue and where to store it.
-    pub spec: CertificateSpec,
-    /// Written by cert-manager; never applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<Value>,
-}
-
-custom_resource!(
-    Certificate,
+/// `Certificate.spec` (the subset this executor sets). Derives [`Certificate`], a
+/// cert-manager `Certificate`; its `status` is written by cert-manager and never applied.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[kube(
     group = "cert-manager.io",
     version = "v1",
     kind = "Certificate",
-    plural = "certificates"
-);
-
-impl Certificate {
-    /// A certificate with this metadata and spec.
-    pub fn new(metadata: ObjectMeta, spec: CertificateSpec) -> Self {
-        Certificate {
-            api_version: Self::API_VERSION.to_string(),
-            kind: Self::KIND.to_string(),
-            metadata,
-            spec,
-            status: None,
-        }
-    }
-}
-
-/// `Certificate.spec` (the subset this executor sets).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    root = "Certificate",
+    doc = "A cert-manager `Certificate` (the fields this executor sets).",
+    plural = "certificates",
+    namespaced,
+    status = "Value",
+    derive = "PartialEq",
+    schema = "disabled"
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CertificateSpec {
     /// The Secret cert-manager writes the key pair to.
@@ -216,6 +124,9 @@ mod tests {
     #[test]
     fn resource_metadata() {
         assert_eq!(HttpRoute::api_version(&()), "gateway.networking.k8s.io/v1");
+        assert_eq!(HttpRoute::kind(&()), "HTTPRoute");
+        assert_eq!(Certificate::api_version(&()), "cert-manager.io/v1");
+        assert_eq!(Certificate::kind(&()), "Certificate");
         assert_eq!(
             HttpRoute::url_path(&(), Some("shop")),
             "/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes"
@@ -229,10 +140,7 @@ mod tests {
     #[test]
     fn serialises_like_the_crd_and_reads_server_extras() {
         let route = HttpRoute::new(
-            ObjectMeta {
-                name: Some("r".into()),
-                ..ObjectMeta::default()
-            },
+            "r",
             HttpRouteSpec {
                 parent_refs: vec![ParentReference {
                     name: "gw".into(),
@@ -260,5 +168,6 @@ mod tests {
         server["status"] = json!({"parents": []});
         let back: HttpRoute = serde_json::from_value(server).expect("deserialise");
         assert_eq!(back.spec, route.spec);
+        assert_eq!(back.status, Some(json!({"parents": []})));
     }
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use aiops_exec::{Ansible, AnsibleConfig};
 
@@ -37,11 +36,11 @@ pub fn ansible_playbook() -> PathBuf {
     path
 }
 
-pub fn ansible(playbook_dir: &Path, timeout: Duration, tmp_dir: Option<&Path>) -> Ansible {
+pub fn ansible(playbook_dir: &Path, timeout_secs: u64, tmp_dir: Option<&Path>) -> Ansible {
     Ansible::new(AnsibleConfig {
-        ansible_playbook: ansible_playbook(),
+        playbook_bin: ansible_playbook(),
         playbook_dir: playbook_dir.to_path_buf(),
-        timeout,
+        timeout_secs,
         tmp_dir: tmp_dir.map(Path::to_path_buf),
     })
 }
@@ -152,6 +151,12 @@ pub fn processes_matching(needle: &str) -> Vec<u32> {
         })
         // A zombie has an empty cmdline, so only live processes match.
         .collect()
+}
+
+/// Fails unless `dir` is empty (or gone): no run left a file behind.
+pub fn assert_no_entries(dir: &Path) {
+    let entries = dir_entries(dir);
+    assert!(entries.is_empty(), "left in {}: {entries:?}", dir.display());
 }
 
 /// Entries of a directory (empty when it does not exist).

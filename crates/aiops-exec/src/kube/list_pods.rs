@@ -1,12 +1,68 @@
-//! Structured pod summaries for `k8s.list_pods` (pure: the clock is an argument).
+//! `k8s.list_pods`: read-only. Planning lists one pod (the server answers and RBAC allows
+//! it); execution lists them all, page by page, as structured summaries the way
+//! `kubectl get pods -o wide` shows them (the summaries are pure: the clock is an argument).
 
+use ::kube::api::ListParams;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+
+use super::error::Op;
+use super::plan::read_only_plan;
+use super::{KubeExecutor, KubeOutcome, KubePlan, params};
+use crate::ExecError;
+
+/// Pods per list call.
+const PAGE: u32 = 500;
+
+impl KubeExecutor {
+    pub(super) async fn plan_list_pods(
+        &self,
+        params: &Map<String, Value>,
+    ) -> Result<KubePlan, ExecError> {
+        let namespace = params::namespace(params)?;
+        let what = format!("pods in namespace {namespace}");
+        let api = self.api::<Pod>(namespace);
+        self.call(
+            Op::new("list", "pods", &what),
+            api.list(&ListParams::default().limit(1)),
+        )
+        .await?;
+        Ok(read_only_plan())
+    }
+
+    pub(super) async fn execute_list_pods(
+        &self,
+        params: &Map<String, Value>,
+    ) -> Result<KubeOutcome, ExecError> {
+        let namespace = params::namespace(params)?;
+        let what = format!("pods in namespace {namespace}");
+        let api = self.api::<Pod>(namespace);
+        let op = Op::new("list", "pods", &what);
+        let mut pods = Vec::new();
+        let mut list_params = ListParams::default().limit(PAGE);
+        loop {
+            let page = self.call(op, api.list(&list_params)).await?;
+            let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+            pods.extend(page.items);
+            match next {
+                Some(token) => list_params = list_params.continue_token(&token),
+                None => break,
+            }
+        }
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let now = Timestamp::now();
+        let entries: Vec<Value> = pods.iter().map(|p| pod_summary(p, now)).collect();
+        Ok(KubeOutcome {
+            changed: false,
+            result: json!({ "namespace": namespace, "count": entries.len(), "pods": entries }),
+        })
+    }
+}
 
 /// `{name, phase, ready: "1/2", restarts, age: "5m", age_seconds, node}` of one pod, the
 /// way `kubectl get pods -o wide` shows it. `node` is null while the pod is unscheduled.
-pub(crate) fn pod_summary(pod: &Pod, now: Timestamp) -> Value {
+fn pod_summary(pod: &Pod, now: Timestamp) -> Value {
     let status = pod.status.as_ref();
     let statuses = status
         .and_then(|s| s.container_statuses.as_deref())

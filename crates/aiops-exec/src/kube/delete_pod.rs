@@ -1,0 +1,66 @@
+//! `k8s.delete_pod`: a delete held to the pod's `uid` and `resourceVersion`, planned as a
+//! dry-run delete. A pod recreated under the same name since planning is a conflict.
+
+use ::kube::api::DeleteParams;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Map, Value, json};
+
+use super::params::Named;
+use super::plan::{delete_preconditions, precondition, preconditions_of};
+use super::{KubeExecutor, KubeOutcome, KubePlan, diff};
+use crate::ExecError;
+
+impl KubeExecutor {
+    pub(super) async fn plan_delete_pod(
+        &self,
+        params: &Map<String, Value>,
+    ) -> Result<KubePlan, ExecError> {
+        let target = Named::from_params(params, "name", "pod")?;
+        let api = self.api::<Pod>(target.namespace);
+        let current = self
+            .call(target.op("get", "pods"), api.get(target.name))
+            .await?;
+        let preconditions = preconditions_of(&current.metadata);
+        let dry = DeleteParams {
+            dry_run: true,
+            preconditions: Some(delete_preconditions(&preconditions)),
+            ..DeleteParams::default()
+        };
+        self.call(target.op("delete", "pods"), api.delete(target.name, &dry))
+            .await?;
+        let uid = current.metadata.uid.as_deref().unwrap_or(diff::NONE);
+        Ok(KubePlan {
+            diff: format!("pod {}: present (uid {uid}) -> deleted", target.qualified()),
+            changes: true,
+            preconditions,
+        })
+    }
+
+    pub(super) async fn execute_delete_pod(
+        &self,
+        params: &Map<String, Value>,
+        plan: &KubePlan,
+    ) -> Result<KubeOutcome, ExecError> {
+        let target = Named::from_params(params, "name", "pod")?;
+        precondition(plan, "uid")?;
+        precondition(plan, "resourceVersion")?;
+        let api = self.api::<Pod>(target.namespace);
+        let delete = DeleteParams {
+            preconditions: Some(delete_preconditions(&plan.preconditions)),
+            ..DeleteParams::default()
+        };
+        self.call(
+            target.op("delete", "pods"),
+            api.delete(target.name, &delete),
+        )
+        .await?;
+        Ok(KubeOutcome {
+            changed: true,
+            result: json!({
+                "pod": target.qualified(),
+                "deleted": true,
+                "uid": plan.preconditions.get("uid"),
+            }),
+        })
+    }
+}
