@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use aiops_exec::{AnsibleConfig, KubeConfig};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub secrets: SecretsConfig,
     pub dns: DnsConfig,
+    /// `ansible-playbook` (`aiops_exec::AnsibleConfig`).
     pub ansible: AnsibleConfig,
     pub policy: PolicyConfig,
     pub catalog: CatalogConfig,
@@ -28,39 +30,8 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     pub auth: AuthConfig,
     pub slack: SlackConfig,
-    pub kube: KubeSection,
-}
-
-/// The Kubernetes/K3s executor.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct KubeSection {
-    pub enabled: bool,
-    /// A kubeconfig (development); unset: the in-cluster service account.
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    /// The appliance's Gateway that `k8s.expose_service` routes attach to.
-    pub gateway_name: String,
-    pub gateway_namespace: String,
-    /// cert-manager ClusterIssuer for exposed hostnames (e.g. a DNS-01 issuer).
-    pub cluster_issuer: String,
-    pub field_manager: String,
-    pub timeout_ms: u64,
-}
-
-impl Default for KubeSection {
-    fn default() -> Self {
-        KubeSection {
-            enabled: false,
-            kubeconfig: None,
-            context: None,
-            gateway_name: "appliance".into(),
-            gateway_namespace: "aiops".into(),
-            cluster_issuer: "dns01".into(),
-            field_manager: "aiopsd".into(),
-            timeout_ms: 10_000,
-        }
-    }
+    /// The Kubernetes/K3s executor (`aiops_exec::KubeConfig`).
+    pub kube: KubeConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,16 +69,6 @@ pub struct DnsConfig {
     /// Secret path of the TSIG key (fields `name`, `algorithm`, `secret`).
     pub tsig_secret: String,
     pub timeout_ms: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct AnsibleConfig {
-    /// The `ansible-playbook` binary (a path, or a name looked up on PATH).
-    pub playbook_bin: PathBuf,
-    /// The allow-listed playbook directory.
-    pub playbook_dir: PathBuf,
-    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -204,7 +165,7 @@ impl Default for Config {
             approvals: ApprovalsConfig::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
-            kube: KubeSection::default(),
+            kube: KubeConfig::default(),
         }
     }
 }
@@ -234,16 +195,6 @@ impl Default for DnsConfig {
             server: SocketAddr::from(([127, 0, 0, 1], 15353)),
             tsig_secret: "dns/tsig".into(),
             timeout_ms: 2000,
-        }
-    }
-}
-
-impl Default for AnsibleConfig {
-    fn default() -> Self {
-        AnsibleConfig {
-            playbook_bin: PathBuf::from("ansible-playbook"),
-            playbook_dir: PathBuf::from("deploy/ansible/playbooks"),
-            timeout_secs: 120,
         }
     }
 }

@@ -3,7 +3,6 @@
 //! allow-listed directory, nothing else).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aiops_core::{ActionId, ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Target};
 use aiops_exec::{Ansible, PlaybookRun};
@@ -28,12 +27,7 @@ pub struct AnsibleExecutor {
 impl AnsibleExecutor {
     pub fn new(config: &Config, dns: DnsTarget) -> Self {
         AnsibleExecutor {
-            ansible: Ansible::new(aiops_exec::AnsibleConfig {
-                ansible_playbook: config.ansible.playbook_bin.clone(),
-                playbook_dir: config.ansible.playbook_dir.clone(),
-                timeout: Duration::from_secs(config.ansible.timeout_secs),
-                tmp_dir: None,
-            }),
+            ansible: Ansible::new(config.ansible.clone()),
             dns,
             tsig_path: config.dns.tsig_secret.clone(),
         }

@@ -1,9 +1,7 @@
 //! The `k8s.*` actions through the Kubernetes executor of `aiops-exec`.
 
-use std::time::Duration;
-
 use aiops_core::{ActionSpec, Intent, Plan, Target};
-use aiops_exec::{KubeConfig, KubeExecutor, KubePlan};
+use aiops_exec::{KubeExecutor, KubePlan};
 use serde_json::{Value, json};
 
 use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
@@ -17,16 +15,7 @@ pub struct KubeActions {
 
 impl KubeActions {
     pub async fn connect(config: &Config) -> Result<Self, Failure> {
-        let kube = KubeExecutor::connect(KubeConfig {
-            kubeconfig: config.kube.kubeconfig.clone(),
-            context: config.kube.context.clone(),
-            gateway_name: config.kube.gateway_name.clone(),
-            gateway_namespace: config.kube.gateway_namespace.clone(),
-            cluster_issuer: config.kube.cluster_issuer.clone(),
-            field_manager: config.kube.field_manager.clone(),
-            timeout: Duration::from_millis(config.kube.timeout_ms),
-        })
-        .await?;
+        let kube = KubeExecutor::connect(config.kube.clone()).await?;
         Ok(KubeActions { kube })
     }
 }
