@@ -26,8 +26,16 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast
 
-eval_set="$repo/../shared/eval/intents.jsonl"
-if [[ -f "$eval_set" ]]; then
-    step "parser evaluation on $eval_set"
-    "$CARGO_TARGET_DIR/debug/aiopsd" eval "$eval_set"
+step "OpenAPI document validates as OpenAPI 3.1"
+tools="$AIOPS_CACHE/pytools"
+if [[ ! -x "$tools/bin/openapi-spec-validator" ]]; then
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator
 fi
+# The committed copy is checked against the served one by `cargo test` (crates/aiopsd/tests/openapi.rs).
+"$tools/bin/openapi-spec-validator" crates/aiopsd/openapi.json
+
+for eval_set in "$repo"/../shared/eval/intents.jsonl "$repo"/../shared/eval/intents-more.jsonl; do
+    step "parser evaluation on ${eval_set#"$repo/"}"
+    "$CARGO_TARGET_DIR/debug/aiopsd" eval "$eval_set"
+done
