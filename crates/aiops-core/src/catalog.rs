@@ -86,7 +86,19 @@ pub struct ActionSpec {
     /// Secret paths the action's executor needs (read at the credentials stage only).
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Sentences and the exact parameters they mean (defaults filled in): documentation, the
+    /// few-shot examples of model prompts, and test cases for every parser.
+    #[serde(default)]
+    pub examples: Vec<ActionExample>,
     pub schema: Value,
+}
+
+/// One example of an action: a sentence and the parameters it means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionExample {
+    pub nl: String,
+    pub params: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -290,6 +302,17 @@ fn compile(spec: ActionSpec) -> Result<CompiledAction, CoreError> {
                     return Err(bad(format!("default of `{key}` does not match its schema")));
                 }
             }
+        }
+    }
+    // Examples are complete (defaults filled in) and valid: parsers are tested against them.
+    for example in &spec.examples {
+        let mut filled = example.params.clone();
+        apply_defaults(schema, &mut filled);
+        if filled != example.params || !validator.is_valid(&Value::Object(filled)) {
+            return Err(bad(format!(
+                "example `{}` must carry every parameter, defaults included, and match the schema",
+                example.nl
+            )));
         }
     }
     Ok(CompiledAction { spec, validator })

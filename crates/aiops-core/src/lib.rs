@@ -17,12 +17,14 @@ mod stage;
 mod types;
 mod vocab;
 
-pub use catalog::{ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec, zone_of};
+pub use catalog::{
+    ActionExample, ActionSpec, Catalog, ExecutorBinding, Risk, TargetKind, TargetSpec, zone_of,
+};
 pub use error::CoreError;
 pub use hash::{canonical_json, plan_hash, sha256_hex};
 pub use stage::{
-    ContextChunk, IntentParser, NoRetriever, ParseContext, ParseOutcome, Proposal, Retrieval,
-    RetrieveError, Retriever,
+    ContextChunk, IntentParser, NoRetriever, ParseContext, ParseOutcome, ParseVerdict, Proposal,
+    QuarantineReason, Quarantined, Retrieval, RetrieveError, Retriever,
 };
 pub use types::{Intent, Plan, Target};
 pub use vocab::{

@@ -41,20 +41,98 @@ pub struct Proposal {
     pub confidence: f64,
 }
 
-/// What a parser made of a sentence. `audit` is what the parse stage's audit row records
-/// about how the answer came about (model, prompt revision, …); never secrets.
+/// Why a model's answer was not taken as an intent. Stable snake_case strings: the
+/// quarantine table and metrics use them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum QuarantineReason {
+    /// Not JSON, or not the shape the format schema asked for.
+    Malformed,
+    /// An action outside the catalog, or parameters its schema refuses.
+    SchemaInvalid,
+    /// A value that does not occur in the sentence.
+    Ungrounded,
+    /// The sentence has no verb the lexicon ties to the proposed action.
+    NoVerbEvidence,
+    /// The rules parser read the sentence differently.
+    Disagrees,
+    /// The model said itself that it was not confident.
+    LowConfidence,
+}
+
+impl QuarantineReason {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A parser's answer that was refused: kept for review, never executed, never shown to policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub parser: ParserKind,
+    /// The model that answered (name and digest).
+    pub model: String,
+    pub prompt_revision: String,
+    /// The answer exactly as received (bounded in size by the parser).
+    pub raw_output: String,
+    pub reason: QuarantineReason,
+    /// What exactly failed, e.g. which value was not in the sentence.
+    pub detail: String,
+}
+
+/// What a parser made of a sentence.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ParseOutcome {
-    Proposed {
-        parser: ParserKind,
-        proposal: Proposal,
-        audit: Value,
-    },
-    Unrecognized {
-        parser: ParserKind,
-        reason: String,
-        audit: Value,
-    },
+pub enum ParseVerdict {
+    Proposed(Proposal),
+    Unrecognized { reason: String },
+}
+
+/// A parser's answer: the verdict, which parser gave it, what the parse stage's audit row
+/// records about how it came about (models, prompt revision, …; never secrets), and every
+/// answer that was refused on the way (quarantined by the parse stage).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseOutcome {
+    pub parser: ParserKind,
+    pub verdict: ParseVerdict,
+    pub audit: Value,
+    pub quarantined: Vec<Quarantined>,
+}
+
+impl ParseOutcome {
+    pub fn proposed(parser: ParserKind, proposal: Proposal) -> Self {
+        ParseOutcome {
+            parser,
+            verdict: ParseVerdict::Proposed(proposal),
+            audit: Value::Null,
+            quarantined: Vec::new(),
+        }
+    }
+
+    pub fn unrecognized(parser: ParserKind, reason: impl Into<String>) -> Self {
+        ParseOutcome {
+            parser,
+            verdict: ParseVerdict::Unrecognized {
+                reason: reason.into(),
+            },
+            audit: Value::Null,
+            quarantined: Vec::new(),
+        }
+    }
 }
 
 /// Sentence → proposed intent. Implementations must not fail the request: a parser that

@@ -2,7 +2,9 @@
 //! Validation is its own step after any parser, because it is the safety boundary: whatever
 //! a parser says, only a catalog action with schema-valid parameters comes out of here.
 
-use aiops_core::{Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParserKind, Proposal};
+use aiops_core::{
+    Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParseVerdict, ParserKind, Proposal,
+};
 use serde_json::{Value, json};
 
 /// The deterministic rules parser (`aiops-parser`): precise, no I/O.
@@ -23,20 +25,17 @@ impl IntentParser for RulesParser {
 /// The rules parser's answer; synchronous for callers that have no runtime (`eval`).
 pub fn rules(nl: &str) -> ParseOutcome {
     match aiops_parser::parse(nl) {
-        aiops_parser::ParseOutcome::Intent(p) => ParseOutcome::Proposed {
-            parser: ParserKind::Rules,
-            proposal: Proposal {
+        aiops_parser::ParseOutcome::Intent(p) => ParseOutcome::proposed(
+            ParserKind::Rules,
+            Proposal {
                 action: p.action,
                 params: p.params,
                 confidence: p.confidence,
             },
-            audit: Value::Null,
-        },
-        aiops_parser::ParseOutcome::Unrecognized { reason } => ParseOutcome::Unrecognized {
-            parser: ParserKind::Rules,
-            reason,
-            audit: Value::Null,
-        },
+        ),
+        aiops_parser::ParseOutcome::Unrecognized { reason } => {
+            ParseOutcome::unrecognized(ParserKind::Rules, reason)
+        }
     }
 }
 
@@ -49,21 +48,14 @@ pub enum Parsed {
 
 /// The safety boundary: a proposal becomes an intent only as a catalog action whose
 /// parameters validate (normalised, defaults filled, unknown parameters refused).
-pub fn validate(catalog: &Catalog, outcome: ParseOutcome) -> (Parsed, Value) {
-    match outcome {
-        ParseOutcome::Unrecognized {
-            parser,
-            reason,
-            audit,
-        } => {
-            let data = json!({"parser": parser, "reason": reason, "parser_audit": audit});
-            (Parsed::Unrecognized(reason), data)
-        }
-        ParseOutcome::Proposed {
-            parser,
-            proposal,
-            audit,
-        } => match catalog.validate(
+pub fn validate(catalog: &Catalog, outcome: &ParseOutcome) -> (Parsed, Value) {
+    let parser = outcome.parser;
+    let (parsed, data) = match &outcome.verdict {
+        ParseVerdict::Unrecognized { reason } => (
+            Parsed::Unrecognized(reason.clone()),
+            json!({"parser": parser, "reason": reason}),
+        ),
+        ParseVerdict::Proposed(proposal) => match catalog.validate(
             &proposal.action,
             &proposal.params,
             parser,
@@ -71,22 +63,59 @@ pub fn validate(catalog: &Catalog, outcome: ParseOutcome) -> (Parsed, Value) {
         ) {
             Ok(intent) => {
                 let data = json!({"action": intent.action, "params": intent.params,
-                                  "parser": intent.parser, "confidence": intent.confidence,
-                                  "parser_audit": audit});
+                                  "parser": intent.parser, "confidence": intent.confidence});
                 (Parsed::Intent(intent), data)
             }
             // The parser filled something the schema refuses: not confident, so nothing runs.
             Err(e) => {
                 let reason = e.to_string();
-                let data = json!({"parser": parser, "reason": reason, "proposal": proposal.action,
-                                  "parser_audit": audit});
+                let data = json!({"parser": parser, "reason": reason, "proposal": proposal.action});
                 (Parsed::Unrecognized(reason), data)
             }
         },
+    };
+    (parsed, with_audit(data, outcome))
+}
+
+/// Adds what the parser reported about itself (models, prompt revision) to the audit data.
+fn with_audit(mut data: Value, outcome: &ParseOutcome) -> Value {
+    if !outcome.audit.is_null() {
+        data["parser_audit"] = outcome.audit.clone();
     }
+    if !outcome.quarantined.is_empty() {
+        data["quarantined"] = json!(outcome.quarantined.len());
+    }
+    data
 }
 
 /// Parses with the rules parser and validates: pure, for `/parse` and `eval`.
 pub fn parse_rules(catalog: &Catalog, nl: &str) -> Parsed {
-    validate(catalog, rules(nl)).0
+    validate(catalog, &rules(nl)).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalog's examples are the contract every parser is held to; the rules parser
+    /// reads each of them exactly.
+    #[test]
+    fn the_rules_parser_reads_every_catalog_example() {
+        let catalog = Catalog::embedded().expect("the shipped catalog loads");
+        let mut checked = 0;
+        for spec in catalog.actions() {
+            assert!(!spec.examples.is_empty(), "{} has no examples", spec.name);
+            for ex in &spec.examples {
+                match parse_rules(&catalog, &ex.nl) {
+                    Parsed::Intent(intent) => {
+                        assert_eq!(intent.action, spec.name, "{}", ex.nl);
+                        assert_eq!(intent.params, ex.params, "{}", ex.nl);
+                    }
+                    Parsed::Unrecognized(reason) => panic!("{}: unrecognized: {reason}", ex.nl),
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 20);
+    }
 }

@@ -112,7 +112,7 @@ async fn parse(
         context,
     };
     let outcome = app.parser.parse(nl, &ctx).await;
-    match validate(&app.catalog, outcome) {
+    match validate(&app.catalog, &outcome) {
         (Parsed::Unrecognized(reason), data) => Step::End(
             RequestStatus::Unrecognized,
             Record::new(StepOutcome::Unrecognized, data).reason(reason),
