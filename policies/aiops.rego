@@ -42,6 +42,17 @@ needs_approval if {
 	production
 }
 
+# A change a language model read waits for a human, wherever it lands: the model proposed
+# it and grounding checked it against the sentence, but a person confirms what it understood.
+needs_approval if {
+	eff_rank >= 1
+	model_parsed
+}
+
+# Only the deterministic rules parser counts as not model-parsed; anything else (a missing
+# or unknown parser) is treated as model-parsed: fail closed.
+model_parsed if not inp.parser == "rules"
+
 verdict_reasons := array.concat([verdict], sort(notes))
 
 default verdict := "no verdict could be formed; failing closed"
@@ -52,6 +63,8 @@ verdict := sprintf("%s is a read action: allowed", [action]) if {
 	eff_rank >= 2
 } else := sprintf("%s changes a production target (targets: %s): approval required", [action, targets_text]) if {
 	production
+} else := sprintf("%s was read from the sentence by a language model (confidence %v; targets: %s): approval required", [action, confidence, targets_text]) if {
+	model_parsed
 } else := sprintf("%s changes only non-production targets (targets: %s): allowed", [action, targets_text])
 
 dry_run_reason := sprintf("dry run: nothing will be changed (a real run would be %s)", [real_run]) if {
@@ -177,6 +190,17 @@ deny contains msg if {
 	not is_boolean(inp.dry_run)
 	msg := sprintf("input.dry_run must be a boolean (got %s)", [got(inp, "dry_run")])
 }
+
+deny contains msg if {
+	is_object(input)
+	"parser" in object.keys(inp)
+	not inp.parser in {"rules", "llm"}
+	msg := sprintf("input.parser must be rules or llm (got %s)", [got(inp, "parser")])
+}
+
+default confidence := "unknown"
+
+confidence := inp.confidence if is_number(inp.confidence)
 
 deny contains msg if {
 	is_object(input)

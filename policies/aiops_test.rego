@@ -11,6 +11,8 @@ base := {
 	"dry_run": false,
 	"stage": "decide",
 	"caller": {"user": "anonymous", "roles": []},
+	"parser": "rules",
+	"confidence": 0.95,
 }
 
 # object.union merges recursively, so drop the fields being replaced first.
@@ -451,4 +453,40 @@ test_namespace_approvals_never_lower_the_default if {
 		with data.aiops.config.kubernetes.namespaces.payments as {"production": true, "approvals": 1}
 		with data.aiops.config.approvals.destructive_production as 3
 	d.approvals_required == 3
+}
+
+# --- Model-parsed requests ---------------------------------------------------------------
+
+llm(r) := object.union(object.remove(r, ["parser", "confidence"]), {"parser": "llm", "confidence": 0.8})
+
+test_a_model_parsed_change_in_a_lab_zone_waits_for_a_human if {
+	d := decide(llm(base))
+	d.outcome == "require_approval"
+	d.approvals_required >= 1
+	contains(d.reasons[0], "language model")
+}
+
+test_the_same_change_read_by_rules_runs if {
+	decide(base).outcome == "allow"
+}
+
+test_a_model_parsed_read_is_allowed if {
+	i := llm(req("dns.lookup", "read", {"name": "test.local", "type": "A"}))
+	decide(i).outcome == "allow"
+}
+
+test_a_missing_parser_is_treated_as_model_parsed if {
+	decide(object.remove(base, ["parser"])).outcome == "require_approval"
+}
+
+test_an_unknown_parser_is_denied if {
+	i := object.union(object.remove(base, ["parser"]), {"parser": "oracle"})
+	decide(i).outcome == "deny"
+	reason_has(i, "input.parser must be rules or llm")
+}
+
+test_a_model_parsed_dry_run_is_allowed_and_says_a_real_run_waits if {
+	d := decide(dry(llm(base)))
+	d.outcome == "allow"
+	contains(d.reasons[0], "subject to approval")
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod catalog;
 pub mod error;
 pub mod intent;
+pub mod quarantine;
 
 pub use approval::{
     ApprovalConflict, ApprovalDetail, ApprovalList, ApprovalRecordView, DecisionBody,
@@ -27,6 +28,7 @@ pub use intent::{
     ApprovalSummary, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
     ParseStatus, PlanView, TimelineEntry,
 };
+pub use quarantine::{QuarantineEntry, QuarantineList};
 
 /// Every wire type's schema, for merging into the daemon's OpenAPI document (which adds
 /// the paths): `ApiSchemas::openapi()` or `.merge(ApiSchemas::openapi())`.
@@ -53,6 +55,9 @@ pub use intent::{
     ActionView,
     ErrorBody,
     ErrorResponse,
+    QuarantineEntry,
+    QuarantineList,
+    aiops_core::QuarantineReason,
     aiops_core::Intent,
     aiops_core::Target,
     aiops_core::Plan,

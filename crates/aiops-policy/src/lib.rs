@@ -81,7 +81,7 @@ pub enum Stage {
     Execute,
 }
 
-pub use aiops_core::{ActionId, Caller, Risk};
+pub use aiops_core::{ActionId, Caller, ParserKind, Risk};
 
 /// The input document the policies see as `input`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +95,11 @@ pub struct PolicyInput {
     pub dry_run: bool,
     pub stage: Stage,
     pub caller: Caller,
+    /// Which parser read the sentence: policy may treat model-parsed changes differently
+    /// (the shipped policy sends them to a human).
+    pub parser: ParserKind,
+    /// The parser's confidence, 0..=1.
+    pub confidence: f64,
 }
 
 /// What the policy decided.

@@ -30,6 +30,8 @@ fn input(action: &str, risk: &str, params: Value) -> PolicyInput {
             user: "anonymous".to_string(),
             roles: vec![],
         },
+        parser: aiops_policy::ParserKind::Rules,
+        confidence: 0.95,
     }
 }
 
@@ -283,7 +285,8 @@ fn input_serialises_as_documented() {
         serde_json::to_value(&i).unwrap(),
         json!({"action": "dns.lookup", "risk": "read", "params": {"name": "a.local"},
                "dry_run": false, "stage": "decide",
-               "caller": {"user": "anonymous", "roles": []}})
+               "caller": {"user": "anonymous", "roles": []},
+               "parser": "rules", "confidence": 0.95})
     );
     let d = Decision {
         outcome: Outcome::RequireApproval,

@@ -21,7 +21,7 @@ pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, event_hash};
 pub use error::StoreError;
 pub use records::{
     ApprovalEnd, ApprovalRecord, DecisionOutcome, DecisionRecord, NewApproval, NewDecision,
-    NewRequest, RequestRecord, RequestUpdate, SlackResult,
+    NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{ApprovalStore, RequestStore, SlackOutbox, Store};

@@ -29,6 +29,19 @@ pub struct RequestUpdate {
     /// Ends the request's executing approval in the same transaction, so the request and its
     /// approval never disagree about how it ended.
     pub approval_end: Option<ApprovalEnd>,
+    /// Refused model answers of this request's parse, stored with the stage's event.
+    pub quarantine: Vec<aiops_core::Quarantined>,
+}
+
+/// A stored refused model answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub id: i64,
+    /// RFC 3339.
+    pub at: String,
+    pub request_id: Option<String>,
+    #[serde(flatten)]
+    pub entry: aiops_core::Quarantined,
 }
 
 /// `executing → to` for an approval, with its reason.

@@ -5,7 +5,8 @@ use aiops_core::ApprovalState;
 
 use crate::{
     ApprovalRecord, AuditEvent, AuditRecord, ChainReport, DecisionOutcome, NewApproval,
-    NewDecision, NewRequest, RequestRecord, RequestUpdate, SlackResult, StoreError,
+    NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
+    StoreError,
 };
 
 /// Requests and the audit chain.
@@ -33,6 +34,13 @@ pub trait RequestStore: Send + Sync {
     /// Marks requests that were executing when the process died as failed (never re-runs
     /// them: the change may or may not have happened). Returns their ids.
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError>;
+    /// Quarantined model answers, newest first: at most `limit`, older than `before_id`
+    /// when given (pagination by id).
+    async fn list_quarantine(
+        &self,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineRecord>, StoreError>;
 }
 
 /// Approvals and their compare-and-set state machine (`aiops_core::approval`).

@@ -181,3 +181,70 @@ async fn data_survives_reopen() {
     );
     assert!(s.verify_chain().await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn quarantined_answers_are_stored_with_their_stage_and_listed_newest_first() {
+    let (_d, s) = store().await;
+    request(&s, "q1", "alice").await;
+    let entry = |i: usize| aiops_core::Quarantined {
+        parser: aiops_core::ParserKind::Llm,
+        model: format!("tiny:{i}"),
+        prompt_revision: "rev1".into(),
+        raw_output: format!("{{\"action\": \"k8s.delete_pod\", \"n\": {i}}}"),
+        reason: aiops_core::QuarantineReason::Ungrounded,
+        detail: format!("`name` {i} is not in the sentence"),
+    };
+    s.update_request(
+        "q1",
+        RequestUpdate {
+            status: Some(RequestStatus::Unrecognized),
+            quarantine: (0..3).map(entry).collect(),
+            ..Default::default()
+        },
+        AuditEvent::new(
+            Some("q1"),
+            "parse",
+            "unrecognized",
+            json!({"quarantined": 3}),
+        ),
+    )
+    .await
+    .unwrap();
+    let all = s.list_quarantine(None, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].entry, entry(2), "newest first");
+    assert_eq!(all[2].entry, entry(0));
+    assert!(all.iter().all(|q| q.request_id.as_deref() == Some("q1")));
+    // Pages: two, then the rest.
+    let page = s.list_quarantine(None, 2).await.unwrap();
+    assert_eq!(page.len(), 2);
+    let rest = s.list_quarantine(Some(page[1].id), 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].entry, entry(0));
+    assert!(s.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn a_failed_stage_write_stores_no_quarantine_either() {
+    let (_d, s) = store().await;
+    // No such request: the update fails, and its quarantine rows go with it.
+    let err = s
+        .update_request(
+            "missing",
+            RequestUpdate {
+                quarantine: vec![aiops_core::Quarantined {
+                    parser: aiops_core::ParserKind::Llm,
+                    model: "m".into(),
+                    prompt_revision: "r".into(),
+                    raw_output: "{}".into(),
+                    reason: aiops_core::QuarantineReason::Malformed,
+                    detail: "d".into(),
+                }],
+                ..Default::default()
+            },
+            AuditEvent::new(Some("missing"), "parse", "unrecognized", json!({})),
+        )
+        .await;
+    assert!(err.is_err());
+    assert!(s.list_quarantine(None, 10).await.unwrap().is_empty());
+}

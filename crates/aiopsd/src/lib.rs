@@ -65,6 +65,13 @@ pub struct App {
     pub wake: tokio::sync::Notify,
 }
 
+/// The stage backends chosen from config, open to [`App::build_with`]'s hook.
+pub struct Backends {
+    pub parser: Arc<dyn IntentParser>,
+    pub retriever: Arc<dyn Retriever>,
+    pub executors: executors::Executors,
+}
+
 /// Why the daemon could not start. Printed as one line; the process exits non-zero.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -96,11 +103,11 @@ impl App {
         Self::build_with(config, |_| {}).await
     }
 
-    /// Like [`App::build`], with a hook that may replace executors before the app is sealed
-    /// (tests put a fake executor in through it).
+    /// Like [`App::build`], with a hook that may replace stage backends before the app is
+    /// sealed (tests put a recording executor or parser in through it).
     pub async fn build_with(
         config: Config,
-        customize: impl FnOnce(&mut executors::Executors),
+        customize: impl FnOnce(&mut Backends),
     ) -> Result<AppState, StartError> {
         config.validate()?;
         let catalog = match &config.catalog.file {
@@ -134,10 +141,9 @@ impl App {
             ),
             _ => Arc::new(DirectorySource::new(config.secrets_dir())),
         };
-        let mut executors = executors::Executors::from_config(&config, &zones)
+        let executors = executors::Executors::from_config(&config, &zones)
             .await
             .map_err(|f| config::ConfigError(format!("kube: {}", f.message)))?;
-        customize(&mut executors);
         let needed = executors.all_secret_paths(&catalog);
         match secrets.check(&needed).await {
             Ok(()) => {
@@ -150,8 +156,17 @@ impl App {
         }
         let authenticator: Arc<dyn auth::Authenticator> =
             Arc::new(auth::Identities::from_config(&config.auth));
-        let parser: Arc<dyn IntentParser> = Arc::new(parse::RulesParser);
-        let retriever: Arc<dyn Retriever> = Arc::new(NoRetriever);
+        let mut backends = Backends {
+            parser: Arc::new(parse::RulesParser),
+            retriever: Arc::new(NoRetriever),
+            executors,
+        };
+        customize(&mut backends);
+        let Backends {
+            parser,
+            retriever,
+            executors,
+        } = backends;
         let slack = slack::SlackClient::new(
             &config.slack.api_base,
             std::time::Duration::from_millis(config.slack.timeout_ms),

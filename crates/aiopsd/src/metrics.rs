@@ -34,6 +34,11 @@ pub struct StatusLabels {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -41,6 +46,7 @@ pub struct Metrics {
     pub stage_duration: Family<StageLabels, Histogram>,
     pub decisions: Family<OutcomeLabels, Counter>,
     pub intents: Family<StatusLabels, Counter>,
+    pub quarantined: Family<ReasonLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -66,6 +72,7 @@ impl Default for Metrics {
         );
         let decisions = Family::<OutcomeLabels, Counter>::default();
         let intents = Family::<StatusLabels, Counter>::default();
+        let quarantined = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -91,6 +98,11 @@ impl Default for Metrics {
             "Finished intents by final status",
             intents.clone(),
         );
+        registry.register(
+            "quarantined",
+            "Model answers refused and quarantined, by reason",
+            quarantined.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -98,6 +110,7 @@ impl Default for Metrics {
             stage_duration,
             decisions,
             intents,
+            quarantined,
         }
     }
 }
@@ -146,6 +159,15 @@ impl Metrics {
         self.decisions
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// A model answer was refused and quarantined.
+    pub fn count_quarantined(&self, reason: aiops_core::QuarantineReason) {
+        self.quarantined
+            .get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
             })
             .inc();
     }

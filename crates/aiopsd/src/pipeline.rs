@@ -112,10 +112,20 @@ async fn parse(
         context,
     };
     let outcome = app.parser.parse(nl, &ctx).await;
+    for q in &outcome.quarantined {
+        app.metrics.count_quarantined(q.reason);
+    }
+    // Refused answers are stored with this stage's event; they never reach policy.
+    let quarantine = outcome.quarantined.clone();
     match validate(&app.catalog, &outcome) {
         (Parsed::Unrecognized(reason), data) => Step::End(
             RequestStatus::Unrecognized,
-            Record::new(StepOutcome::Unrecognized, data).reason(reason),
+            Record::new(StepOutcome::Unrecognized, data)
+                .reason(reason)
+                .update(RequestUpdate {
+                    quarantine,
+                    ..Default::default()
+                }),
         ),
         (Parsed::Intent(intent), data) => {
             // validate() only returns catalog actions; this is a defence in depth.
@@ -124,6 +134,7 @@ async fn parse(
             };
             let record = Record::new(StepOutcome::Parsed, data).update(RequestUpdate {
                 intent: Some(json!(intent)),
+                quarantine,
                 ..Default::default()
             });
             Step::Next((intent, spec), record)
@@ -145,6 +156,8 @@ pub(crate) fn policy_input(
         dry_run,
         stage,
         caller: caller.clone(),
+        parser: intent.parser,
+        confidence: intent.confidence,
     }
 }
 

@@ -105,7 +105,9 @@ fn user(name: &str, roles: &[&str]) -> aiopsd::config::UserConfig {
 
 async fn app_with(c: Config, rec: &Arc<Recorder>) -> AppState {
     let fake = Arc::new(FakeAnsible(rec.clone()));
-    App::build_with(c, |ex| ex.register(fake)).await.unwrap()
+    App::build_with(c, |b| b.executors.register(fake))
+        .await
+        .unwrap()
 }
 
 async fn submit(app: &AppState, nl: &str, who: &str) -> aiops_api::IntentResponse {
@@ -337,4 +339,80 @@ async fn a_changed_plan_voids_the_approval_and_nothing_runs() {
     assert_eq!(a.state.as_str(), "void");
     let stored = app.store.get_request(&id).await.unwrap().unwrap();
     assert_eq!(stored.error.unwrap()["code"], "approval_void");
+}
+
+/// A parser that refuses one answer and then proposes nothing: stands in for the model
+/// parser so the pipeline's handling of quarantine can be pinned without a model (the model
+/// parser itself is tested against a real Ollama in `aiops-llm`).
+struct RefusingParser;
+
+#[async_trait::async_trait]
+impl aiops_core::IntentParser for RefusingParser {
+    fn name(&self) -> &'static str {
+        "refusing"
+    }
+
+    async fn parse(
+        &self,
+        _nl: &str,
+        _ctx: &aiops_core::ParseContext<'_>,
+    ) -> aiops_core::ParseOutcome {
+        let mut out = aiops_core::ParseOutcome::unrecognized(
+            aiops_core::ParserKind::Llm,
+            "no grounded answer",
+        );
+        out.quarantined.push(aiops_core::Quarantined {
+            parser: aiops_core::ParserKind::Llm,
+            model: "tiny:1".into(),
+            prompt_revision: "rev".into(),
+            raw_output: r#"{"action":"k8s.delete_pod","params":{"name":"invented"}}"#.into(),
+            reason: aiops_core::QuarantineReason::Ungrounded,
+            detail: "`name` invented is not in the sentence".into(),
+        });
+        out
+    }
+}
+
+#[tokio::test]
+async fn refused_model_answers_are_quarantined_never_decided_and_listed_for_identified_callers() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.auth.users[0].token_sha256 = Some(aiops_core::sha256_hex("alice-token"));
+    let app = App::build_with(c, |b| b.parser = Arc::new(RefusingParser))
+        .await
+        .unwrap();
+    let resp = submit(&app, "please get rid of that thing", "alice").await;
+    assert_eq!(resp.status.as_str(), "unrecognized");
+    assert!(resp.decision.is_none(), "never reached policy");
+    let t = timeline(&app, &resp.id).await;
+    assert!(!t.iter().any(|(stage, _)| stage == "decide"), "{t:?}");
+
+    let get = |token: Option<&str>| {
+        let mut req = axum::http::Request::get("/api/v1/quarantine");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let router = aiopsd::api::router(app.clone());
+    let anon = router.clone().oneshot(get(None)).await.unwrap();
+    assert_eq!(anon.status(), 401);
+    let ok = router.oneshot(get(Some("alice-token"))).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value =
+        serde_json::from_slice(&ok.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let entries = body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{body:#}");
+    assert_eq!(entries[0]["request_id"], resp.id.as_str());
+    assert_eq!(entries[0]["reason"], "ungrounded");
+    assert_eq!(entries[0]["model"], "tiny:1");
+    assert!(
+        app.metrics
+            .render()
+            .contains("aiops_quarantined_total{reason=\"ungrounded\"} 1")
+    );
 }

@@ -11,8 +11,8 @@ use super::approvals::{approval_event, set_approval_state};
 use super::rows::AuditRow;
 use crate::audit::{GENESIS_HASH, event_hash};
 use crate::{
-    AuditEvent, AuditRecord, ChainReport, NewRequest, RequestRecord, RequestStore, RequestUpdate,
-    StoreError, now_rfc3339,
+    AuditEvent, AuditRecord, ChainReport, NewRequest, QuarantineRecord, RequestRecord,
+    RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
 
 /// Appends `event` to the chain. Call only inside a write transaction: it reads the head and
@@ -288,6 +288,22 @@ impl RequestStore for SqliteStore {
         let mut tx = self.begin_write().await?;
         apply_update(&mut tx, id, &update).await?;
         append(&mut tx, &event).await?;
+        for q in &update.quarantine {
+            sqlx::query(
+                "INSERT INTO quarantine (at, request_id, parser, model, prompt_revision, reason, detail, raw_output)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(now_rfc3339())
+            .bind(id)
+            .bind(q.parser.as_str())
+            .bind(&q.model)
+            .bind(&q.prompt_revision)
+            .bind(q.reason.as_str())
+            .bind(&q.detail)
+            .bind(&q.raw_output)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(end) = &update.approval_end {
             set_approval_state(
                 &mut tx,
@@ -326,6 +342,19 @@ impl RequestStore for SqliteStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn list_quarantine(
+        &self,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM quarantine WHERE id < $1 ORDER BY id DESC LIMIT $2")
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(quarantine_from_row).collect()
     }
 
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError> {
@@ -368,4 +397,23 @@ impl RequestStore for SqliteStore {
         );
         Ok(failed)
     }
+}
+
+fn quarantine_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<QuarantineRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("quarantine.{what}"));
+    let parser: String = row.try_get("parser")?;
+    let reason: String = row.try_get("reason")?;
+    Ok(QuarantineRecord {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        request_id: row.try_get("request_id")?,
+        entry: aiops_core::Quarantined {
+            parser: parser.parse().map_err(|_| corrupt("parser"))?,
+            model: row.try_get("model")?,
+            prompt_revision: row.try_get("prompt_revision")?,
+            raw_output: row.try_get("raw_output")?,
+            reason: reason.parse().map_err(|_| corrupt("reason"))?,
+            detail: row.try_get("detail")?,
+        },
+    })
 }

@@ -21,7 +21,7 @@ pub(super) struct ListQuery {
     state: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals",
+#[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", operation_id = "list_approvals",
     params(("state" = Option<ApprovalState>, Query, description = "Only approvals in this state")),
     responses(
         (status = 200, description = "Approvals, oldest first", body = ApprovalList),
@@ -48,7 +48,7 @@ pub(super) async fn list(
     Ok(Json(ApprovalList { approvals }))
 }
 
-#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals",
+#[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals", operation_id = "show_approval",
     params(("id" = String, Path, description = "The approval id")),
     responses(
         (status = 200, description = "The approval with its plan", body = ApprovalDetail),

@@ -24,7 +24,7 @@ fn http_status(resp: &IntentResponse) -> StatusCode {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/intent", tag = "intents", request_body = IntentRequest,
+#[utoipa::path(post, path = "/api/v1/intent", tag = "intents", operation_id = "submit_intent", request_body = IntentRequest,
     responses(
         (status = 200, description = "An outcome: success, dry_run, denied, unrecognized, answered", body = IntentResponse),
         (status = 202, description = "Waiting for approval", body = IntentResponse),
@@ -78,7 +78,7 @@ pub(super) async fn parse(
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/intents/{id}", tag = "intents",
+#[utoipa::path(get, path = "/api/v1/intents/{id}", tag = "intents", operation_id = "get_intent",
     params(("id" = String, Path, description = "The request id (a ULID)")),
     responses(
         (status = 200, description = "The stored request with its timeline", body = IntentRecord),

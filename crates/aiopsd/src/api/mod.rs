@@ -7,6 +7,7 @@ mod error;
 mod intents;
 mod openapi;
 mod ops;
+mod quarantine;
 mod slack;
 
 use std::time::{Duration, Instant};
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit/verify", get(ops::verify_audit))
         .route("/api/v1/catalog", get(ops::catalog))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/quarantine", get(quarantine::list))
         .route("/api/v1/approvals", get(approvals::list))
         .route("/api/v1/approvals/{id}", get(approvals::show))
         .route("/api/v1/approvals/{id}/approve", post(approvals::approve))

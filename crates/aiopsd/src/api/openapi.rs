@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         super::approvals::approve,
         super::approvals::reject,
         super::slack::interactions,
+        super::quarantine::list,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,
