@@ -161,6 +161,10 @@ namespace_values := values_with_role("namespace")
 
 playbook_values := values_with_role("playbook")
 
+# The DNS record types the request is about (parameters with role record_type, e.g. the
+# `type` of dns.delete_record); none for an action whose names are hosts (dns.create_a_record).
+record_types := values_with_role("record_type")
+
 # ---------------------------------------------------------------------------
 # Deny: malformed input
 # ---------------------------------------------------------------------------
@@ -311,11 +315,15 @@ deny contains msg if {
 
 target_roles := {"dns_name", "namespace", "playbook"}
 
+# record_type qualifies the DNS names of the request (which name shapes are valid); it is
+# not a target.
+param_roles := target_roles | {"record_type"}
+
 deny contains msg if {
 	known_action
 	some p, ps in param_specs
 	has_key(ps, "role")
-	not ps.role in target_roles
+	not ps.role in param_roles
 	msg := sprintf("policy data error: parameter %s of %s has unknown role %s", [p, action, json.marshal(ps.role)])
 }
 
@@ -373,13 +381,39 @@ type_ok(t, v) if {
 # Deny: out-of-bounds targets
 # ---------------------------------------------------------------------------
 
-# Same shape as the catalog's schema for DNS names (lower-case RFC 1123 labels).
-dns_name_pattern := `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`
+# The same shapes as the catalog's schemas for DNS names (crates/aiops-core/catalog/actions.json;
+# a test in crates/aiops-policy/tests keeps the two in step). A host name is lower-case
+# RFC 1123 labels.
+host_name_pattern := `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`
+
+# Owner names of service records may also have labels that start with an underscore
+# (`_dmarc`, `_acme-challenge`, `_sip._tcp`; DNS-01 challenges live there), except the last.
+underscore_name_pattern := `^((_[a-z0-9]([a-z0-9-]{0,60}[a-z0-9])?|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+# The record types whose names may have underscore labels (the catalog's rule).
+underscore_label_types := {"CNAME", "SRV", "TXT"}
+
+# Underscore labels are valid when the request names record types and all of them allow
+# them; without a record type (A records of dns.create_a_record) names are host names.
+underscore_names_allowed if {
+	count(record_types) > 0
+	every t in record_types {
+		t in underscore_label_types
+	}
+}
 
 deny contains msg if {
 	some n in dns_names
 	not valid_dns_name(n)
+	not underscore_shaped(n)
 	msg := sprintf("%s is not a valid DNS name", [json.marshal(n)])
+}
+
+deny contains msg if {
+	some n in dns_names
+	not valid_dns_name(n)
+	underscore_shaped(n)
+	msg := sprintf("%s is not a valid DNS name for this record type: only %s records may have underscore labels", [json.marshal(n), concat(", ", sort(underscore_label_types))])
 }
 
 deny contains msg if {
@@ -410,7 +444,17 @@ deny contains msg if {
 
 valid_dns_name(n) if {
 	count(n) <= 253
-	regex.match(dns_name_pattern, n)
+	regex.match(host_name_pattern, n)
+}
+
+valid_dns_name(n) if {
+	underscore_names_allowed
+	underscore_shaped(n)
+}
+
+underscore_shaped(n) if {
+	count(n) <= 253
+	regex.match(underscore_name_pattern, n)
 }
 
 in_zone(n, z) if n == z

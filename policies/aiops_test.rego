@@ -208,6 +208,64 @@ test_invalid_dns_name_denied if {
 	denied(req("dns.create_a_record", "change", {"name": "", "ip": "1.2.3.4", "ttl": 60}))
 }
 
+# --- underscore labels (_dmarc, _acme-challenge, _sip._tcp): TXT, SRV and CNAME only ---
+
+underscore_names := [
+	"_dmarc.corp.example.com",
+	"_acme-challenge.www.corp.example.com",
+	"_sip._tcp.local",
+	"selector1._domainkey.local",
+]
+
+test_underscore_names_valid_for_txt_srv_cname_deletes if {
+	every n in underscore_names {
+		every t in ["TXT", "SRV", "CNAME"] {
+			needs_approval(req("dns.delete_record", "destructive", {"name": n, "type": t}))
+		}
+	}
+	# Lower-cased and without the trailing dot first, like every DNS name.
+	needs_approval(req("dns.delete_record", "destructive", {"name": "_DMARC.Corp.Example.com.", "type": "TXT"}))
+}
+
+test_underscore_names_refused_for_other_types if {
+	every n in underscore_names {
+		every t in ["A", "AAAA"] {
+			i := req("dns.delete_record", "destructive", {"name": n, "type": t})
+			denied(i)
+			reason_has(i, "only CNAME, SRV, TXT records may have underscore labels")
+		}
+	}
+	# No type means the default, A.
+	denied(req("dns.delete_record", "destructive", {"name": "_dmarc.corp.example.com"}))
+}
+
+test_underscore_names_refused_for_a_records if {
+	i := req("dns.create_a_record", "change", {"name": "_acme-challenge.local", "ip": "10.0.0.1", "ttl": 60})
+	denied(i)
+	reason_has(i, "is not a valid DNS name for this record type")
+	denied(req("dns.create_a_record", "change", {"name": "www._x.local", "ip": "10.0.0.1", "ttl": 60}))
+	denied(req("k8s.expose_service", "change", {"namespace": "shop", "service": "web", "hostname": "_web.local", "port": 80}))
+}
+
+test_underscore_only_opens_a_label if {
+	every n in ["_.local", "__x.local", "_-x.local", "_x-.local", "a_b.local", "x_.local", "host._local", "_x..local"] {
+		i := req("dns.delete_record", "destructive", {"name": n, "type": "TXT"})
+		denied(i)
+		reason_has(i, "is not a valid DNS name")
+	}
+	# A label is at most 63 characters, the underscore included.
+	needs_approval(req("dns.delete_record", "destructive", {"name": "_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.local", "type": "TXT"}))
+	denied(req("dns.delete_record", "destructive", {"name": "_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.local", "type": "TXT"}))
+}
+
+test_underscore_names_need_the_record_type_role if {
+	# Without a parameter that says the record type, names are host names (fail closed).
+	i := req("dns.delete_record", "destructive", {"name": "_dmarc.local", "type": "TXT"})
+	d := data.aiops.decision with input as i
+		with data.aiops.config.actions["dns.delete_record"].params.type as {"type": "string", "enum": ["TXT"], "default": "TXT"}
+	d.outcome == "deny"
+}
+
 test_apex_delete_denied if {
 	i := req("dns.delete_record", "destructive", {"name": "corp.example.com", "type": "A"})
 	denied(i)
@@ -270,9 +328,23 @@ test_unknown_parameter_denied if {
 }
 
 test_enum_violation_denied if {
-	i := req("dns.lookup", "read", {"name": "test.local", "type": "MX"})
+	i := req("dns.lookup", "read", {"name": "test.local", "type": "ANY"})
 	denied(i)
 	reason_has(i, "must be one of")
+	denied(req("dns.lookup", "read", {"name": "test.local", "type": "mx"}))
+	denied(req("dns.delete_record", "destructive", {"name": "x.local", "type": "MX"}))
+}
+
+test_every_lookup_type_allowed if {
+	every t in ["A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "PTR", "CAA"] {
+		allowed(req("dns.lookup", "read", {"name": "corp.example.com", "type": t}))
+	}
+}
+
+test_every_delete_type_needs_approval if {
+	every t in ["A", "AAAA", "CNAME", "TXT", "SRV"] {
+		needs_approval(req("dns.delete_record", "destructive", {"name": "x.local", "type": t}))
+	}
 }
 
 test_deny_wins_over_read if {

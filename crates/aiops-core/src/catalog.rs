@@ -480,6 +480,138 @@ mod tests {
         );
     }
 
+    /// `validate` of a DNS action with this name and type: the normalised name, or the
+    /// error's code.
+    fn dns_params(c: &Catalog, action: &str, name: &str, rtype: &str) -> Result<Value, String> {
+        c.validate(
+            action,
+            &obj(json!({"name": name, "type": rtype})),
+            ParserKind::Rules,
+            1.0,
+        )
+        .map(|i| i.params["name"].clone())
+        .map_err(|e| e.code().to_string())
+    }
+
+    #[test]
+    fn every_contract_record_type_is_accepted_and_no_other() {
+        let c = Catalog::embedded().unwrap();
+        let lookup = [
+            "A", "AAAA", "CNAME", "TXT", "MX", "NS", "SOA", "SRV", "PTR", "CAA",
+        ];
+        let delete = ["A", "AAAA", "CNAME", "TXT", "SRV"];
+        for (action, accepted) in [("dns.lookup", &lookup[..]), ("dns.delete_record", &delete)] {
+            for t in accepted {
+                assert_eq!(
+                    dns_params(&c, action, "host.corp.example.com", t),
+                    Ok(json!("host.corp.example.com")),
+                    "{action} {t}"
+                );
+            }
+            for t in lookup
+                .iter()
+                .chain(&["ANY", "AXFR", "HINFO", "NAPTR", "a", "", "SPF"])
+            {
+                if accepted.contains(t) {
+                    continue;
+                }
+                assert_eq!(
+                    dns_params(&c, action, "host.corp.example.com", t),
+                    Err("invalid_params".into()),
+                    "{action} {t:?} must be refused"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn underscore_labels_only_for_txt_srv_and_cname() {
+        let c = Catalog::embedded().unwrap();
+        let names = [
+            "_dmarc.corp.example.com",
+            "_acme-challenge.www.corp.example.com",
+            "_sip._tcp.corp.example.com",
+            "selector1._domainkey.corp.example.com",
+            "_25._tcp.mail.local",
+        ];
+        for action in ["dns.lookup", "dns.delete_record"] {
+            for name in names {
+                for t in ["TXT", "SRV", "CNAME"] {
+                    assert_eq!(
+                        dns_params(&c, action, name, t),
+                        Ok(json!(name)),
+                        "{action} {name} {t}"
+                    );
+                }
+                // Normalised before validation, like any DNS name.
+                assert_eq!(
+                    dns_params(&c, action, &format!("{}.", name.to_uppercase()), "TXT"),
+                    Ok(json!(name)),
+                    "{action} {name}"
+                );
+                for t in ["A", "AAAA"] {
+                    assert_eq!(
+                        dns_params(&c, action, name, t),
+                        Err("invalid_params".into()),
+                        "{action} {name} {t} must be refused"
+                    );
+                }
+            }
+        }
+        for t in ["MX", "NS", "SOA", "PTR", "CAA"] {
+            assert_eq!(
+                dns_params(&c, "dns.lookup", "_dmarc.corp.example.com", t),
+                Err("invalid_params".into()),
+                "{t}"
+            );
+        }
+        // The type's default (A) is a host type: an underscore name needs its type named.
+        let err = c
+            .validate(
+                "dns.delete_record",
+                &obj(json!({"name": "_dmarc.corp.example.com"})),
+                ParserKind::Rules,
+                1.0,
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_params");
+        // A records never have underscore labels.
+        for name in ["_dmarc.corp.example.com", "_sip._tcp.local", "www._x.local"] {
+            let err = c
+                .validate(
+                    "dns.create_a_record",
+                    &obj(json!({"name": name, "ip": "10.0.0.1"})),
+                    ParserKind::Rules,
+                    1.0,
+                )
+                .expect_err(name);
+            assert_eq!(err.code(), "invalid_params", "{name}");
+        }
+        // Underscores only open a label, never end or fill one, nor the last label; a label
+        // stays at most 63 characters, the underscore included.
+        let long = format!("_{}.local", "a".repeat(62));
+        assert_eq!(dns_params(&c, "dns.lookup", &long, "TXT"), Ok(json!(long)));
+        for bad in [
+            "_.local",
+            "__x.local",
+            "_-x.local",
+            "_x-.local",
+            "a_b.local",
+            "x_.local",
+            "host._local",
+            "_local",
+            "_x..local",
+            "*.local",
+            &format!("_{}.local", "a".repeat(63)),
+        ] {
+            assert_eq!(
+                dns_params(&c, "dns.lookup", bad, "TXT"),
+                Err("invalid_params".into()),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn open_schemas_and_bad_defaults_are_refused_at_load() {
         let open = r#"{"version":1,"actions":[{"name":"dns.lookup","description":"d","risk":"read",

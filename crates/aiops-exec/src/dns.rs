@@ -1,6 +1,7 @@
 //! Asking one DNS server directly (the managed, authoritative server).
 
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::time::Duration;
 
 use hickory_resolver::Resolver;
@@ -10,6 +11,7 @@ use hickory_resolver::config::{
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::rdata::{CNAME, NS, PTR};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use serde::Serialize;
 
@@ -21,25 +23,45 @@ use crate::ExecError;
 pub struct DnsAnswer {
     /// The name asked, lower-case, without the trailing dot.
     pub name: String,
-    /// `A`, `AAAA`, `CNAME` or `TXT`.
+    /// The record type asked: `A`, `AAAA`, `CNAME`, `TXT`, `MX`, `NS`, `SOA`, `SRV`,
+    /// `PTR` or `CAA`.
     pub rtype: String,
-    /// Record data in presentation form (CNAME targets without the trailing dot; TXT as
-    /// the concatenated text), sorted.
+    /// Record data in presentation form, with domain names without their trailing dot,
+    /// sorted: `192.0.2.1`, `2001:db8::1`, CNAME/NS/PTR `host.example.com`, TXT the
+    /// concatenated text, MX `10 mail.example.com`, SRV `10 60 5060 sip.example.com`
+    /// (priority, weight, port, target), SOA `ns1.example.com hostmaster.example.com 7 3600
+    /// 600 86400 300` (primary, mailbox, serial, refresh, retry, expire, minimum), CAA
+    /// `0 issue "letsencrypt.org"` (flags, tag, value).
     pub records: Vec<String>,
     /// The smallest TTL of the answer's records; `None` when there are none.
     pub ttl: Option<u32>,
 }
 
+/// The record types a lookup may ask for: the catalog's `dns.lookup` types.
+const LOOKUP_TYPES: [RecordType; 10] = [
+    RecordType::A,
+    RecordType::AAAA,
+    RecordType::CNAME,
+    RecordType::TXT,
+    RecordType::MX,
+    RecordType::NS,
+    RecordType::SOA,
+    RecordType::SRV,
+    RecordType::PTR,
+    RecordType::CAA,
+];
+
 fn parse_rtype(rtype: &str) -> Result<RecordType, ExecError> {
-    match rtype.to_ascii_uppercase().as_str() {
-        "A" => Ok(RecordType::A),
-        "AAAA" => Ok(RecordType::AAAA),
-        "CNAME" => Ok(RecordType::CNAME),
-        "TXT" => Ok(RecordType::TXT),
-        other => Err(ExecError::InvalidDnsQuery(format!(
-            "unsupported record type {other:?} (expected A, AAAA, CNAME or TXT)"
-        ))),
-    }
+    RecordType::from_str(&rtype.to_ascii_uppercase())
+        .ok()
+        .filter(|t| LOOKUP_TYPES.contains(t))
+        .ok_or_else(|| {
+            let known: Vec<String> = LOOKUP_TYPES.iter().map(ToString::to_string).collect();
+            ExecError::InvalidDnsQuery(format!(
+                "unsupported record type {rtype:?} (expected one of {})",
+                known.join(", ")
+            ))
+        })
 }
 
 fn parse_name(name: &str) -> Result<Name, ExecError> {
@@ -51,9 +73,31 @@ fn parse_name(name: &str) -> Result<Name, ExecError> {
         .map_err(|e| ExecError::InvalidDnsQuery(format!("invalid DNS name {name:?}: {e}")))
 }
 
+/// Presentation form of one record's data, domain names without the trailing dot (as
+/// the catalog spells names). A, AAAA and CAA are hickory's own presentation form.
 fn rdata_text(rdata: &RData) -> String {
     match rdata {
-        RData::CNAME(target) => target.0.to_string().trim_end_matches('.').to_owned(),
+        RData::CNAME(CNAME(name)) | RData::NS(NS(name)) | RData::PTR(PTR(name)) => {
+            display_name(name)
+        }
+        RData::MX(mx) => format!("{} {}", mx.preference, display_name(&mx.exchange)),
+        RData::SRV(srv) => format!(
+            "{} {} {} {}",
+            srv.priority,
+            srv.weight,
+            srv.port,
+            display_name(&srv.target)
+        ),
+        RData::SOA(soa) => format!(
+            "{} {} {} {} {} {} {}",
+            display_name(&soa.mname),
+            display_name(&soa.rname),
+            soa.serial,
+            soa.refresh,
+            soa.retry,
+            soa.expire,
+            soa.minimum
+        ),
         RData::TXT(txt) => txt
             .txt_data
             .iter()
@@ -172,10 +216,14 @@ mod tests {
     fn rtypes_and_names_are_validated() {
         assert_eq!(parse_rtype("a").ok(), Some(RecordType::A));
         assert_eq!(parse_rtype("TXT").ok(), Some(RecordType::TXT));
-        assert_eq!(
-            parse_rtype("MX").err().map(|e| e.code()),
-            Some("invalid_dns_query")
-        );
+        for t in ["aaaa", "CNAME", "mx", "NS", "SOA", "srv", "PTR", "caa"] {
+            assert!(parse_rtype(t).is_ok(), "{t}");
+        }
+        for t in ["ANY", "AXFR", "HINFO", "NAPTR", "OPT", "TSIG", "", "X"] {
+            let err = parse_rtype(t).expect_err(t);
+            assert_eq!(err.code(), "invalid_dns_query");
+            assert!(err.to_string().contains("PTR, CAA"), "{err}");
+        }
         assert_eq!(
             parse_name("").err().map(|e| e.code()),
             Some("invalid_dns_query")

@@ -1,12 +1,14 @@
 //! The DNS playbooks against a real BIND 9 through real ansible-playbook:
 //! check mode, add, idempotent re-add, delete, bad key; all verified with `dns_lookup`.
+//! Every `dns.lookup` record type, and deletes of SRV, TXT and CNAME records at names with
+//! underscore labels, verified with `dns_lookup` and dig.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aiops_exec::{PlaybookRun, dns_lookup};
+use aiops_exec::{Ansible, PlaybookOutcome, PlaybookRun, dns_lookup};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
@@ -225,8 +227,200 @@ async fn other_zone_and_types_lookup() {
         .await
         .expect_err("refused");
     assert_eq!(err.code(), "dns_unavailable");
-    let err = dns_lookup(bind.addr, "x.local", "MX", LOOKUP_TIMEOUT)
+    for rtype in ["ANY", "AXFR", "HINFO"] {
+        let err = dns_lookup(bind.addr, "x.local", rtype, LOOKUP_TIMEOUT)
+            .await
+            .expect_err("unsupported type");
+        assert_eq!(err.code(), "invalid_dns_query", "{rtype}");
+    }
+}
+
+/// Runs the delete playbook with `vars` in check mode, then for real; both must succeed
+/// and report a change.
+async fn check_then_delete(
+    ansible: &Ansible,
+    vars: &Map<String, Value>,
+    key: Key<'_>,
+) -> (PlaybookOutcome, PlaybookOutcome) {
+    let check = ansible
+        .run(&dns_run(DELETE, vars, Some(key), true))
         .await
-        .expect_err("unsupported type");
-    assert_eq!(err.code(), "invalid_dns_query");
+        .expect("check-mode delete");
+    assert!(check.changed && !check.failed, "{check:?}");
+    let deleted = ansible
+        .run(&dns_run(DELETE, vars, Some(key), false))
+        .await
+        .expect("delete");
+    assert!(deleted.changed && !deleted.failed, "{deleted:?}");
+    (check, deleted)
+}
+
+/// dig's `+short` line in the lookup's presentation form: domain names without the
+/// trailing dot (TXT is compared on its own: dig quotes each string).
+fn dig_presentation(line: &str) -> String {
+    line.split(' ')
+        .map(|token| token.strip_suffix('.').unwrap_or(token))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lookup_type_and_underscore_deletes_against_real_bind() {
+    let bind = Bind::start();
+    // Records the playbooks do not create, seeded with nsupdate. The zone has no reverse
+    // zone, so the PTR record sits at an ordinary name (the type is what is tested).
+    bind.nsupdate(
+        "local",
+        &[
+            "update add v6.local. 300 IN AAAA 2001:db8::1",
+            "update add _acme-challenge.shop.local. 300 IN CNAME _acme-challenge.dns01.local.",
+            "update add _dmarc.local. 300 IN TXT \"v=DMARC1; \" \"p=none\"",
+            "update add _acme-challenge.www.local. 60 IN TXT \"token-1\"",
+            // BIND refuses an MX whose exchange has no address.
+            "update add mail.local. 300 IN A 127.0.0.2",
+            "update add local. 300 IN MX 10 mail.local.",
+            "update add _sip._tcp.local. 300 IN SRV 10 60 5060 sip.local.",
+            "update add _sip._tcp.local. 300 IN SRV 20 0 5061 sip2.local.",
+            "update add ptr.local. 300 IN PTR ns1.local.",
+            "update add local. 300 IN CAA 0 issue \"letsencrypt.org\"",
+        ],
+    );
+    let lookup = |name: &'static str, rtype: &'static str| async move {
+        let answer = dns_lookup(bind.addr, name, rtype, LOOKUP_TIMEOUT)
+            .await
+            .unwrap_or_else(|e| panic!("lookup {name} {rtype}: {e}"));
+        assert_eq!((answer.name.as_str(), answer.rtype.as_str()), (name, rtype));
+        answer.records
+    };
+
+    // 1. Every type of the catalog's dns.lookup, rendered as documented on `DnsAnswer`,
+    // and the same records dig sees.
+    let expected: [(&str, &str, &[&str]); 9] = [
+        ("ns1.local", "A", &["127.0.0.1"]),
+        ("v6.local", "AAAA", &["2001:db8::1"]),
+        (
+            "_acme-challenge.shop.local",
+            "CNAME",
+            &["_acme-challenge.dns01.local"],
+        ),
+        ("local", "MX", &["10 mail.local"]),
+        ("local", "NS", &["ns1.local"]),
+        (
+            "_sip._tcp.local",
+            "SRV",
+            &["10 60 5060 sip.local", "20 0 5061 sip2.local"],
+        ),
+        ("ptr.local", "PTR", &["ns1.local"]),
+        ("local", "CAA", &["0 issue \"letsencrypt.org\""]),
+        ("_dmarc.local", "TXT", &["v=DMARC1; p=none"]),
+    ];
+    for (name, rtype, records) in expected {
+        assert_eq!(lookup(name, rtype).await, records, "{name} {rtype}");
+        let dig = bind.dig(name, rtype);
+        if rtype == "TXT" {
+            assert_eq!(dig, ["\"v=DMARC1; \" \"p=none\""]);
+        } else {
+            let dig: Vec<String> = dig.iter().map(|l| dig_presentation(l)).collect();
+            assert_eq!(dig, records, "dig {name} {rtype}");
+        }
+    }
+    // The SOA's serial moves with every update: compare it with dig's.
+    let soa = lookup("local", "SOA").await;
+    assert_eq!(soa.len(), 1);
+    assert!(
+        soa[0].starts_with("ns1.local hostmaster.local ")
+            && soa[0].ends_with(" 3600 600 86400 300"),
+        "{soa:?}"
+    );
+    let dig_soa: Vec<String> = bind
+        .dig("local", "SOA")
+        .iter()
+        .map(|l| dig_presentation(l))
+        .collect();
+    assert_eq!(soa, dig_soa);
+
+    // 2. Deletes through the real playbook: SRV, TXT and CNAME records at underscore names.
+    let (key_name, key_alg, key_secret) = bind.tsig();
+    let key: Key<'_> = (&key_name, &key_alg, &key_secret);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(
+        &repo_root().join("deploy/ansible/playbooks"),
+        120,
+        Some(tmp.path()),
+    );
+    let delete = |name: &str, rtype: &str, extra: Value| {
+        let mut v = vars(&bind, json!({"record_name": name, "record_type": rtype}));
+        v.extend(extra.as_object().expect("object").clone());
+        v
+    };
+
+    // One SRV record by its value (the target name is absolute either way) ...
+    let one = delete(
+        "_sip._tcp.local",
+        "SRV",
+        json!({"record_value": "20 0 5061 sip2.local"}),
+    );
+    let (check, _) = check_then_delete(&ansible, &one, key).await;
+    assert!(
+        check
+            .diff
+            .contains("-_sip._tcp.local 300 IN SRV 20 0 5061 sip2.local\n")
+            && !check
+                .diff
+                .contains("-_sip._tcp.local 300 IN SRV 10 60 5060"),
+        "{}",
+        check.diff
+    );
+    assert_eq!(
+        bind.dig("_sip._tcp.local", "SRV"),
+        ["10 60 5060 sip.local."]
+    );
+
+    // ... then the whole SRV set, as dns.delete_record does.
+    let srv = delete("_sip._tcp.local", "SRV", json!({}));
+    let (check, deleted) = check_then_delete(&ansible, &srv, key).await;
+    assert_eq!(check.msg, "Record _sip._tcp.local SRV would be deleted");
+    assert!(
+        check
+            .diff
+            .contains("-_sip._tcp.local 300 IN SRV 10 60 5060 sip.local\n"),
+        "{}",
+        check.diff
+    );
+    assert_eq!(deleted.msg, "Record deleted");
+    assert!(bind.dig("_sip._tcp.local", "SRV").is_empty());
+    assert!(lookup("_sip._tcp.local", "SRV").await.is_empty());
+
+    // A DMARC TXT record; the other underscore TXT record stays.
+    let txt = delete("_dmarc.local", "TXT", json!({}));
+    let (check, _) = check_then_delete(&ansible, &txt, key).await;
+    assert!(
+        check
+            .diff
+            .contains("-_dmarc.local 300 IN TXT \"v=DMARC1; \" \"p=none\"\n"),
+        "{}",
+        check.diff
+    );
+    assert!(bind.dig("_dmarc.local", "TXT").is_empty());
+    assert!(lookup("_dmarc.local", "TXT").await.is_empty());
+    assert_eq!(
+        bind.dig("_acme-challenge.www.local", "TXT"),
+        ["\"token-1\""]
+    );
+
+    // A DNS-01 delegation CNAME; deleting it again changes nothing.
+    let cname = delete("_acme-challenge.shop.local", "CNAME", json!({}));
+    check_then_delete(&ansible, &cname, key).await;
+    assert!(bind.dig("_acme-challenge.shop.local", "CNAME").is_empty());
+    let again = ansible
+        .run(&dns_run(DELETE, &cname, Some(key), false))
+        .await
+        .expect("CNAME delete again");
+    assert!(!again.changed, "{again:?}");
+    assert_eq!(
+        again.msg,
+        "Record _acme-challenge.shop.local CNAME already absent"
+    );
+
+    assert_no_entries(tmp.path());
 }

@@ -22,9 +22,18 @@ options:
   server: {description: Address of the authoritative server., type: str, required: true}
   port: {description: Port of the server., type: int, default: 53}
   zone: {description: Zone to update (e.g. V(local))., type: str, required: true}
-  record: {description: Fully qualified name of the record, inside O(zone)., type: str, required: true}
-  type: {description: Record type., type: str, default: A, choices: [A, AAAA, CNAME, TXT]}
-  value: {description: Record data; required for O(state=present)., type: str}
+  record:
+    description:
+      - Fully qualified name of the record, inside O(zone). Labels may start with an
+        underscore (V(_dmarc.example.com), V(_sip._tcp.example.com)).
+    type: str
+    required: true
+  type: {description: Record type., type: str, default: A, choices: [A, AAAA, CNAME, TXT, SRV]}
+  value:
+    description:
+      - Record data; required for O(state=present). Domain names in it are absolute
+        (V(10 60 5060 sip.example.com) for SRV, with or without the trailing dot).
+    type: str
   ttl: {description: TTL in seconds., type: int, default: 3600}
   state: {description: Desired state., type: str, default: present, choices: [present, absent]}
   key_name: {description: TSIG key name., type: str}
@@ -94,17 +103,22 @@ def display_name(name):
     return name.to_text(omit_final_dot=True)
 
 
+# Record types whose data ends with a domain name (shown without the trailing dot).
+NAME_LAST_TYPES = ("CNAME", "SRV")
+
+
 def parse_value(rdtype, value):
     """Parse the user's value into rdata, so that comparisons are canonical."""
     value = value.strip()
-    if rdtype == dns.rdatatype.CNAME:
-        if not value.endswith("."):
-            value += "."
-    elif rdtype == dns.rdatatype.TXT:
+    if rdtype == dns.rdatatype.TXT:
         if not value.startswith('"'):
             value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     try:
-        return dns.rdata.from_text(dns.rdataclass.IN, rdtype, value)
+        # Names in the data are absolute (the CNAME or SRV target "host.local" is
+        # "host.local."), as the server answers them.
+        return dns.rdata.from_text(
+            dns.rdataclass.IN, rdtype, value, origin=dns.name.root, relativize=False
+        )
     except (dns.exception.DNSException, ValueError) as exc:
         raise UpdateError(
             "invalid %s value %r: %s" % (dns.rdatatype.to_text(rdtype), value, exc)
@@ -113,7 +127,7 @@ def parse_value(rdtype, value):
 
 def value_text(rdtype, rdata):
     text = rdata.to_text()
-    if rdtype == dns.rdatatype.CNAME and text.endswith("."):
+    if dns.rdatatype.to_text(rdtype) in NAME_LAST_TYPES and text.endswith("."):
         text = text[:-1]
     return text
 
@@ -297,7 +311,7 @@ def main():
             port=dict(type="int", default=53),
             zone=dict(type="str", required=True),
             record=dict(type="str", required=True),
-            type=dict(type="str", default="A", choices=["A", "AAAA", "CNAME", "TXT"]),
+            type=dict(type="str", default="A", choices=["A", "AAAA", "CNAME", "TXT", "SRV"]),
             value=dict(type="str"),
             ttl=dict(type="int", default=3600),
             state=dict(type="str", default="present", choices=["present", "absent"]),

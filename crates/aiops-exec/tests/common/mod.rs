@@ -121,6 +121,67 @@ impl Bind {
             v["secret"].as_str().expect("secret").to_owned(),
         )
     }
+
+    /// Applies RFC 2136 `update` lines to `zone` with `nsupdate`, signed with the test
+    /// key: seeds records the playbooks do not create. Panics when the server refuses.
+    pub fn nsupdate(&self, zone: &str, updates: &[&str]) {
+        use std::io::Write;
+        let mut script = format!(
+            "server {} {}\nzone {zone}\n",
+            self.addr.ip(),
+            self.addr.port()
+        );
+        for update in updates {
+            script.push_str(update);
+            script.push('\n');
+        }
+        script.push_str("send\n");
+        let mut child = Command::new("nsupdate")
+            .arg("-k")
+            .arg(self.state.path().join("aiops-key.conf"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("nsupdate is installed by bootstrap/test-env.sh");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write the nsupdate script");
+        let out = child.wait_with_output().expect("nsupdate");
+        assert!(
+            out.status.success(),
+            "nsupdate failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `dig @server -p port name type +short`, as an operator would check.
+    pub fn dig(&self, name: &str, rtype: &str) -> Vec<String> {
+        let out = Command::new("dig")
+            .arg(format!("@{}", self.addr.ip()))
+            .arg("-p")
+            .arg(self.addr.port().to_string())
+            .arg(name)
+            .arg(rtype)
+            .arg("+short")
+            .arg("+time=2")
+            .arg("+tries=1")
+            .output()
+            .expect("dig is installed by bootstrap/test-env.sh");
+        assert!(out.status.success(), "dig {name} {rtype}: {out:?}");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.sort();
+        lines
+    }
 }
 
 impl Drop for Bind {
