@@ -168,9 +168,8 @@ cmd_start() {
     ensure_key "$state"
     write_conf "$state" "$port"
     printf '%s\n' "$port" >"$state/port"
-    : >"$state/named.log"
     # Foreground mode (-g), detached.
-    pid="$(aiops_spawn --setsid --pid-file "$state/aiops-named.pid" "$state/named.log" \
+    pid="$(aiops_spawn --setsid --new-log --pid-file "$state/aiops-named.pid" "$state/named.log" \
         "$AIOPS_NAMED" -g -4 -c "$state/named.conf")"
     aiops_await_start named "$state/named.log" "$START_TIMEOUT_SECS" "did not answer on 127.0.0.1:$port" \
         aiops_alive "$pid" -- answers "$port" || {

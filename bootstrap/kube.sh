@@ -456,15 +456,22 @@ etcd_healthy() {
     curl -fsS --max-time 2 "http://127.0.0.1:$1/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
-# Servers run detached, each in a process group of its own (aiops_spawn --setsid); a pid
-# that is not the server's would fail the command-line check of etcd_pid/apiserver_pid, so
-# start-up would report it instead of losing track of it.
+# Starts server <name> of <state> detached, in a process group of its own, with a private
+# directory <dir>, its log in <state>/<name>.log and its pid in <state>/<name>.pid; prints
+# the pid. A pid that is not the server's would fail the command-line check of
+# etcd_pid/apiserver_pid, so start-up would report it instead of losing track of it.
+# Usage: spawn_server <state> <name> <dir> CMD...
+spawn_server() {
+    local state="$1" name="$2" dir="$3"
+    shift 3
+    mkdir -p "$dir"
+    chmod 0700 "$dir"
+    aiops_spawn --setsid --new-log --pid-file "$state/$name.pid" "$state/$name.log" "$@"
+}
+
 start_etcd() {
     local state="$1" client="$2" peer="$3" pid
-    mkdir -p "$state/etcd-data"
-    chmod 0700 "$state/etcd-data"
-    : >"$state/etcd.log"
-    pid="$(aiops_spawn --setsid --pid-file "$state/etcd.pid" "$state/etcd.log" "$ETCD_BIN" \
+    pid="$(spawn_server "$state" etcd "$state/etcd-data" "$ETCD_BIN" \
         --name aiops \
         --data-dir "$state/etcd-data" \
         --listen-client-urls "http://127.0.0.1:$client" \
@@ -496,10 +503,7 @@ apiserver_ready() {
 
 start_apiserver() {
     local state="$1" port="$2" client="$3" pid
-    mkdir -p "$state/certs"
-    chmod 0700 "$state/certs"
-    : >"$state/apiserver.log"
-    pid="$(aiops_spawn --setsid --pid-file "$state/apiserver.pid" "$state/apiserver.log" "$KUBE_BIN" \
+    pid="$(spawn_server "$state" apiserver "$state/certs" "$KUBE_BIN" \
         --etcd-servers "http://127.0.0.1:$client" \
         --bind-address 127.0.0.1 \
         --advertise-address 127.0.0.1 \

@@ -141,20 +141,23 @@ aiops_pgid() {
 #                    pid is then the server's own: setsid only forks when it leads a process
 #                    group, which a background job of a non-interactive script does not
 #   --pid-file FILE  record the pid in FILE too
+#   --new-log        empty LOG first (it then holds this run only)
 # Usage: aiops_spawn [options] LOG CMD...
 aiops_spawn() {
-    local dir="" session=() pidfile="" log
+    local dir="" session=() pidfile="" new_log=0 log
     while [[ "$1" == --* ]]; do
         case "$1" in
         --cwd) dir="$2" && shift ;;
         --setsid) if command -v setsid >/dev/null 2>&1; then session=(setsid); fi ;;
         --pid-file) pidfile="$2" && shift ;;
+        --new-log) new_log=1 ;;
         *) aiops_die "aiops_spawn: unknown option $1" ;;
         esac
         shift
     done
     log="$1"
     shift
+    if ((new_log)); then : >"$log"; fi
     (
         if [[ -n "$dir" ]]; then cd "$dir" || exit 1; fi
         exec nohup "${session[@]}" "$@"

@@ -348,8 +348,7 @@ starting() {
 # the server exits during start-up (e.g. the port was taken meanwhile), 2 on a timeout.
 launch() {
     local state="$1" port="$2" pid rc=0
-    : >"$state/ollama.log"
-    pid="$(aiops_spawn --cwd "$state" --setsid "$state/ollama.log" \
+    pid="$(aiops_spawn --cwd "$state" --setsid --new-log "$state/ollama.log" \
         env HOME="$SERVER_HOME" OLLAMA_HOST="127.0.0.1:$port" OLLAMA_MODELS="$STORE_DIR" \
         OLLAMA_NO_CLOUD=1 OLLAMA_NOPRUNE=1 OLLAMA_KEEP_ALIVE="${AIOPS_OLLAMA_KEEP_ALIVE:-30m}" \
         "$AIOPS_OLLAMA" serve)"

@@ -116,8 +116,7 @@ stop_server() {
 launch() {
     local state="$1" port="$2" ready_codes="$3" pid last_health=""
     shift 3
-    : >"$state/bao.log"
-    pid="$(aiops_spawn --cwd "$state" --pid-file "$state/bao.pid" "$state/bao.log" \
+    pid="$(aiops_spawn --cwd "$state" --new-log --pid-file "$state/bao.pid" "$state/bao.log" \
         env HOME="$state" "$AIOPS_BAO" server "$@")"
     printf '%s\n' "$port" >"$state/port"
     aiops_await_start bao "$state/bao.log" "$START_TIMEOUT_SECS" "did not answer on 127.0.0.1:$port" \
