@@ -142,6 +142,6 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 20);
+        assert!(checked >= 20, "{checked} examples");
     }
 }
