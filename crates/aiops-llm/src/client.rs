@@ -15,6 +15,10 @@ use serde_json::Value;
 
 use crate::{LlmConfig, LlmError};
 
+/// Limit of the model-list call: it is cheap, and separate from the model-call limit so
+/// a short `timeout_ms` still lets the ladder see which models exist.
+const TAGS_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Longest server error text kept in an error (server texts can echo request parts).
 const MAX_ERROR_CHARS: usize = 200;
 
@@ -108,9 +112,11 @@ impl Client {
             let res = res.error_for_status()?;
             res.json::<Tags>().await
         };
-        let tags = tokio::time::timeout(self.timeout, call)
+        let tags = tokio::time::timeout(TAGS_TIMEOUT, call)
             .await
-            .map_err(|_| self.timeout_error())?
+            .map_err(|_| LlmError::Timeout {
+                ms: u64::try_from(TAGS_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            })?
             .map_err(|e| {
                 if e.is_decode() {
                     LlmError::Server("the model list is not JSON of the expected shape".into())
