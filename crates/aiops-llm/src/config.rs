@@ -57,7 +57,7 @@ impl Default for LlmConfig {
         LlmConfig {
             enabled: false,
             host: "http://127.0.0.1:11434".into(),
-            models: vec!["aiops-gemma3:270m".into(), "aiops-smollm2:135m".into()],
+            models: vec!["aiops-smollm2:135m".into(), "aiops-gemma3:270m".into()],
             timeout_ms: 20_000,
             keep_alive: "30m".into(),
             seed: 42,

@@ -4,7 +4,8 @@
 //! language model) can be held to the lexicon: a model that answers
 //! `k8s.restart_deployment` for "delete pod x" names an action no word of the sentence
 //! asks for, and is refused. This is deliberately loose (any word anywhere, simple
-//! inflections, no objects or slots): it is a veto on answers, not a parser.
+//! inflections, no slots; objects only where one verb serves two actions): it is a veto
+//! on answers, not a parser.
 
 use crate::lexicon::{self as lx, is_in};
 use crate::text;
@@ -113,6 +114,15 @@ pub fn verb_evidence(nl: &str) -> Vec<&'static str> {
     if opener || sentences.iter().any(|s| s.question) || norm.contains('?') {
         push("ops.ask");
     }
+    // One delete verb serves two actions: the object decides. A pod is named with a pod
+    // word ("delete pod x", "get rid of pod x"); without one it is not a pod, with one
+    // it is not a DNS record.
+    let pod = words.iter().any(|w| is_in(lx::POD_WORDS, w));
+    out.retain(|a| match *a {
+        "k8s.delete_pod" => pod,
+        "dns.delete_record" => !pod,
+        _ => true,
+    });
     out.sort_by_key(|a| crate::ACTIONS.iter().position(|x| x == a));
     out
 }
@@ -127,8 +137,17 @@ mod tests {
             // (sentence, must contain, must not contain)
             (
                 "delete pod x",
-                &["k8s.delete_pod", "dns.delete_record"],
-                &["k8s.restart_deployment", "k8s.scale_deployment"],
+                &["k8s.delete_pod"],
+                &[
+                    "k8s.restart_deployment",
+                    "k8s.scale_deployment",
+                    "dns.delete_record",
+                ],
+            ),
+            (
+                "remove the DNS record for old.corp.example.com",
+                &["dns.delete_record"],
+                &["k8s.delete_pod"],
             ),
             (
                 "please bounce the checkout deployment",
