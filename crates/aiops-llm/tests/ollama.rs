@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 /// Sentences the rules parser does not understand (checked below), so the model answers.
 const HARD: &[&str] = &[
     "give web a restart",
-    "get rid of pod api-5f6c8",
+    "the pod web-7d4b9 in shop must be deleted",
     "could you get the checkout deployment in shop bounced",
     "test.local should point to 192.168.1.100",
-    "bump the replica count of web up to 4",
+    "web deployment should have 6 replicas",
     "the ping playbook, run it",
     "make web faster",
     "patch-hosts needs to be run against web01",
@@ -212,11 +212,15 @@ async fn a_slow_call_times_out_and_opens_the_breaker(ollama: &Ollama, catalog: &
     };
     let llm = LlmParser::new(config).unwrap();
     for attempt in 0..2 {
-        let a = llm.answer("get rid of pod api-5f6c8", &ctx(catalog)).await;
+        let a = llm
+            .answer("the pod web-7d4b9 in shop must be deleted", &ctx(catalog))
+            .await;
         assert_eq!(a.status, AnswerStatus::Unavailable, "{attempt}");
         assert_eq!(steps(&a.outcome)[0]["code"], json!("llm_timeout"));
     }
-    let a = llm.answer("get rid of pod api-5f6c8", &ctx(catalog)).await;
+    let a = llm
+        .answer("the pod web-7d4b9 in shop must be deleted", &ctx(catalog))
+        .await;
     assert_eq!(steps(&a.outcome)[0]["result"], json!("skipped"));
     let health = llm.health().await;
     assert!(health.models[0].breaker_open && health.degraded());

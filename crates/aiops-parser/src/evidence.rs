@@ -118,8 +118,9 @@ pub fn verb_evidence(nl: &str) -> Vec<&'static str> {
     // word ("delete pod x", "get rid of pod x"); without one it is not a pod, with one
     // it is not a DNS record.
     let pod = words.iter().any(|w| is_in(lx::POD_WORDS, w));
+    // Listing likewise: "get"/"show" list pods only when pods are named.
     out.retain(|a| match *a {
-        "k8s.delete_pod" => pod,
+        "k8s.delete_pod" | "k8s.list_pods" => pod,
         "dns.delete_record" => !pod,
         _ => true,
     });
@@ -173,6 +174,11 @@ mod tests {
                 &["ansible.run_playbook", "k8s.delete_pod"],
             ),
             ("execute ping.yml", &["ansible.run_playbook"], &["ops.ask"]),
+            (
+                "could you get the checkout deployment in shop bounced",
+                &["k8s.restart_deployment"],
+                &["k8s.list_pods"],
+            ),
             (
                 "how do I rotate the key?",
                 &["ops.ask"],
