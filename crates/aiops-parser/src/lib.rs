@@ -38,6 +38,8 @@
 //! range check if too large), never 1. [`numbers_in`] exposes the same reading for
 //! other crates, e.g. to check that every number in a model-produced intent is
 //! stated in the request; [`number_phrase`] and [`number_phrases`] work on words.
+//! [`verb_evidence`] likewise exposes the verb lists: which actions a sentence's
+//! wording could ask for at all.
 //!
 //! Parameters carry only what the sentence states (or what its wording implies, such
 //! as "the CNAME www…" → `type: "CNAME"`); catalog defaults (ttl 3600, namespace
@@ -51,12 +53,14 @@
 //! [0.80, 0.95]. `ops.ask` is 0.90. There is no lower band: a request the rules
 //! cannot fill with confidence is refused rather than scored low.
 
+mod evidence;
 mod frames;
 mod lexicon;
 mod slots;
 mod text;
 mod values;
 
+pub use evidence::verb_evidence;
 pub use slots::number::{NumberPhrase, number_phrase, number_phrases, numbers_in};
 
 use serde::Serialize;

@@ -1,0 +1,198 @@
+//! The model proposes; the product decides. A model's answer becomes a proposal only if it
+//! validates against the action's schema, is grounded in the sentence, and the sentence
+//! carries a verb the lexicon ties to the action. Pure: no I/O.
+
+use aiops_core::{Catalog, ParserKind, Proposal, QuarantineReason};
+use serde_json::{Map, Value};
+
+use crate::ground;
+use crate::prompt::NONE_ACTION;
+
+/// The confidence of a model answer that passed every check. Models give no calibrated
+/// confidence; this ranks any verified model answer below every rules answer (≥ 0.80).
+pub const MODEL_CONFIDENCE: f64 = 0.70;
+
+/// Why an answer was refused, and what exactly failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub reason: QuarantineReason,
+    pub detail: String,
+}
+
+fn refuse(reason: QuarantineReason, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// A model's raw text as `{"action", "params"}`; `params` may be absent (no parameters).
+pub fn read_answer(raw: &str) -> Result<(String, Map<String, Value>), Refusal> {
+    let value: Value = serde_json::from_str(raw.trim())
+        .map_err(|e| refuse(QuarantineReason::Malformed, format!("not JSON: {e}")))?;
+    let action = value
+        .get("action")
+        .and_then(Value::as_str)
+        .ok_or_else(|| refuse(QuarantineReason::Malformed, "no `action` string"))?;
+    let params = match value.get("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(_) => {
+            return Err(refuse(
+                QuarantineReason::Malformed,
+                "`params` is not an object",
+            ));
+        }
+    };
+    Ok((action.to_string(), params))
+}
+
+/// A bare parameter object (the fill call's answer).
+pub fn read_params(raw: &str) -> Result<Map<String, Value>, Refusal> {
+    match serde_json::from_str::<Value>(raw.trim()) {
+        Ok(Value::Object(p)) => Ok(p),
+        Ok(_) => Err(refuse(QuarantineReason::Malformed, "not a JSON object")),
+        Err(e) => Err(refuse(
+            QuarantineReason::Malformed,
+            format!("not JSON: {e}"),
+        )),
+    }
+}
+
+/// Checks one answer; the proposal carries the validated parameters (normalised, defaults
+/// filled).
+pub fn verify(
+    nl: &str,
+    catalog: &Catalog,
+    action: &str,
+    params: &Map<String, Value>,
+) -> Result<Proposal, Refusal> {
+    if action == NONE_ACTION {
+        return Err(refuse(
+            QuarantineReason::LowConfidence,
+            "the model found no catalog action",
+        ));
+    }
+    let spec = catalog.get_named(action).ok_or_else(|| {
+        refuse(
+            QuarantineReason::SchemaInvalid,
+            format!("`{action}` is not a catalog action"),
+        )
+    })?;
+    let intent = catalog
+        .validate(action, params, ParserKind::Llm, MODEL_CONFIDENCE)
+        .map_err(|e| refuse(QuarantineReason::SchemaInvalid, e.to_string()))?;
+    ground::check(nl, &spec.schema, &intent.params)
+        .map_err(|u| refuse(QuarantineReason::Ungrounded, u.detail))?;
+    let name = spec.name.to_string();
+    if !aiops_parser::verb_evidence(nl).contains(&name.as_str()) {
+        return Err(refuse(
+            QuarantineReason::NoVerbEvidence,
+            format!("no word of the request asks for {name}"),
+        ));
+    }
+    Ok(Proposal {
+        action: name,
+        params: intent.params,
+        confidence: MODEL_CONFIDENCE,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(nl: &str, answer: Value) -> Result<Proposal, Refusal> {
+        let catalog = Catalog::embedded().unwrap();
+        let (action, params) = read_answer(&answer.to_string())?;
+        verify(nl, &catalog, &action, &params)
+    }
+
+    #[test]
+    fn answers_that_pass_every_check_are_proposed_with_defaults_filled() {
+        let p = check(
+            "could you get web in shop bounced",
+            json!({"action": "k8s.restart_deployment", "params": {"name": "web", "namespace": "shop"}}),
+        )
+        .unwrap();
+        assert_eq!(p.action, "k8s.restart_deployment");
+        assert_eq!(
+            Value::Object(p.params),
+            json!({"name": "web", "namespace": "shop"})
+        );
+        let p = check(
+            "pls get me pods",
+            json!({"action": "k8s.list_pods", "params": {}}),
+        )
+        .unwrap();
+        assert_eq!(Value::Object(p.params), json!({"namespace": "default"}));
+    }
+
+    #[test]
+    fn refusals_table() {
+        use QuarantineReason::*;
+        let cases: &[(&str, &str, Value, QuarantineReason)] = &[
+            ("delete pod x", "not json", json!(null), Malformed),
+            ("delete pod x", "{\"params\": {}}", json!(null), Malformed),
+            (
+                "make me a sandwich",
+                "",
+                json!({"action": "none"}),
+                LowConfidence,
+            ),
+            (
+                "delete pod x",
+                "",
+                json!({"action": "shell.exec", "params": {}}),
+                SchemaInvalid,
+            ),
+            (
+                "delete pod x",
+                "",
+                json!({"action": "k8s.delete_pod", "params": {"name": "x", "cmd": "rm"}}),
+                SchemaInvalid,
+            ),
+            (
+                "scale web to 101",
+                "",
+                json!({"action": "k8s.scale_deployment", "params": {"name": "web", "replicas": 101}}),
+                SchemaInvalid,
+            ),
+            (
+                "delete pod x",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "x"}}),
+                NoVerbEvidence,
+            ),
+            (
+                "delete pod x",
+                "",
+                json!({"action": "k8s.delete_pod", "params": {"name": "y"}}),
+                Ungrounded,
+            ),
+            (
+                "scale web to one hundred",
+                "",
+                json!({"action": "k8s.scale_deployment", "params": {"name": "web", "replicas": 1}}),
+                Ungrounded,
+            ),
+            (
+                "add test.local 10.0.0.1",
+                "",
+                json!({"action": "dns.create_a_record", "params": {"name": "test.local", "ip": "10.0.0.1", "ttl": 300}}),
+                Ungrounded,
+            ),
+        ];
+        let catalog = Catalog::embedded().unwrap();
+        for (nl, raw, answer, reason) in cases {
+            let raw = if raw.is_empty() {
+                answer.to_string()
+            } else {
+                raw.to_string()
+            };
+            let got = read_answer(&raw).and_then(|(a, p)| verify(nl, &catalog, &a, &p));
+            assert_eq!(got.map_err(|r| r.reason), Err(*reason), "{nl}: {raw}");
+        }
+    }
+}
