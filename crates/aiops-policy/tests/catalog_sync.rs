@@ -57,6 +57,8 @@ fn policy_refuses_name(engine: &PolicyEngine, action: &str, params: &Value) -> b
             user: "anonymous".into(),
             roles: vec![],
         },
+        parser: aiops_policy::ParserKind::Rules,
+        confidence: 0.95,
     };
     let decision = engine.evaluate(&input).unwrap();
     decision
