@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use aiops_exec::{AnsibleConfig, KubeConfig};
+use aiops_llm::LlmConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,8 @@ pub struct Config {
     pub slack: SlackConfig,
     /// The Kubernetes/K3s executor (`aiops_exec::KubeConfig`).
     pub kube: KubeConfig,
+    /// The language-model parser (`aiops_llm::LlmConfig`); off by default.
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -166,6 +169,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -275,6 +279,11 @@ impl Config {
             || self.api.request_timeout_secs == 0
         {
             return bad("timeouts must be greater than zero".into());
+        }
+        if self.llm.enabled {
+            self.llm
+                .validate()
+                .map_err(|e| ConfigError(format!("llm: {e}")))?;
         }
         if self.api.max_body_bytes == 0 {
             return bad("api.max_body_bytes must be greater than zero".into());

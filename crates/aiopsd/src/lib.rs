@@ -56,6 +56,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub secrets: Arc<dyn SecretSource>,
     pub parser: Arc<dyn IntentParser>,
+    /// The model parser inside `parser`, when configured: for readiness and `check-config`.
+    pub llm: Option<Arc<aiops_llm::LlmParser>>,
     pub retriever: Arc<dyn Retriever>,
     pub authenticator: Arc<dyn auth::Authenticator>,
     pub executors: executors::Executors,
@@ -161,8 +163,10 @@ impl App {
         }
         let authenticator: Arc<dyn auth::Authenticator> =
             Arc::new(auth::Identities::from_config(&config.auth));
+        // Rules first; with `[llm] enabled`, the model when rules are not confident.
+        let llm = parse::model(&config)?;
         let mut backends = Backends {
-            parser: Arc::new(parse::RulesParser),
+            parser: parse::auto(llm.clone()),
             retriever: Arc::new(NoRetriever),
             executors,
         };
@@ -196,6 +200,7 @@ impl App {
             store,
             secrets,
             parser,
+            llm,
             retriever,
             authenticator,
             executors,

@@ -79,7 +79,7 @@ fn eval(
                 return ExitCode::from(2);
             }
         };
-        let parser = match aiopsd::parse::build(&config, &catalog, choice).await {
+        let parser = match aiopsd::parse::build(&config, choice) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("aiopsd: {e}");
@@ -133,6 +133,24 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
                 "{}",
                 serde_json::to_string_pretty(&state.config).unwrap_or_default()
             );
+            // The model ladder: which configured models Ollama has (missing ones are skipped
+            // at parse time; this is where an operator sees it before serving).
+            if let Some(llm) = &state.llm {
+                let health = llm.health().await;
+                for m in &health.models {
+                    eprintln!(
+                        "llm model {}: {}",
+                        m.name,
+                        match (health.reachable, m.present) {
+                            (false, _) =>
+                                format!("unknown (Ollama at {} does not answer)", health.host),
+                            (true, true) =>
+                                format!("present ({})", m.digest.as_deref().unwrap_or("no digest")),
+                            (true, false) => "MISSING from Ollama: pull or create it".to_string(),
+                        }
+                    );
+                }
+            }
             return Ok(());
         }
         // Bind first: a second daemon on the same address stops here, before it opens the

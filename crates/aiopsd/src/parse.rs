@@ -5,7 +5,12 @@
 use aiops_core::{
     Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParseVerdict, ParserKind, Proposal,
 };
+use std::sync::Arc;
+
+use aiops_llm::{AutoParser, LlmParser};
 use serde_json::{Value, json};
+
+use crate::config::ConfigError;
 
 /// The deterministic rules parser (`aiops-parser`): precise, no I/O.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,19 +55,41 @@ pub enum ParserChoice {
     Auto,
 }
 
-/// The parser `choice` names, built from config.
-pub async fn build(
-    config: &crate::Config,
-    _catalog: &Catalog,
-    choice: ParserChoice,
-) -> Result<std::sync::Arc<dyn IntentParser>, crate::config::ConfigError> {
-    let _ = config;
-    match choice {
-        ParserChoice::Rules | ParserChoice::Auto => Ok(std::sync::Arc::new(RulesParser)),
-        ParserChoice::Llm => Err(crate::config::ConfigError(
-            "--parser llm needs a model: set [llm] enabled = true and its models".into(),
-        )),
+/// The configured model parser, when `[llm] enabled`.
+pub fn model(config: &crate::Config) -> Result<Option<Arc<LlmParser>>, ConfigError> {
+    if !config.llm.enabled {
+        return Ok(None);
     }
+    LlmParser::new(config.llm.clone())
+        .map(|p| Some(Arc::new(p)))
+        .map_err(|e| ConfigError(format!("llm: {e}")))
+}
+
+/// What the daemon parses with: rules first and, with a model, the model when rules are not
+/// confident.
+pub fn auto(llm: Option<Arc<LlmParser>>) -> Arc<dyn IntentParser> {
+    match llm {
+        Some(llm) => Arc::new(AutoParser::new(Arc::new(RulesParser), llm)),
+        None => Arc::new(RulesParser),
+    }
+}
+
+/// The parser `choice` names, built from config.
+pub fn build(
+    config: &crate::Config,
+    choice: ParserChoice,
+) -> Result<Arc<dyn IntentParser>, ConfigError> {
+    let llm = model(config)?;
+    Ok(match (choice, llm) {
+        (ParserChoice::Rules, _) => Arc::new(RulesParser),
+        (ParserChoice::Auto, llm) => auto(llm),
+        (ParserChoice::Llm, Some(llm)) => llm,
+        (ParserChoice::Llm, None) => {
+            return Err(ConfigError(
+                "--parser llm needs a model: set [llm] enabled = true and its models".into(),
+            ));
+        }
+    })
 }
 
 /// The result of the parse stage: an intent, or why there is none.

@@ -8,6 +8,8 @@ use crate::AppState;
 #[derive(Debug, Serialize)]
 pub struct Readiness {
     pub ready: bool,
+    /// An optional backend (the language model) does not answer; the daemon still serves.
+    pub degraded: bool,
     pub checks: serde_json::Map<String, Value>,
 }
 
@@ -47,5 +49,20 @@ pub async fn check(state: &AppState) -> Readiness {
     for check in executors {
         put(check.name, check.ok, check.detail);
     }
-    Readiness { ready, checks }
+    // The model is optional: without it parsing falls back to the rules parser, so it can
+    // make the daemon degraded but never not ready.
+    let mut degraded = false;
+    if let Some(llm) = &state.llm {
+        let health = llm.health().await;
+        degraded = health.degraded();
+        checks.insert(
+            "llm".into(),
+            json!({"ok": !degraded, "degraded": degraded, "required": false, "detail": health}),
+        );
+    }
+    Readiness {
+        ready,
+        degraded,
+        checks,
+    }
 }

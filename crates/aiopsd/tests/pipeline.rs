@@ -416,3 +416,31 @@ async fn refused_model_answers_are_quarantined_never_decided_and_listed_for_iden
             .contains("aiops_quarantined_total{reason=\"ungrounded\"} 1")
     );
 }
+
+#[tokio::test]
+async fn with_ollama_down_sentences_parse_through_rules_and_readiness_says_degraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    // A model is configured, but nothing listens there (the discard port is closed here).
+    c.llm.enabled = true;
+    c.llm.host = "http://127.0.0.1:9".into();
+    c.llm.models = vec!["aiops-smollm2:135m".into()];
+    c.llm.timeout_ms = 2_000;
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(c, &rec).await;
+
+    let resp = submit(&app, "Add DNS A record for down.local to 10.0.0.9", "alice").await;
+    assert_eq!(resp.status.as_str(), "success", "{resp:?}");
+    assert_eq!(resp.intent.as_ref().unwrap().parser.as_str(), "rules");
+    // A sentence rules do not read stays unrecognized: no error, nothing quarantined.
+    let resp = submit(&app, "please get rid of that thing", "alice").await;
+    assert_eq!(resp.status.as_str(), "unrecognized", "{resp:?}");
+    assert!(resp.error.is_none());
+
+    let ready = aiopsd::readiness::check(&app).await;
+    assert!(ready.degraded, "{:?}", ready.checks);
+    let llm = &ready.checks["llm"];
+    assert_eq!(llm["degraded"], true);
+    assert_eq!(llm["required"], false);
+    assert_eq!(llm["detail"]["reachable"], false);
+}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiJson, Authenticated, status_for};
 use crate::AppState;
-use crate::parse::{Parsed, parse_rules};
+use crate::parse::{Parsed, validate};
 
 /// HTTP status of an intent's outcome: 200 (202 while waiting for a human); a failed
 /// request answers the status of its error code.
@@ -52,7 +52,8 @@ pub(super) async fn submit(
     Ok((http_status(&resp), Json(resp)).into_response())
 }
 
-/// Parse only: no store, no policy, no side effects.
+/// Parse only, with the configured parser: no store, no policy, no side effects (answers
+/// a model gave and the checks refused are counted, not stored).
 #[utoipa::path(post, path = "/api/v1/parse", tag = "intents", request_body = ParseRequest,
     responses(
         (status = 200, description = "The parse, without side effects", body = ParseResponse),
@@ -69,7 +70,12 @@ pub(super) async fn parse(
             "`nl` must not be empty",
         ));
     }
-    Ok(Json(match parse_rules(&state.catalog, nl) {
+    let ctx = aiops_core::ParseContext {
+        catalog: &state.catalog,
+        context: &[],
+    };
+    let outcome = state.parser.parse(nl, &ctx).await;
+    Ok(Json(match validate(&state.catalog, &outcome).0 {
         Parsed::Intent(intent) => {
             let risk = state.catalog.get(intent.action).map(|s| s.risk);
             ParseResponse::parsed(intent, risk)
