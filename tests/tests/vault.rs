@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aiops_e2e::{Bind, Daemon, OpenBao, config_for};
+use aiops_e2e::{Bind, Daemon, OpenBao, config_for, vault_secrets};
 use serde_json::json;
 
 /// Every log line of this test binary, at TRACE, for the leak checks.
@@ -56,28 +56,29 @@ async fn dns_change_through_openbao_leaks_nothing() {
     let bao = OpenBao::start_dev().unwrap();
     let data = tempfile::tempdir().unwrap();
     let canary = "CANARY-7f3a9c1e-never-print-me";
-    let (role_id, secret_id_file) = bao
-        .setup(&tsig_with_canary(&bind, data.path(), canary))
-        .unwrap();
+    let (secrets, secret_id_file) =
+        vault_secrets(&bao, &tsig_with_canary(&bind, data.path(), canary)).unwrap();
     // The daemon gets nothing from the directory source: only Vault has the key.
     std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets;
     let d = Daemon::start(cfg).await.unwrap();
 
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 200, "{ready:#}");
-    assert_eq!(ready["checks"]["secrets"]["detail"]["kind"], "vault");
+    let checks = d.ready_expect(200).await;
+    assert_eq!(checks["secrets"]["detail"]["kind"], "vault");
 
-    let (code, body) = d
-        .intent("Add DNS A record for vaulted.local to 192.168.1.100", false)
+    let body = d
+        .intent_expect(
+            "Add DNS A record for vaulted.local to 192.168.1.100",
+            false,
+            200,
+            "success",
+        )
         .await;
-    assert_eq!(code, 200, "{body:#}");
-    assert_eq!(body["status"], "success", "{body:#}");
     assert_eq!(bind.dig("vaulted.local", "A"), ["192.168.1.100"]);
 
     let id = body["id"].as_str().unwrap();
-    let (_, rec) = d.get(&format!("/api/v1/intents/{id}")).await;
+    let rec = d.record(id).await;
     let creds = rec["timeline"]
         .as_array()
         .unwrap()
@@ -99,8 +100,7 @@ async fn dns_change_through_openbao_leaks_nothing() {
         metrics.contains("aiops_secret_cache_misses_total{source=\"vault\"}"),
         "{metrics}"
     );
-    let (_, verify) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(verify["ok"], true);
+    assert!(d.audit_ok().await);
     d.stop().await;
 
     // The canary and the TSIG secret: nowhere.
@@ -139,27 +139,30 @@ async fn sealed_vault_and_denied_paths_fail_closed() {
     let bind = Bind::start().unwrap();
     let bao = OpenBao::start_raft().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let (role_id, secret_id_file) = bao.setup(&bind.secrets_dir.join("dns/tsig")).unwrap();
+    let (secrets, _) = vault_secrets(&bao, &bind.secrets_dir.join("dns/tsig")).unwrap();
     std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
 
     // A path outside the shipped policy: not ready, and a clear 403 at the credentials stage.
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets.clone();
     cfg.dns.tsig_secret = "dns/other-zone-key".into();
     let d = Daemon::start(cfg).await.unwrap();
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 503, "{ready:#}");
+    let checks = d.ready_expect(503).await;
     assert!(
-        ready["checks"]["secrets"]["detail"]["error"]
+        checks["secrets"]["detail"]["error"]
             .as_str()
             .unwrap()
             .contains("dns/other-zone-key"),
-        "{ready:#}"
+        "{checks:#}"
     );
-    let (code, body) = d
-        .intent("add dns record denied.local to 10.8.8.1", false)
+    let body = d
+        .intent_expect(
+            "add dns record denied.local to 10.8.8.1",
+            false,
+            503,
+            "failed",
+        )
         .await;
-    assert_eq!(code, 503, "{body:#}");
     assert_eq!(body["error"]["code"], "credentials_unavailable");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("403"),
@@ -170,28 +173,31 @@ async fn sealed_vault_and_denied_paths_fail_closed() {
 
     // The shipped path works, until the server is sealed: then 503 and nothing executes.
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets;
     let d = Daemon::start(cfg).await.unwrap();
-    let (_, ok) = d
-        .intent("add dns record before.local to 10.8.8.2", false)
+    d.intent_expect(
+        "add dns record before.local to 10.8.8.2",
+        false,
+        200,
+        "success",
+    )
+    .await;
+    assert!(bao.seal().unwrap(), "sealed");
+    assert_eq!(d.ready_expect(503).await["secrets"]["ok"], false);
+    let body = d
+        .intent_expect(
+            "add dns record sealed.local to 10.8.8.3",
+            false,
+            503,
+            "failed",
+        )
         .await;
-    assert_eq!(ok["status"], "success", "{ok:#}");
-    bao.seal().unwrap();
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 503);
-    assert_eq!(ready["checks"]["secrets"]["ok"], false);
-    let (code, body) = d
-        .intent("add dns record sealed.local to 10.8.8.3", false)
-        .await;
-    assert_eq!(code, 503, "{body:#}");
     assert_eq!(body["error"]["code"], "credentials_unavailable");
     assert!(
         bind.dig("sealed.local", "A").is_empty(),
         "nothing executes while Vault is sealed"
     );
-    let (_, rec) = d
-        .get(&format!("/api/v1/intents/{}", body["id"].as_str().unwrap()))
-        .await;
+    let rec = d.record(body["id"].as_str().unwrap()).await;
     assert_eq!(rec["status"], "failed");
     assert_eq!(rec["error"]["code"], "credentials_unavailable");
 }

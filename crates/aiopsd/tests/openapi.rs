@@ -149,10 +149,7 @@ async fn a_second_daemon_on_one_data_directory_is_refused() {
     let err = aiopsd::serve(second, config(), std::future::pending())
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("already serving"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("already serving"), "{err}");
     stop_tx.send(()).unwrap();
     serving.await.unwrap().unwrap();
     // Once the first one stopped, the directory is free again.
