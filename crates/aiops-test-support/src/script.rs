@@ -49,6 +49,17 @@ impl Vars {
     }
 }
 
+/// `vars["KEY"]`: the value, or a panic naming the script that did not print it.
+impl std::ops::Index<&str> for Vars {
+    type Output = String;
+
+    fn index(&self, key: &str) -> &String {
+        self.vars
+            .get(key)
+            .unwrap_or_else(|| panic!("{} printed no {key}= line", self.script))
+    }
+}
+
 /// Runs `bash <repo>/<script> <args>` in the repository root with `env` added, and never
 /// lets it install anything (`AIOPS_NO_INSTALL=1`: a missing tool fails with the command
 /// that installs it). Returns the `KEY=VALUE` lines it printed; a failure carries its output.
@@ -88,6 +99,7 @@ mod tests {
         assert_eq!(v.get("AIOPS_DNS").ok(), Some("127.0.0.1:53"));
         assert_eq!(v.opt("K8S_API"), Some("a=b"), "split at the first =");
         assert_eq!(v.opt("lower"), None);
+        assert_eq!(v["AIOPS_DNS"], "127.0.0.1:53");
         let err = v.get("MISSING").unwrap_err();
         assert_eq!(err.code(), "missing_var");
         assert_eq!(err.to_string(), "x.sh printed no MISSING= line");
