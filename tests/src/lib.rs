@@ -145,15 +145,31 @@ impl Daemon {
         .await
     }
 
-    /// POST /api/v1/intent, asserting the HTTP status and the request's final status;
-    /// returns the body.
-    pub async fn intent_expect(&self, nl: &str, dry_run: bool, code: u16, status: &str) -> Value {
-        let (got, body) = self.intent(nl, dry_run).await;
-        assert_eq!(
-            (got, body["status"].as_str()),
-            (code, Some(status)),
-            "{nl}: {body:#}"
-        );
+    /// POST /api/v1/intent (not a dry run), asserting the HTTP status and the request's
+    /// status; returns the body.
+    pub async fn intent_expect(&self, nl: &str, code: u16, status: &str) -> Value {
+        let (got, body) = self.intent(nl, false).await;
+        let answer = (got, body["status"].as_str());
+        assert_eq!(answer, (code, Some(status)), "{nl}: {body:#}");
+        body
+    }
+
+    /// A dry run of `nl`, asserting it was answered as one; returns the body.
+    pub async fn dry_run(&self, nl: &str) -> Value {
+        let (got, body) = self.intent(nl, true).await;
+        let answer = (got, body["status"].as_str());
+        assert_eq!(answer, (200, Some("dry_run")), "{nl}: {body:#}");
+        body
+    }
+
+    /// POST /api/v1/intent for a change the daemon must refuse because a backend is
+    /// missing: 503, stored as failed with error `code`. Returns the body.
+    pub async fn fails_closed(&self, nl: &str, code: &str) -> Value {
+        let body = self.intent_expect(nl, 503, "failed").await;
+        assert_eq!(body["error"]["code"], code, "{body:#}");
+        let rec = self.record(body["id"].as_str().expect("an id")).await;
+        assert_eq!(rec["status"], "failed", "{rec:#}");
+        assert_eq!(rec["error"]["code"], code, "{rec:#}");
         body
     }
 

@@ -54,18 +54,11 @@ async fn pending_delete(bind: &Bind, d: &Daemon, name: &str, ip: &str) -> (Strin
 /// Approves `aid` as bob through an app built from `cfg` while no daemon serves (so no
 /// worker runs), as an operator with the CLI on the host would.
 async fn approve_offline(cfg: aiopsd::Config, aid: &str) -> aiopsd::approvals::DecisionReply {
+    use aiops_core::{Channel::Cli, Verdict::Approve};
     let offline = aiopsd::App::build(cfg).await.unwrap();
     let bob = offline.authenticator.current("bob");
-    aiopsd::approvals::decide(
-        &offline,
-        aid,
-        &bob,
-        aiops_core::Channel::Cli,
-        aiops_core::Verdict::Approve,
-        None,
-    )
-    .await
-    .unwrap()
+    let reply = aiopsd::approvals::decide(&offline, aid, &bob, Cli, Approve, None).await;
+    reply.unwrap()
 }
 
 /// A stack whose daemon posts approvals to a Slack stand-in with bot token `bot_token`.
@@ -138,14 +131,8 @@ async fn rest_approval_executes_once_and_is_audited() {
     );
 
     // The approver approves; the worker runs it.
-    let (code, body) = d
-        .decide_as(
-            APPROVER_TOKEN,
-            &aid,
-            "approve",
-            json!({"reason": "ticket OPS-1"}),
-        )
-        .await;
+    let reason = json!({"reason": "ticket OPS-1"});
+    let (code, body) = d.decide_as(APPROVER_TOKEN, &aid, "approve", reason).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["changed"], true);
     let rec = d.wait_status(&id, &["success", "failed"], 60).await;
@@ -164,14 +151,8 @@ async fn rest_approval_executes_once_and_is_audited() {
         .await;
     assert_eq!(code, 200, "{again}");
     assert_eq!(again["changed"], false);
-    let (code, late) = d
-        .decide_as(
-            APPROVER_TOKEN,
-            &aid,
-            "reject",
-            json!({"reason": "too late"}),
-        )
-        .await;
+    let reason = json!({"reason": "too late"});
+    let (code, late) = d.decide_as(APPROVER_TOKEN, &aid, "reject", reason).await;
     assert_eq!(code, 409, "{late}");
     assert_eq!(late["state"], "succeeded");
 

@@ -43,6 +43,17 @@ async fn setup(client: &kube::Client) {
         .unwrap();
 }
 
+/// Asks for `nl` as the requester; it must wait for approval.
+async fn needs_approval(d: &Daemon, nl: &str) -> serde_json::Value {
+    let (code, body) = d.intent_as(REQUESTER_TOKEN, nl).await;
+    assert_eq!(
+        (code, &body["status"]),
+        (202, &json!("pending_approval")),
+        "{body:#}"
+    );
+    body
+}
+
 async fn pod_exists(client: &kube::Client, ns: &str, name: &str) -> bool {
     Api::<Pod>::namespaced(client.clone(), ns)
         .get_opt(name)
@@ -76,20 +87,18 @@ async fn sentences_to_kubernetes_changes() {
 
     // A dry run plans with the API server's own dry run and changes nothing.
     let scale_shop = "scale deployment web in namespace shop to 5 replicas";
-    let dry = d.intent_expect(scale_shop, true, 200, "dry_run").await;
+    let dry = d.dry_run(scale_shop).await;
     assert_eq!(dry["plan"]["diff"], "spec.replicas: 2 -> 5");
     assert_eq!(replicas(&client, "shop").await, 2);
 
     // The sentence from the issue: shop is a non-production namespace, so it just runs.
-    let body = d.intent_expect(scale_shop, false, 200, "success").await;
+    let body = d.intent_expect(scale_shop, 200, "success").await;
     assert_eq!(body["execution"]["executor"], "kube");
     assert_eq!(body["execution"]["changed"], true);
     assert_eq!(replicas(&client, "shop").await, 5);
 
     // Reads return structured results.
-    let pods = d
-        .intent_expect("list pods in shop", false, 200, "success")
-        .await;
+    let pods = d.intent_expect("list pods in shop", 200, "success").await;
     assert_eq!(
         pods["execution"]["result"]["pods"][0]["name"],
         "web-7d9f8-abcde"
@@ -99,7 +108,6 @@ async fn sentences_to_kubernetes_changes() {
     // Out of bounds: denied by policy, nothing sent to the API server.
     d.intent_expect(
         "restart the coredns deployment in kube-system",
-        false,
         200,
         "denied",
     )
@@ -116,13 +124,7 @@ async fn sentences_to_kubernetes_changes() {
     assert_eq!(missing["error"]["code"], "not_found");
 
     // Destructive: waits for a human, then deletes exactly that pod.
-    let (code, del) = d
-        .intent_as(
-            REQUESTER_TOKEN,
-            "delete pod web-7d9f8-abcde in namespace shop",
-        )
-        .await;
-    assert_eq!(code, 202, "{del:#}");
+    let del = needs_approval(&d, "delete pod web-7d9f8-abcde in namespace shop").await;
     let aid = del["approval"]["id"].as_str().unwrap();
     assert!(pod_exists(&client, "shop", "web-7d9f8-abcde").await);
     let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
@@ -135,13 +137,8 @@ async fn sentences_to_kubernetes_changes() {
 
     // Production: approval required; the Deployment changes before the approval lands, so
     // the approved plan no longer matches and nothing runs.
-    let (code, prod) = d
-        .intent_as(
-            REQUESTER_TOKEN,
-            "scale deployment web in namespace production to 4 replicas",
-        )
-        .await;
-    assert_eq!(code, 202, "{prod:#}");
+    let nl = "scale deployment web in namespace production to 4 replicas";
+    let prod = needs_approval(&d, nl).await;
     assert_eq!(prod["plan"]["diff"], "spec.replicas: 2 -> 4");
     Api::<Deployment>::namespaced(client.clone(), "production")
         .patch(
@@ -166,14 +163,7 @@ async fn sentences_to_kubernetes_changes() {
     // API server down: not ready, and a clear 503.
     api.stop();
     assert_eq!(d.ready_expect(503).await["kubernetes"]["ok"], false);
-    let down = d
-        .intent_expect(
-            "scale deployment web in namespace shop to 1 replicas",
-            false,
-            503,
-            "failed",
-        )
-        .await;
-    assert_eq!(down["error"]["code"], "executor_unavailable");
+    let nl = "scale deployment web in namespace shop to 1 replicas";
+    d.fails_closed(nl, "executor_unavailable").await;
     assert!(d.audit_ok().await);
 }

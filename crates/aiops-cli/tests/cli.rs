@@ -152,6 +152,11 @@ impl Cli {
         self.run(&full, &[]).await
     }
 
+    /// `aiops --url <daemon> --token <approver's token> args...`
+    async fn approver(&mut self, url: &str, args: &[&str]) -> &Run {
+        self.as_user(url, APPROVER_TOKEN, args).await
+    }
+
     /// `aiops --url <daemon> --token <token> args...`
     async fn as_user(&mut self, url: &str, token: &str, args: &[&str]) -> &Run {
         let mut full = vec!["--token", token];
@@ -324,9 +329,7 @@ async fn approvals_through_the_real_binary() {
     assert!(r.stdout.contains("approvals:  1/1 (bob)"), "{r}");
 
     // A second click is a no-op that says so.
-    let r = cli
-        .as_user(&url, APPROVER_TOKEN, &["approvals", "approve", &aid])
-        .await;
+    let r = cli.approver(&url, &["approvals", "approve", &aid]).await;
     assert_eq!(r.code, 0, "{r}");
     assert!(
         r.stdout
@@ -336,11 +339,7 @@ async fn approvals_through_the_real_binary() {
 
     // Rejecting a closed approval: 409 with the current state.
     let r = cli
-        .as_user(
-            &url,
-            APPROVER_TOKEN,
-            &["approvals", "reject", &aid, "--reason", "too late"],
-        )
+        .approver(&url, &["approvals", "reject", &aid, "--reason", "too late"])
         .await;
     assert_eq!(r.code, 1, "{r}");
     assert!(
@@ -359,19 +358,13 @@ async fn approvals_through_the_real_binary() {
         "{r}"
     );
     // reject without --reason is a usage error, before any request.
-    let r = cli
-        .as_user(&url, APPROVER_TOKEN, &["approvals", "reject", &aid])
-        .await;
+    let r = cli.approver(&url, &["approvals", "reject", &aid]).await;
     assert_eq!(r.code, 2, "{r}");
 
     // A second approval, rejected.
     let aid2 = pending_approval(&d, 2).await;
     let r = cli
-        .as_user(
-            &url,
-            APPROVER_TOKEN,
-            &["approvals", "reject", &aid2, "--reason", "not now"],
-        )
+        .approver(&url, &["approvals", "reject", &aid2, "--reason", "not now"])
         .await;
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(

@@ -10,16 +10,14 @@
 // processes in product code.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aiops_secrets::{
     ExposeSecret, SecretError, SecretSource, SecretStats, VaultAuth, VaultConfig, VaultSource,
 };
-use aiops_test_support::{OpenBao, Vars};
+use aiops_test_support::{LogBuffer, OpenBao, Vars};
 
 /// A running OpenBao (`aiops_test_support::OpenBao`) with this file's helpers; stopped on
 /// drop.
@@ -451,31 +449,15 @@ async fn sealed_raft_server_fails_closed() {
     assert_unavailable(&err, &["sealed"]);
 }
 
-/// Collects everything logged (TRACE and up, dependencies included) on this thread.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn canary_values_never_appear_in_errors_debug_or_logs() {
     const CANARY: &str = "Q2FuYXJ5LTdmM2E5LXNlY3JldA==";
-    let logs = LogBuf::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Everything logged (TRACE and up, dependencies included) on this thread.
+    let logs = LogBuffer::default();
+    let _guard = tracing::subscriber::set_default(logs.trace_subscriber().finish());
+    // The other tests (in parallel, with no subscriber) may have hit the same callsites
+    // first and cached "never interested" for them; recompute now that one listens.
+    tracing::callsite::rebuild_interest_cache();
 
     let bao = Bao::dev();
     let env = bao.setup(CANARY, &[]);
@@ -522,7 +504,7 @@ async fn canary_values_never_appear_in_errors_debug_or_logs() {
     drop(src);
     drop(root);
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("logged in to vault"), "the log capture works");
     texts.push(logs);
     for t in &texts {

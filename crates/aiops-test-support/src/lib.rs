@@ -16,6 +16,7 @@ mod bind;
 mod error;
 pub mod identities;
 mod kube_api;
+mod logs;
 mod openbao;
 mod paths;
 pub mod ports;
@@ -30,6 +31,7 @@ pub use error::HarnessError;
 pub use kube_api::KubeApi;
 #[cfg(feature = "kube")]
 pub use kube_api::client_for;
+pub use logs::LogBuffer;
 pub use openbao::OpenBao;
 pub use paths::{cache_dir, repo_root};
 pub use script::{Vars, run_script};
