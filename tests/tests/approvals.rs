@@ -1,19 +1,31 @@
 //! Approval gates end to end: a destructive DNS change waits for a human, policy says who
 //! may approve, the approval is bound to the plan, and execution happens once, in the
 //! worker, against real BIND and Ansible. Slack itself is unreachable here: its Web API is
-//! a local receiver (`SlackReceiver`) that follows Slack's documented protocol, and the
-//! interactions are signed exactly as Slack signs them.
+//! a local stand-in (`SlackStandIn`) that follows Slack's documented protocol, and the
+//! interactions are signed exactly as Slack signs them. Waits for the worker and the Slack
+//! outbox follow their schedules (`WORKER_INTERVAL`, `retry_deadline`), never a round number.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use aiops_e2e::{
-    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, SlackReceiver, config_for,
-    slack_click, with_identities, write_slack_secret,
+    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, SlackStandIn,
+    WORKER_INTERVAL, config_for, count_stage, slack_click, unix_now, with_identities,
+    write_slack_secret,
 };
+use aiops_test_support::schedule::{MARGIN, retry_deadline, worker_deadline};
+use aiops_test_support::slack::SlackCall;
 use serde_json::{Value, json};
 
 async fn stack(tweak: impl FnOnce(&mut aiopsd::Config)) -> (Bind, tempfile::TempDir, Daemon) {
+    stack_with_secrets(|_| {}, tweak).await
+}
+
+async fn stack_with_secrets(
+    secrets: impl FnOnce(&Bind),
+    tweak: impl FnOnce(&mut aiopsd::Config),
+) -> (Bind, tempfile::TempDir, Daemon) {
     let bind = Bind::start().expect("BIND starts");
+    secrets(&bind);
     let data = tempfile::tempdir().unwrap();
     let mut cfg = with_identities(config_for(&bind, data.path()));
     tweak(&mut cfg);
@@ -39,17 +51,30 @@ async fn pending_delete(bind: &Bind, d: &Daemon, name: &str, ip: &str) -> (Strin
     )
 }
 
-fn approve_path(aid: &str) -> String {
-    format!("/api/v1/approvals/{aid}/approve")
+/// Approves `aid` as bob through an app built from `cfg` while no daemon serves (so no
+/// worker runs), as an operator with the CLI on the host would.
+async fn approve_offline(cfg: aiopsd::Config, aid: &str) -> aiopsd::approvals::DecisionReply {
+    use aiops_core::{Channel::Cli, Verdict::Approve};
+    let offline = aiopsd::App::build(cfg).await.unwrap();
+    let bob = offline.authenticator.current("bob");
+    let reply = aiopsd::approvals::decide(&offline, aid, &bob, Cli, Approve, None).await;
+    reply.unwrap()
 }
 
-fn stages(rec: &Value, stage: &str, outcome: &str) -> usize {
-    rec["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["stage"] == stage && e["outcome"] == outcome)
-        .count()
+/// A stack whose daemon posts approvals to a Slack stand-in with bot token `bot_token`.
+async fn slack_stack(bot_token: &str) -> (SlackStandIn, Bind, tempfile::TempDir, Daemon) {
+    let slack = SlackStandIn::start().await;
+    let api_base = slack.url.clone();
+    let (bind, data, d) = stack_with_secrets(
+        |bind| write_slack_secret(&bind.secrets_dir, bot_token),
+        move |c| {
+            c.slack.enabled = true;
+            c.slack.api_base = api_base;
+            c.slack.channel = "C0APPROVALS".into();
+        },
+    )
+    .await;
+    (slack, bind, data, d)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,14 +96,14 @@ async fn rest_approval_executes_once_and_is_audited() {
     assert_eq!(show["action"], "dns.delete_record");
 
     // Who may not approve.
-    let (code, body) = d.post(&approve_path(&aid), json!({})).await;
-    assert_eq!(code, 401, "anonymous: {body}");
     let (code, body) = d
-        .post_as("not-a-token", &approve_path(&aid), json!({}))
+        .post(&format!("/api/v1/approvals/{aid}/approve"), json!({}))
         .await;
+    assert_eq!(code, 401, "anonymous: {body}");
+    let (code, body) = d.decide_as("not-a-token", &aid, "approve", json!({})).await;
     assert_eq!(code, 401, "unknown token: {body}");
     let (code, body) = d
-        .post_as(REQUESTER_TOKEN, &approve_path(&aid), json!({}))
+        .decide_as(REQUESTER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(
         code, 403,
@@ -106,13 +131,8 @@ async fn rest_approval_executes_once_and_is_audited() {
     );
 
     // The approver approves; the worker runs it.
-    let (code, body) = d
-        .post_as(
-            APPROVER_TOKEN,
-            &approve_path(&aid),
-            json!({"reason": "ticket OPS-1"}),
-        )
-        .await;
+    let reason = json!({"reason": "ticket OPS-1"});
+    let (code, body) = d.decide_as(APPROVER_TOKEN, &aid, "approve", reason).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["changed"], true);
     let rec = d.wait_status(&id, &["success", "failed"], 60).await;
@@ -127,52 +147,43 @@ async fn rest_approval_executes_once_and_is_audited() {
 
     // A double click is a no-op that says so; a late decision is a conflict with the state.
     let (code, again) = d
-        .post_as(APPROVER_TOKEN, &approve_path(&aid), json!({}))
+        .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(code, 200, "{again}");
     assert_eq!(again["changed"], false);
-    let (code, late) = d
-        .post_as(
-            APPROVER_TOKEN,
-            &format!("/api/v1/approvals/{aid}/reject"),
-            json!({"reason": "too late"}),
-        )
-        .await;
+    let reason = json!({"reason": "too late"});
+    let (code, late) = d.decide_as(APPROVER_TOKEN, &aid, "reject", reason).await;
     assert_eq!(code, 409, "{late}");
     assert_eq!(late["state"], "succeeded");
 
     // Executed exactly once, every approval event in the chain.
-    assert_eq!(stages(&rec, "execute", "started"), 1, "{rec:#}");
+    assert_eq!(count_stage(&rec, "execute:started"), 1, "{rec:#}");
     for outcome in ["pending", "refused", "approved", "executing", "succeeded"] {
         assert!(
-            stages(&rec, "approve", outcome) >= 1,
+            count_stage(&rec, &format!("approve:{outcome}")) >= 1,
             "no approve:{outcome} event: {rec:#}"
         );
     }
-    let (_, v) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(v["ok"], true);
+    assert!(d.audit_ok().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejection_expiry_and_plan_drift_run_nothing() {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
     let (bind, _data, d) = stack(|c| {
         c.approvals
             .ttl_secs_by_action
-            .insert("dns.create_a_record".into(), 1);
+            .insert("dns.create_a_record".into(), TTL.as_secs());
     })
     .await;
 
     // Rejected: denied, nothing changes.
     let (id, aid) = pending_delete(&bind, &d, "keep1.local", "10.4.4.1").await;
     let (code, body) = d
-        .post_as(
-            APPROVER_TOKEN,
-            &format!("/api/v1/approvals/{aid}/reject"),
-            json!({"reason": "not now"}),
-        )
+        .decide_as(APPROVER_TOKEN, &aid, "reject", json!({"reason": "not now"}))
         .await;
     assert_eq!(code, 200, "{body}");
-    let rec = d.wait_status(&id, &["denied"], 10).await;
+    let rec = d.wait_worker(&id, &["denied"]).await;
     assert!(
         rec["error"]["message"]
             .as_str()
@@ -188,7 +199,7 @@ async fn rejection_expiry_and_plan_drift_run_nothing() {
         .await;
     assert_eq!(moved["status"], "success", "{moved:#}");
     let (code, _) = d
-        .post_as(APPROVER_TOKEN, &approve_path(&aid), json!({}))
+        .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(code, 200);
     let rec = d.wait_status(&id, &["failed", "success"], 60).await;
@@ -201,25 +212,25 @@ async fn rejection_expiry_and_plan_drift_run_nothing() {
         "a void approval runs nothing"
     );
 
-    // Expiry (per-action TTL of 1 s): a production create waits, then expires.
+    // Expiry (a per-action TTL): a production create waits, then expires.
     let (code, prod) = d
         .intent_as(REQUESTER_TOKEN, "point late.corp.example.com to 10.4.4.4")
         .await;
     assert_eq!(code, 202, "{prod:#}");
     let aid = prod["approval"]["id"].as_str().unwrap().to_string();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Past the TTL (plus one worker interval, so the expiry is surely due).
+    tokio::time::sleep(TTL + WORKER_INTERVAL).await;
     let (code, body) = d
-        .post_as(APPROVER_TOKEN, &approve_path(&aid), json!({}))
+        .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(code, 409, "{body}");
     assert_eq!(body["state"], "expired");
     let rec = d
-        .wait_status(prod["id"].as_str().unwrap(), &["failed"], 10)
+        .wait_worker(prod["id"].as_str().unwrap(), &["failed"])
         .await;
     assert_eq!(rec["error"]["code"], "approval_expired");
     assert!(bind.dig("late.corp.example.com", "A").is_empty());
-    let (_, v) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(v["ok"], true);
+    assert!(d.audit_ok().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,24 +245,11 @@ async fn approvals_survive_restarts_and_run_once() {
     d.stop().await;
 
     // While no daemon serves (so no worker runs), an approval lands.
-    {
-        let offline = aiopsd::App::build(cfg()).await.unwrap();
-        let bob = offline.authenticator.current("bob");
-        let reply = aiopsd::approvals::decide(
-            &offline,
-            &aid,
-            &bob,
-            aiops_core::Channel::Cli,
-            aiops_core::Verdict::Approve,
-            None,
-        )
-        .await
-        .unwrap();
-        assert!(
-            matches!(reply, aiopsd::approvals::DecisionReply::Recorded { .. }),
-            "{reply:?}"
-        );
-    }
+    let reply = approve_offline(cfg(), &aid).await;
+    assert!(
+        matches!(reply, aiopsd::approvals::DecisionReply::Recorded { .. }),
+        "{reply:?}"
+    );
     assert_eq!(bind.dig("goes.local", "A"), ["10.5.5.2"]);
 
     // Back up: the approved one runs exactly once, the pending one is still pending.
@@ -261,41 +259,37 @@ async fn approvals_survive_restarts_and_run_once() {
         .await;
     assert_eq!(rec["status"], "success", "{rec:#}");
     assert!(bind.dig("goes.local", "A").is_empty());
-    assert_eq!(stages(&rec, "execute", "started"), 1);
+    assert_eq!(count_stage(&rec, "execute:started"), 1);
     let (_, waiting) = d.get(&format!("/api/v1/intents/{waiting_id}")).await;
     assert_eq!(waiting["status"], "pending_approval");
     assert_eq!(waiting["approval"]["state"], "pending");
     d.stop().await;
 
-    // Another restart runs nothing again.
+    // Another restart runs nothing again: a full worker pass (run here, so no waiting on
+    // its timer) finds nothing to claim.
     let d = Daemon::start(cfg()).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let (_, rec) = d.get(&format!("/api/v1/intents/{approved_id}")).await;
-    assert_eq!(stages(&rec, "execute", "started"), 1);
-    let (_, v) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(v["ok"], true);
+    aiopsd::approvals::tick(&d.state).await.unwrap();
+    let rec = d.record(&approved_id).await;
+    assert_eq!(count_stage(&rec, "execute:started"), 1);
+    assert!(d.audit_ok().await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_button_approves_and_the_message_follows() {
-    let slack = SlackReceiver::start().await;
-    let bind = Bind::start().unwrap();
     let bot_token = "xoxb-test-bot-token-canary";
-    write_slack_secret(&bind.secrets_dir, bot_token);
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = with_identities(config_for(&bind, data.path()));
-    cfg.slack.enabled = true;
-    cfg.slack.api_base = slack.url.clone();
-    cfg.slack.channel = "C0APPROVALS".into();
-    let d = Daemon::start(cfg).await.unwrap();
-
+    let (slack, bind, _data, d) = slack_stack(bot_token).await;
     let (id, aid) = pending_delete(&bind, &d, "slacked.local", "10.6.6.6").await;
 
-    // The approval is posted with the plan and both buttons.
-    let posted = wait_for(|| slack.calls("chat.postMessage").len() == 1).await;
+    // The approval is posted (on the worker's next pass) with the plan and both buttons.
+    let by = worker_deadline(WORKER_INTERVAL);
+    let posted = slack
+        .wait_for("chat.postMessage", |_| by, |calls| !calls.is_empty())
+        .await;
     assert!(posted, "no chat.postMessage");
-    let (auth, msg) = slack.calls("chat.postMessage").remove(0);
-    assert_eq!(auth, format!("Bearer {bot_token}"));
+    let msg = slack.calls("chat.postMessage").remove(0);
+    assert!(!msg.failed);
+    assert_eq!(msg.auth, format!("Bearer {bot_token}"));
+    let msg = msg.body;
     assert_eq!(msg["channel"], "C0APPROVALS");
     let text = msg.to_string();
     assert!(
@@ -305,128 +299,148 @@ async fn slack_button_approves_and_the_message_follows() {
         "{msg:#}"
     );
     assert!(text.contains(&aid));
+    // The post is recorded in the same transaction as its audit row: wait for that row, so
+    // the trail below is settled.
+    d.wait_record(&id, MARGIN, |rec| count_stage(rec, "approve:notified") == 1)
+        .await;
 
-    // Bad requests are refused before anything is decoded.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let (body, ts, sig) = slack_click("aiops_approve", &aid, APPROVER_SLACK_ID, now);
-    let post = |body: String, ts: String, sig: String| {
-        let client = d.client.clone();
-        let url = format!("{}/api/v1/slack/interactions", d.url);
-        async move {
-            client
-                .post(url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-slack-request-timestamp", ts)
-                .header("x-slack-signature", sig)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(
-        post(body.clone(), ts.clone(), "v0=00".into()).await,
-        401,
-        "bad signature"
-    );
-    assert_eq!(
-        post(
-            body.replace("UAPPROVER1", "UEVIL00001"),
-            ts.clone(),
-            sig.clone()
-        )
-        .await,
-        401,
-        "tampered body"
-    );
-    let (old_body, old_ts, old_sig) =
-        slack_click("aiops_approve", &aid, APPROVER_SLACK_ID, now - 400);
-    assert_eq!(
-        post(old_body, old_ts, old_sig).await,
-        401,
-        "stale timestamp"
-    );
+    // Bad requests are refused before anything is decoded, and leave no trace: no
+    // decision, no audit row, nothing run.
+    let now = unix_now();
+    let click = slack_click("aiops_approve", &aid, APPROVER_SLACK_ID, now);
+    let (body, ts, sig) = click.clone();
+    let before = d.trail(&id).await;
+    for (what, request) in [
+        (
+            "bad signature",
+            (body.clone(), ts.clone(), "v0=00".to_string()),
+        ),
+        (
+            "tampered body",
+            (body.replace("UAPPROVER1", "UEVIL00001"), ts, sig),
+        ),
+        (
+            "stale timestamp",
+            slack_click("aiops_approve", &aid, APPROVER_SLACK_ID, now - 400),
+        ),
+    ] {
+        assert_eq!(d.slack_interaction(&request).await, 401, "{what}");
+        assert_eq!(d.trail(&id).await, before, "{what} left a trace");
+    }
     assert_eq!(bind.dig("slacked.local", "A"), ["10.6.6.6"]);
 
     // The real click: answered at once, decided and executed in the background.
     // Answered before the decision is made: the handler only verifies and hands off (the
     // execution itself takes seconds of Ansible), which is what keeps it inside Slack's 3 s.
-    assert_eq!(post(body.clone(), ts.clone(), sig.clone()).await, 200);
-    let (_, right_after) = d.get(&format!("/api/v1/intents/{id}")).await;
+    assert_eq!(d.slack_interaction(&click).await, 200);
+    let right_after = d.record(&id).await;
     assert_ne!(
         right_after["status"], "success",
         "the execution runs after the answer"
     );
-    assert_eq!(post(body, ts, sig).await, 401, "a replay is refused");
+    assert_eq!(
+        d.slack_interaction(&click).await,
+        401,
+        "a replay is refused"
+    );
     let rec = d.wait_status(&id, &["success", "failed"], 60).await;
     assert_eq!(rec["status"], "success", "{rec:#}");
     assert!(bind.dig("slacked.local", "A").is_empty());
+    // One decision and one run: the replay added neither.
+    assert_eq!(rec["approval"]["decisions"].as_array().unwrap().len(), 1);
     assert_eq!(rec["approval"]["decisions"][0]["channel"], "slack");
     assert_eq!(rec["approval"]["decisions"][0]["approver"], "bob");
+    assert_eq!(count_stage(&rec, "approve:approved"), 1, "{rec:#}");
+    assert_eq!(count_stage(&rec, "execute:started"), 1, "{rec:#}");
 
-    // The message is updated with the outcome, without buttons.
-    let updated = wait_for(|| {
-        slack
-            .calls("chat.update")
-            .iter()
-            .any(|(_, m)| m.to_string().contains("succeeded"))
-    })
-    .await;
+    // The message is updated with the outcome, without buttons (the worker's next pass).
+    let by = worker_deadline(WORKER_INTERVAL);
+    let updated = slack
+        .wait_for(
+            "chat.update",
+            |_| by,
+            |calls| {
+                calls
+                    .iter()
+                    .any(|c| c.body.to_string().contains("succeeded"))
+            },
+        )
+        .await;
     assert!(
         updated,
         "no chat.update with the outcome: {:?}",
         slack.calls("chat.update")
     );
-    let (_, upd) = slack.calls("chat.update").pop().unwrap();
-    assert_eq!(upd["ts"], "1700000000.000100");
+    let upd = slack.calls("chat.update").pop().unwrap().body;
+    assert_eq!(upd["ts"], aiops_test_support::slack::MESSAGE_TS);
     assert!(!upd.to_string().contains("aiops_approve"));
-    assert!(stages(&rec, "approve", "notified") == 1, "{rec:#}");
+    assert_eq!(count_stage(&rec, "approve:notified"), 1, "{rec:#}");
 
     // The bot token never reaches the audit trail or responses.
     assert!(!rec.to_string().contains(bot_token));
 }
 
+/// By when the outbox's next attempt is due, from the failed attempts recorded so far.
+fn next_attempt_due(calls: &[SlackCall]) -> std::time::Instant {
+    let failed: Vec<&SlackCall> = calls.iter().filter(|c| c.failed).collect();
+    let last = failed.last().expect("a failed attempt");
+    retry_deadline(last.at, failed.len() as u32, WORKER_INTERVAL)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_down_does_not_lose_the_approval() {
-    let slack = SlackReceiver::start().await;
-    slack.fail.store(true, std::sync::atomic::Ordering::SeqCst);
-    let bind = Bind::start().unwrap();
-    write_slack_secret(&bind.secrets_dir, "xoxb-down");
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = with_identities(config_for(&bind, data.path()));
-    cfg.slack.enabled = true;
-    cfg.slack.api_base = slack.url.clone();
-    let d = Daemon::start(cfg).await.unwrap();
+    let (slack, bind, _data, d) = slack_stack("xoxb-down").await;
+    slack.set_down(true);
     let (id, aid) = pending_delete(&bind, &d, "outage.local", "10.7.7.7").await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(slack.calls("chat.postMessage").is_empty());
+
+    // The outage is really hit: the worker's next pass tries to post, and fails.
+    let by = worker_deadline(WORKER_INTERVAL);
+    let tried = slack
+        .wait_for(
+            "chat.postMessage",
+            |_| by,
+            |calls| calls.iter().any(|c| c.failed),
+        )
+        .await;
+    assert!(tried, "no postMessage attempt while Slack was down");
+
     // Still actionable by REST while Slack is down.
     let (code, _) = d
-        .post_as(APPROVER_TOKEN, &approve_path(&aid), json!({}))
+        .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(code, 200);
     let rec = d.wait_status(&id, &["success"], 60).await;
     assert!(bind.dig("outage.local", "A").is_empty());
-    // Slack comes back: the retry posts the (now closed) message.
-    slack.fail.store(false, std::sync::atomic::Ordering::SeqCst);
-    let posted = wait_for(|| !slack.calls("chat.postMessage").is_empty()).await;
-    assert!(posted, "the post was retried once Slack answered");
     assert_eq!(rec["approval"]["state"], "succeeded");
-}
+    assert!(
+        slack.answered("chat.postMessage").is_empty(),
+        "nothing was posted while Slack was down"
+    );
+    assert_eq!(count_stage(&rec, "approve:notified"), 0);
 
-async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..150 {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    false
+    // Slack comes back: the retry the schedule has due next posts the (now closed)
+    // message, once.
+    slack.set_down(false);
+    let posted = slack
+        .wait_for("chat.postMessage", next_attempt_due, |calls| {
+            calls.iter().any(|c| !c.failed)
+        })
+        .await;
+    assert!(
+        posted,
+        "the post was not retried on schedule: {:?}",
+        slack.calls("chat.postMessage")
+    );
+    let post = slack.answered("chat.postMessage").remove(0).body;
+    assert!(post.to_string().contains("outage.local"), "{post:#}");
+    assert!(
+        !post.to_string().contains("aiops_approve"),
+        "closed: no buttons"
+    );
+    let rec = d
+        .wait_record(&id, MARGIN, |rec| count_stage(rec, "approve:notified") == 1)
+        .await;
+    assert_eq!(rec["approval"]["state"], "succeeded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,20 +472,7 @@ async fn policy_asking_for_more_approvers_while_waiting_stops_the_run() {
             .unwrap();
     policy_data["aiops"]["config"]["approvals"]["default"] = json!(2);
     std::fs::write(policies.join("data.json"), policy_data.to_string()).unwrap();
-    {
-        let offline = aiopsd::App::build(cfg()).await.unwrap();
-        let bob = offline.authenticator.current("bob");
-        aiopsd::approvals::decide(
-            &offline,
-            &aid,
-            &bob,
-            aiops_core::Channel::Cli,
-            aiops_core::Verdict::Approve,
-            None,
-        )
-        .await
-        .unwrap();
-    }
+    approve_offline(cfg(), &aid).await;
     let d = Daemon::start(cfg()).await.unwrap();
     let rec = d
         .wait_status(&id, &["denied", "success", "failed"], 60)

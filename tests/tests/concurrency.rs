@@ -1,14 +1,14 @@
 //! Many writers at once through the real daemon and its SQLite store: signed Slack
 //! interactions (replay nonces), REST decisions (recorded and refused) and new intents all
 //! write to the same store. None may answer 5xx ("database is locked" was one), and the
-//! audit chain must verify afterwards. Slack's Web API is the local `SlackReceiver` stand-in
+//! audit chain must verify afterwards. Slack's Web API is the local `SlackStandIn`
 //! (Slack is unreachable here); everything else is real (BIND, Ansible, SQLite).
 
 #![allow(clippy::unwrap_used)]
 
 use aiops_e2e::{
-    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, SlackReceiver, config_for,
-    slack_click, with_identities, write_slack_secret,
+    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, SlackStandIn, config_for,
+    slack_click, unix_now, with_identities, write_slack_secret,
 };
 use serde_json::Value;
 
@@ -26,14 +26,15 @@ async fn pending_delete(d: &Daemon, name: &str, ip: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
-    let slack = SlackReceiver::start().await;
+    let slack = SlackStandIn::start().await;
     let bind = Bind::start().unwrap();
     write_slack_secret(&bind.secrets_dir, "xoxb-concurrency");
     let data = tempfile::tempdir().unwrap();
     let mut cfg = with_identities(config_for(&bind, data.path()));
     cfg.slack.enabled = true;
     cfg.slack.api_base = slack.url.clone();
-    let d = Daemon::start(cfg).await.unwrap();
+    // Shared by the request tasks below.
+    let d = std::sync::Arc::new(Daemon::start(cfg).await.unwrap());
 
     let mut approvals = Vec::new();
     for i in 0..4 {
@@ -42,10 +43,7 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
         );
     }
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = unix_now();
     let mut tasks = tokio::task::JoinSet::new();
     for round in 0..10 {
         for (i, aid) in approvals.iter().enumerate() {
@@ -61,53 +59,29 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
             } else {
                 "UNKNOWN"
             };
-            let (body, ts, sig) = slack_click(action, aid, user, now - round);
-            let client = d.client.clone();
-            let url = format!("{}/api/v1/slack/interactions", d.url);
+            let click = slack_click(action, aid, user, now - round);
+            let slack_d = d.clone();
             tasks.spawn(async move {
-                let r = client
-                    .post(url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-slack-request-timestamp", ts)
-                    .header("x-slack-signature", sig)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                ("slack", r.status().as_u16(), Value::Null)
+                let code = slack_d.slack_interaction(&click).await;
+                ("slack", code, Value::Null)
             });
             // REST decisions: the requester is refused (403), the approver decides.
             for token in [REQUESTER_TOKEN, APPROVER_TOKEN] {
-                let client = d.client.clone();
+                let (rest_d, aid) = (d.clone(), aid.clone());
                 let verb = if i % 2 == 0 { "approve" } else { "reject" };
-                let url = format!("{}/api/v1/approvals/{aid}/{verb}", d.url);
                 tasks.spawn(async move {
-                    let r = client
-                        .post(url)
-                        .bearer_auth(token)
-                        .json(&serde_json::json!({"reason": "load"}))
-                        .send()
-                        .await
-                        .unwrap();
-                    let code = r.status().as_u16();
-                    ("decision", code, r.json().await.unwrap_or(Value::Null))
+                    let reason = serde_json::json!({"reason": "load"});
+                    let (code, body) = rest_d.decide_as(token, &aid, verb, reason).await;
+                    ("decision", code, body)
                 });
             }
         }
         // Intents that write without executing: unrecognized and refused ones.
         for nl in ["make me a sandwich", "delete everything in prod"] {
-            let client = d.client.clone();
-            let url = format!("{}/api/v1/intent", d.url);
+            let intent_d = d.clone();
             tasks.spawn(async move {
-                let r = client
-                    .post(url)
-                    .bearer_auth(REQUESTER_TOKEN)
-                    .json(&serde_json::json!({"nl": nl}))
-                    .send()
-                    .await
-                    .unwrap();
-                let code = r.status().as_u16();
-                ("intent", code, r.json().await.unwrap_or(Value::Null))
+                let (code, body) = intent_d.intent_as(REQUESTER_TOKEN, nl).await;
+                ("intent", code, body)
             });
         }
     }
@@ -128,6 +102,5 @@ async fn concurrent_slack_posts_decisions_and_intents_never_answer_5xx() {
             .await;
         assert_ne!(rec["status"], "failed", "{rec:#}");
     }
-    let (_, v) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(v["ok"], true, "{v:#}");
+    assert!(d.audit_ok().await);
 }

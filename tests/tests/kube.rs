@@ -43,6 +43,25 @@ async fn setup(client: &kube::Client) {
         .unwrap();
 }
 
+/// Asks for `nl` as the requester; it must wait for approval.
+async fn needs_approval(d: &Daemon, nl: &str) -> serde_json::Value {
+    let (code, body) = d.intent_as(REQUESTER_TOKEN, nl).await;
+    assert_eq!(
+        (code, &body["status"]),
+        (202, &json!("pending_approval")),
+        "{body:#}"
+    );
+    body
+}
+
+async fn pod_exists(client: &kube::Client, ns: &str, name: &str) -> bool {
+    Api::<Pod>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await
+        .unwrap()
+        .is_some()
+}
+
 async fn replicas(client: &kube::Client, ns: &str) -> i32 {
     let d = Api::<Deployment>::namespaced(client.clone(), ns)
         .get("web")
@@ -63,37 +82,23 @@ async fn sentences_to_kubernetes_changes() {
     cfg.kube.kubeconfig = Some(api.kubeconfig.clone());
     let d = Daemon::start(cfg).await.unwrap();
 
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 200, "{ready:#}");
-    assert_eq!(
-        ready["checks"]["kubernetes"]["detail"]["version"],
-        "v1.20.2"
-    );
+    let checks = d.ready_expect(200).await;
+    assert_eq!(checks["kubernetes"]["detail"]["version"], "v1.20.2");
 
     // A dry run plans with the API server's own dry run and changes nothing.
-    let (_, dry) = d
-        .intent("scale deployment web in namespace shop to 5 replicas", true)
-        .await;
-    assert_eq!(dry["status"], "dry_run", "{dry:#}");
+    let scale_shop = "scale deployment web in namespace shop to 5 replicas";
+    let dry = d.dry_run(scale_shop).await;
     assert_eq!(dry["plan"]["diff"], "spec.replicas: 2 -> 5");
     assert_eq!(replicas(&client, "shop").await, 2);
 
     // The sentence from the issue: shop is a non-production namespace, so it just runs.
-    let (code, body) = d
-        .intent(
-            "scale deployment web in namespace shop to 5 replicas",
-            false,
-        )
-        .await;
-    assert_eq!(code, 200, "{body:#}");
-    assert_eq!(body["status"], "success", "{body:#}");
+    let body = d.intent_expect(scale_shop, 200, "success").await;
     assert_eq!(body["execution"]["executor"], "kube");
     assert_eq!(body["execution"]["changed"], true);
     assert_eq!(replicas(&client, "shop").await, 5);
 
     // Reads return structured results.
-    let (_, pods) = d.intent("list pods in shop", false).await;
-    assert_eq!(pods["status"], "success", "{pods:#}");
+    let pods = d.intent_expect("list pods in shop", 200, "success").await;
     assert_eq!(
         pods["execution"]["result"]["pods"][0]["name"],
         "web-7d9f8-abcde"
@@ -101,10 +106,12 @@ async fn sentences_to_kubernetes_changes() {
     assert_eq!(pods["execution"]["result"]["pods"][0]["phase"], "Pending");
 
     // Out of bounds: denied by policy, nothing sent to the API server.
-    let (_, denied) = d
-        .intent("restart the coredns deployment in kube-system", false)
-        .await;
-    assert_eq!(denied["status"], "denied", "{denied:#}");
+    d.intent_expect(
+        "restart the coredns deployment in kube-system",
+        200,
+        "denied",
+    )
+    .await;
 
     // Not found is a clear result.
     let (code, missing) = d
@@ -117,50 +124,21 @@ async fn sentences_to_kubernetes_changes() {
     assert_eq!(missing["error"]["code"], "not_found");
 
     // Destructive: waits for a human, then deletes exactly that pod.
-    let (code, del) = d
-        .intent_as(
-            REQUESTER_TOKEN,
-            "delete pod web-7d9f8-abcde in namespace shop",
-        )
-        .await;
-    assert_eq!(code, 202, "{del:#}");
+    let del = needs_approval(&d, "delete pod web-7d9f8-abcde in namespace shop").await;
     let aid = del["approval"]["id"].as_str().unwrap();
-    assert!(
-        Api::<Pod>::namespaced(client.clone(), "shop")
-            .get_opt("web-7d9f8-abcde")
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let (code, _) = d
-        .post_as(
-            APPROVER_TOKEN,
-            &format!("/api/v1/approvals/{aid}/approve"),
-            json!({}),
-        )
-        .await;
+    assert!(pod_exists(&client, "shop", "web-7d9f8-abcde").await);
+    let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
     assert_eq!(code, 200);
     let rec = d
         .wait_status(del["id"].as_str().unwrap(), &["success", "failed"], 30)
         .await;
     assert_eq!(rec["status"], "success", "{rec:#}");
-    assert!(
-        Api::<Pod>::namespaced(client.clone(), "shop")
-            .get_opt("web-7d9f8-abcde")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!pod_exists(&client, "shop", "web-7d9f8-abcde").await);
 
     // Production: approval required; the Deployment changes before the approval lands, so
     // the approved plan no longer matches and nothing runs.
-    let (code, prod) = d
-        .intent_as(
-            REQUESTER_TOKEN,
-            "scale deployment web in namespace production to 4 replicas",
-        )
-        .await;
-    assert_eq!(code, 202, "{prod:#}");
+    let nl = "scale deployment web in namespace production to 4 replicas";
+    let prod = needs_approval(&d, nl).await;
     assert_eq!(prod["plan"]["diff"], "spec.replicas: 2 -> 4");
     Api::<Deployment>::namespaced(client.clone(), "production")
         .patch(
@@ -171,12 +149,7 @@ async fn sentences_to_kubernetes_changes() {
         .await
         .unwrap();
     let aid = prod["approval"]["id"].as_str().unwrap();
-    d.post_as(
-        APPROVER_TOKEN,
-        &format!("/api/v1/approvals/{aid}/approve"),
-        json!({}),
-    )
-    .await;
+    d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
     let rec = d
         .wait_status(prod["id"].as_str().unwrap(), &["success", "failed"], 30)
         .await;
@@ -189,17 +162,8 @@ async fn sentences_to_kubernetes_changes() {
 
     // API server down: not ready, and a clear 503.
     api.stop();
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 503);
-    assert_eq!(ready["checks"]["kubernetes"]["ok"], false);
-    let (code, down) = d
-        .intent(
-            "scale deployment web in namespace shop to 1 replicas",
-            false,
-        )
-        .await;
-    assert_eq!(code, 503, "{down:#}");
-    assert_eq!(down["error"]["code"], "executor_unavailable");
-    let (_, v) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(v["ok"], true);
+    assert_eq!(d.ready_expect(503).await["kubernetes"]["ok"], false);
+    let nl = "scale deployment web in namespace shop to 1 replicas";
+    d.fails_closed(nl, "executor_unavailable").await;
+    assert!(d.audit_ok().await);
 }

@@ -5,37 +5,23 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
-use aiops_e2e::{Bind, Daemon, OpenBao, config_for};
+use aiops_test_support::LogBuffer;
+
+use aiops_e2e::{Bind, Daemon, OpenBao, config_for, vault_secrets};
 use serde_json::json;
+use tempfile::TempDir;
 
 /// Every log line of this test binary, at TRACE, for the leak checks.
-fn logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init();
+        let buf = LogBuffer::default();
+        let _ = buf.trace_subscriber().try_init();
         buf
     })
     .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The TSIG key as stored in Vault, with an extra field that nothing should ever use.
@@ -49,35 +35,41 @@ fn tsig_with_canary(bind: &Bind, dir: &std::path::Path, canary: &str) -> std::pa
     path
 }
 
+/// BIND, an OpenBao (`start` picks which kind) and a data directory, with the logs captured.
+fn servers(start: fn() -> aiops_test_support::Result<OpenBao>) -> (Bind, OpenBao, TempDir) {
+    let _ = logs();
+    let bind = Bind::start().unwrap();
+    let bao = start().unwrap();
+    (bind, bao, tempfile::tempdir().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_change_through_openbao_leaks_nothing() {
     let logs = logs();
-    let bind = Bind::start().unwrap();
-    let bao = OpenBao::start_dev().unwrap();
-    let data = tempfile::tempdir().unwrap();
+    let (bind, bao, data) = servers(OpenBao::start_dev);
     let canary = "CANARY-7f3a9c1e-never-print-me";
-    let (role_id, secret_id_file) = bao
-        .setup(&tsig_with_canary(&bind, data.path(), canary))
-        .unwrap();
+    let (secrets, secret_id_file) =
+        vault_secrets(&bao, &tsig_with_canary(&bind, data.path(), canary)).unwrap();
     // The daemon gets nothing from the directory source: only Vault has the key.
     std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets;
     let d = Daemon::start(cfg).await.unwrap();
 
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 200, "{ready:#}");
-    assert_eq!(ready["checks"]["secrets"]["detail"]["kind"], "vault");
+    let checks = d.ready_expect(200).await;
+    assert_eq!(checks["secrets"]["detail"]["kind"], "vault");
 
-    let (code, body) = d
-        .intent("Add DNS A record for vaulted.local to 192.168.1.100", false)
+    let body = d
+        .intent_expect(
+            "Add DNS A record for vaulted.local to 192.168.1.100",
+            200,
+            "success",
+        )
         .await;
-    assert_eq!(code, 200, "{body:#}");
-    assert_eq!(body["status"], "success", "{body:#}");
     assert_eq!(bind.dig("vaulted.local", "A"), ["192.168.1.100"]);
 
     let id = body["id"].as_str().unwrap();
-    let (_, rec) = d.get(&format!("/api/v1/intents/{id}")).await;
+    let rec = d.record(id).await;
     let creds = rec["timeline"]
         .as_array()
         .unwrap()
@@ -99,8 +91,7 @@ async fn dns_change_through_openbao_leaks_nothing() {
         metrics.contains("aiops_secret_cache_misses_total{source=\"vault\"}"),
         "{metrics}"
     );
-    let (_, verify) = d.get("/api/v1/audit/verify").await;
-    assert_eq!(verify["ok"], true);
+    assert!(d.audit_ok().await);
     d.stop().await;
 
     // The canary and the TSIG secret: nowhere.
@@ -112,7 +103,7 @@ async fn dns_change_through_openbao_leaks_nothing() {
         .unwrap()
         .trim()
         .to_string();
-    let log_text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let log_text = logs.text();
     assert!(log_text.contains(id), "the log capture works");
     let db = std::fs::read(data.path().join("aiops.db")).unwrap();
     let wal = std::fs::read(data.path().join("aiops.db-wal")).unwrap_or_default();
@@ -135,32 +126,29 @@ async fn dns_change_through_openbao_leaks_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealed_vault_and_denied_paths_fail_closed() {
-    let _ = logs();
-    let bind = Bind::start().unwrap();
-    let bao = OpenBao::start_raft().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let (role_id, secret_id_file) = bao.setup(&bind.secrets_dir.join("dns/tsig")).unwrap();
+    let (bind, bao, data) = servers(OpenBao::start_raft);
+    let (secrets, _) = vault_secrets(&bao, &bind.secrets_dir.join("dns/tsig")).unwrap();
     std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
 
     // A path outside the shipped policy: not ready, and a clear 403 at the credentials stage.
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets.clone();
     cfg.dns.tsig_secret = "dns/other-zone-key".into();
     let d = Daemon::start(cfg).await.unwrap();
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 503, "{ready:#}");
+    let checks = d.ready_expect(503).await;
     assert!(
-        ready["checks"]["secrets"]["detail"]["error"]
+        checks["secrets"]["detail"]["error"]
             .as_str()
             .unwrap()
             .contains("dns/other-zone-key"),
-        "{ready:#}"
+        "{checks:#}"
     );
-    let (code, body) = d
-        .intent("add dns record denied.local to 10.8.8.1", false)
+    let body = d
+        .fails_closed(
+            "add dns record denied.local to 10.8.8.1",
+            "credentials_unavailable",
+        )
         .await;
-    assert_eq!(code, 503, "{body:#}");
-    assert_eq!(body["error"]["code"], "credentials_unavailable");
     assert!(
         body["error"]["message"].as_str().unwrap().contains("403"),
         "{body:#}"
@@ -170,28 +158,19 @@ async fn sealed_vault_and_denied_paths_fail_closed() {
 
     // The shipped path works, until the server is sealed: then 503 and nothing executes.
     let mut cfg = config_for(&bind, data.path());
-    cfg.secrets = bao.secrets_config(&role_id, &secret_id_file);
+    cfg.secrets = secrets;
     let d = Daemon::start(cfg).await.unwrap();
-    let (_, ok) = d
-        .intent("add dns record before.local to 10.8.8.2", false)
+    d.intent_expect("add dns record before.local to 10.8.8.2", 200, "success")
         .await;
-    assert_eq!(ok["status"], "success", "{ok:#}");
-    bao.seal().unwrap();
-    let (code, ready) = d.get("/readyz").await;
-    assert_eq!(code, 503);
-    assert_eq!(ready["checks"]["secrets"]["ok"], false);
-    let (code, body) = d
-        .intent("add dns record sealed.local to 10.8.8.3", false)
-        .await;
-    assert_eq!(code, 503, "{body:#}");
-    assert_eq!(body["error"]["code"], "credentials_unavailable");
+    assert!(bao.seal().unwrap(), "sealed");
+    assert_eq!(d.ready_expect(503).await["secrets"]["ok"], false);
+    d.fails_closed(
+        "add dns record sealed.local to 10.8.8.3",
+        "credentials_unavailable",
+    )
+    .await;
     assert!(
         bind.dig("sealed.local", "A").is_empty(),
         "nothing executes while Vault is sealed"
     );
-    let (_, rec) = d
-        .get(&format!("/api/v1/intents/{}", body["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(rec["status"], "failed");
-    assert_eq!(rec["error"]["code"], "credentials_unavailable");
 }

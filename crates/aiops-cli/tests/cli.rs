@@ -8,150 +8,86 @@
 // Running the binary under test is the point of this file.
 #![allow(clippy::disallowed_methods)]
 
-use std::net::SocketAddr;
 use std::process::Output;
 
+use aiops_e2e::{APPROVER_TOKEN, Daemon, REQUESTER_TOKEN, offline_config, ports, with_identities};
 use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
-const REQUESTER_TOKEN: &str = "cli-test-requester-token-5f2c";
-const APPROVER_TOKEN: &str = "cli-test-approver-token-9a41";
 const DIFF: &str = "--- zone local\n- x.local. 3600 IN A 10.0.0.1\n";
 
-/// A loopback address where nothing listens.
-fn closed_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+/// The daemon (no backends: the e2e harness's offline config) with its data directory.
+async fn start_daemon() -> (tempfile::TempDir, Daemon) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut cfg = with_identities(offline_config(data.path()));
+    // Decisions wake the worker anyway; this only stops idle polling.
+    cfg.approvals.worker_interval_ms = 3_600_000;
+    let d = Daemon::start(cfg).await.expect("the daemon starts");
+    (data, d)
 }
 
-struct Daemon {
-    url: String,
-    state: aiopsd::AppState,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<()>,
-    _data: tempfile::TempDir,
-}
-
-impl Daemon {
-    async fn start() -> Daemon {
-        use aiopsd::config::UserConfig;
-        let data = tempfile::tempdir().expect("tempdir");
-        let mut cfg = aiopsd::Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: data.path().to_path_buf(),
-            ..Default::default()
-        };
-        cfg.dns.server = closed_port();
-        cfg.dns.timeout_ms = 300;
-        cfg.ansible.playbook_bin = data.path().join("no-such-ansible-playbook");
-        // Decisions wake the worker anyway; this only stops idle polling.
-        cfg.approvals.worker_interval_ms = 3_600_000;
-        cfg.auth.users = vec![
-            UserConfig {
-                name: "alice".into(),
-                roles: vec!["operator".into()],
-                token_sha256: Some(aiops_core::sha256_hex(REQUESTER_TOKEN)),
-                slack_id: None,
+/// A pending approval for `dns.delete_record x.local`, requested by alice, one approver
+/// needed, expiring in 30 minutes. Returns the approval id.
+async fn pending_approval(d: &Daemon, n: u32) -> String {
+    let store = &d.state.store;
+    let rid = format!("01JC11TESTREQUEST{n:09}");
+    let aid = format!("01JC11TESTAPPROVAL{n:08}");
+    store
+        .create_request(
+            &NewRequest {
+                id: rid.clone(),
+                nl: "delete the A record x.local".into(),
+                dry_run: false,
+                caller: "alice".into(),
             },
-            UserConfig {
-                name: "bob".into(),
-                roles: vec!["approver".into()],
-                token_sha256: Some(aiops_core::sha256_hex(APPROVER_TOKEN)),
-                slack_id: None,
+            AuditEvent::new(Some(&rid), "intake", "accepted", json!({})),
+        )
+        .await
+        .expect("create_request");
+    let params = json!({"name": "x.local", "type": "A"});
+    let hash = "c".repeat(64);
+    store
+        .update_request(
+            &rid,
+            RequestUpdate {
+                intent: Some(json!({"action": "dns.delete_record", "params": params, "parser": "rules", "confidence": 0.9})),
+                plan: Some(json!({
+                    "action": "dns.delete_record",
+                    "params": params,
+                    "target": {"kind": "dns_zone", "zone": "local", "name": "x.local"},
+                    "diff": DIFF,
+                    "changes": true,
+                    "hash": hash,
+                })),
+                ..Default::default()
             },
-        ];
-        let state = aiopsd::App::build(cfg).await.expect("the daemon builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = state.clone();
-        let handle = tokio::spawn(async move {
-            let _ = aiopsd::serve_state(listener, serve, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        Daemon {
-            url,
-            state,
-            shutdown: Some(tx),
-            handle,
-            _data: data,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), self.handle).await;
-    }
-
-    /// A pending approval for `dns.delete_record x.local`, requested by alice, one approver
-    /// needed, expiring in 30 minutes. Returns the approval id.
-    async fn pending_approval(&self, n: u32) -> String {
-        let store = &self.state.store;
-        let rid = format!("01JC11TESTREQUEST{n:09}");
-        let aid = format!("01JC11TESTAPPROVAL{n:08}");
-        store
-            .create_request(
-                &NewRequest {
-                    id: rid.clone(),
-                    nl: "delete the A record x.local".into(),
-                    dry_run: false,
-                    caller: "alice".into(),
-                },
-                AuditEvent::new(Some(&rid), "intake", "accepted", json!({})),
-            )
-            .await
-            .expect("create_request");
-        let params = json!({"name": "x.local", "type": "A"});
-        let hash = "c".repeat(64);
-        store
-            .update_request(
-                &rid,
-                RequestUpdate {
-                    intent: Some(json!({"action": "dns.delete_record", "params": params, "parser": "rules", "confidence": 0.9})),
-                    plan: Some(json!({
-                        "action": "dns.delete_record",
-                        "params": params,
-                        "target": {"kind": "dns_zone", "zone": "local", "name": "x.local"},
-                        "diff": DIFF,
-                        "changes": true,
-                        "hash": hash,
-                    })),
-                    ..Default::default()
-                },
-                AuditEvent::new(Some(&rid), "plan", "planned", json!({})),
-            )
-            .await
-            .expect("update_request");
-        let expires = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
-        store
-            .create_approval(
-                &NewApproval {
-                    id: aid.clone(),
-                    request_id: rid.clone(),
-                    plan_hash: hash,
-                    requester: "alice".into(),
-                    approvals_required: 1,
-                    expires_at: expires.format(&Rfc3339).expect("rfc3339"),
-                },
-                RequestUpdate::default(),
-                AuditEvent::new(
-                    Some(&rid),
-                    "approve",
-                    "pending",
-                    json!({"approval_id": aid}),
-                ),
-            )
-            .await
-            .expect("create_approval");
-        aid
-    }
+            AuditEvent::new(Some(&rid), "plan", "planned", json!({})),
+        )
+        .await
+        .expect("update_request");
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
+    store
+        .create_approval(
+            &NewApproval {
+                id: aid.clone(),
+                request_id: rid.clone(),
+                plan_hash: hash,
+                requester: "alice".into(),
+                approvals_required: 1,
+                expires_at: expires.format(&Rfc3339).expect("rfc3339"),
+            },
+            RequestUpdate::default(),
+            AuditEvent::new(
+                Some(&rid),
+                "approve",
+                "pending",
+                json!({"approval_id": aid}),
+            ),
+        )
+        .await
+        .expect("create_approval");
+    aid
 }
 
 /// One run of the binary, with a clean environment for the aiops variables.
@@ -216,6 +152,11 @@ impl Cli {
         self.run(&full, &[]).await
     }
 
+    /// `aiops --url <daemon> --token <approver's token> args...`
+    async fn approver(&mut self, url: &str, args: &[&str]) -> &Run {
+        self.as_user(url, APPROVER_TOKEN, args).await
+    }
+
     /// `aiops --url <daemon> --token <token> args...`
     async fn as_user(&mut self, url: &str, token: &str, args: &[&str]) -> &Run {
         let mut full = vec!["--token", token];
@@ -226,9 +167,9 @@ impl Cli {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approvals_through_the_real_binary() {
-    let d = Daemon::start().await;
+    let (_data, d) = start_daemon().await;
     let url = d.url.clone();
-    let aid = d.pending_approval(1).await;
+    let aid = pending_approval(&d, 1).await;
     let mut cli = Cli { runs: Vec::new() };
 
     // list: an aligned table with the approval.
@@ -388,9 +329,7 @@ async fn approvals_through_the_real_binary() {
     assert!(r.stdout.contains("approvals:  1/1 (bob)"), "{r}");
 
     // A second click is a no-op that says so.
-    let r = cli
-        .as_user(&url, APPROVER_TOKEN, &["approvals", "approve", &aid])
-        .await;
+    let r = cli.approver(&url, &["approvals", "approve", &aid]).await;
     assert_eq!(r.code, 0, "{r}");
     assert!(
         r.stdout
@@ -400,11 +339,7 @@ async fn approvals_through_the_real_binary() {
 
     // Rejecting a closed approval: 409 with the current state.
     let r = cli
-        .as_user(
-            &url,
-            APPROVER_TOKEN,
-            &["approvals", "reject", &aid, "--reason", "too late"],
-        )
+        .approver(&url, &["approvals", "reject", &aid, "--reason", "too late"])
         .await;
     assert_eq!(r.code, 1, "{r}");
     assert!(
@@ -423,19 +358,13 @@ async fn approvals_through_the_real_binary() {
         "{r}"
     );
     // reject without --reason is a usage error, before any request.
-    let r = cli
-        .as_user(&url, APPROVER_TOKEN, &["approvals", "reject", &aid])
-        .await;
+    let r = cli.approver(&url, &["approvals", "reject", &aid]).await;
     assert_eq!(r.code, 2, "{r}");
 
     // A second approval, rejected.
-    let aid2 = d.pending_approval(2).await;
+    let aid2 = pending_approval(&d, 2).await;
     let r = cli
-        .as_user(
-            &url,
-            APPROVER_TOKEN,
-            &["approvals", "reject", &aid2, "--reason", "not now"],
-        )
+        .approver(&url, &["approvals", "reject", &aid2, "--reason", "not now"])
         .await;
     assert_eq!(r.code, 0, "{r}");
     assert_eq!(
@@ -454,7 +383,7 @@ async fn approvals_through_the_real_binary() {
     );
 
     // Nothing listening: exit 3, the URL and how to start the daemon.
-    let dead = format!("http://{}", closed_port());
+    let dead = format!("http://{}", ports::closed_addr());
     let r = cli
         .as_user(&dead, APPROVER_TOKEN, &["approvals", "list"])
         .await;

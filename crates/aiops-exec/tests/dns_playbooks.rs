@@ -6,13 +6,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aiops_exec::{Ansible, PlaybookOutcome, PlaybookRun, dns_lookup};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use common::{Bind, ansible, assert_no_entries, repo_root};
+use common::{Bind, ansible, assert_no_entries, bind, repo_root};
 
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -63,8 +63,9 @@ fn dns_run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_check_idempotent_delete_against_real_bind() {
-    let bind = Bind::start();
-    let (key_name, key_alg, key_secret) = bind.tsig();
+    let bind = bind();
+    let tsig = bind.tsig();
+    let (key_name, key_alg, key_secret) = (tsig.name, tsig.algorithm, tsig.secret);
     let tmp = tempfile::tempdir().expect("tmp");
     let playbooks = repo_root().join("deploy/ansible/playbooks");
     let ansible = ansible(&playbooks, 120, Some(tmp.path()));
@@ -109,12 +110,10 @@ async fn add_check_idempotent_delete_against_real_bind() {
     assert!(lookup().await.expect("lookup").records.is_empty());
 
     // 2. For real.
-    let started = Instant::now();
     let added = ansible
         .run(&dns_run(ADD, &add_vars, Some(key), false))
         .await
         .expect("add run");
-    eprintln!("add_record wall time: {:?}", started.elapsed());
     assert!(added.changed && !added.failed, "{added:?}");
     assert_eq!(added.msg, "Record added successfully");
     assert_eq!(added.tasks.len(), 1);
@@ -203,7 +202,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_zone_and_types_lookup() {
-    let bind = Bind::start();
+    let bind = bind();
     // The zone's own records are there; unknown names are empty, not errors.
     let ns = dns_lookup(bind.addr, "ns1.corp.example.com", "A", LOOKUP_TIMEOUT)
         .await
@@ -266,7 +265,7 @@ fn dig_presentation(line: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_lookup_type_and_underscore_deletes_against_real_bind() {
-    let bind = Bind::start();
+    let bind = common::bind();
     // Records the playbooks do not create, seeded with nsupdate. The zone has no reverse
     // zone, so the PTR record sits at an ordinary name (the type is what is tested).
     bind.nsupdate(
@@ -340,7 +339,8 @@ async fn every_lookup_type_and_underscore_deletes_against_real_bind() {
     assert_eq!(soa, dig_soa);
 
     // 2. Deletes through the real playbook: SRV, TXT and CNAME records at underscore names.
-    let (key_name, key_alg, key_secret) = bind.tsig();
+    let tsig = bind.tsig();
+    let (key_name, key_alg, key_secret) = (tsig.name, tsig.algorithm, tsig.secret);
     let key: Key<'_> = (&key_name, &key_alg, &key_secret);
     let tmp = tempfile::tempdir().expect("tmp");
     let ansible = ansible(

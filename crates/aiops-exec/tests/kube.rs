@@ -3,9 +3,9 @@
 //! stopped when the guard drops. Nothing is mocked. If the apiserver binary is missing the
 //! run FAILS with the command that builds it (`bash bootstrap/kube.sh build`).
 //!
-//! A custom harness (`harness = false`): the server is started once for all scenarios and
-//! is always stopped at the end (a `static` in the default harness would never be
-//! dropped). Each scenario runs in its own tokio task (a panic fails that scenario only)
+//! A custom harness (`harness = false`): the server (`aiops_test_support::KubeApi`) is
+//! started once for all scenarios and is always stopped at the end (a `static` in the
+//! default harness would never be dropped). Each scenario runs in its own tokio task (a panic fails that scenario only)
 //! and its own namespace. Arguments that do not start with `-` filter scenarios by
 //! substring, like libtest; the last line is libtest's summary line.
 //!
@@ -16,12 +16,12 @@
 // is not compiled with cfg(test), so clippy's in-test allowances do not apply.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::Command;
 use std::time::{Duration, Instant};
+
+use aiops_test_support::KubeApi;
 
 use aiops_exec::{ExecError, KubeConfig, KubeExecutor, KubeOutcome, KubePlan};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -29,129 +29,13 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 use serde_json::{Map, Value, json};
 
-const BUILD_HINT: &str = "run `bash bootstrap/kube.sh build` first (≈8 min cold; the binary is cached under \
-     ${AIOPS_CACHE:-~/.cache/aiops}/kube/bin)";
 const GATEWAY: &str = "edge";
 const GATEWAY_NS: &str = "aiops-gateway";
 const ISSUER: &str = "aiops-ca";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-// ------------------------------------------------------------------------------------------
-// The server: bootstrap/kube.sh start/stop, stopped on drop.
-// ------------------------------------------------------------------------------------------
-
-struct Server {
-    state: tempfile::TempDir,
-    admin: PathBuf,
-    restricted: PathBuf,
-    api: String,
-    running: bool,
-}
-
-impl Server {
-    fn start() -> Result<Server, String> {
-        let state = tempfile::Builder::new()
-            .prefix("aiops-kube-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
-        let port = free_port();
-        let script = repo_root().join("bootstrap/kube.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .arg(state.path())
-            .arg(port.to_string())
-            .env("AIOPS_NO_INSTALL", "1")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        let mut server = Server {
-            state,
-            admin: PathBuf::new(),
-            restricted: PathBuf::new(),
-            api: String::new(),
-            running: true,
-        };
-        if !out.status.success() {
-            server.stop();
-            let hint = if stderr.contains("not built") {
-                format!("\n{BUILD_HINT}")
-            } else {
-                String::new()
-            };
-            return Err(format!(
-                "bootstrap/kube.sh start failed ({}):\n{stderr}{hint}",
-                out.status
-            ));
-        }
-        let vars: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
-        server.admin = PathBuf::from(vars.get("KUBECONFIG").copied().unwrap_or_default());
-        server.restricted = PathBuf::from(
-            vars.get("AIOPS_KUBE_RESTRICTED_KUBECONFIG")
-                .copied()
-                .unwrap_or_default(),
-        );
-        server.api = vars
-            .get("AIOPS_KUBE_API")
-            .copied()
-            .unwrap_or_default()
-            .to_string();
-        if !server.admin.is_file() || !server.restricted.is_file() || server.api.is_empty() {
-            return Err(format!(
-                "kube.sh start printed no usable KEY=VALUE lines:\n{stdout}"
-            ));
-        }
-        Ok(server)
-    }
-
-    /// The end of the servers' logs, for failures (the state dir goes with the guard).
-    fn print_log_tail(&self) {
-        for log in ["apiserver.log", "etcd.log"] {
-            let text = std::fs::read_to_string(self.state.path().join(log)).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(40)..];
-            println!("\n--- last lines of {log} ---\n{}", tail.join("\n"));
-        }
-    }
-
-    fn stop(&mut self) {
-        if !self.running {
-            return;
-        }
-        self.running = false;
-        let status = Command::new("bash")
-            .arg(repo_root().join("bootstrap/kube.sh"))
-            .arg("stop")
-            .arg(self.state.path())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("warning: bootstrap/kube.sh stop failed: {status:?}");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 // ------------------------------------------------------------------------------------------
 // Shared context of the scenarios.
@@ -191,11 +75,7 @@ impl Ctx {
 
     /// A plain kube client with admin rights, to set up and inspect the cluster.
     async fn client(&self) -> Client {
-        let kc = Kubeconfig::read_from(&self.admin_kubeconfig).expect("kubeconfig");
-        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-            .await
-            .expect("config");
-        Client::try_from(cfg).expect("client")
+        aiops_test_support::client_for(&self.admin_kubeconfig).await
     }
 
     /// A fresh namespace for one scenario.
@@ -802,7 +682,9 @@ async fn unknown_objects_and_actions(ctx: Ctx) {
 /// every action works with the ServiceAccount's token, anything else is refused.
 async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
     let client = ctx.client().await;
-    let text = std::fs::read_to_string(repo_root().join("deploy/k8s/rbac.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(aiops_test_support::repo_root().join("deploy/k8s/rbac.yaml"))
+            .unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(
@@ -926,13 +808,7 @@ async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
     assert_eq!(replicas(&ctx.get_deployment(&ns, "web").await), Some(3));
 
     // Nothing beyond: no creating Deployments, no reading Secrets, no deleting Deployments.
-    let kc = Kubeconfig::read_from(&sa_kubeconfig).unwrap();
-    let sa_client = Client::try_from(
-        Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let sa_client = aiops_test_support::client_for(&sa_kubeconfig).await;
     let d = ctx.get_deployment(&ns, "web").await;
     let mut copy: Deployment = serde_json::from_value(json!({
         "metadata": {"name": "web2"}, "spec": d.spec
@@ -1071,33 +947,31 @@ fn main() {
     let filtered_out = total - selected.len();
     if selected.is_empty() {
         println!(
-            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in 0.00s\n"
+            "\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; {filtered_out} filtered out\n"
         );
         return;
     }
 
-    let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     println!("\nrunning {} tests", selected.len());
-    let mut server = match Server::start() {
+    let server = match KubeApi::start() {
         Ok(server) => server,
         Err(message) => {
             println!("test kube_apiserver_start ... FAILED\n\n{message}");
             println!(
-                "\ntest result: FAILED. 0 passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+                "\ntest result: FAILED. 0 passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out\n",
                 selected.len(),
-                started.elapsed().as_secs_f64()
             );
             std::process::exit(101);
         }
     };
     eprintln!("kube-apiserver at {}", server.api);
     let ctx = Ctx {
-        admin_kubeconfig: server.admin.clone(),
-        restricted_kubeconfig: server.restricted.clone(),
+        admin_kubeconfig: server.kubeconfig.clone(),
+        restricted_kubeconfig: server.restricted_kubeconfig.clone(),
     };
     let setup = runtime.block_on(async {
         let client = ctx.client().await;
@@ -1116,7 +990,6 @@ fn main() {
             // Runs last (it is last in the list): it stops the shared server.
             server.stop();
         }
-        let t = Instant::now();
         let result = runtime.block_on(async {
             tokio::time::timeout(
                 Duration::from_secs(180),
@@ -1133,7 +1006,7 @@ fn main() {
         match outcome {
             Ok(()) => {
                 passed += 1;
-                println!("test {name} ... ok ({:.2}s)", t.elapsed().as_secs_f64());
+                println!("test {name} ... ok");
             }
             Err(why) => {
                 println!("test {name} ... FAILED: {why}");
@@ -1142,7 +1015,7 @@ fn main() {
         }
     }
     if !failed.is_empty() {
-        server.print_log_tail();
+        println!("\n{}", server.log_tail(40));
     }
     drop(server);
     let status = if failed.is_empty() { "ok" } else { "FAILED" };
@@ -1153,9 +1026,8 @@ fn main() {
         }
     }
     println!(
-        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s\n",
+        "\ntest result: {status}. {passed} passed; {} failed; 0 ignored; 0 measured; {filtered_out} filtered out\n",
         failed.len(),
-        started.elapsed().as_secs_f64()
     );
     if !failed.is_empty() {
         std::process::exit(101);
@@ -1165,8 +1037,8 @@ fn main() {
 /// Runs after the shared server was stopped (the harness stops it first).
 async fn api_server_stopped_is_unavailable(ctx: Ctx) {
     // connect() does not need the server.
+    // How fast it fails is measured by the `kube` bench, not asserted here.
     let x = ctx.executor().await;
-    let t = Instant::now();
     let err = x.version().await.expect_err("server is down");
     assert_eq!(err.code(), "executor_unavailable", "{err}");
     let p = params(json!({"namespace": "default", "name": "web", "replicas": 3}));
@@ -1196,9 +1068,4 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
     let token = std::fs::read_to_string(ctx.admin_kubeconfig.parent().unwrap().join("admin.token"))
         .unwrap();
     assert!(!err.to_string().contains(token.trim()));
-    assert!(
-        t.elapsed() < Duration::from_secs(15),
-        "a refused connection must fail fast, took {:?}",
-        t.elapsed()
-    );
 }

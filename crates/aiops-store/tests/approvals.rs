@@ -10,7 +10,7 @@ use aiops_store::{
     ApprovalEnd, ApprovalStore, AuditEvent, DecisionOutcome, RequestStore, RequestUpdate,
     SlackOutbox, SqliteStore, StoreError, now_ms,
 };
-use common::{decide, decision, error_message, pending, store};
+use common::{decide, decision, error_message, outcome, pending, store};
 use serde_json::json;
 
 #[tokio::test]
@@ -18,9 +18,8 @@ async fn approve_is_idempotent_and_closes_once() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 1, 60_000).await;
     let out = decide(&s, &aid, "bob", Verdict::Approve).await;
-    let DecisionOutcome::Recorded { approval } = out else {
-        panic!("{out:?}")
-    };
+    let (kind, approval) = outcome(out);
+    assert_eq!(kind, "recorded");
     assert_eq!(approval.state, ApprovalState::Approved);
     // a double click is a no-op that says so
     let again = decide(&s, &aid, "bob", Verdict::Approve).await;
@@ -30,9 +29,8 @@ async fn approve_is_idempotent_and_closes_once() {
     );
     // someone else deciding a closed approval gets the current state
     let late = decide(&s, &aid, "carol", Verdict::Reject).await;
-    let DecisionOutcome::Closed { approval } = late else {
-        panic!("{late:?}")
-    };
+    let (kind, approval) = outcome(late);
+    assert_eq!(kind, "closed");
     assert_eq!(approval.state, ApprovalState::Approved);
     assert_eq!(approval.decisions.len(), 1);
     assert!(s.verify_chain().await.unwrap().ok);
@@ -65,9 +63,8 @@ async fn the_requester_cannot_decide_their_own_request() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 1, 60_000).await;
     let out = decide(&s, &aid, "alice", Verdict::Approve).await;
-    let DecisionOutcome::Closed { approval } = out else {
-        panic!("{out:?}")
-    };
+    let (kind, approval) = outcome(out);
+    assert_eq!(kind, "closed");
     assert_eq!(approval.state, ApprovalState::Pending);
     assert!(approval.decisions.is_empty());
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
@@ -93,9 +90,8 @@ async fn late_decisions_expire_the_approval() {
     let (_d, s) = store().await;
     let aid = pending(&s, "r1", 1, -1).await;
     let out = decide(&s, &aid, "bob", Verdict::Approve).await;
-    let DecisionOutcome::Expired { approval } = out else {
-        panic!("{out:?}")
-    };
+    let (kind, approval) = outcome(out);
+    assert_eq!(kind, "expired");
     assert_eq!(approval.state, ApprovalState::Expired);
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().error.unwrap()["code"],

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use aiopsd::{App, AppState, Config};
+mod common;
+
+use aiopsd::{App, AppState};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -12,14 +14,7 @@ use tower::ServiceExt;
 
 async fn app() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    // No backends on purpose: these tests must not need them.
-    c.dns.server = "127.0.0.1:9".parse().unwrap();
-    c.dns.timeout_ms = 200;
-    c.ansible.playbook_bin = "/nonexistent/ansible-playbook".into();
+    let c = common::offline_config(dir.path());
     (dir, App::build(c).await.unwrap())
 }
 
@@ -42,6 +37,15 @@ fn post(path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Reques
         b = b.header(header::CONTENT_TYPE, ct);
     }
     b.body(body.into()).unwrap()
+}
+
+/// POSTs a JSON body to `path` through the router.
+async fn post_json(state: &AppState, path: &str, body: &str) -> (StatusCode, Value) {
+    call(
+        state,
+        post(path, Some("application/json"), body.to_string()),
+    )
+    .await
 }
 
 fn get(path: &str) -> Request<Body> {
@@ -142,13 +146,10 @@ async fn bad_bodies_get_clear_json_errors_and_store_nothing() {
 #[tokio::test]
 async fn parse_only_applies_defaults_and_has_no_side_effects() {
     let (_d, s) = app().await;
-    let (status, body) = call(
+    let (status, body) = post_json(
         &s,
-        post(
-            "/api/v1/parse",
-            Some("application/json"),
-            r#"{"nl": "Add DNS A record for test.local to 192.168.1.100"}"#,
-        ),
+        "/api/v1/parse",
+        r#"{"nl": "Add DNS A record for test.local to 192.168.1.100"}"#,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -160,13 +161,10 @@ async fn parse_only_applies_defaults_and_has_no_side_effects() {
     );
     assert_eq!(body["risk"], "change");
 
-    let (_, body) = call(
+    let (_, body) = post_json(
         &s,
-        post(
-            "/api/v1/parse",
-            Some("application/json"),
-            r#"{"nl": "scale the api deployment to 3"}"#,
-        ),
+        "/api/v1/parse",
+        r#"{"nl": "scale the api deployment to 3"}"#,
     )
     .await;
     assert_eq!(
@@ -174,15 +172,7 @@ async fn parse_only_applies_defaults_and_has_no_side_effects() {
         json!({"namespace": "default", "name": "api", "replicas": 3})
     );
 
-    let (status, body) = call(
-        &s,
-        post(
-            "/api/v1/parse",
-            Some("application/json"),
-            r#"{"nl": "make me a sandwich"}"#,
-        ),
-    )
-    .await;
+    let (status, body) = post_json(&s, "/api/v1/parse", r#"{"nl": "make me a sandwich"}"#).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "unrecognized");
     assert!(body["intent"].is_null());
@@ -196,15 +186,7 @@ async fn parse_only_applies_defaults_and_has_no_side_effects() {
 #[tokio::test]
 async fn every_accepted_request_is_stored_and_audited() {
     let (_d, s) = app().await;
-    let (status, body) = call(
-        &s,
-        post(
-            "/api/v1/intent",
-            Some("application/json"),
-            r#"{"nl": "make me a sandwich"}"#,
-        ),
-    )
-    .await;
+    let (status, body) = post_json(&s, "/api/v1/intent", r#"{"nl": "make me a sandwich"}"#).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "unrecognized");
     let id = body["id"].as_str().unwrap();
@@ -215,15 +197,7 @@ async fn every_accepted_request_is_stored_and_audited() {
     assert_eq!(events.last().unwrap().outcome, "unrecognized");
 
     // A Kubernetes action has no executor yet: it fails closed with a clear 503, stored.
-    let (status, body) = call(
-        &s,
-        post(
-            "/api/v1/intent",
-            Some("application/json"),
-            r#"{"nl": "list pods in shop"}"#,
-        ),
-    )
-    .await;
+    let (status, body) = post_json(&s, "/api/v1/intent", r#"{"nl": "list pods in shop"}"#).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "failed");
     assert_eq!(body["error"]["code"], "executor_unavailable");
@@ -244,15 +218,7 @@ async fn every_accepted_request_is_stored_and_audited() {
 async fn audit_verify_reports_tampering() {
     let (dir, s) = app().await;
     for nl in ["make me a sandwich", "list pods in shop"] {
-        call(
-            &s,
-            post(
-                "/api/v1/intent",
-                Some("application/json"),
-                format!(r#"{{"nl": "{nl}"}}"#),
-            ),
-        )
-        .await;
+        post_json(&s, "/api/v1/intent", &format!(r#"{{"nl": "{nl}"}}"#)).await;
     }
     let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
     assert_eq!(v["ok"], true);

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use aiopsd::{App, Config};
+mod common;
+
+use aiopsd::App;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -40,13 +42,9 @@ fn committed_path() -> std::path::PathBuf {
 #[tokio::test]
 async fn the_document_is_served_complete_and_committed() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    c.dns.server = "127.0.0.1:9".parse().unwrap();
-    c.dns.timeout_ms = 200;
-    let state = App::build(c).await.unwrap();
+    let state = App::build(common::offline_config(dir.path()))
+        .await
+        .unwrap();
     let router = aiopsd::api::router(state);
     let resp = router
         .clone()
@@ -127,14 +125,7 @@ async fn the_document_is_served_complete_and_committed() {
 #[tokio::test]
 async fn a_second_daemon_on_one_data_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let config = || {
-        let mut c = Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
-        c.dns.server = "127.0.0.1:9".parse().unwrap();
-        c
-    };
+    let config = || common::offline_config(dir.path());
     let first = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = App::build(config()).await.unwrap();

@@ -11,10 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use aiops_api::IntentRequest;
 use aiops_core::{ActionSpec, Intent, Plan, Target};
+use aiops_store::{ApprovalRecord, RequestRecord};
 use aiopsd::credentials::Lease;
 use aiopsd::executors::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
 use aiopsd::failure::Failure;
 use aiopsd::{App, AppState, Config};
+
+mod common;
 use serde_json::{Value, json};
 
 /// Records every call; plans a fixed diff unless told to vary it.
@@ -80,12 +83,7 @@ impl Executor for FakeAnsible {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    c.dns.server = "127.0.0.1:9".parse().unwrap();
-    c.dns.timeout_ms = 200;
+    let mut c = common::offline_config(dir);
     c.auth.users = vec![
         user("alice", &["requester"]),
         user("bob", &["approver"]),
@@ -108,6 +106,26 @@ async fn app_with(c: Config, rec: &Arc<Recorder>) -> AppState {
     App::build_with(c, |b| b.executors.register(fake))
         .await
         .unwrap()
+}
+
+/// Runs `query` on the store in `dir` through a second connection, as someone editing
+/// the database behind the daemon's back.
+async fn edit_db<'q>(
+    dir: &std::path::Path,
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+) {
+    let db = aiops_store::SqliteStore::open(&dir.join("aiops.db"))
+        .await
+        .unwrap();
+    query.execute(db.pool()).await.unwrap();
+}
+
+/// A data directory, a recorder and an app whose Ansible executor is the recorder.
+async fn fixture() -> (tempfile::TempDir, Arc<Recorder>, AppState) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let app = app_with(config(dir.path()), &rec).await;
+    (dir, rec, app)
 }
 
 async fn submit(app: &AppState, nl: &str, who: &str) -> aiops_api::IntentResponse {
@@ -133,6 +151,14 @@ async fn timeline(app: &AppState, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+async fn stored(app: &AppState, id: &str) -> RequestRecord {
+    app.store.get_request(id).await.unwrap().expect("stored")
+}
+
+async fn approval(app: &AppState, id: &str) -> ApprovalRecord {
+    app.store.get_approval(id).await.unwrap().expect("stored")
+}
+
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
     v.iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -141,9 +167,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_direct_change_runs_every_stage_once_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = Arc::new(Recorder::default());
-    let app = app_with(config(dir.path()), &rec).await;
+    let (_dir, rec, app) = fixture().await;
     let resp = submit(&app, "Add DNS A record for fake.local to 10.0.0.1", "alice").await;
     assert_eq!(resp.status.as_str(), "success", "{resp:?}");
     assert_eq!(*rec.plans.lock().unwrap(), ["fake.local"]);
@@ -162,7 +186,7 @@ async fn a_direct_change_runs_every_stage_once_in_order() {
         ])
     );
     // The response says what the store says.
-    let stored = app.store.get_request(&resp.id).await.unwrap().unwrap();
+    let stored = stored(&app, &resp.id).await;
     assert_eq!(stored.status, resp.status);
     assert_eq!(stored.execution, resp.execution);
     assert!(app.store.verify_chain().await.unwrap().ok);
@@ -224,56 +248,40 @@ async fn pending(app: &AppState, name: &str) -> (String, String) {
 
 #[tokio::test]
 async fn a_stored_intent_that_no_longer_validates_is_never_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = Arc::new(Recorder::default());
-    let c = config(dir.path());
-    let app = app_with(c, &rec).await;
+    let (dir, rec, app) = fixture().await;
     let (id, aid) = pending(&app, "tamper.local").await;
     // The stored intent changes under the approval (an edited row, or a catalog whose
     // schema moved on): the type is no longer one the catalog allows.
-    let db = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
-        .await
-        .unwrap();
-    sqlx::query(
-        "UPDATE requests SET intent = json_set(intent, '$.params.type', 'MX') WHERE id = $1",
-    )
-    .bind(&id)
-    .execute(db.pool())
-    .await
-    .unwrap();
+    let sql = "UPDATE requests SET intent = json_set(intent, '$.params.type', 'MX') WHERE id = $1";
+    edit_db(dir.path(), sqlx::query(sql).bind(&id)).await;
     approve_and_tick(&app, &aid).await;
     assert!(rec.executions.lock().unwrap().is_empty(), "nothing ran");
-    let stored = app.store.get_request(&id).await.unwrap().unwrap();
+    let stored = stored(&app, &id).await;
     assert_eq!(stored.status.as_str(), "failed");
     assert_eq!(stored.error.unwrap()["code"], "approval_failed");
-    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    let a = approval(&app, &aid).await;
     assert_eq!(a.state.as_str(), "failed");
 }
 
 #[tokio::test]
 async fn the_worker_closes_an_approval_whose_run_errored() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = Arc::new(Recorder::default());
-    let app = app_with(config(dir.path()), &rec).await;
+    let (dir, rec, app) = fixture().await;
     let (id, aid) = pending(&app, "boom.local").await;
     // The store refuses to record success (a trigger): the run executes but cannot record
     // its end, so the worker must close the approval itself rather than leave it executing.
-    let db = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
-        .await
-        .unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse_success BEFORE UPDATE OF status ON requests
-         WHEN NEW.status = 'success' BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
+    edit_db(
+        dir.path(),
+        sqlx::query(
+            "CREATE TRIGGER refuse_success BEFORE UPDATE OF status ON requests
+             WHEN NEW.status = 'success' BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
+        ),
     )
-    .execute(db.pool())
-    .await
-    .unwrap();
+    .await;
     approve_and_tick(&app, &aid).await;
     assert_eq!(*rec.executions.lock().unwrap(), ["boom.local"]);
-    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    let a = approval(&app, &aid).await;
     assert_eq!(a.state.as_str(), "failed", "closed, not left executing");
-    let stored = app.store.get_request(&id).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "failed");
+    assert_eq!(stored(&app, &id).await.status.as_str(), "failed");
     assert!(app.store.verify_chain().await.unwrap().ok);
 }
 
@@ -320,24 +328,21 @@ async fn an_approval_is_claimed_by_exactly_one_of_two_processes() {
         "each ran exactly once: {ran:?}"
     );
     for id in ids {
-        let stored = a.store.get_request(&id).await.unwrap().unwrap();
-        assert_eq!(stored.status.as_str(), "success");
+        assert_eq!(stored(&a, &id).await.status.as_str(), "success");
     }
     assert!(a.store.verify_chain().await.unwrap().ok);
 }
 
 #[tokio::test]
 async fn a_changed_plan_voids_the_approval_and_nothing_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = Arc::new(Recorder::default());
-    let app = app_with(config(dir.path()), &rec).await;
+    let (_dir, rec, app) = fixture().await;
     let (id, aid) = pending(&app, "drift.local").await;
     *rec.diff_suffix.lock().unwrap() = "(changed)".into();
     approve_and_tick(&app, &aid).await;
     assert!(rec.executions.lock().unwrap().is_empty());
-    let a = app.store.get_approval(&aid).await.unwrap().unwrap();
+    let a = approval(&app, &aid).await;
     assert_eq!(a.state.as_str(), "void");
-    let stored = app.store.get_request(&id).await.unwrap().unwrap();
+    let stored = stored(&app, &id).await;
     assert_eq!(stored.error.unwrap()["code"], "approval_void");
 }
 

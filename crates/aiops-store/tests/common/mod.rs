@@ -5,8 +5,8 @@
 
 use aiops_core::{Channel, Verdict};
 use aiops_store::{
-    ApprovalStore, AuditEvent, DecisionOutcome, NewApproval, NewDecision, NewRequest,
-    RequestRecord, RequestStore, RequestUpdate, SqliteStore, now_ms,
+    ApprovalRecord, ApprovalStore, AuditEvent, DecisionOutcome, NewApproval, NewDecision,
+    NewRequest, RequestRecord, RequestStore, RequestUpdate, SqliteStore, now_ms,
 };
 use serde_json::json;
 
@@ -79,6 +79,17 @@ pub async fn decide(s: &SqliteStore, aid: &str, who: &str, verdict: Verdict) -> 
     s.decide_approval(&decision(aid, who, verdict))
         .await
         .unwrap()
+}
+
+/// What a decision returned: its kind (`recorded`, `unchanged`, `closed`, `expired`) and
+/// the approval as it is now.
+pub fn outcome(out: DecisionOutcome) -> (&'static str, ApprovalRecord) {
+    match out {
+        DecisionOutcome::Recorded { approval } => ("recorded", approval),
+        DecisionOutcome::Unchanged { approval } => ("unchanged", approval),
+        DecisionOutcome::Closed { approval } => ("closed", approval),
+        DecisionOutcome::Expired { approval } => ("expired", approval),
+    }
 }
 
 /// The `error.message` a failed or denied request carries.

@@ -1,0 +1,52 @@
+//! The test identities: a requester and an approver, with the API tokens they present and
+//! the Slack app secrets. Only their SHA-256 goes into a daemon's configuration (the
+//! daemon harness in `tests/` maps these to its `[[auth.users]]`).
+
+/// A user of the daemon under test.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity {
+    pub name: &'static str,
+    pub roles: &'static [&'static str],
+    /// The bearer token this user presents.
+    pub token: &'static str,
+    pub slack_id: Option<&'static str>,
+}
+
+pub const REQUESTER_TOKEN: &str = "test-requester-token";
+pub const APPROVER_TOKEN: &str = "test-approver-token";
+pub const APPROVER_SLACK_ID: &str = "UAPPROVER1";
+
+/// `alice`, an operator who requests changes.
+pub const REQUESTER: Identity = Identity {
+    name: "alice",
+    roles: &["operator"],
+    token: REQUESTER_TOKEN,
+    slack_id: None,
+};
+
+/// `bob`, an approver, also known to Slack.
+pub const APPROVER: Identity = Identity {
+    name: "bob",
+    roles: &["approver"],
+    token: APPROVER_TOKEN,
+    slack_id: Some(APPROVER_SLACK_ID),
+};
+
+/// Both, in the order a configuration lists them.
+pub const ALL: [Identity; 2] = [REQUESTER, APPROVER];
+
+/// The Slack app's signing secret: interactions are signed with it as Slack signs them.
+pub const SLACK_SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+
+/// Writes the Slack app secret (bot token, signing secret) where a directory secret source
+/// reads `slack/app`.
+pub fn write_slack_secret(secrets_dir: &std::path::Path, bot_token: &str) {
+    let dir = secrets_dir.join("slack");
+    std::fs::create_dir_all(&dir).expect("mkdir slack secret dir");
+    std::fs::write(
+        dir.join("app"),
+        serde_json::json!({"bot_token": bot_token, "signing_secret": SLACK_SIGNING_SECRET})
+            .to_string(),
+    )
+    .expect("write the slack secret");
+}

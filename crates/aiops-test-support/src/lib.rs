@@ -1,0 +1,41 @@
+//! The shared test harness of the workspace: the real servers the tests run against, started
+//! by the project's own bootstrap scripts (BIND 9 via `bootstrap/bind.sh`, OpenBao via
+//! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`), the one place
+//! that picks ports for them, the test identities, and the only stand-in: a local receiver
+//! for Slack's Web API (feature `slack`), because Slack itself is unreachable from tests.
+//! The stand-in follows Slack's documented protocol; everything else is the real thing.
+//!
+//! Missing tools fail the tests with a message naming the script to run; nothing skips.
+//! This crate does not depend on `aiopsd` (whose dependencies' tests use it); the daemon
+//! harness built on it is `tests/` (`aiops-e2e`).
+
+// Starting the bootstrap scripts and `dig` is what this crate is for.
+#![allow(clippy::disallowed_methods)]
+
+mod bind;
+mod error;
+pub mod identities;
+mod kube_api;
+mod logs;
+mod openbao;
+mod paths;
+pub mod ports;
+pub mod schedule;
+mod script;
+#[cfg(feature = "slack")]
+pub mod slack;
+mod tools;
+
+pub use bind::{Bind, Tsig};
+pub use error::HarnessError;
+pub use kube_api::KubeApi;
+#[cfg(feature = "kube")]
+pub use kube_api::client_for;
+pub use logs::LogBuffer;
+pub use openbao::OpenBao;
+pub use paths::{cache_dir, repo_root};
+pub use script::{Vars, run_script};
+pub use tools::ansible_playbook;
+
+/// Results of the harness.
+pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
