@@ -17,3 +17,6 @@ for server in kube openbao bind; do
         bash "$here/$server.sh" stop "$state/$server" || true
     fi
 done
+if [[ -d "$state/ollama" ]]; then
+    bash "$here/ollama.sh" stop --state "$state/ollama" || true
+fi

@@ -19,6 +19,9 @@
 # Kubernetes: the cluster of $KUBECONFIG when set (Kind, K3s); with AIOPS_K8S=local it builds
 # (once, ≈8 min) and starts a local etcd + kube-apiserver and prints
 #   KUBECONFIG=<path>
+# Language model: with AIOPS_LLM=ollama it starts Ollama on loopback with two small models
+# (bootstrap/ollama.sh) and turns on the model parser ([llm]); it prints
+#   OLLAMA_HOST=http://127.0.0.1:<port>
 # Idempotent: a second run keeps what is running (restarting aiopsd only if it was rebuilt
 # or reconfigured). Tokens and the signing secret are generated once and kept (0600) in the
 # state directory.
@@ -26,6 +29,7 @@
 # Settings (environment): AIOPS_STATE (default <repo>/.aiops), AIOPS_PORT (30080),
 # AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
 # AIOPS_SECRETS (directory | vault), AIOPS_K8S (local), AIOPS_KUBE_PORT (16443),
+# AIOPS_LLM (ollama),
 # AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
@@ -139,6 +143,24 @@ kubeconfig = \"$kubeconfig_out\"
 "
 fi
 
+# The language model: a local Ollama with the small models, or none.
+llm_toml=""
+ollama_host=""
+case "${AIOPS_LLM:-}" in
+    "") ;;
+    ollama)
+        ollama_out="$(bash "$here/ollama.sh" start --state "$state/ollama")"
+        ollama_host="$(aiops_kv_get OLLAMA_HOST <<<"$ollama_out")"
+        # The ladder is the default one: SmolLM2 (fast), then Gemma 3 270M.
+        llm_toml="
+[llm]
+enabled = true
+host = \"$ollama_host\"
+"
+        ;;
+    *) aiops_die "AIOPS_LLM must be \"ollama\" (or unset: rules only)" ;;
+esac
+
 data="$state/data"
 log="$state/aiopsd.log"
 pidfile="$state/aiopsd.pid"
@@ -166,6 +188,7 @@ api_base = "$slack_api"
 channel = "C0AIOPSDEV"
 
 $kube_toml
+$llm_toml
 [[auth.users]]
 name = "requester"
 roles = ["operator"]
@@ -226,4 +249,7 @@ if [[ "$secrets_mode" == "vault" ]]; then
 fi
 if [[ -n "$kubeconfig_out" ]]; then
     aiops_kv KUBECONFIG "$kubeconfig_out"
+fi
+if [[ -n "$ollama_host" ]]; then
+    aiops_kv OLLAMA_HOST "$ollama_host"
 fi

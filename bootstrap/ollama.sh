@@ -270,8 +270,12 @@ share_with_store() {
 
 # Imports both models into the server at <url> (http://127.0.0.1:<port>).
 import_models() {
-    local url="$1" threads="$2" name gguf from rendered
+    local url="$1" threads="$2" name gguf from rendered lock
     mkdir -p "$OLLAMA_DIR/modelfiles" "$SERVER_HOME"
+    # One import at a time per cache: concurrent starts (parallel tests) share the GGUF
+    # cache, the rendered Modelfiles and the model store. The lock goes with this shell.
+    exec {lock}>"$OLLAMA_DIR/.import.lock"
+    flock "$lock"
     for name in "${MODEL_NAMES[@]}"; do
         gguf="$(ensure_gguf "$name")"
         from="$(printf '%s' "$gguf" | sed 's/[&|\\]/\\&/g')"
@@ -281,8 +285,8 @@ import_models() {
             if ((threads > 0)); then
                 printf '\n# Added by bootstrap/ollama.sh (--threads).\nPARAMETER num_thread %s\n' "$threads"
             fi
-        } >"$rendered.tmp"
-        mv "$rendered.tmp" "$rendered"
+        } >"$rendered.$$.tmp"
+        mv "$rendered.$$.tmp" "$rendered"
         HOME="$SERVER_HOME" OLLAMA_HOST="$url" aiops_quiet "$AIOPS_OLLAMA" create "$name" -f "$rendered" ||
             aiops_die "ollama create $name failed"
         share_with_store "$gguf" "$(sha_of "$name")"

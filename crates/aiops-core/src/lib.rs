@@ -10,6 +10,41 @@
 #![forbid(unsafe_code)]
 
 pub mod approval;
+/// Declares a vocabulary enum: its string form (snake_case unless a variant renames it) is
+/// the same for serde, strum (`Display`, `FromStr`, `&'static str`) and the OpenAPI schema,
+/// and `as_str` gives it without allocating.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            PartialOrd,
+            Ord,
+            Serialize,
+            Deserialize,
+            strum::Display,
+            strum::EnumString,
+            strum::IntoStaticStr,
+            strum::VariantArray,
+            utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        pub enum $name { $($body)* }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+        }
+    };
+}
+
 mod catalog;
 mod error;
 mod hash;

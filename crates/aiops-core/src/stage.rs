@@ -41,43 +41,22 @@ pub struct Proposal {
     pub confidence: f64,
 }
 
-/// Why a model's answer was not taken as an intent. Stable snake_case strings: the
-/// quarantine table and metrics use them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum QuarantineReason {
-    /// Not JSON, or not the shape the format schema asked for.
-    Malformed,
-    /// An action outside the catalog, or parameters its schema refuses.
-    SchemaInvalid,
-    /// A value that does not occur in the sentence.
-    Ungrounded,
-    /// The sentence has no verb the lexicon ties to the proposed action.
-    NoVerbEvidence,
-    /// The rules parser read the sentence differently.
-    Disagrees,
-    /// The model said itself that it was not confident.
-    LowConfidence,
-}
-
-impl QuarantineReason {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// Why a model's answer was not taken as an intent. Stable snake_case strings: the
+    /// quarantine table and metrics use them.
+    pub enum QuarantineReason {
+        /// Not JSON, or not the shape the format schema asked for.
+        Malformed,
+        /// An action outside the catalog, or parameters its schema refuses.
+        SchemaInvalid,
+        /// A value that does not occur in the sentence.
+        Ungrounded,
+        /// The sentence has no verb the lexicon ties to the proposed action.
+        NoVerbEvidence,
+        /// The rules parser read the sentence differently.
+        Disagrees,
+        /// The model said itself that it was not confident.
+        LowConfidence,
     }
 }
 

@@ -28,42 +28,23 @@ impl Caller {
     }
 }
 
-/// Lifecycle of a request as stored. Terminal states never change again, except that a
-/// `pending_approval` request moves on when its approval is decided.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RequestStatus {
-    Received,
-    Executing,
-    Success,
-    DryRun,
-    PendingApproval,
-    Denied,
-    Unrecognized,
-    Answered,
-    Failed,
+vocabulary! {
+    /// Lifecycle of a request as stored. Terminal states never change again, except that a
+    /// `pending_approval` request moves on when its approval is decided.
+    pub enum RequestStatus {
+        Received,
+        Executing,
+        Success,
+        DryRun,
+        PendingApproval,
+        Denied,
+        Unrecognized,
+        Answered,
+        Failed,
+    }
 }
 
 impl RequestStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether the request has ended (nothing more will happen to it).
     pub fn is_terminal(self) -> bool {
         !matches!(
@@ -73,193 +54,92 @@ impl RequestStatus {
     }
 }
 
-/// Approval states: `pending → approved | rejected | expired`, then
-/// `approved → executing → succeeded | failed | void`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ApprovalState {
-    Pending,
-    Approved,
-    Rejected,
-    Expired,
-    Executing,
-    Succeeded,
-    Failed,
-    Void,
+vocabulary! {
+    /// Approval states: `pending → approved | rejected | expired`, then
+    /// `approved → executing → succeeded | failed | void`.
+    pub enum ApprovalState {
+        Pending,
+        Approved,
+        Rejected,
+        Expired,
+        Executing,
+        Succeeded,
+        Failed,
+        Void,
+    }
 }
 
 impl ApprovalState {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Whether humans can still decide it.
     pub fn is_open(self) -> bool {
         self == ApprovalState::Pending
     }
 }
 
-/// What a human decided.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Verdict {
-    Approve,
-    Reject,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// What a human decided.
+    pub enum Verdict {
+        Approve,
+        Reject,
     }
 }
 
-/// Which front end a human used to decide.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Channel {
-    Rest,
-    Cli,
-    Slack,
-    Web,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// Which front end a human used to decide.
+    pub enum Channel {
+        Rest,
+        Cli,
+        Slack,
+        Web,
     }
 }
 
-/// Which parser turned the sentence into an intent.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ParserKind {
-    /// The deterministic rules parser.
-    Rules,
-    /// A language model, verified by grounding.
-    Llm,
-}
-
-impl ParserKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// Which parser turned the sentence into an intent.
+    pub enum ParserKind {
+        /// The deterministic rules parser.
+        Rules,
+        /// A language model, verified by grounding.
+        Llm,
     }
 }
 
-/// The catalog's action ids. The catalog file (`catalog/actions.json`) is the source of the
-/// actions' schemas and descriptions; this enum is the one place their names are spelled, so
-/// code that binds an action to an executor matches exhaustively instead of comparing strings.
-/// `Catalog` refuses a catalog whose action names and this enum disagree.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-pub enum ActionId {
-    #[serde(rename = "dns.create_a_record")]
-    #[strum(serialize = "dns.create_a_record")]
-    DnsCreateARecord,
-    #[serde(rename = "dns.delete_record")]
-    #[strum(serialize = "dns.delete_record")]
-    DnsDeleteRecord,
-    #[serde(rename = "dns.lookup")]
-    #[strum(serialize = "dns.lookup")]
-    DnsLookup,
-    #[serde(rename = "k8s.scale_deployment")]
-    #[strum(serialize = "k8s.scale_deployment")]
-    K8sScaleDeployment,
-    #[serde(rename = "k8s.restart_deployment")]
-    #[strum(serialize = "k8s.restart_deployment")]
-    K8sRestartDeployment,
-    #[serde(rename = "k8s.list_pods")]
-    #[strum(serialize = "k8s.list_pods")]
-    K8sListPods,
-    #[serde(rename = "k8s.delete_pod")]
-    #[strum(serialize = "k8s.delete_pod")]
-    K8sDeletePod,
-    #[serde(rename = "k8s.expose_service")]
-    #[strum(serialize = "k8s.expose_service")]
-    K8sExposeService,
-    #[serde(rename = "ansible.run_playbook")]
-    #[strum(serialize = "ansible.run_playbook")]
-    AnsibleRunPlaybook,
-    #[serde(rename = "ops.ask")]
-    #[strum(serialize = "ops.ask")]
-    OpsAsk,
-}
-
-impl ActionId {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// The catalog's action ids. The catalog file (`catalog/actions.json`) is the source of the
+    /// actions' schemas and descriptions; this enum is the one place their names are spelled, so
+    /// code that binds an action to an executor matches exhaustively instead of comparing strings.
+    /// `Catalog` refuses a catalog whose action names and this enum disagree.
+    pub enum ActionId {
+        #[serde(rename = "dns.create_a_record")]
+        #[strum(serialize = "dns.create_a_record")]
+        DnsCreateARecord,
+        #[serde(rename = "dns.delete_record")]
+        #[strum(serialize = "dns.delete_record")]
+        DnsDeleteRecord,
+        #[serde(rename = "dns.lookup")]
+        #[strum(serialize = "dns.lookup")]
+        DnsLookup,
+        #[serde(rename = "k8s.scale_deployment")]
+        #[strum(serialize = "k8s.scale_deployment")]
+        K8sScaleDeployment,
+        #[serde(rename = "k8s.restart_deployment")]
+        #[strum(serialize = "k8s.restart_deployment")]
+        K8sRestartDeployment,
+        #[serde(rename = "k8s.list_pods")]
+        #[strum(serialize = "k8s.list_pods")]
+        K8sListPods,
+        #[serde(rename = "k8s.delete_pod")]
+        #[strum(serialize = "k8s.delete_pod")]
+        K8sDeletePod,
+        #[serde(rename = "k8s.expose_service")]
+        #[strum(serialize = "k8s.expose_service")]
+        K8sExposeService,
+        #[serde(rename = "ansible.run_playbook")]
+        #[strum(serialize = "ansible.run_playbook")]
+        AnsibleRunPlaybook,
+        #[serde(rename = "ops.ask")]
+        #[strum(serialize = "ops.ask")]
+        OpsAsk,
     }
 }
 
@@ -275,118 +155,78 @@ impl PartialEq<&str> for ActionId {
     }
 }
 
-/// The stages of the request path, as the audit log, the metrics and the logs name them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum StageName {
-    Intake,
-    Retrieve,
-    Parse,
-    Decide,
-    Plan,
-    /// Waiting for, and deciding, a human approval.
-    Approve,
-    Credentials,
-    Execute,
-    /// Start-up settling what a previous process left half-done.
-    Recover,
-}
-
-impl StageName {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+vocabulary! {
+    /// The stages of the request path, as the audit log, the metrics and the logs name them.
+    pub enum StageName {
+        Intake,
+        Retrieve,
+        Parse,
+        Decide,
+        Plan,
+        /// Waiting for, and deciding, a human approval.
+        Approve,
+        Credentials,
+        Execute,
+        /// Start-up settling what a previous process left half-done.
+        Recover,
     }
 }
 
-/// Every stable error code a client or an audit row can see. Each crate's error enum maps
-/// its variants onto these; the API layer maps these (and only these) onto HTTP statuses.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ErrorCode {
-    // The request itself.
-    BadRequest,
-    MalformedJson,
-    InvalidRequest,
-    UnsupportedMediaType,
-    PayloadTooLarge,
-    MethodNotAllowed,
-    NotFound,
-    Unauthorized,
-    Forbidden,
-    Conflict,
-    // The catalog and its parameters.
-    UnknownAction,
-    InvalidParams,
-    InvalidCatalog,
-    InvalidPlaybook,
-    InvalidDnsQuery,
-    // Policy.
-    PolicyError,
-    PolicyLoadFailed,
-    PolicyEvalFailed,
-    PolicyDecisionInvalid,
-    // Approvals.
-    ApprovalRequired,
-    ApprovalClosed,
-    ApprovalExpired,
-    ApprovalRejected,
-    ApprovalVoid,
-    ApprovalFailed,
-    // Backends.
-    CredentialsUnavailable,
-    InvalidSecretPath,
-    InvalidSecretsConfig,
-    ExecutorUnavailable,
-    ExecutorFailed,
-    ExecutorTimeout,
-    ExecutorConfig,
-    DnsUnavailable,
-    RetrievalUnavailable,
-    StoreUnavailable,
-    StoreError,
-    StoreCorrupt,
-    StoreMigrationFailed,
-    /// The daemon stopped while the request was in flight.
-    Interrupted,
-    Io,
-    Internal,
+vocabulary! {
+    /// Every stable error code a client or an audit row can see. Each crate's error enum maps
+    /// its variants onto these; the API layer maps these (and only these) onto HTTP statuses.
+    pub enum ErrorCode {
+        // The request itself.
+        BadRequest,
+        MalformedJson,
+        InvalidRequest,
+        UnsupportedMediaType,
+        PayloadTooLarge,
+        MethodNotAllowed,
+        NotFound,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        // The catalog and its parameters.
+        UnknownAction,
+        InvalidParams,
+        InvalidCatalog,
+        InvalidPlaybook,
+        InvalidDnsQuery,
+        // Policy.
+        PolicyError,
+        PolicyLoadFailed,
+        PolicyEvalFailed,
+        PolicyDecisionInvalid,
+        // Approvals.
+        ApprovalRequired,
+        ApprovalClosed,
+        ApprovalExpired,
+        ApprovalRejected,
+        ApprovalVoid,
+        ApprovalFailed,
+        // Backends.
+        CredentialsUnavailable,
+        InvalidSecretPath,
+        InvalidSecretsConfig,
+        ExecutorUnavailable,
+        ExecutorFailed,
+        ExecutorTimeout,
+        ExecutorConfig,
+        DnsUnavailable,
+        RetrievalUnavailable,
+        StoreUnavailable,
+        StoreError,
+        StoreCorrupt,
+        StoreMigrationFailed,
+        /// The daemon stopped while the request was in flight.
+        Interrupted,
+        Io,
+        Internal,
+    }
 }
 
 impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// The code a crate's `code()` string names; `Internal` for a string no crate should
     /// produce (a unit test in each crate keeps its codes inside this enum).
     pub fn from_code(code: &str) -> ErrorCode {

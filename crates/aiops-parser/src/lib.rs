@@ -57,11 +57,13 @@ mod evidence;
 mod frames;
 mod lexicon;
 mod slots;
+mod stage;
 mod text;
 mod values;
 
 pub use evidence::verb_evidence;
 pub use slots::number::{NumberPhrase, number_phrase, number_phrases, numbers_in};
+pub use stage::RulesParser;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -452,12 +452,13 @@ async fn sealed_raft_server_fails_closed() {
 #[tokio::test]
 async fn canary_values_never_appear_in_errors_debug_or_logs() {
     const CANARY: &str = "Q2FuYXJ5LTdmM2E5LXNlY3JldA==";
-    // Everything logged (TRACE and up, dependencies included) on this thread.
+    // Everything logged (TRACE and up, dependencies included), by every thread of this test
+    // binary: a process-wide subscriber, because a thread-local one loses callsites that
+    // tests running in parallel registered first. Logs of the other tests land here too and
+    // are checked with the rest. Nothing else in this binary installs a subscriber.
     let logs = LogBuffer::default();
-    let _guard = tracing::subscriber::set_default(logs.trace_subscriber().finish());
-    // The other tests (in parallel, with no subscriber) may have hit the same callsites
-    // first and cached "never interested" for them; recompute now that one listens.
-    tracing::callsite::rebuild_interest_cache();
+    tracing::subscriber::set_global_default(logs.trace_subscriber().finish())
+        .expect("the only global subscriber of this test binary");
 
     let bao = Bao::dev();
     let env = bao.setup(CANARY, &[]);

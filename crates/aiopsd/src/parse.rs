@@ -2,9 +2,7 @@
 //! Validation is its own step after any parser, because it is the safety boundary: whatever
 //! a parser says, only a catalog action with schema-valid parameters comes out of here.
 
-use aiops_core::{
-    Catalog, Intent, IntentParser, ParseContext, ParseOutcome, ParseVerdict, ParserKind, Proposal,
-};
+use aiops_core::{Catalog, Intent, IntentParser, ParseOutcome, ParseVerdict};
 use std::sync::Arc;
 
 use aiops_llm::{AutoParser, LlmParser};
@@ -12,36 +10,11 @@ use serde_json::{Value, json};
 
 use crate::config::ConfigError;
 
-/// The deterministic rules parser (`aiops-parser`): precise, no I/O.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RulesParser;
+pub use aiops_parser::RulesParser;
 
-#[async_trait::async_trait]
-impl IntentParser for RulesParser {
-    fn name(&self) -> &'static str {
-        "rules"
-    }
-
-    async fn parse(&self, nl: &str, _ctx: &ParseContext<'_>) -> ParseOutcome {
-        rules(nl)
-    }
-}
-
-/// The rules parser's answer; synchronous for callers that have no runtime (`eval`).
+/// The rules parser's answer; synchronous for callers that have no runtime.
 pub fn rules(nl: &str) -> ParseOutcome {
-    match aiops_parser::parse(nl) {
-        aiops_parser::ParseOutcome::Intent(p) => ParseOutcome::proposed(
-            ParserKind::Rules,
-            Proposal {
-                action: p.action,
-                params: p.params,
-                confidence: p.confidence,
-            },
-        ),
-        aiops_parser::ParseOutcome::Unrecognized { reason } => {
-            ParseOutcome::unrecognized(ParserKind::Rules, reason)
-        }
-    }
+    RulesParser::outcome(nl)
 }
 
 /// Which parser to run (`aiopsd eval --parser`; the daemon uses `Auto`).
