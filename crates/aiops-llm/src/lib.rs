@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 mod auto;
 mod breaker;
 mod client;
