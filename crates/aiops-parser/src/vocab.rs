@@ -68,21 +68,26 @@ pub fn accounts_for(action: &str, word: &str) -> bool {
         lx::GROUPISH,
         lx::RECORD_NOUNS,
         lx::SLASH_KINDS,
-        &[
-            "kubectl",
-            "k8s",
-            "kubernetes",
-            "ansible",
-            "named",
-            "called",
-            "a-record",
-        ],
+        EXTRA_KNOWN,
     ]
     .iter()
     .any(|set| is_in(set, word))
         || lx::is_object_word(word)
         || number::is_number_word(word)
 }
+
+/// Tool and naming words, and a pronoun for the object already named ("pods in
+/// payments, list them").
+const EXTRA_KNOWN: &[&str] = &[
+    "kubectl",
+    "k8s",
+    "kubernetes",
+    "ansible",
+    "named",
+    "called",
+    "a-record",
+    "them",
+];
 
 /// Words that change what is asked and that no parameter can carry: negation,
 /// conditions, schedules, bulk and vague amounts, units of time, other kinds of object.
@@ -192,6 +197,7 @@ mod tests {
             // question words only in the question frames
             ("k8s.restart_deployment", "how", false),
             ("k8s.list_pods", "what", true),
+            ("k8s.list_pods", "them", true),
             ("dns.lookup", "where", true),
             // unknown words
             ("k8s.list_pods", "pipeline", false),
