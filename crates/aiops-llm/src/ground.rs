@@ -3,8 +3,11 @@
 //!
 //! Tiny models invent names, numbers and namespaces readily, and drop what they were told;
 //! the catalog schema cannot see either. So a validated answer is held to the sentence:
-//! - a string parameter must occur in the sentence as whole words (compared without case,
-//!   quotes or a trailing dot);
+//! - a string parameter must occur in the sentence as whole tokens (split on whitespace
+//!   and sentence punctuation only, never inside `../x`, `a.b` or `a-b`; compared without
+//!   case, quotes or a trailing dot; `kind/name` names `name`);
+//! - a name (a pattern-checked string) is never a grammar or bulk word ("every"), and
+//!   one stated word fills one parameter;
 //! - a number must be one the sentence states, as digits or a whole number phrase
 //!   (`aiops_parser::numbers_in`: "one hundred" is 100, never 1);
 //! - a parameter that is not stated must equal the catalog's default for it;
@@ -27,57 +30,24 @@ pub struct Words {
     numbers: Vec<u64>,
 }
 
+/// Sentence punctuation: it ends a token and is never part of a value.
+const PUNCTUATION: &[char] = &[
+    '"', '`', '(', ')', '[', ']', '{', '}', ',', ';', ':', '!', '?', '\u{201C}', '\u{201D}',
+];
+
 /// Lower-case, without surrounding quotes and punctuation, without a trailing dot.
 pub fn normalize_word(w: &str) -> String {
     let w = w.trim_matches(|c: char| {
-        matches!(
-            c,
-            '"' | '\''
-                | '`'
-                | '('
-                | ')'
-                | '['
-                | ']'
-                | '{'
-                | '}'
-                | ','
-                | ';'
-                | ':'
-                | '!'
-                | '?'
-                | '\u{2018}'
-                | '\u{2019}'
-                | '\u{201C}'
-                | '\u{201D}'
-        )
+        PUNCTUATION.contains(&c) || matches!(c, '\'' | '\u{2018}' | '\u{2019}')
     });
     w.trim_end_matches('.').to_lowercase()
 }
 
 /// Characters that end a token: whitespace and sentence punctuation. Never `/`, `.`,
-/// `-` or `_`, so `../../etc`, `a.b` and `web-7d4b9` are one token each (a value must
-/// match all of it, not a part).
+/// `-`, `_` or an apostrophe, so `../../etc`, `a.b` and `web-7d4b9` are one token each
+/// (a value must match all of it, not a part).
 fn splits_token(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            ',' | ';'
-                | ':'
-                | '!'
-                | '?'
-                | '"'
-                | '`'
-                | '('
-                | ')'
-                | '['
-                | ']'
-                | '{'
-                | '}'
-                | '<'
-                | '>'
-                | '\u{201C}'
-                | '\u{201D}'
-        )
+    c.is_whitespace() || PUNCTUATION.contains(&c)
 }
 
 /// A sentence word `a` states value word `b`: the same, or a playbook written `ping.yml`
