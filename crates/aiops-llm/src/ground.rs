@@ -3,8 +3,11 @@
 //!
 //! Tiny models invent names, numbers and namespaces readily, and drop what they were told;
 //! the catalog schema cannot see either. So a validated answer is held to the sentence:
-//! - a string parameter must occur in the sentence as whole words (compared without case,
-//!   quotes or a trailing dot);
+//! - a string parameter must occur in the sentence as whole tokens (split on whitespace
+//!   and sentence punctuation only, never inside `../x`, `a.b` or `a-b`; compared without
+//!   case, quotes or a trailing dot; `kind/name` names `name`);
+//! - a name (a pattern-checked string) is never a grammar or bulk word ("every"), and
+//!   one stated word fills one parameter;
 //! - a number must be one the sentence states, as digits or a whole number phrase
 //!   (`aiops_parser::numbers_in`: "one hundred" is 100, never 1);
 //! - a parameter that is not stated must equal the catalog's default for it;
@@ -27,68 +30,80 @@ pub struct Words {
     numbers: Vec<u64>,
 }
 
+/// Sentence punctuation: it ends a token and is never part of a value.
+const PUNCTUATION: &[char] = &[
+    '"', '`', '(', ')', '[', ']', '{', '}', ',', ';', ':', '!', '?', '\u{201C}', '\u{201D}',
+];
+
 /// Lower-case, without surrounding quotes and punctuation, without a trailing dot.
 pub fn normalize_word(w: &str) -> String {
     let w = w.trim_matches(|c: char| {
-        matches!(
-            c,
-            '"' | '\''
-                | '`'
-                | '('
-                | ')'
-                | '['
-                | ']'
-                | '{'
-                | '}'
-                | ','
-                | ';'
-                | ':'
-                | '!'
-                | '?'
-                | '\u{2018}'
-                | '\u{2019}'
-                | '\u{201C}'
-                | '\u{201D}'
-        )
+        PUNCTUATION.contains(&c) || matches!(c, '\'' | '\u{2018}' | '\u{2019}')
     });
     w.trim_end_matches('.').to_lowercase()
+}
+
+/// Characters that end a token: whitespace and sentence punctuation. Never `/`, `.`,
+/// `-`, `_` or an apostrophe, so `../../etc`, `a.b` and `web-7d4b9` are one token each
+/// (a value must match all of it, not a part).
+fn splits_token(c: char) -> bool {
+    c.is_whitespace() || PUNCTUATION.contains(&c)
+}
+
+/// A sentence word `a` states value word `b`: the same, or a playbook written `ping.yml`
+/// for `ping` (the catalog names playbooks without the extension).
+fn same_word(a: &str, b: &str) -> bool {
+    a == b
+        || [".yml", ".yaml"]
+            .iter()
+            .any(|ext| a.strip_suffix(ext) == Some(b))
 }
 
 impl Words {
     pub fn new(nl: &str) -> Self {
         let mut words = Vec::new();
-        for raw in nl.split(|c: char| c.is_whitespace() || c == '/' || c == '=') {
-            let w = normalize_word(raw);
-            if w.is_empty() {
-                continue;
+        for raw in nl.split(splits_token) {
+            // `--replicas=3` and `name=web` state a key and a value, as the rules
+            // tokenizer reads them; `deployment/web` names `web` (kubectl style).
+            for part in raw.split('=') {
+                let w = normalize_word(part);
+                if w.is_empty() {
+                    continue;
+                }
+                match aiops_parser::kind_slash_name(&w) {
+                    Some(name) => {
+                        let kind = w[..w.len() - name.len() - 1].to_string();
+                        let name = name.to_string();
+                        words.extend([kind, name]);
+                    }
+                    None => words.push(w),
+                }
             }
-            words.push(w);
         }
         // Numbers are read from the split words, so `--replicas=3` states 3 too.
         let numbers = aiops_parser::numbers_in(&words.join(" "));
         Words { words, numbers }
     }
 
-    /// True if `value`'s words occur consecutively in the sentence. A playbook written
-    /// `ping.yml` grounds `ping` (the catalog names playbooks without the extension).
-    fn has_phrase(&self, value: &str) -> bool {
+    /// How many times `value` occurs as consecutive whole words.
+    fn occurrences(&self, value: &str) -> usize {
         let needle: Vec<String> = value
             .split_whitespace()
             .map(normalize_word)
             .filter(|w| !w.is_empty())
             .collect();
         if needle.is_empty() {
-            return false;
+            return 0;
         }
-        let same = |a: &String, b: &String| {
-            a == b
-                || [".yml", ".yaml"]
-                    .iter()
-                    .any(|ext| a.strip_suffix(ext) == Some(b.as_str()))
-        };
         self.words
             .windows(needle.len())
-            .any(|w| w.iter().zip(&needle).all(|(a, b)| same(a, b)))
+            .filter(|w| w.iter().zip(&needle).all(|(a, b)| same_word(a, b)))
+            .count()
+    }
+
+    /// True if `value`'s words occur consecutively in the sentence.
+    fn has_phrase(&self, value: &str) -> bool {
+        self.occurrences(value) > 0
     }
 
     fn has_number(&self, n: u64) -> bool {
@@ -115,11 +130,43 @@ pub fn check(nl: &str, schema: &Value, params: &Map<String, Value>) -> Result<()
     let words = Words::new(nl);
     let fail = |detail: String| Err(Ungrounded { detail });
     for (key, value) in params {
-        if !words.states(value) && default_of(schema, key) != Some(value) {
+        let default = default_of(schema, key) == Some(value);
+        if !words.states(value) && !default {
             return fail(format!("`{key}` = {value} is not stated in the request"));
+        }
+        if let Some(name) = value
+            .as_str()
+            .filter(|_| is_identifier(schema, key) && !default)
+        {
+            // "restart every deployment" must not name the deployment `every`, nor "run
+            // the playbook" the playbook `playbook`.
+            if !aiops_parser::can_be_name(name) {
+                return fail(format!(
+                    "`{key}` = {value} is a structural or bulk word, never a name"
+                ));
+            }
+            // One stated word names one thing: "restart the nginx deployment in
+            // ingress" is not namespace `nginx` as well.
+            let uses = params.values().filter(|v| v.as_str() == Some(name)).count();
+            if uses > words.occurrences(name) {
+                return fail(format!(
+                    "`{key}` = {value} is stated once and used by {uses} parameters"
+                ));
+            }
         }
     }
     carried(&words, params)
+}
+
+/// A parameter that names something (a pattern-checked string: name, namespace, service,
+/// hostname, playbook, limit), as opposed to an enumerated type or free text.
+fn is_identifier(schema: &Value, key: &str) -> bool {
+    schema
+        .get("properties")
+        .and_then(|p| p.get(key))
+        .is_some_and(|p| {
+            p.get("pattern").is_some() && p.get("type") == Some(&Value::from("string"))
+        })
 }
 
 /// The other direction: what the sentence states must be in the intent.
@@ -188,13 +235,13 @@ mod tests {
 
     fn schema() -> Value {
         json!({"type": "object", "properties": {
-            "namespace": {"type": "string", "default": "default"},
-            "name": {"type": "string"},
+            "namespace": {"type": "string", "default": "default", "pattern": "^[a-z0-9-]+$"},
+            "name": {"type": "string", "pattern": "^[a-z0-9.-]+$"},
             "replicas": {"type": "integer"},
             "ttl": {"type": "integer", "default": 3600},
             "ip": {"type": "string"},
             "type": {"type": "string", "default": "A"},
-            "playbook": {"type": "string"},
+            "playbook": {"type": "string", "pattern": "^[a-z0-9_.-]+$"},
             "question": {"type": "string"}
         }})
     }
@@ -235,6 +282,15 @@ mod tests {
                 json!({"name": "web", "replicas": 3}),
             ),
             ("execute ping.yml", json!({"playbook": "ping"})),
+            (
+                "kubectl rollout restart deploy/traefik -n kube-system",
+                json!({"name": "traefik", "namespace": "kube-system"}),
+            ),
+            (
+                "restart web in web",
+                json!({"name": "web", "namespace": "web"}),
+            ),
+            ("restart web.", json!({"name": "web"})),
             (
                 "bounce web in the shop namespace",
                 json!({"name": "web", "namespace": "shop"}),
@@ -304,6 +360,28 @@ mod tests {
                 "shop",
             ),
             ("run ping on web01", json!({"playbook": "ping"}), "web01"),
+            // a token is split on sentence punctuation only, never inside `../x`
+            (
+                "list pods in namespace ../../etc",
+                json!({"namespace": "etc"}),
+                "namespace",
+            ),
+            ("restart web/api", json!({"name": "api"}), "name"),
+            ("restart web.api", json!({"name": "api"}), "name"),
+            ("restart web-api", json!({"name": "api"}), "name"),
+            // bulk and grammar words are never names
+            (
+                "restart every deployment in shop",
+                json!({"name": "every", "namespace": "shop"}),
+                "bulk",
+            ),
+            ("run the playbook", json!({"playbook": "playbook"}), "bulk"),
+            // one stated word names one thing
+            (
+                "restart the nginx deployment in ingress",
+                json!({"name": "nginx", "namespace": "nginx"}),
+                "used by 2",
+            ),
             (
                 "point db.x to 10.0.0.2",
                 json!({"name": "db.x", "ip": "10.0.0.3"}),

@@ -5,8 +5,8 @@
 //!   the catalog, temperature 0, a fixed seed, a token cap and a timeout per call.
 //! - The model proposes; the product decides ([`verify`]): an answer is proposed only if
 //!   it validates against the action's schema, every value is stated in the sentence (and
-//!   every stated value is carried), and the sentence has a verb the rules lexicon ties to
-//!   the action. Anything else is quarantined with the raw output, the model (name and
+//!   every stated value is carried), the sentence has a verb the rules lexicon ties to
+//!   the action, and every word of the sentence is accounted for ([`account`]). Anything else is quarantined with the raw output, the model (name and
 //!   digest), the prompt revision and the reason.
 //! - [`AutoParser`] runs the rules parser first and the model only where the rules are
 //!   not confident; where both answer they must agree.
@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 mod auto;
 mod breaker;
 mod client;

@@ -321,8 +321,8 @@ mod tests {
         let catalog = Catalog::embedded().unwrap();
         let set = PromptSet::build(Templates::embedded(), &catalog);
         let n = catalog.actions().count();
+        // system + every example of every action (user + assistant turns)
         let examples: usize = catalog.actions().map(|a| a.examples.len()).sum();
-        // system + every example (user + assistant turns)
         assert_eq!(set.one.prefix.len(), 1 + 2 * examples);
         assert_eq!(set.fill.len(), n);
         assert_eq!(set.one.format["anyOf"].as_array().unwrap().len(), n + 1);

@@ -5,8 +5,8 @@
 use aiops_core::{Catalog, ParserKind, Proposal, QuarantineReason};
 use serde_json::{Map, Value};
 
-use crate::ground;
 use crate::prompt::NONE_ACTION;
+use crate::{account, ground};
 
 /// The confidence of a model answer that passed every check. Models give no calibrated
 /// confidence; this ranks any verified model answer below every rules answer (≥ 0.80).
@@ -23,6 +23,42 @@ fn refuse(reason: QuarantineReason, detail: impl Into<String>) -> Refusal {
     Refusal {
         reason,
         detail: detail.into(),
+    }
+}
+
+/// The actions a question may be answered with: a runbook answer, or a read-only look.
+const QUESTION_ACTIONS: &[&str] = &["ops.ask", "dns.lookup", "k8s.list_pods"];
+
+/// A question ("…?") asks for no change; and `ops.ask` (a runbook answer) fits only a
+/// sentence that asks for nothing else: no verb of another action, no DNS name or
+/// address, no Kubernetes object. Otherwise a model answering `ops.ask` has read a
+/// request ("where does cdn.x point?") as small talk.
+fn question_fits(nl: &str, action: &str, evidence: &[&str]) -> Result<(), Refusal> {
+    if nl.contains('?') && !QUESTION_ACTIONS.contains(&action) {
+        return Err(refuse(
+            QuarantineReason::NoVerbEvidence,
+            format!("the request is a question; {action} changes something"),
+        ));
+    }
+    if action != "ops.ask" {
+        return Ok(());
+    }
+    if let Some(other) = evidence.iter().find(|a| **a != "ops.ask") {
+        return Err(refuse(
+            QuarantineReason::NoVerbEvidence,
+            format!("the request has wording for {other}, so it is not only a question"),
+        ));
+    }
+    let cue = aiops_parser::tokens(nl).into_iter().find(|w| {
+        aiops_parser::is_k8s_object_word(w)
+            || (w.trim_matches('.').contains('.') && !w.ends_with(".yml") && !w.ends_with(".yaml"))
+    });
+    match cue {
+        Some(w) => Err(refuse(
+            QuarantineReason::NoVerbEvidence,
+            format!("the request names `{w}`, an object an action works on, not a question"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -82,15 +118,19 @@ pub fn verify(
     let intent = catalog
         .validate(action, params, ParserKind::Llm, MODEL_CONFIDENCE)
         .map_err(|e| refuse(QuarantineReason::SchemaInvalid, e.to_string()))?;
+    let name = spec.name.to_string();
     ground::check(nl, &spec.schema, &intent.params)
         .map_err(|u| refuse(QuarantineReason::Ungrounded, u.detail))?;
-    let name = spec.name.to_string();
-    if !aiops_parser::verb_evidence(nl).contains(&name.as_str()) {
+    let evidence = aiops_parser::verb_evidence(nl);
+    if !evidence.contains(&name.as_str()) {
         return Err(refuse(
             QuarantineReason::NoVerbEvidence,
             format!("no word of the request asks for {name}"),
         ));
     }
+    question_fits(nl, &name, &evidence)?;
+    account::check(nl, &name, &intent.params)
+        .map_err(|u| refuse(QuarantineReason::Ungrounded, u.detail))?;
     Ok(Proposal {
         action: name,
         params: intent.params,
@@ -112,7 +152,7 @@ mod tests {
     #[test]
     fn answers_that_pass_every_check_are_proposed_with_defaults_filled() {
         let p = check(
-            "could you get web in shop bounced",
+            "could you bounce web in shop",
             json!({"action": "k8s.restart_deployment", "params": {"name": "web", "namespace": "shop"}}),
         )
         .unwrap();
@@ -127,6 +167,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Value::Object(p.params), json!({"namespace": "default"}));
+    }
+
+    #[test]
+    fn runbook_questions_pass() {
+        for nl in ["how do I rotate the TSIG key?", "Why is DNS failing?"] {
+            let p = check(nl, json!({"action": "ops.ask", "params": {"question": nl}})).unwrap();
+            assert_eq!(p.action, "ops.ask");
+        }
     }
 
     #[test]
@@ -181,6 +229,106 @@ mod tests {
                 "add test.local 10.0.0.1",
                 "",
                 json!({"action": "dns.create_a_record", "params": {"name": "test.local", "ip": "10.0.0.1", "ttl": 300}}),
+                Ungrounded,
+            ),
+            // Escapes measured with SmolLM2 (one call), each now refused.
+            // A part of `../../etc` is not a namespace the sentence names.
+            (
+                "list pods in namespace ../../etc",
+                "",
+                json!({"action": "k8s.list_pods", "params": {"namespace": "etc"}}),
+                Ungrounded,
+            ),
+            // Dropped namespaces: a word no reading of list_pods accounts for.
+            (
+                "show the pods of pipeline",
+                "",
+                json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
+                Ungrounded,
+            ),
+            (
+                "show what pods payments has",
+                "",
+                json!({"action": "k8s.list_pods", "params": {}}),
+                Ungrounded,
+            ),
+            (
+                "get me the pod list for search",
+                "",
+                json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
+                Ungrounded,
+            ),
+            (
+                "the pod web-7d4b9 in shop must be deleted",
+                "",
+                json!({"action": "k8s.delete_pod", "params": {"name": "web-7d4b9", "namespace": "default"}}),
+                Ungrounded,
+            ),
+            // One stated word, two parameters.
+            (
+                "restart the nginx deployment in ingress",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "nginx", "namespace": "nginx"}}),
+                Ungrounded,
+            ),
+            // Bulk words are never names.
+            (
+                "restart every deployment in shop",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "every", "namespace": "shop"}}),
+                Ungrounded,
+            ),
+            (
+                "run the playbook",
+                "",
+                json!({"action": "ansible.run_playbook", "params": {"playbook": "playbook"}}),
+                Ungrounded,
+            ),
+            // DNS and Kubernetes questions are not runbook questions.
+            (
+                "what's the address of ntp.corp.example.com?",
+                "",
+                json!({"action": "ops.ask", "params": {"question": "What's the address of ntp.corp.example.com?"}}),
+                NoVerbEvidence,
+            ),
+            (
+                "what is running in the ops namespace?",
+                "",
+                json!({"action": "ops.ask", "params": {"question": "What is running in the ops namespace?"}}),
+                NoVerbEvidence,
+            ),
+            (
+                "where does cdn.corp.example.com point?",
+                "",
+                json!({"action": "ops.ask", "params": {"question": "where does cdn.corp.example.com point?"}}),
+                NoVerbEvidence,
+            ),
+            // A question asks for no change.
+            (
+                "restart web?",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
+                NoVerbEvidence,
+            ),
+            // Words that change the request, or a second request.
+            (
+                "maybe restart web, not sure",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
+                Ungrounded,
+            ),
+            (
+                "restart web and list pods",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
+                Ungrounded,
+            ),
+            // "get" is a listing verb: a causative "get web bounced" is refused, at a
+            // cost in recall only.
+            (
+                "could you get web in shop bounced",
+                "",
+                json!({"action": "k8s.restart_deployment", "params": {"name": "web", "namespace": "shop"}}),
                 Ungrounded,
             ),
         ];

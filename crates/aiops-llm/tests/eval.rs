@@ -7,7 +7,8 @@
 //! ```
 //! `OLLAMA_HOST` uses a running server (else one is started); `AIOPS_EVAL_MODELS`
 //! (comma-separated ladder, default both models in turn and the ladder) and
-//! `AIOPS_EVAL_CALLS` (`one`, `two`, or `both`, the default) choose what is measured.
+//! `AIOPS_EVAL_CALLS` (`one`, `two`, or `both`, the default) choose what is measured;
+//! `AIOPS_EVAL_EVERY=N` measures every N-th case only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -20,15 +21,27 @@ use aiops_core::{Catalog, IntentParser, ParseContext};
 use aiops_llm::{AutoParser, Calls, LlmParser};
 use common::{Case, Rules, Score};
 
+/// The eval files; with `AIOPS_EVAL_EVERY=N` every N-th case of each (a fixed subset for a
+/// slow model on a busy machine).
 fn files() -> Vec<(String, Vec<Case>)> {
     let shared = common::repo_root().join("../shared/eval");
-    let mut out = Vec::new();
-    for f in ["intents.jsonl", "intents-more.jsonl"] {
-        out.push((f.to_string(), common::cases(&shared.join(f))));
-    }
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/paraphrases.jsonl");
-    out.push(("paraphrases.jsonl".into(), common::cases(&own)));
-    out
+    let every: usize = std::env::var("AIOPS_EVAL_EVERY")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    [
+        ("intents.jsonl", shared.join("intents.jsonl")),
+        ("intents-more.jsonl", shared.join("intents-more.jsonl")),
+        ("paraphrases.jsonl", own),
+    ]
+    .into_iter()
+    .map(|(name, path)| {
+        let cases = common::cases(&path).into_iter().step_by(every).collect();
+        (name.to_string(), cases)
+    })
+    .collect()
 }
 
 fn pct(sorted: &[u128], p: f64) -> u128 {

@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 
 /// Sentences the rules parser does not understand (checked below), so the model answers.
 const HARD: &[&str] = &[
+    // SmolLM2 reads this one as the restart of web, and it passes every check.
+    "restart for web",
     "give web a restart",
     "the pod web-7d4b9 in shop must be deleted",
     "could you get the checkout deployment in shop bounced",

@@ -75,6 +75,20 @@ fn inflects(word: &str, verb: &str) -> bool {
     }
 }
 
+/// The actions whose verb lists hold `word` (or a regular inflection of it), in list
+/// order; no object rule applies (one word says nothing about the objects).
+pub(crate) fn word_actions(word: &str) -> Vec<&'static str> {
+    EVIDENCE
+        .iter()
+        .filter(|(_, lists)| {
+            lists
+                .iter()
+                .any(|list| list.iter().any(|verb| inflects(word, verb)))
+        })
+        .map(|(action, _)| *action)
+        .collect()
+}
+
 /// The catalog actions (by name, in catalog order) whose verbs or phrases occur in `nl`.
 /// `ops.ask` is included when the sentence is a question (it opens with a question word
 /// or an auxiliary, or it contains a question mark).

@@ -27,6 +27,21 @@ pub(crate) enum Frame {
 }
 
 impl Frame {
+    /// Every frame, for word-level views by action ([`action_fillers`]).
+    const ALL: [Frame; 11] = [
+        Frame::DnsCreate,
+        Frame::DnsDelete,
+        Frame::DnsLookup,
+        Frame::LookupQuestion,
+        Frame::Scale,
+        Frame::Restart,
+        Frame::ListPods,
+        Frame::PodsQuestion,
+        Frame::DeletePod,
+        Frame::Expose,
+        Frame::Run,
+    ];
+
     fn action(self) -> &'static str {
         match self {
             Frame::DnsCreate => "dns.create_a_record",
@@ -77,6 +92,16 @@ impl Frame {
             _ => &[],
         }
     }
+}
+
+/// True if `word` is a filler of some frame of `action` (e.g. "what" in "what pods are
+/// running in shop?", a `k8s.list_pods` question).
+pub(crate) fn is_action_filler(action: &str, word: &str) -> bool {
+    Frame::ALL
+        .iter()
+        .filter(|f| f.action() == action)
+        .flat_map(|f| f.fillers())
+        .any(|set| is_in(set, word))
 }
 
 /// How the frame was chosen.

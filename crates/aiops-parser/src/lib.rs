@@ -39,7 +39,8 @@
 //! other crates, e.g. to check that every number in a model-produced intent is
 //! stated in the request; [`number_phrase`] and [`number_phrases`] work on words.
 //! [`verb_evidence`] likewise exposes the verb lists: which actions a sentence's
-//! wording could ask for at all.
+//! wording could ask for at all. [`tokens`], [`accounts_for`] and [`can_be_name`] give
+//! the word-level view: whether a reading of an action accounts for every word.
 //!
 //! Parameters carry only what the sentence states (or what its wording implies, such
 //! as "the CNAME www…" → `type: "CNAME"`); catalog defaults (ttl 3600, namespace
@@ -60,10 +61,12 @@ mod slots;
 mod stage;
 mod text;
 mod values;
+mod vocab;
 
 pub use evidence::verb_evidence;
 pub use slots::number::{NumberPhrase, number_phrase, number_phrases, numbers_in};
 pub use stage::RulesParser;
+pub use vocab::{accounts_for, can_be_name, is_k8s_object_word, kind_slash_name, tokens};
 
 use serde::Serialize;
 use serde_json::{Map, Value};

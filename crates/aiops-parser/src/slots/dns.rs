@@ -39,7 +39,7 @@ impl RecordType {
 
     /// Types named by a word of their own ("a" and "ns" need context, see
     /// [`Cx::record_types`]).
-    fn from_word(w: &str) -> Option<Self> {
+    pub(crate) fn from_word(w: &str) -> Option<Self> {
         Some(match w {
             "a-record" => RecordType::A,
             "aaaa" => RecordType::Aaaa,
