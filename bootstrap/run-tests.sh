@@ -15,6 +15,8 @@ eval "$(bash "$here/test-env.sh" | grep -E '^[A-Z_]+=')"
 export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
 export CARGO_TERM_COLOR=never
+# A test run builds once: incremental state would only cost disk (gigabytes) and time.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 

@@ -51,6 +51,9 @@ vocabulary! {
         SchemaInvalid,
         /// A value that does not occur in the sentence.
         Ungrounded,
+        /// A word of the sentence that the answer does not account for: the model may have
+        /// dropped or misread something.
+        Incomplete,
         /// The sentence has no verb the lexicon ties to the proposed action.
         NoVerbEvidence,
         /// The rules parser read the sentence differently.

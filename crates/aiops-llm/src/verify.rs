@@ -130,7 +130,7 @@ pub fn verify(
     }
     question_fits(nl, &name, &evidence)?;
     account::check(nl, &name, &intent.params)
-        .map_err(|u| refuse(QuarantineReason::Ungrounded, u.detail))?;
+        .map_err(|u| refuse(QuarantineReason::Incomplete, u.detail))?;
     Ok(Proposal {
         action: name,
         params: intent.params,
@@ -244,25 +244,25 @@ mod tests {
                 "show the pods of pipeline",
                 "",
                 json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
-                Ungrounded,
+                Incomplete,
             ),
             (
                 "show what pods payments has",
                 "",
                 json!({"action": "k8s.list_pods", "params": {}}),
-                Ungrounded,
+                Incomplete,
             ),
             (
                 "get me the pod list for search",
                 "",
                 json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
-                Ungrounded,
+                Incomplete,
             ),
             (
                 "the pod web-7d4b9 in shop must be deleted",
                 "",
                 json!({"action": "k8s.delete_pod", "params": {"name": "web-7d4b9", "namespace": "default"}}),
-                Ungrounded,
+                Incomplete,
             ),
             // One stated word, two parameters.
             (
@@ -315,13 +315,13 @@ mod tests {
                 "maybe restart web, not sure",
                 "",
                 json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
-                Ungrounded,
+                Incomplete,
             ),
             (
                 "restart web and list pods",
                 "",
                 json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
-                Ungrounded,
+                Incomplete,
             ),
             // "get" is a listing verb: a causative "get web bounced" is refused, at a
             // cost in recall only.
@@ -329,7 +329,7 @@ mod tests {
                 "could you get web in shop bounced",
                 "",
                 json!({"action": "k8s.restart_deployment", "params": {"name": "web", "namespace": "shop"}}),
-                Ungrounded,
+                Incomplete,
             ),
         ];
         let catalog = Catalog::embedded().unwrap();
