@@ -133,6 +133,22 @@ impl KubeExecutor {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// The object `target` names (it must exist), with the API that reached it.
+    pub(super) async fn get<K>(&self, target: &Named<'_>) -> Result<(Api<K>, K), ExecError>
+    where
+        K: ::kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + fmt::Debug
+            + DeserializeOwned,
+    {
+        let api = self.api::<K>(target.namespace);
+        let plural = K::plural(&());
+        let current = self
+            .call(target.op("get", &plural), api.get(target.name))
+            .await?;
+        Ok((api, current))
+    }
+
     /// A merge patch of `target` (a dry run when `dry_run`), field manager from config.
     pub(super) async fn merge_patch<K>(
         &self,

@@ -18,8 +18,9 @@
 //!   already there changes nothing (`changes == false`, `changed == false`).
 //!
 //! One module per action (`scale`, `restart`, `list_pods`, `delete_pod`,
-//! `expose_service`); `client` builds the client and runs calls, `params` reads the
-//! actions' parameters, `plan` holds what planning hands to execution.
+//! `expose_service`); `deployment` is the patch `scale` and `restart` share; `client` builds
+//! the client and runs calls, `params` reads the actions' parameters, `plan` holds what
+//! planning hands to execution.
 //!
 //! Errors: unreachable server or timeout → [`ExecError::Unavailable`]; RBAC 403 →
 //! [`ExecError::Forbidden`] naming the verb and resource; 404 → [`ExecError::NotFound`];
@@ -27,6 +28,7 @@
 
 mod client;
 mod delete_pod;
+mod deployment;
 mod diff;
 mod error;
 mod expose_service;
