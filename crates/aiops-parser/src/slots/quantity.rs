@@ -140,18 +140,16 @@ impl Cx<'_> {
         fillers: &[&str],
         mut value: impl FnMut(&mut Self, usize, usize) -> R<u64>,
     ) -> R<Vec<u64>> {
-        let mut vals = Vec::new();
-        for i in 0..self.n() {
-            if !self.free(i) || self.low(i) != keyword {
-                continue;
+        self.free_values(|cx, i| {
+            if cx.low(i) != keyword {
+                return Ok(None);
             }
-            self.take(i);
+            cx.take(i);
             let mut j = i + 1;
-            while self.free(j) && is_in(fillers, self.low(j)) {
+            while cx.free(j) && is_in(fillers, cx.low(j)) {
                 j += 1;
             }
-            vals.push(value(self, i, j)?);
-        }
-        Ok(dedupe(vals))
+            value(cx, i, j).map(Some)
+        })
     }
 }
