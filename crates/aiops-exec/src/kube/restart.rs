@@ -5,8 +5,7 @@
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::params::Named;
-use super::{KubeExecutor, KubeOutcome, KubePlan};
+use super::deployment::Change;
 use crate::ExecError;
 
 /// The annotation `kubectl rollout restart` sets on the pod template.
@@ -15,42 +14,22 @@ pub const RESTARTED_AT_ANNOTATION: &str = "kubectl.kubernetes.io/restartedAt";
 /// depend on the clock.
 pub const EXECUTION_TIME: &str = "<time of execution>";
 
-impl KubeExecutor {
-    pub(super) async fn plan_restart(
-        &self,
-        params: &Map<String, Value>,
-    ) -> Result<KubePlan, ExecError> {
-        let target = Named::from_params(params, "name", "deployment")?;
-        let patch = restart_patch(&restart_time());
-        // The real restart time is only known at execution: keep the clock out of the diff.
-        let pointer = format!(
-            "/spec/template/metadata/annotations/{}",
-            RESTARTED_AT_ANNOTATION
-                .replace('~', "~0")
-                .replace('/', "~1")
-        );
-        self.plan_deployment_patch(&target, &patch, |after| {
-            if let Some(value) = after.pointer_mut(&pointer) {
-                *value = Value::String(EXECUTION_TIME.to_string());
-            }
-        })
-        .await
-    }
+/// The change of `k8s.restart_deployment`: the annotation set to now.
+pub(super) fn change(_params: &Map<String, Value>) -> Result<Change, ExecError> {
+    Ok(Change::Restart { at: restart_time() })
+}
 
-    pub(super) async fn execute_restart(
-        &self,
-        params: &Map<String, Value>,
-        plan: &KubePlan,
-    ) -> Result<KubeOutcome, ExecError> {
-        let target = Named::from_params(params, "name", "deployment")?;
-        let at = restart_time();
-        let (_, changed) = self
-            .execute_deployment_patch(&target, plan, restart_patch(&at))
-            .await?;
-        Ok(KubeOutcome {
-            changed,
-            result: json!({ "deployment": target.qualified(), "restartedAt": at }),
-        })
+/// The real restart time is only known at execution: the dry run's object shows
+/// [`EXECUTION_TIME`] instead, keeping the clock out of the diff.
+pub(super) fn keep_clock_out(after: &mut Value) {
+    let pointer = format!(
+        "/spec/template/metadata/annotations/{}",
+        RESTARTED_AT_ANNOTATION
+            .replace('~', "~0")
+            .replace('/', "~1")
+    );
+    if let Some(value) = after.pointer_mut(&pointer) {
+        *value = Value::String(EXECUTION_TIME.to_string());
     }
 }
 
@@ -62,7 +41,7 @@ fn restart_time() -> String {
         .to_string()
 }
 
-fn restart_patch(at: &str) -> Value {
+pub(super) fn restart_patch(at: &str) -> Value {
     json!({
         "spec": { "template": { "metadata": { "annotations": { RESTARTED_AT_ANNOTATION: at } } } }
     })
