@@ -2,8 +2,9 @@
 //! `AIOPS_TOKEN`), which wins over the defaults.
 
 use aiops_core::ApprovalState;
-use clap::builder::NonEmptyStringValueParser;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use strum::VariantArray;
 
 use crate::client::Token;
 
@@ -48,7 +49,7 @@ pub enum ApprovalsCommand {
     /// List approvals in one state (pending by default).
     List {
         /// Which approvals to list.
-        #[arg(long, value_enum, default_value_t = StateFilter::Pending)]
+        #[arg(long, value_parser = StateFilter::parser(), default_value_t = ApprovalState::Pending.into())]
         state: StateFilter,
     },
     /// Show one approval: its fields, the decisions so far and the plan diff.
@@ -77,34 +78,40 @@ pub enum ApprovalsCommand {
     },
 }
 
-/// The `--state` of `approvals list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StateFilter {
-    Pending,
-    Approved,
-    Rejected,
-    Expired,
-    Executing,
-    Succeeded,
-    Failed,
-    Void,
-    All,
-}
+/// The `--state` of `approvals list`: one approval state, or `all` (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateFilter(pub Option<ApprovalState>);
 
 impl StateFilter {
+    pub const ALL: StateFilter = StateFilter(None);
+    const ALL_NAME: &str = "all";
+
     /// The `state` query parameter; `None` lists every state.
     pub fn state(self) -> Option<ApprovalState> {
-        Some(match self {
-            StateFilter::Pending => ApprovalState::Pending,
-            StateFilter::Approved => ApprovalState::Approved,
-            StateFilter::Rejected => ApprovalState::Rejected,
-            StateFilter::Expired => ApprovalState::Expired,
-            StateFilter::Executing => ApprovalState::Executing,
-            StateFilter::Succeeded => ApprovalState::Succeeded,
-            StateFilter::Failed => ApprovalState::Failed,
-            StateFilter::Void => ApprovalState::Void,
-            StateFilter::All => return None,
-        })
+        self.0
+    }
+
+    /// The `--state` values: every state the daemon knows (its own names, so the two never
+    /// drift apart), then `all`.
+    fn parser() -> impl TypedValueParser<Value = StateFilter> {
+        let names = ApprovalState::VARIANTS
+            .iter()
+            .map(|s| s.as_str())
+            .chain([Self::ALL_NAME]);
+        // Every accepted name but `all` is a state's, so only `all` fails to parse.
+        PossibleValuesParser::new(names).map(|name| StateFilter(name.parse().ok()))
+    }
+}
+
+impl From<ApprovalState> for StateFilter {
+    fn from(state: ApprovalState) -> Self {
+        StateFilter(Some(state))
+    }
+}
+
+impl std::fmt::Display for StateFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.map_or(Self::ALL_NAME, ApprovalState::as_str))
     }
 }
 
@@ -139,14 +146,20 @@ mod tests {
         let Command::Approvals(ApprovalsCommand::List { state }) = cli.command else {
             panic!("{cli:?}")
         };
-        assert_eq!(state, StateFilter::Pending);
-        assert_eq!(StateFilter::All.state(), None);
+        assert_eq!(state, ApprovalState::Pending.into());
+        assert_eq!(StateFilter::ALL.state(), None);
         // Every state the daemon knows can be listed, and each filter names one.
-        use strum::VariantArray;
+        let list_state = |name: &str| {
+            let cli = Cli::try_parse_from(["aiops", "approvals", "list", "--state", name]);
+            match cli.map(|c| c.command) {
+                Ok(Command::Approvals(ApprovalsCommand::List { state })) => state,
+                other => panic!("{name}: {other:?}"),
+            }
+        };
         for state in ApprovalState::VARIANTS {
-            let filter = StateFilter::from_str(state.as_str(), false).unwrap();
-            assert_eq!(filter.state(), Some(*state));
+            assert_eq!(list_state(state.as_str()).state(), Some(*state));
         }
+        assert_eq!(list_state("all"), StateFilter::ALL);
     }
 
     #[test]

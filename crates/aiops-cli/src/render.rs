@@ -352,7 +352,7 @@ mod tests {
                 2,
             ),
         ];
-        let t = approvals_table(&list, StateFilter::Pending, now());
+        let t = approvals_table(&list, ApprovalState::Pending.into(), now());
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 3, "{t}");
         for header in &LIST_HEADERS[1..] {
@@ -380,7 +380,7 @@ mod tests {
     fn long_params_are_cut() {
         let long = "n".repeat(100);
         let list = [approval("01J", json!({"name": long, "type": "A"}), &[], 1)];
-        let t = approvals_table(&list, StateFilter::Pending, now());
+        let t = approvals_table(&list, ApprovalState::Pending.into(), now());
         let row = t.lines().nth(1).unwrap();
         let cell = row.split("  ").find(|c| c.starts_with("name=")).unwrap();
         assert_eq!(cell.chars().count(), PARAMS_WIDTH, "{t}");
@@ -393,15 +393,15 @@ mod tests {
     #[test]
     fn empty_lists_say_so() {
         assert_eq!(
-            approvals_table(&[], StateFilter::Pending, now()),
+            approvals_table(&[], ApprovalState::Pending.into(), now()),
             "no pending approvals"
         );
         assert_eq!(
-            approvals_table(&[], StateFilter::Failed, now()),
+            approvals_table(&[], ApprovalState::Failed.into(), now()),
             "no failed approvals"
         );
         assert_eq!(
-            approvals_table(&[], StateFilter::All, now()),
+            approvals_table(&[], StateFilter::ALL, now()),
             "no approvals"
         );
     }
@@ -434,7 +434,7 @@ mod tests {
     fn decided_approvals_show_no_countdown() {
         let mut a = approval("01J", json!({"name": "x.local"}), &["bob"], 1);
         a.state = ApprovalState::Succeeded;
-        let t = approvals_table(&[a], StateFilter::All, now());
+        let t = approvals_table(&[a], StateFilter::ALL, now());
         assert!(
             t.lines()
                 .nth(1)

@@ -101,6 +101,12 @@ impl Run {
     fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+
+    /// Exit 0, printing exactly `line`.
+    #[track_caller]
+    fn assert_prints(&self, line: &str) {
+        assert_eq!((self.code, self.stdout.trim()), (0, line), "{self}");
+    }
 }
 
 impl std::fmt::Display for Run {
@@ -212,11 +218,7 @@ async fn approvals_through_the_real_binary() {
     let r = cli
         .at(&url, &["approvals", "list", "--state", "approved"])
         .await;
-    assert_eq!(
-        (r.code, r.stdout.trim()),
-        (0, "no approved approvals"),
-        "{r}"
-    );
+    r.assert_prints("no approved approvals");
     let r = cli.at(&url, &["approvals", "list", "--state", "all"]).await;
     assert!(r.code == 0 && r.stdout.contains(&aid), "{r}");
     let r = cli
@@ -298,11 +300,7 @@ async fn approvals_through_the_real_binary() {
             &[("AIOPS_URL", url.as_str()), ("AIOPS_TOKEN", APPROVER_TOKEN)],
         )
         .await;
-    assert_eq!(r.code, 0, "{r}");
-    assert_eq!(
-        r.stdout.trim(),
-        format!("approved {aid} (1/1); execution queued")
-    );
+    r.assert_prints(&format!("approved {aid} (1/1); execution queued"));
     let stored = d
         .state
         .store
@@ -366,21 +364,13 @@ async fn approvals_through_the_real_binary() {
     let r = cli
         .approver(&url, &["approvals", "reject", &aid2, "--reason", "not now"])
         .await;
-    assert_eq!(r.code, 0, "{r}");
-    assert_eq!(
-        r.stdout.trim(),
-        format!("rejected {aid2}; the request is denied")
-    );
+    r.assert_prints(&format!("rejected {aid2}; the request is denied"));
     let r = cli
         .at(&url, &["approvals", "list", "--state", "rejected"])
         .await;
     assert!(r.code == 0 && r.stdout.contains(&aid2), "{r}");
     let r = cli.at(&url, &["approvals", "list"]).await;
-    assert_eq!(
-        (r.code, r.stdout.trim()),
-        (0, "no pending approvals"),
-        "{r}"
-    );
+    r.assert_prints("no pending approvals");
 
     // Nothing listening: exit 3, the URL and how to start the daemon.
     let dead = format!("http://{}", ports::closed_addr());

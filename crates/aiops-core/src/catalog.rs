@@ -364,6 +364,11 @@ mod tests {
         v.as_object().cloned().unwrap()
     }
 
+    /// `validate` of `action` with these parameters, as the rules parser asks it.
+    fn check(c: &Catalog, action: &str, params: Value) -> Result<Intent, CoreError> {
+        c.validate(action, &obj(params), ParserKind::Rules, 1.0)
+    }
+
     #[test]
     fn embedded_catalog_has_the_contract_actions() {
         let c = Catalog::embedded().unwrap();
@@ -387,30 +392,19 @@ mod tests {
     #[test]
     fn defaults_are_filled_and_names_normalised() {
         let c = Catalog::embedded().unwrap();
-        let i = c
-            .validate(
-                "dns.create_a_record",
-                &obj(json!({"name": "Test.LOCAL.", "ip": "192.168.1.100"})),
-                ParserKind::Rules,
-                0.9,
-            )
-            .unwrap();
+        let i = check(
+            &c,
+            "dns.create_a_record",
+            json!({"name": "Test.LOCAL.", "ip": "192.168.1.100"}),
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(i.params),
             json!({"name": "test.local", "ip": "192.168.1.100", "ttl": 3600})
         );
-        let i = c
-            .validate(
-                "ansible.run_playbook",
-                &obj(json!({"playbook": "ping.yml"})),
-                ParserKind::Rules,
-                0.9,
-            )
-            .unwrap();
+        let i = check(&c, "ansible.run_playbook", json!({"playbook": "ping.yml"})).unwrap();
         assert_eq!(Value::Object(i.params), json!({"playbook": "ping"}));
-        let i = c
-            .validate("k8s.list_pods", &Map::new(), ParserKind::Rules, 0.9)
-            .unwrap();
+        let i = check(&c, "k8s.list_pods", json!({})).unwrap();
         assert_eq!(Value::Object(i.params), json!({"namespace": "default"}));
     }
 
@@ -467,15 +461,12 @@ mod tests {
             ),
         ];
         for (action, params) in cases {
-            let err = c
-                .validate(action, &obj(params.clone()), ParserKind::Rules, 0.9)
+            let err = check(&c, action, params.clone())
                 .expect_err(&format!("{action} {params} should be rejected"));
             assert_eq!(err.code(), "invalid_params", "{err}");
         }
         assert_eq!(
-            c.validate("shell.exec", &Map::new(), ParserKind::Rules, 1.0)
-                .unwrap_err()
-                .code(),
+            check(&c, "shell.exec", json!({})).unwrap_err().code(),
             "unknown_action"
         );
     }
@@ -483,14 +474,9 @@ mod tests {
     /// `validate` of a DNS action with this name and type: the normalised name, or the
     /// error's code.
     fn dns_params(c: &Catalog, action: &str, name: &str, rtype: &str) -> Result<Value, String> {
-        c.validate(
-            action,
-            &obj(json!({"name": name, "type": rtype})),
-            ParserKind::Rules,
-            1.0,
-        )
-        .map(|i| i.params["name"].clone())
-        .map_err(|e| e.code().to_string())
+        check(c, action, json!({"name": name, "type": rtype}))
+            .map(|i| i.params["name"].clone())
+            .map_err(|e| e.code().to_string())
     }
 
     #[test]
@@ -566,25 +552,21 @@ mod tests {
             );
         }
         // The type's default (A) is a host type: an underscore name needs its type named.
-        let err = c
-            .validate(
-                "dns.delete_record",
-                &obj(json!({"name": "_dmarc.corp.example.com"})),
-                ParserKind::Rules,
-                1.0,
-            )
-            .unwrap_err();
+        let err = check(
+            &c,
+            "dns.delete_record",
+            json!({"name": "_dmarc.corp.example.com"}),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "invalid_params");
         // A records never have underscore labels.
         for name in ["_dmarc.corp.example.com", "_sip._tcp.local", "www._x.local"] {
-            let err = c
-                .validate(
-                    "dns.create_a_record",
-                    &obj(json!({"name": name, "ip": "10.0.0.1"})),
-                    ParserKind::Rules,
-                    1.0,
-                )
-                .expect_err(name);
+            let err = check(
+                &c,
+                "dns.create_a_record",
+                json!({"name": name, "ip": "10.0.0.1"}),
+            )
+            .expect_err(name);
             assert_eq!(err.code(), "invalid_params", "{name}");
         }
         // Underscores only open a label, never end or fill one, nor the last label; a label
@@ -647,36 +629,19 @@ mod tests {
             "corp.example.com".to_string(),
             "example.com".to_string(),
         ];
-        let i = c
-            .validate(
-                "dns.lookup",
-                &obj(json!({"name": "db.corp.example.com"})),
-                ParserKind::Rules,
-                1.0,
-            )
-            .unwrap();
-        assert_eq!(
-            c.target(&i, &zones),
-            Target::DnsZone {
-                zone: Some("corp.example.com".into()),
-                name: "db.corp.example.com".into()
-            }
-        );
-        let i = c
-            .validate(
-                "dns.lookup",
-                &obj(json!({"name": "evil.org"})),
-                ParserKind::Rules,
-                1.0,
-            )
-            .unwrap();
-        assert_eq!(
-            c.target(&i, &zones),
-            Target::DnsZone {
-                zone: None,
-                name: "evil.org".into()
-            }
-        );
+        for (name, zone) in [
+            ("db.corp.example.com", Some("corp.example.com")),
+            ("evil.org", None),
+        ] {
+            let i = check(&c, "dns.lookup", json!({ "name": name })).unwrap();
+            assert_eq!(
+                c.target(&i, &zones),
+                Target::DnsZone {
+                    zone: zone.map(str::to_string),
+                    name: name.into()
+                }
+            );
+        }
         // "notlocal" must not match zone "local"
         assert_eq!(zone_of("notlocal", &zones), None);
     }

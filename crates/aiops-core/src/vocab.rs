@@ -242,38 +242,38 @@ impl PartialEq<&str> for ErrorCode {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Debug;
     use std::str::FromStr;
 
     use strum::VariantArray;
 
     use super::*;
 
+    /// Every variant's string form parses back to it and is its serde form.
+    fn round_trips<T>()
+    where
+        T: VariantArray + FromStr + Serialize + Into<&'static str> + Copy + PartialEq + Debug,
+    {
+        for v in T::VARIANTS {
+            let s: &'static str = (*v).into();
+            assert_eq!(T::from_str(s).ok(), Some(*v));
+            assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::json!(s)));
+        }
+    }
+
     #[test]
     fn string_forms_round_trip_and_match_serde() {
-        for s in RequestStatus::VARIANTS {
-            assert_eq!(RequestStatus::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(
-                serde_json::to_value(s).ok(),
-                Some(serde_json::json!(s.as_str()))
-            );
-        }
-        for s in ApprovalState::VARIANTS {
-            assert_eq!(ApprovalState::from_str(s.as_str()).ok(), Some(*s));
-            assert_eq!(
-                serde_json::to_value(s).ok(),
-                Some(serde_json::json!(s.as_str()))
-            );
-        }
+        round_trips::<RequestStatus>();
+        round_trips::<ApprovalState>();
+        round_trips::<ActionId>();
+        round_trips::<Verdict>();
+        round_trips::<Channel>();
+        round_trips::<ParserKind>();
+        round_trips::<StageName>();
+        round_trips::<ErrorCode>();
         assert_eq!(RequestStatus::PendingApproval.as_str(), "pending_approval");
         assert_eq!(RequestStatus::DryRun.as_str(), "dry_run");
         assert!(RequestStatus::from_str("nonsense").is_err());
-        for a in ActionId::VARIANTS {
-            assert_eq!(ActionId::from_str(a.as_str()).ok(), Some(*a));
-            assert_eq!(
-                serde_json::to_value(a).ok(),
-                Some(serde_json::json!(a.as_str()))
-            );
-        }
         assert_eq!(ActionId::DnsCreateARecord.as_str(), "dns.create_a_record");
         for c in ErrorCode::VARIANTS {
             assert_eq!(ErrorCode::from_code(c.as_str()), *c);

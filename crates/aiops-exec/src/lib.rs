@@ -28,6 +28,8 @@
 #![forbid(unsafe_code)]
 
 mod ansible;
+#[cfg(test)]
+mod config_check;
 mod dns;
 mod kube;
 mod output;

@@ -114,6 +114,14 @@ impl Ctx {
             .expect("get deployment")
     }
 
+    /// The deployment's resourceVersion: the same one later means nothing was written.
+    async fn deployment_rv(&self, ns: &str, name: &str) -> Option<String> {
+        self.get_deployment(ns, name)
+            .await
+            .metadata
+            .resource_version
+    }
+
     async fn pod(&self, ns: &str, name: &str, containers: usize) -> Pod {
         let containers: Vec<Value> = (0..containers)
             .map(|i| json!({"name": format!("c{i}"), "image": "busybox:1.36"}))
@@ -177,15 +185,20 @@ async fn plan_err(x: &KubeExecutor, action: &str, p: &Map<String, Value>) -> Exe
     }
 }
 
+/// Executing `plan` fails with error `code`; the error, for further checks.
 async fn execute_err(
     x: &KubeExecutor,
     action: &str,
     p: &Map<String, Value>,
     plan: &KubePlan,
+    code: &str,
 ) -> ExecError {
     match x.execute(action, p, plan).await {
         Ok(out) => panic!("execute {action} should fail, got {out:?}"),
-        Err(err) => err,
+        Err(err) => {
+            assert_eq!(err.code(), code, "{err}");
+            err
+        }
     }
 }
 
@@ -260,10 +273,7 @@ async fn scale_plan_is_a_dry_run_then_execute_applies(ctx: Ctx) {
     let out = execute_ok(&x, "k8s.scale_deployment", &p, &again).await;
     assert!(!out.changed);
     assert_eq!(
-        ctx.get_deployment(&ns, "web")
-            .await
-            .metadata
-            .resource_version,
+        ctx.deployment_rv(&ns, "web").await,
         scaled.metadata.resource_version
     );
 }
@@ -319,8 +329,7 @@ async fn changed_between_plan_and_execute_is_a_conflict(ctx: Ctx) {
     let p = params(json!({"namespace": ns, "name": "web", "replicas": 4}));
     let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
     edited_by_someone_else(&deployments, "web", json!({"spec": {"replicas": 7}})).await;
-    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
-    assert_eq!(err.code(), "conflict", "{err}");
+    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan, "conflict").await;
     assert!(matches!(err, ExecError::Conflict(_)));
     assert!(
         err.to_string().contains(&format!("deployment {ns}/web")),
@@ -331,14 +340,9 @@ async fn changed_between_plan_and_execute_is_a_conflict(ctx: Ctx) {
     // Restart: a label change by someone else after the plan makes it a conflict too.
     let p = params(json!({"namespace": ns, "name": "web"}));
     let plan = plan_ok(&x, "k8s.restart_deployment", &p).await;
-    edited_by_someone_else(
-        &deployments,
-        "web",
-        json!({"metadata": {"labels": {"touched": "yes"}}}),
-    )
-    .await;
-    let err = execute_err(&x, "k8s.restart_deployment", &p, &plan).await;
-    assert_eq!(err.code(), "conflict", "{err}");
+    let label = json!({"metadata": {"labels": {"touched": "yes"}}});
+    edited_by_someone_else(&deployments, "web", label).await;
+    execute_err(&x, "k8s.restart_deployment", &p, &plan, "conflict").await;
     assert_eq!(restarted_at(&ctx.get_deployment(&ns, "web").await), None);
 }
 
@@ -400,8 +404,7 @@ async fn delete_of_a_recreated_pod_is_a_conflict(ctx: Ctx) {
     let recreated = ctx.pod(&ns, "worker-2", 1).await;
     assert_ne!(json!(recreated.metadata.uid), plan.preconditions["uid"]);
 
-    let err = execute_err(&x, "k8s.delete_pod", &p, &plan).await;
-    assert_eq!(err.code(), "conflict", "{err}");
+    execute_err(&x, "k8s.delete_pod", &p, &plan, "conflict").await;
     let survivor = pods.get("worker-2").await.expect("new pod untouched");
     assert_eq!(survivor.metadata.uid, recreated.metadata.uid);
     assert!(survivor.metadata.deletion_timestamp.is_none());
@@ -561,14 +564,9 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
         )
     );
     // …and someone editing the route after that plan makes it a conflict.
-    edited_by_someone_else(
-        &routes,
-        "shop-shop-example-com",
-        json!({"metadata": {"labels": {"edited": "by-hand"}}}),
-    )
-    .await;
-    let err = execute_err(&x, "k8s.expose_service", &p2, &plan2).await;
-    assert_eq!(err.code(), "conflict", "{err}");
+    let label = json!({"metadata": {"labels": {"edited": "by-hand"}}});
+    edited_by_someone_else(&routes, "shop-shop-example-com", label).await;
+    execute_err(&x, "k8s.expose_service", &p2, &plan2, "conflict").await;
     let route_now = routes.get("shop-shop-example-com").await.unwrap();
     assert_eq!(route_now.spec.rules[0].backend_refs[0].port, Some(8080));
 }
@@ -634,10 +632,7 @@ async fn rbac_without_patch_is_forbidden(ctx: Ctx) {
     .unwrap();
     assert!(!text.contains(token.trim()), "token leaked into the error");
     assert_eq!(
-        ctx.get_deployment(&ns, "web")
-            .await
-            .metadata
-            .resource_version,
+        ctx.deployment_rv(&ns, "web").await,
         before.metadata.resource_version
     );
 
@@ -671,11 +666,9 @@ async fn unknown_objects_and_actions(ctx: Ctx) {
         changes: false,
         preconditions: json!({}),
     };
-    let err = execute_err(&x, "dns.create_a_record", &p, &plan).await;
-    assert_eq!(err.code(), "unknown_action");
+    execute_err(&x, "dns.create_a_record", &p, &plan, "unknown_action").await;
     // A plan without its preconditions is refused before anything is sent.
-    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
-    assert_eq!(err.code(), "invalid_params");
+    execute_err(&x, "k8s.scale_deployment", &p, &plan, "invalid_params").await;
 }
 
 /// deploy/k8s/rbac.yaml, applied to the real server, is exactly what the executor needs:
@@ -1063,8 +1056,14 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
         changes: true,
         preconditions: json!({"resourceVersion": "1", "uid": "u"}),
     };
-    let err = execute_err(&x, "k8s.scale_deployment", &p, &plan).await;
-    assert_eq!(err.code(), "executor_unavailable", "{err}");
+    let err = execute_err(
+        &x,
+        "k8s.scale_deployment",
+        &p,
+        &plan,
+        "executor_unavailable",
+    )
+    .await;
     let token = std::fs::read_to_string(ctx.admin_kubeconfig.parent().unwrap().join("admin.token"))
         .unwrap();
     assert!(!err.to_string().contains(token.trim()));

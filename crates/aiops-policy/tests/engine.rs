@@ -494,23 +494,18 @@ fn odd_decisions_are_errors() {
 
 #[test]
 fn evaluation_errors_are_errors() {
-    // regorus raises builtin errors (strict mode) instead of making them undefined.
-    let engine = custom(
+    let cases = [
+        // regorus raises builtin errors (strict mode) instead of making them undefined.
         "package aiops\n\ndecision := {\"outcome\": \"allow\", \"reasons\": [r], \"approvals_required\": 0} if {\n\tr := sprintf(input.action, input.action)\n}\n",
-    );
-    let err = engine
-        .evaluate(&input("dns.lookup", "read", json!({})))
-        .unwrap_err();
-    assert_eq!(err.code(), "policy_eval_failed", "{err}");
-
-    // Conflicting complete-rule values are an evaluation error too.
-    let engine = custom(
+        // Conflicting complete-rule values are an evaluation error too.
         "package aiops\n\ndecision := {\"outcome\": \"allow\", \"reasons\": [\"a\"], \"approvals_required\": 0} if input.dry_run == false\n\ndecision := {\"outcome\": \"deny\", \"reasons\": [\"b\"], \"approvals_required\": 0} if input.stage == \"decide\"\n",
-    );
-    let err = engine
-        .evaluate(&input("dns.lookup", "read", json!({})))
-        .unwrap_err();
-    assert_eq!(err.code(), "policy_eval_failed", "{err}");
+    ];
+    for rego in cases {
+        let err = custom(rego)
+            .evaluate(&input("dns.lookup", "read", json!({})))
+            .unwrap_err();
+        assert_eq!(err.code(), "policy_eval_failed", "{rego}: {err}");
+    }
 }
 
 #[test]

@@ -19,6 +19,10 @@ use aiops_secrets::{
 };
 use aiops_test_support::{LogBuffer, OpenBao, Vars};
 
+#[path = "support/unavailable.rs"]
+mod unavailable;
+use unavailable::assert_unavailable;
+
 /// A running OpenBao (`aiops_test_support::OpenBao`) with this file's helpers; stopped on
 /// drop.
 struct Bao(OpenBao);
@@ -114,15 +118,6 @@ impl Bao {
             ca_cert: None,
         }
     }
-}
-
-/// `err` is [`SecretError::Unavailable`] and its message names each of `needles`.
-#[track_caller]
-fn assert_unavailable(err: &SecretError, needles: &[&str]) {
-    assert!(
-        matches!(err, SecretError::Unavailable(m) if needles.iter().all(|n| m.contains(n))),
-        "{err}"
-    );
 }
 
 /// The value of field `name` of the secret at `path`, read through `src`.

@@ -10,17 +10,20 @@ use aiops_store::{
     ApprovalEnd, ApprovalStore, AuditEvent, DecisionOutcome, RequestStore, RequestUpdate,
     SlackOutbox, SqliteStore, StoreError, now_ms,
 };
-use common::{decide, decision, error_message, outcome, pending, store};
+use common::{
+    decide, decision, error_message, outcome, pending, state_of, status_of, store,
+    store_with_pending,
+};
 use serde_json::json;
 
 #[tokio::test]
 async fn approve_is_idempotent_and_closes_once() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
-    let out = decide(&s, &aid, "bob", Verdict::Approve).await;
-    let (kind, approval) = outcome(out);
-    assert_eq!(kind, "recorded");
-    assert_eq!(approval.state, ApprovalState::Approved);
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
+    let (kind, approval) = outcome(decide(&s, &aid, "bob", Verdict::Approve).await);
+    assert_eq!(
+        (kind, approval.state),
+        ("recorded", ApprovalState::Approved)
+    );
     // a double click is a no-op that says so
     let again = decide(&s, &aid, "bob", Verdict::Approve).await;
     assert!(
@@ -28,24 +31,18 @@ async fn approve_is_idempotent_and_closes_once() {
         "{again:?}"
     );
     // someone else deciding a closed approval gets the current state
-    let late = decide(&s, &aid, "carol", Verdict::Reject).await;
-    let (kind, approval) = outcome(late);
-    assert_eq!(kind, "closed");
-    assert_eq!(approval.state, ApprovalState::Approved);
+    let (kind, approval) = outcome(decide(&s, &aid, "carol", Verdict::Reject).await);
+    assert_eq!((kind, approval.state), ("closed", ApprovalState::Approved));
     assert_eq!(approval.decisions.len(), 1);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
 #[tokio::test]
 async fn distinct_approvers_are_counted() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 2, 60_000).await;
+    let (_d, s, aid) = store_with_pending(2, 60_000).await;
     decide(&s, &aid, "bob", Verdict::Approve).await;
     decide(&s, &aid, "bob", Verdict::Approve).await;
-    assert_eq!(
-        s.get_approval(&aid).await.unwrap().unwrap().state,
-        ApprovalState::Pending
-    );
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Pending);
     decide(&s, &aid, "carol", Verdict::Approve).await;
     let a = s.get_approval(&aid).await.unwrap().unwrap();
     assert_eq!(a.state, ApprovalState::Approved);
@@ -60,20 +57,16 @@ async fn distinct_approvers_are_counted() {
 
 #[tokio::test]
 async fn the_requester_cannot_decide_their_own_request() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
-    let out = decide(&s, &aid, "alice", Verdict::Approve).await;
-    let (kind, approval) = outcome(out);
-    assert_eq!(kind, "closed");
-    assert_eq!(approval.state, ApprovalState::Pending);
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
+    let (kind, approval) = outcome(decide(&s, &aid, "alice", Verdict::Approve).await);
+    assert_eq!((kind, approval.state), ("closed", ApprovalState::Pending));
     assert!(approval.decisions.is_empty());
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
 }
 
 #[tokio::test]
 async fn reject_denies_the_request() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 2, 60_000).await;
+    let (_d, s, aid) = store_with_pending(2, 60_000).await;
     let mut d = decision(&aid, "bob", Verdict::Reject);
     d.reason = Some("not during business hours".into());
     s.decide_approval(&d).await.unwrap();
@@ -87,12 +80,9 @@ async fn reject_denies_the_request() {
 
 #[tokio::test]
 async fn late_decisions_expire_the_approval() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, -1).await;
-    let out = decide(&s, &aid, "bob", Verdict::Approve).await;
-    let (kind, approval) = outcome(out);
-    assert_eq!(kind, "expired");
-    assert_eq!(approval.state, ApprovalState::Expired);
+    let (_d, s, aid) = store_with_pending(1, -1).await;
+    let (kind, approval) = outcome(decide(&s, &aid, "bob", Verdict::Approve).await);
+    assert_eq!((kind, approval.state), ("expired", ApprovalState::Expired));
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().error.unwrap()["code"],
         "approval_expired"
@@ -142,16 +132,10 @@ async fn an_approved_request_is_claimed_exactly_once() {
         }
     }
     assert_eq!(won, 1);
-    assert_eq!(
-        s.get_approval(&aid).await.unwrap().unwrap().state,
-        ApprovalState::Executing
-    );
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
     // a restart now fails it rather than running it again
     s.fail_interrupted().await.unwrap();
-    assert_eq!(
-        s.get_approval(&aid).await.unwrap().unwrap().state,
-        ApprovalState::Failed
-    );
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Failed);
     assert!(s.claim_approved().await.unwrap().is_none());
 }
 
@@ -194,37 +178,26 @@ async fn end_together(
 
 #[tokio::test]
 async fn the_request_and_its_approval_end_together() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
     decide(&s, &aid, "bob", Verdict::Approve).await;
     s.claim_approved().await.unwrap().unwrap();
     end_together(&s, &aid, RequestStatus::Success, ApprovalState::Succeeded)
         .await
         .unwrap();
-    assert_eq!(
-        s.get_request("r1").await.unwrap().unwrap().status,
-        RequestStatus::Success
-    );
-    assert_eq!(
-        s.get_approval(&aid).await.unwrap().unwrap().state,
-        ApprovalState::Succeeded
-    );
+    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Succeeded);
     // Ending it again is a conflict, and nothing of that failed transaction is kept.
     let err = end_together(&s, &aid, RequestStatus::Failed, ApprovalState::Failed)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
-    assert_eq!(
-        s.get_request("r1").await.unwrap().unwrap().status,
-        RequestStatus::Success
-    );
+    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
 #[tokio::test]
 async fn only_state_machine_transitions_are_stored() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
     decide(&s, &aid, "bob", Verdict::Approve).await;
     s.claim_approved().await.unwrap().unwrap();
     // executing → pending does not exist: refused before anything is written
@@ -239,17 +212,13 @@ async fn only_state_machine_transitions_are_stored() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
-    assert_eq!(
-        s.get_approval(&aid).await.unwrap().unwrap().state,
-        ApprovalState::Executing
-    );
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
 #[tokio::test]
 async fn an_unknown_stored_state_is_corrupt_data() {
-    let (_d, s) = store().await;
-    let aid = pending(&s, "r1", 1, 60_000).await;
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
     sqlx::query("UPDATE approvals SET state = 'maybe' WHERE id = $1")
         .bind(&aid)
         .execute(s.pool())

@@ -7,7 +7,7 @@ mod common;
 
 use aiops_core::RequestStatus;
 use aiops_store::{AuditEvent, ChainReport, RequestStore, RequestUpdate, SqliteStore};
-use common::{error_message, request, store};
+use common::{error_message, request, status_of, store};
 use serde_json::json;
 
 /// A request that was accepted and succeeded: two audit rows.
@@ -175,10 +175,7 @@ async fn data_survives_reopen() {
         seed(&s, "r1").await;
     }
     let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(
-        s.get_request("r1").await.unwrap().unwrap().status,
-        RequestStatus::Success
-    );
+    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 

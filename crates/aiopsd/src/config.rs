@@ -425,29 +425,23 @@ mod tests {
     #[test]
     fn bad_config_is_one_clear_error() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("a.toml", "[log]\nformat = \"xml\"\n")?;
-            let e = Config::load(Some(Path::new("a.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("log.format"), "{e}");
-            jail.create_file("b.toml", "bogus = 1\n")?;
-            let e = Config::load(Some(Path::new("b.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("bogus"), "{e}");
-            jail.create_file(
-                "c.toml",
-                "[[auth.users]]\nname = \"a\"\nslack_id = \"U1\"\n[[auth.users]]\nname = \"b\"\nslack_id = \"U1\"\n",
-            )?;
-            let e = Config::load(Some(Path::new("c.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("another user"), "{e}");
-            jail.create_file("d.toml", "[approvals]\nttl_secs = 100000000000\n")?;
-            let e = Config::load(Some(Path::new("d.toml")))
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains("30 days"), "{e}");
+            let cases = [
+                ("[log]\nformat = \"xml\"\n", "log.format"),
+                ("bogus = 1\n", "bogus"),
+                (
+                    "[[auth.users]]\nname = \"a\"\nslack_id = \"U1\"\n[[auth.users]]\nname = \"b\"\nslack_id = \"U1\"\n",
+                    "another user",
+                ),
+                ("[approvals]\nttl_secs = 100000000000\n", "30 days"),
+            ];
+            for (i, (toml, needle)) in cases.into_iter().enumerate() {
+                let file = format!("{i}.toml");
+                jail.create_file(&file, toml)?;
+                let e = Config::load(Some(Path::new(&file)))
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains(needle), "{e}");
+            }
             let e = Config::load(Some(Path::new("missing.toml")))
                 .unwrap_err()
                 .to_string();

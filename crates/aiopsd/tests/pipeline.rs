@@ -223,8 +223,8 @@ async fn a_policy_deny_at_execute_time_stops_a_direct_run() {
     assert!(!t.iter().any(|(_, o)| o == "started"), "{t:?}");
 }
 
-/// Approves `id` as bob, then runs the worker once.
-async fn approve_and_tick(app: &AppState, approval_id: &str) {
+/// Approves `id` as bob (over REST, no reason).
+async fn approve(app: &AppState, approval_id: &str) {
     let bob = app.authenticator.current("bob");
     aiopsd::approvals::decide(
         app,
@@ -236,6 +236,11 @@ async fn approve_and_tick(app: &AppState, approval_id: &str) {
     )
     .await
     .unwrap();
+}
+
+/// Approves `id` as bob, then runs the worker once.
+async fn approve_and_tick(app: &AppState, approval_id: &str) {
+    approve(app, approval_id).await;
     aiopsd::approvals::tick(app).await.unwrap();
 }
 
@@ -293,20 +298,10 @@ async fn an_approval_is_claimed_by_exactly_one_of_two_processes() {
     // Two daemons' apps on one store (one data directory).
     let a = app_with(config(dir.path()), &rec_a).await;
     let b = app_with(config(dir.path()), &rec_b).await;
-    let bob = a.authenticator.current("bob");
     let mut ids = Vec::new();
     for i in 0..12 {
         let (id, aid) = pending(&a, &format!("twice{i}.local")).await;
-        aiopsd::approvals::decide(
-            &a,
-            &aid,
-            &bob,
-            aiops_core::Channel::Rest,
-            aiops_core::Verdict::Approve,
-            None,
-        )
-        .await
-        .unwrap();
+        approve(&a, &aid).await;
         ids.push(id);
     }
     let (ra, rb) = tokio::join!(aiopsd::approvals::tick(&a), aiopsd::approvals::tick(&b));

@@ -133,6 +133,22 @@ impl KubeExecutor {
         Api::namespaced(self.client.clone(), namespace)
     }
 
+    /// The object `target` names (it must exist), with the API that reached it.
+    pub(super) async fn get<K>(&self, target: &Named<'_>) -> Result<(Api<K>, K), ExecError>
+    where
+        K: ::kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + fmt::Debug
+            + DeserializeOwned,
+    {
+        let api = self.api::<K>(target.namespace);
+        let plural = K::plural(&());
+        let current = self
+            .call(target.op("get", &plural), api.get(target.name))
+            .await?;
+        Ok((api, current))
+    }
+
     /// A merge patch of `target` (a dry run when `dry_run`), field manager from config.
     pub(super) async fn merge_patch<K>(
         &self,
@@ -187,25 +203,20 @@ mod tests {
 
     #[test]
     fn config_keys_defaults_and_unknown_keys() {
-        let cfg: KubeConfig = serde_json::from_value(
-            json!({"enabled": true, "kubeconfig": "dev/kubeconfig", "timeout_ms": 1500}),
-        )
-        .expect("config");
         let expected = KubeConfig {
             enabled: true,
             kubeconfig: Some("dev/kubeconfig".into()),
             timeout_ms: 1500,
             ..KubeConfig::default()
         };
-        assert_eq!(cfg, expected);
-        assert_eq!(cfg.timeout(), Duration::from_millis(1500));
-        assert_eq!(
-            serde_json::to_value(KubeConfig::default()).expect("serialise"),
+        let cfg = crate::config_check::config_keys(
+            json!({"enabled": true, "kubeconfig": "dev/kubeconfig", "timeout_ms": 1500}),
+            &expected,
             json!({"enabled": false, "kubeconfig": null, "context": null,
                    "gateway_name": "appliance", "gateway_namespace": "aiops",
-                   "cluster_issuer": "dns01", "field_manager": "aiopsd", "timeout_ms": 10000})
+                   "cluster_issuer": "dns01", "field_manager": "aiopsd", "timeout_ms": 10000}),
+            &[json!({"timeout": 5})],
         );
-        let err = serde_json::from_value::<KubeConfig>(json!({"timeout": 5})).expect_err("unknown");
-        assert!(err.to_string().contains("unknown field"), "{err}");
+        assert_eq!(cfg.timeout(), Duration::from_millis(1500));
     }
 }

@@ -16,10 +16,7 @@ impl KubeExecutor {
         params: &Map<String, Value>,
     ) -> Result<KubePlan, ExecError> {
         let target = Named::from_params(params, "name", "pod")?;
-        let api = self.api::<Pod>(target.namespace);
-        let current = self
-            .call(target.op("get", "pods"), api.get(target.name))
-            .await?;
+        let (api, current) = self.get::<Pod>(&target).await?;
         let preconditions = preconditions_of(&current.metadata);
         let dry = DeleteParams {
             dry_run: true,

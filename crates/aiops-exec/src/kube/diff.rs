@@ -61,43 +61,9 @@ pub(crate) fn show(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => NONE.to_string(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            let mut out = String::new();
-            canonical(other, &mut out);
-            out
-        }
-    }
-}
-
-/// Compact JSON with object keys sorted, whatever order the map keeps them in (serde_json
-/// keeps insertion order when some crate of the build enables `preserve_order`).
-fn canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                canonical(item, out);
-            }
-            out.push('}');
-        }
-        scalar => out.push_str(&scalar.to_string()),
+        // Keys sorted, whatever order the map keeps them in (serde_json keeps insertion
+        // order when some crate of the build enables `preserve_order`).
+        Some(other) => aiops_core::canonical_json(other),
     }
 }
 

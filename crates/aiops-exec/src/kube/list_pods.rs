@@ -2,7 +2,7 @@
 //! it); execution lists them all, page by page, as structured summaries the way
 //! `kubectl get pods -o wide` shows them (the summaries are pure: the clock is an argument).
 
-use ::kube::api::ListParams;
+use ::kube::api::{ListParams, ObjectList};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -21,13 +21,8 @@ impl KubeExecutor {
         params: &Map<String, Value>,
     ) -> Result<KubePlan, ExecError> {
         let namespace = params::namespace(params)?;
-        let what = format!("pods in namespace {namespace}");
-        let api = self.api::<Pod>(namespace);
-        self.call(
-            Op::new("list", "pods", &what),
-            api.list(&ListParams::default().limit(1)),
-        )
-        .await?;
+        self.list_pods(namespace, &ListParams::default().limit(1))
+            .await?;
         Ok(read_only_plan())
     }
 
@@ -36,13 +31,10 @@ impl KubeExecutor {
         params: &Map<String, Value>,
     ) -> Result<KubeOutcome, ExecError> {
         let namespace = params::namespace(params)?;
-        let what = format!("pods in namespace {namespace}");
-        let api = self.api::<Pod>(namespace);
-        let op = Op::new("list", "pods", &what);
         let mut pods = Vec::new();
         let mut list_params = ListParams::default().limit(PAGE);
         loop {
-            let page = self.call(op, api.list(&list_params)).await?;
+            let page = self.list_pods(namespace, &list_params).await?;
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             pods.extend(page.items);
             match next {
@@ -57,6 +49,19 @@ impl KubeExecutor {
             changed: false,
             result: json!({ "namespace": namespace, "count": entries.len(), "pods": entries }),
         })
+    }
+
+    /// One page of the pods in `namespace`. Planning lists one pod: the server answers and
+    /// RBAC allows the call.
+    async fn list_pods(
+        &self,
+        namespace: &str,
+        list_params: &ListParams,
+    ) -> Result<ObjectList<Pod>, ExecError> {
+        let what = format!("pods in namespace {namespace}");
+        let api = self.api::<Pod>(namespace);
+        self.call(Op::new("list", "pods", &what), api.list(list_params))
+            .await
     }
 }
 

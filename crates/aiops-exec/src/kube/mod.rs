@@ -18,8 +18,9 @@
 //!   already there changes nothing (`changes == false`, `changed == false`).
 //!
 //! One module per action (`scale`, `restart`, `list_pods`, `delete_pod`,
-//! `expose_service`); `client` builds the client and runs calls, `params` reads the
-//! actions' parameters, `plan` holds what planning hands to execution.
+//! `expose_service`); `deployment` runs the patch that `scale` and `restart` define; `client` builds
+//! the client and runs calls, `params` reads the actions' parameters, `plan` holds what
+//! planning hands to execution.
 //!
 //! Errors: unreachable server or timeout → [`ExecError::Unavailable`]; RBAC 403 →
 //! [`ExecError::Forbidden`] naming the verb and resource; 404 → [`ExecError::NotFound`];
@@ -27,6 +28,7 @@
 
 mod client;
 mod delete_pod;
+mod deployment;
 mod diff;
 mod error;
 mod expose_service;
@@ -67,8 +69,8 @@ impl KubeExecutor {
         params: &Map<String, Value>,
     ) -> Result<KubePlan, ExecError> {
         match action {
-            "k8s.scale_deployment" => self.plan_scale(params).await,
-            "k8s.restart_deployment" => self.plan_restart(params).await,
+            "k8s.scale_deployment" => self.plan_deployment(params, scale::change).await,
+            "k8s.restart_deployment" => self.plan_deployment(params, restart::change).await,
             "k8s.list_pods" => self.plan_list_pods(params).await,
             "k8s.delete_pod" => self.plan_delete_pod(params).await,
             "k8s.expose_service" => self.plan_expose(params).await,
@@ -85,8 +87,10 @@ impl KubeExecutor {
         plan: &KubePlan,
     ) -> Result<KubeOutcome, ExecError> {
         match action {
-            "k8s.scale_deployment" => self.execute_scale(params, plan).await,
-            "k8s.restart_deployment" => self.execute_restart(params, plan).await,
+            "k8s.scale_deployment" => self.execute_deployment(params, scale::change, plan).await,
+            "k8s.restart_deployment" => {
+                self.execute_deployment(params, restart::change, plan).await
+            }
             "k8s.list_pods" => self.execute_list_pods(params).await,
             "k8s.delete_pod" => self.execute_delete_pod(params, plan).await,
             "k8s.expose_service" => self.execute_expose(params, plan).await,

@@ -72,6 +72,13 @@ pub(super) fn object_preconditions(name: &str, meta: Option<&ObjectMeta>) -> Val
     })
 }
 
+/// A merge `patch` held to `resource_version` (the API server's optimistic lock): it
+/// fails as a conflict if the object changed since.
+pub(super) fn locked_to(mut patch: Value, resource_version: &str) -> Value {
+    patch["metadata"]["resourceVersion"] = json!(resource_version);
+    patch
+}
+
 /// The precondition `key` of a plan made by [`preconditions_of`].
 pub(super) fn precondition<'a>(plan: &'a KubePlan, key: &str) -> Result<&'a str, ExecError> {
     plan.preconditions

@@ -70,21 +70,17 @@ pub(crate) fn ns_is_record_type(prev: &str, next: &str) -> bool {
 impl Cx<'_> {
     /// Every record type the sentence names; an unsupported one is an error.
     pub(crate) fn record_types(&mut self) -> R<Vec<RecordType>> {
-        let mut out = Vec::new();
-        for i in 0..self.n() {
-            if !self.free(i) {
-                continue;
-            }
-            let l = self.low(i);
-            let prev = if i > 0 { self.low(i - 1) } else { "" };
-            let next = self.low(i + 1);
+        self.free_values(|cx, i| {
+            let l = cx.low(i);
+            let prev = if i > 0 { cx.low(i - 1) } else { "" };
+            let next = cx.low(i + 1);
             let is_a = l == "a"
                 && (is_in(lx::RECORD_NOUNS, next)
                     || prev == "type"
-                    || (self.raw(i) == "A"
-                        && i > self.vi
+                    || (cx.raw(i) == "A"
+                        && i > cx.vi
                         && (is_in(lx::V_LOOKUP_STRONG, prev)
-                            || i + 1 >= self.n()
+                            || i + 1 >= cx.n()
                             || next.contains('.'))));
             // "ns" without record context is a namespace; "any" without it is plain
             // English ("is there any DNS entry for X?").
@@ -96,17 +92,16 @@ impl Cx<'_> {
             } else {
                 RecordType::from_word(l)
             };
-            if let Some(t) = t {
-                out.push(t);
-                self.take(i);
+            if t.is_some() {
+                cx.take(i);
             } else if is_in(lx::UNSUPPORTED_TYPES, l) && !plain_word {
                 return Err(format!(
                     "{} records are not supported",
                     l.to_ascii_uppercase()
                 ));
             }
-        }
-        Ok(dedupe(out))
+            Ok(t)
+        })
     }
 
     /// The DNS name of a host (an A record, an HTTP route): no underscore labels.

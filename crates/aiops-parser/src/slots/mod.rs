@@ -9,6 +9,7 @@ pub(crate) mod number;
 mod playbook;
 mod quantity;
 
+use crate::R;
 use crate::lexicon::{self as lx, is_in};
 use crate::text::Tok;
 use crate::values;
@@ -49,6 +50,23 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn n(&self) -> usize {
         self.t.len()
+    }
+
+    /// Runs `read` on each token still free (in order) and collects what it reads,
+    /// deduplicated; `read` takes the tokens it uses, and its first error ends the scan.
+    fn free_values<T: PartialEq>(
+        &mut self,
+        mut read: impl FnMut(&mut Self, usize) -> R<Option<T>>,
+    ) -> R<Vec<T>> {
+        let mut vals = Vec::new();
+        for i in 0..self.n() {
+            if self.free(i)
+                && let Some(v) = read(self, i)?
+            {
+                vals.push(v);
+            }
+        }
+        Ok(dedupe(vals))
     }
 
     pub(crate) fn low(&self, i: usize) -> &'a str {

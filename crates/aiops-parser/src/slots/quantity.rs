@@ -94,29 +94,18 @@ impl Cx<'_> {
 
     /// "ttl 300", "ttl=300", "with a ttl of 5 minutes", "a 300 second ttl".
     pub(crate) fn ttl(&mut self) -> R<Option<u64>> {
-        let mut vals = Vec::new();
-        for i in 0..self.n() {
-            if !self.free(i) || self.low(i) != "ttl" {
-                continue;
+        let vals = self.keyword_values("ttl", &["of", "to", "is", "at"], |cx, i, j| {
+            if let Some((v, used)) = cx.duration_at(j) {
+                cx.take_range(i, j + used - 1);
+                return Ok(v);
             }
-            self.take(i);
-            let mut j = i + 1;
-            while self.free(j) && is_in(&["of", "to", "is", "at"], self.low(j)) {
-                j += 1;
+            if let Some((v, start)) = cx.duration_before(i) {
+                cx.take_range(start, i - 1);
+                return Ok(v);
             }
-            if let Some((v, used)) = self.duration_at(j) {
-                self.take_range(i, j + used - 1);
-                vals.push(v);
-                continue;
-            }
-            if let Some((v, start)) = self.duration_before(i) {
-                self.take_range(start, i - 1);
-                vals.push(v);
-                continue;
-            }
-            return Err("a TTL is mentioned without a value".into());
-        }
-        match dedupe(vals).as_slice() {
+            Err("a TTL is mentioned without a value".into())
+        })?;
+        match vals.as_slice() {
             [] => Ok(None),
             [v] if (1..=values::TTL_MAX).contains(v) => Ok(Some(*v)),
             [v] => Err(format!("TTL {v} is out of range (1..=2147483647 seconds)")),
@@ -126,29 +115,41 @@ impl Cx<'_> {
 
     /// "port 3000", "on port 3000", "--port=3000".
     pub(crate) fn port(&mut self) -> R<Option<u64>> {
-        let mut vals = Vec::new();
-        for i in 0..self.n() {
-            if !self.free(i) || self.low(i) != "port" {
-                continue;
-            }
-            self.take(i);
-            let mut j = i + 1;
-            while self.free(j) && is_in(&["number", "of", "is"], self.low(j)) {
-                j += 1;
-            }
-            match self.number_at(j) {
+        let vals = self.keyword_values("port", &["number", "of", "is"], |cx, i, j| {
+            match cx.number_at(j) {
                 Some((p, len)) if (1..=65_535).contains(&p) => {
-                    self.take_range(i, j + len - 1);
-                    vals.push(p);
+                    cx.take_range(i, j + len - 1);
+                    Ok(p)
                 }
-                Some((p, _)) => return Err(format!("port {p} is out of range (1..=65535)")),
-                None => return Err("a port is mentioned without a number".into()),
+                Some((p, _)) => Err(format!("port {p} is out of range (1..=65535)")),
+                None => Err("a port is mentioned without a number".into()),
             }
-        }
-        match dedupe(vals).as_slice() {
+        })?;
+        match vals.as_slice() {
             [] => Ok(None),
             [p] => Ok(Some(*p)),
             _ => Err("conflicting ports".into()),
         }
+    }
+
+    /// The values of every free `keyword`, deduplicated: takes the keyword and the `fillers`
+    /// after it, then `value(cx, keyword_index, value_index)` reads (and takes) its value.
+    fn keyword_values(
+        &mut self,
+        keyword: &str,
+        fillers: &[&str],
+        mut value: impl FnMut(&mut Self, usize, usize) -> R<u64>,
+    ) -> R<Vec<u64>> {
+        self.free_values(|cx, i| {
+            if cx.low(i) != keyword {
+                return Ok(None);
+            }
+            cx.take(i);
+            let mut j = i + 1;
+            while cx.free(j) && is_in(fillers, cx.low(j)) {
+                j += 1;
+            }
+            value(cx, i, j).map(Some)
+        })
     }
 }

@@ -18,6 +18,10 @@ use super::{VaultAuth, VaultConfig, VaultSource, VaultTokenStats};
 use crate::{SecretError, SecretSource, SecretStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "../../tests/support/unavailable.rs"]
+mod unavailable;
+use unavailable::assert_unavailable;
+
 #[derive(Clone, Debug)]
 struct Req {
     method: String,
@@ -193,15 +197,6 @@ fn config(addr: &str, auth: VaultAuth) -> VaultConfig {
         timeout_ms: 2_000,
         ca_cert: None,
     }
-}
-
-/// `err` is [`SecretError::Unavailable`] and its message names each of `needles`.
-#[track_caller]
-fn assert_unavailable(err: &SecretError, needles: &[&str]) {
-    assert!(
-        matches!(err, SecretError::Unavailable(m) if needles.iter().all(|n| m.contains(n))),
-        "{err}"
-    );
 }
 
 /// Vault's answer for a path it does not serve.

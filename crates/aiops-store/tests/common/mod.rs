@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a different subset
 
-use aiops_core::{Channel, Verdict};
+use aiops_core::{ApprovalState, Channel, RequestStatus, Verdict};
 use aiops_store::{
     ApprovalRecord, ApprovalStore, AuditEvent, DecisionOutcome, NewApproval, NewDecision,
     NewRequest, RequestRecord, RequestStore, RequestUpdate, SqliteStore, now_ms,
@@ -63,6 +63,17 @@ pub async fn pending(s: &SqliteStore, id: &str, required: u32, ttl_ms: i64) -> S
     aid
 }
 
+/// A store on a new file holding one pending approval (request `r1` by alice, see
+/// [`pending`]), and the approval's id.
+pub async fn store_with_pending(
+    required: u32,
+    ttl_ms: i64,
+) -> (tempfile::TempDir, SqliteStore, String) {
+    let (dir, s) = store().await;
+    let aid = pending(&s, "r1", required, ttl_ms).await;
+    (dir, s, aid)
+}
+
 pub fn decision(aid: &str, who: &str, verdict: Verdict) -> NewDecision {
     NewDecision {
         approval_id: aid.into(),
@@ -98,4 +109,14 @@ pub fn error_message(r: &RequestRecord) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// The stored status of request `id` (which must exist).
+pub async fn status_of(s: &SqliteStore, id: &str) -> RequestStatus {
+    s.get_request(id).await.unwrap().unwrap().status
+}
+
+/// The stored state of approval `aid` (which must exist).
+pub async fn state_of(s: &SqliteStore, aid: &str) -> ApprovalState {
+    s.get_approval(aid).await.unwrap().unwrap().state
 }

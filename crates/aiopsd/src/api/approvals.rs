@@ -67,45 +67,34 @@ pub(super) async fn show(
     Ok(Json(approvals::detail(&state, &a, true).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals",
-    params(("id" = String, Path, description = "The approval id")),
-    request_body(content = Option<DecisionBody>, description = "Optional reason; the body may be empty"),
-    responses(
-        (status = 200, description = "Recorded (or already recorded)", body = DecisionResponse),
-        (status = 401, description = "Unknown credentials", body = ErrorResponse),
-        (status = 403, description = "Policy does not let this caller decide", body = ErrorResponse),
-        (status = 404, description = "No such approval", body = ErrorResponse),
-        (status = 409, description = "The approval is closed or expired", body = ApprovalConflict),
-        (status = 422, description = "Invalid body", body = ErrorResponse),
-    ))]
-pub(super) async fn approve(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Authenticated(caller): Authenticated,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    decide(&state, &id, &caller, &body, Verdict::Approve).await
+/// `approve` and `reject` take the same request and give the same answers; only the verdict
+/// differs.
+macro_rules! decision_handler {
+    ($name:ident, $path:tt, $verdict:expr) => {
+        #[utoipa::path(post, path = $path, tag = "approvals",
+            params(("id" = String, Path, description = "The approval id")),
+            request_body(content = Option<DecisionBody>, description = "Optional reason; the body may be empty"),
+            responses(
+                (status = 200, description = "Recorded (or already recorded)", body = DecisionResponse),
+                (status = 401, description = "Unknown credentials", body = ErrorResponse),
+                (status = 403, description = "Policy does not let this caller decide", body = ErrorResponse),
+                (status = 404, description = "No such approval", body = ErrorResponse),
+                (status = 409, description = "The approval is closed or expired", body = ApprovalConflict),
+                (status = 422, description = "Invalid body", body = ErrorResponse),
+            ))]
+        pub(super) async fn $name(
+            State(state): State<AppState>,
+            Path(id): Path<String>,
+            Authenticated(caller): Authenticated,
+            body: axum::body::Bytes,
+        ) -> Result<Response, ApiError> {
+            decide(&state, &id, &caller, &body, $verdict).await
+        }
+    };
 }
 
-#[utoipa::path(post, path = "/api/v1/approvals/{id}/reject", tag = "approvals",
-    params(("id" = String, Path, description = "The approval id")),
-    request_body(content = Option<DecisionBody>, description = "Optional reason; the body may be empty"),
-    responses(
-        (status = 200, description = "Recorded (or already recorded)", body = DecisionResponse),
-        (status = 401, description = "Unknown credentials", body = ErrorResponse),
-        (status = 403, description = "Policy does not let this caller decide", body = ErrorResponse),
-        (status = 404, description = "No such approval", body = ErrorResponse),
-        (status = 409, description = "The approval is closed or expired", body = ApprovalConflict),
-        (status = 422, description = "Invalid body", body = ErrorResponse),
-    ))]
-pub(super) async fn reject(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Authenticated(caller): Authenticated,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    decide(&state, &id, &caller, &body, Verdict::Reject).await
-}
+decision_handler!(approve, "/api/v1/approvals/{id}/approve", Verdict::Approve);
+decision_handler!(reject, "/api/v1/approvals/{id}/reject", Verdict::Reject);
 
 /// The body is optional (`{"reason": ...}`); an empty body is no reason.
 fn decision_body(bytes: &[u8]) -> Result<DecisionBody, ApiError> {

@@ -45,18 +45,8 @@ pub(super) async fn drain(state: &App) -> Result<(), Failure> {
             continue;
         };
         let rec = state.store.get_request(&a.request_id).await?;
-        let action = rec
-            .as_ref()
-            .and_then(|r| r.intent.as_ref())
-            .and_then(|i| i["action"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        let diff = rec
-            .as_ref()
-            .and_then(|r| r.plan.as_ref())
-            .and_then(|p| p["diff"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let action = str_field(rec.as_ref().and_then(|r| r.intent.as_ref()), "action");
+        let diff = str_field(rec.as_ref().and_then(|r| r.plan.as_ref()), "diff");
         let outcome = rec.as_ref().and_then(|r| {
             r.error
                 .as_ref()
@@ -105,4 +95,11 @@ pub(super) async fn drain(state: &App) -> Result<(), Failure> {
         state.store.slack_result(&a.id, result).await?;
     }
     Ok(())
+}
+
+/// A string field of a stored JSON document; empty when the document or field is absent.
+fn str_field(doc: Option<&serde_json::Value>, key: &str) -> String {
+    doc.and_then(|d| d[key].as_str())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -207,14 +207,9 @@ impl Executor for AnsibleExecutor {
     }
 
     async fn ready(&self) -> Vec<ReadyCheck> {
-        let version = self.ansible.version().await;
-        vec![ReadyCheck {
-            name: "ansible",
-            ok: version.is_ok(),
-            detail: match version {
-                Ok(v) => json!({"version": v}),
-                Err(e) => json!({"error": e.to_string()}),
-            },
-        }]
+        vec![ReadyCheck::of_version(
+            "ansible",
+            self.ansible.version().await,
+        )]
     }
 }

@@ -67,14 +67,9 @@ impl Executor for KubeActions {
     }
 
     async fn ready(&self) -> Vec<ReadyCheck> {
-        let version = self.kube.version().await;
-        vec![ReadyCheck {
-            name: "kubernetes",
-            ok: version.is_ok(),
-            detail: match version {
-                Ok(v) => json!({"version": v}),
-                Err(e) => json!({"error": e.to_string()}),
-            },
-        }]
+        vec![ReadyCheck::of_version(
+            "kubernetes",
+            self.kube.version().await,
+        )]
     }
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aiops_core::{ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Target};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use ansible::AnsibleExecutor;
 pub use dns::DnsExecutor;
@@ -59,6 +59,20 @@ pub struct ReadyCheck {
     pub name: &'static str,
     pub ok: bool,
     pub detail: Value,
+}
+
+impl ReadyCheck {
+    /// A backend that is up when it reports its version: `{"version"}` or `{"error"}`.
+    pub fn of_version(name: &'static str, version: Result<String, aiops_exec::ExecError>) -> Self {
+        ReadyCheck {
+            name,
+            ok: version.is_ok(),
+            detail: match version {
+                Ok(v) => json!({"version": v}),
+                Err(e) => json!({"error": e.to_string()}),
+            },
+        }
+    }
 }
 
 /// Runs the actions bound to one executor kind.
