@@ -180,164 +180,28 @@ mod tests {
     #[test]
     fn refusals_table() {
         use QuarantineReason::*;
-        let cases: &[(&str, &str, Value, QuarantineReason)] = &[
-            ("delete pod x", "not json", json!(null), Malformed),
-            ("delete pod x", "{\"params\": {}}", json!(null), Malformed),
-            (
-                "make me a sandwich",
-                "",
-                json!({"action": "none"}),
-                LowConfidence,
-            ),
-            (
-                "delete pod x",
-                "",
-                json!({"action": "shell.exec", "params": {}}),
-                SchemaInvalid,
-            ),
-            (
-                "delete pod x",
-                "",
-                json!({"action": "k8s.delete_pod", "params": {"name": "x", "cmd": "rm"}}),
-                SchemaInvalid,
-            ),
-            (
-                "scale web to 101",
-                "",
-                json!({"action": "k8s.scale_deployment", "params": {"name": "web", "replicas": 101}}),
-                SchemaInvalid,
-            ),
-            (
-                "delete pod x",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "x"}}),
-                NoVerbEvidence,
-            ),
-            (
-                "delete pod x",
-                "",
-                json!({"action": "k8s.delete_pod", "params": {"name": "y"}}),
-                Ungrounded,
-            ),
-            (
-                "scale web to one hundred",
-                "",
-                json!({"action": "k8s.scale_deployment", "params": {"name": "web", "replicas": 1}}),
-                Ungrounded,
-            ),
-            (
-                "add test.local 10.0.0.1",
-                "",
-                json!({"action": "dns.create_a_record", "params": {"name": "test.local", "ip": "10.0.0.1", "ttl": 300}}),
-                Ungrounded,
-            ),
-            // Escapes measured with SmolLM2 (one call), each now refused.
-            // A part of `../../etc` is not a namespace the sentence names.
-            (
-                "list pods in namespace ../../etc",
-                "",
-                json!({"action": "k8s.list_pods", "params": {"namespace": "etc"}}),
-                Ungrounded,
-            ),
-            // Dropped namespaces: a word no reading of list_pods accounts for.
-            (
-                "show the pods of pipeline",
-                "",
-                json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
-                Incomplete,
-            ),
-            (
-                "show what pods payments has",
-                "",
-                json!({"action": "k8s.list_pods", "params": {}}),
-                Incomplete,
-            ),
-            (
-                "get me the pod list for search",
-                "",
-                json!({"action": "k8s.list_pods", "params": {"namespace": "default"}}),
-                Incomplete,
-            ),
-            (
-                "the pod web-7d4b9 in shop must be deleted",
-                "",
-                json!({"action": "k8s.delete_pod", "params": {"name": "web-7d4b9", "namespace": "default"}}),
-                Incomplete,
-            ),
-            // One stated word, two parameters.
-            (
-                "restart the nginx deployment in ingress",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "nginx", "namespace": "nginx"}}),
-                Ungrounded,
-            ),
-            // Bulk words are never names.
-            (
-                "restart every deployment in shop",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "every", "namespace": "shop"}}),
-                Ungrounded,
-            ),
-            (
-                "run the playbook",
-                "",
-                json!({"action": "ansible.run_playbook", "params": {"playbook": "playbook"}}),
-                Ungrounded,
-            ),
-            // DNS and Kubernetes questions are not runbook questions.
-            (
-                "what's the address of ntp.corp.example.com?",
-                "",
-                json!({"action": "ops.ask", "params": {"question": "What's the address of ntp.corp.example.com?"}}),
-                NoVerbEvidence,
-            ),
-            (
-                "what is running in the ops namespace?",
-                "",
-                json!({"action": "ops.ask", "params": {"question": "What is running in the ops namespace?"}}),
-                NoVerbEvidence,
-            ),
-            (
-                "where does cdn.corp.example.com point?",
-                "",
-                json!({"action": "ops.ask", "params": {"question": "where does cdn.corp.example.com point?"}}),
-                NoVerbEvidence,
-            ),
-            // A question asks for no change.
-            (
-                "restart web?",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
-                NoVerbEvidence,
-            ),
-            // Words that change the request, or a second request.
-            (
-                "maybe restart web, not sure",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
-                Incomplete,
-            ),
-            (
-                "restart web and list pods",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "web"}}),
-                Incomplete,
-            ),
-            // "get" is a listing verb: a causative "get web bounced" is refused, at a
-            // cost in recall only.
-            (
-                "could you get web in shop bounced",
-                "",
-                json!({"action": "k8s.restart_deployment", "params": {"name": "web", "namespace": "shop"}}),
-                Incomplete,
-            ),
-        ];
+        // One refused answer per line: the sentence, the raw model output (or empty: the
+        // answer below, serialised), and the reason it must be refused with.
+        let cases: Vec<(String, String, Value, QuarantineReason)> =
+            include_str!("../tests/cases/refusals.jsonl")
+                .lines()
+                .map(|line| {
+                    let v: Value = serde_json::from_str(line).expect("a JSON case");
+                    (
+                        v["nl"].as_str().expect("nl").to_string(),
+                        v["raw"].as_str().expect("raw").to_string(),
+                        v["answer"].clone(),
+                        serde_json::from_value(v["reason"].clone()).expect("a reason"),
+                    )
+                })
+                .collect();
         let catalog = Catalog::embedded().unwrap();
-        for (nl, raw, answer, reason) in cases {
+        assert!(cases.len() >= 25, "{} cases", cases.len());
+        for (nl, raw, answer, reason) in &cases {
             let raw = if raw.is_empty() {
                 answer.to_string()
             } else {
-                raw.to_string()
+                raw.clone()
             };
             let got = read_answer(&raw).and_then(|(a, p)| verify(nl, &catalog, &a, &p));
             assert_eq!(got.map_err(|r| r.reason), Err(*reason), "{nl}: {raw}");

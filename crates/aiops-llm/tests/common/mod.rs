@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use aiops_core::{
-    Catalog, IntentParser, ParseContext, ParseOutcome, ParseVerdict, ParserKind, Proposal,
-};
+use aiops_core::{Catalog, ParseOutcome, ParseVerdict};
 use aiops_llm::LlmConfig;
 use serde_json::Value;
 
@@ -111,34 +109,17 @@ impl Ollama {
 impl Drop for Ollama {
     fn drop(&mut self) {
         self.stop();
+        // After a simulated crash the pid file names a dead server, so the script cannot stop
+        // its model runners: they share its process group (started with setsid); end them.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pid)])
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
-/// The rules parser (`aiops-parser`) as an `IntentParser`, as the daemon wires it.
-pub struct Rules;
-
-#[async_trait::async_trait]
-impl IntentParser for Rules {
-    fn name(&self) -> &'static str {
-        "rules"
-    }
-
-    async fn parse(&self, nl: &str, _ctx: &ParseContext<'_>) -> ParseOutcome {
-        match aiops_parser::parse(nl) {
-            aiops_parser::ParseOutcome::Intent(p) => ParseOutcome::proposed(
-                ParserKind::Rules,
-                Proposal {
-                    action: p.action,
-                    params: p.params,
-                    confidence: p.confidence,
-                },
-            ),
-            aiops_parser::ParseOutcome::Unrecognized { reason } => {
-                ParseOutcome::unrecognized(ParserKind::Rules, reason)
-            }
-        }
-    }
-}
+/// The rules parser, as the daemon wires it.
+pub use aiops_parser::RulesParser as Rules;
 
 /// One line of an eval file: a sentence and `{"action", "params"}` or `"unrecognized"`.
 pub struct Case {
