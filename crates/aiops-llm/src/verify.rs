@@ -179,7 +179,6 @@ mod tests {
 
     #[test]
     fn refusals_table() {
-        use QuarantineReason::*;
         // One refused answer per line: the sentence, the raw model output (or empty: the
         // answer below, serialised), and the reason it must be refused with.
         let cases: Vec<(String, String, Value, QuarantineReason)> =
