@@ -16,7 +16,15 @@ use crate::{Catalog, ErrorCode, ParserKind};
 /// or an answer, never add an action or change a schema or policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContextChunk {
-    /// Where it came from, e.g. `runbooks/dns.md`.
+    /// The document, relative to its corpus (e.g. `dns-records.md`).
+    pub doc: String,
+    /// The heading path of the section, e.g. `TSIG key rotation > Verification`.
+    pub heading: String,
+    /// Stable id of the chunk (a content hash): what answers cite.
+    pub chunk_id: String,
+    /// Hash of the chunk's text, for the audit row (which never holds the text).
+    pub content_hash: String,
+    /// The corpus it came from (e.g. `runbooks`).
     pub source: String,
     pub score: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

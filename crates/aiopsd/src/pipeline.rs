@@ -83,13 +83,18 @@ async fn retrieve(app: &App, nl: &str) -> Step<Vec<aiops_core::ContextChunk>> {
             Record::new(StepOutcome::Skipped, json!({"reason": reason})),
         ),
         Ok(Retrieval::Found { chunks }) => {
+            // Clients get where each passage is; the audit row gets ids and hashes, never text.
             let context: Vec<Value> = chunks
                 .iter()
-                .map(|c| json!({"source": c.source, "score": c.score}))
+                .map(|c| json!({"doc": c.doc, "heading": c.heading, "chunk_id": c.chunk_id, "score": c.score}))
+                .collect();
+            let audited: Vec<Value> = chunks
+                .iter()
+                .map(|c| json!({"chunk_id": c.chunk_id, "content_hash": c.content_hash, "score": c.score}))
                 .collect();
             let record = Record::new(
                 StepOutcome::Found,
-                json!({"retriever": app.retriever.name(), "chunks": context.len()}),
+                json!({"retriever": app.retriever.name(), "chunks": audited}),
             )
             .update(RequestUpdate {
                 context: Some(Value::Array(context)),
