@@ -58,8 +58,9 @@ pub use catalog::{
 pub use error::CoreError;
 pub use hash::{canonical_json, plan_hash, sha256_hex};
 pub use stage::{
-    ContextChunk, IntentParser, NoRetriever, ParseContext, ParseOutcome, ParseVerdict, Proposal,
-    QuarantineReason, Quarantined, Retrieval, RetrieveError, Retriever,
+    AnswerWriter, ContextChunk, IntentParser, NoRetriever, ParseContext, ParseOutcome,
+    ParseVerdict, Proposal, QuarantineReason, Quarantined, Retrieval, RetrieveError, Retriever,
+    WrittenAnswer,
 };
 pub use types::{Intent, Plan, Target};
 pub use vocab::{

@@ -177,3 +177,35 @@ impl Retriever for NoRetriever {
         })
     }
 }
+
+/// Writes an answer to a question from retrieved passages (`ops.ask`); the model-backed one
+/// lives in `aiops-llm`. Untrusted like any model output: the caller keeps only answers whose
+/// citations are all among the passages.
+#[async_trait::async_trait]
+pub trait AnswerWriter: Send + Sync {
+    /// An answer citing only the given passages' chunk ids, or `None` (then the passages
+    /// themselves are the answer).
+    async fn write(&self, question: &str, passages: &[ContextChunk]) -> Option<WrittenAnswer>;
+}
+
+/// A generated answer and the chunk ids it cites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WrittenAnswer {
+    pub text: String,
+    pub citations: Vec<String>,
+    /// Who wrote it (the model), for the record.
+    pub writer: String,
+}
+
+impl WrittenAnswer {
+    /// Whether it may be shown: some text, at least one citation, and every citation one of
+    /// the passages'.
+    pub fn cites_only(&self, passages: &[ContextChunk]) -> bool {
+        !self.text.trim().is_empty()
+            && !self.citations.is_empty()
+            && self
+                .citations
+                .iter()
+                .all(|c| passages.iter().any(|p| &p.chunk_id == c))
+    }
+}

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+mod answer;
 mod auto;
 mod breaker;
 mod client;

@@ -100,10 +100,10 @@ enum Judged {
 /// Intent parsing through Ollama. Cheap to share (`Arc`); all state is internal.
 pub struct LlmParser {
     config: LlmConfig,
-    client: Client,
+    pub(crate) client: Client,
     templates: Templates,
     prompts: RwLock<Option<Arc<PromptSet>>>,
-    breakers: Breakers,
+    pub(crate) breakers: Breakers,
     cache: Option<moka::sync::Cache<String, Judged>>,
     tags: tokio::sync::Mutex<Option<(Instant, BTreeMap<String, String>)>>,
 }

@@ -399,6 +399,30 @@ async fn act(app: &App, spec: &ActionSpec, intent: &Intent, plan: &Plan, lease: 
     let result = app.executors.execute(spec, intent, plan, &lease).await;
     drop(lease);
     match result {
+        // A question is answered, not executed: its answer and citations are the outcome.
+        Ok(execution) if spec.executor == aiops_core::ExecutorBinding::Retrieval => {
+            let answer = execution["answer"].as_str().unwrap_or_default().to_string();
+            let cited: Vec<Value> = execution["citations"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .map(|c| json!({"chunk_id": c["chunk_id"]}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Step::End(
+                RequestStatus::Answered,
+                Record::new(
+                    StepOutcome::Answered,
+                    json!({"citations": cited, "generated": execution["generated"]}),
+                )
+                .update(RequestUpdate {
+                    execution: Some(execution),
+                    ..Default::default()
+                })
+                .answer(answer),
+            )
+        }
         Ok(execution) => {
             let changed = execution
                 .get("changed")

@@ -40,6 +40,7 @@ pub enum StepOutcome {
     NoneNeeded,
     Started,
     Succeeded,
+    Answered,
     Failed,
     DeniedAtExecution,
     ApprovalInsufficient,
@@ -92,6 +93,8 @@ pub struct Record {
     /// Parts of the response that have no column of their own.
     pub reason: Option<String>,
     pub approval: Option<ApprovalSummary>,
+    /// The answer of a question (`ops.ask`).
+    pub answer: Option<String>,
 }
 
 impl Record {
@@ -103,6 +106,7 @@ impl Record {
             write: Write::Update,
             reason: None,
             approval: None,
+            answer: None,
         }
     }
 
@@ -123,6 +127,11 @@ impl Record {
 
     pub fn approval(mut self, approval: ApprovalSummary) -> Self {
         self.approval = Some(approval);
+        self
+    }
+
+    pub fn answer(mut self, answer: String) -> Self {
+        self.answer = Some(answer);
         self
     }
 }
@@ -433,6 +442,9 @@ fn mirror(resp: &mut IntentResponse, record: &Record) {
         }
         if let Some(approval) = &record.approval {
             resp.approval = Some(approval.clone());
+        }
+        if let Some(answer) = &record.answer {
+            resp.answer = Some(answer.clone());
         }
     }
 }

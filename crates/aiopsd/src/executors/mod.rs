@@ -6,6 +6,7 @@
 mod ansible;
 mod dns;
 mod kube;
+mod retrieval;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 pub use ansible::AnsibleExecutor;
 pub use dns::DnsExecutor;
 pub use kube::KubeActions;
+pub use retrieval::{NO_RUNBOOK, RunbookAnswers};
 
 use crate::config::Config;
 use crate::credentials::Lease;
