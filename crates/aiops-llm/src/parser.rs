@@ -322,11 +322,17 @@ impl LlmParser {
             },
         };
         step["digest"] = json!(digest);
+        let context_ids: Vec<&str> = ctx
+            .context
+            .iter()
+            .map(|c| c.content_hash.as_str())
+            .collect();
         let key = format!(
-            "{model}\n{digest}\n{}\n{}\n{:?}\n{}",
+            "{model}\n{digest}\n{}\n{}\n{:?}\n{}\n{}",
             prompts.revision,
             ctx.catalog.revision(),
             self.config.calls,
+            context_ids.join(","),
             normalized(nl)
         );
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
@@ -339,7 +345,7 @@ impl LlmParser {
         } else {
             format!("{model}@{digest}")
         };
-        let judged = match self.ask(nl, ctx.catalog, prompts, model).await {
+        let judged = match self.ask(nl, ctx, prompts, model).await {
             Err(e) => return self.failed(model, step, e),
             Ok((raw, Ok(proposal))) => Judged::Accepted(Accepted {
                 model: named,
@@ -391,14 +397,15 @@ impl LlmParser {
     async fn ask(
         &self,
         nl: &str,
-        catalog: &Catalog,
+        ctx: &ParseContext<'_>,
         prompts: &PromptSet,
         model: &str,
     ) -> Result<(String, Result<Proposal, Refusal>), LlmError> {
+        let catalog = ctx.catalog;
         let call = prompts.call(self.config.calls);
         let raw = self
             .client
-            .chat(model, prompts.messages(call, nl), &call.format)
+            .chat(model, prompts.messages(call, nl, ctx.context), &call.format)
             .await?;
         if self.config.calls == Calls::One {
             let verdict = verify::read_answer(&raw)
@@ -419,7 +426,7 @@ impl LlmParser {
         };
         let filled = self
             .client
-            .chat(model, prompts.messages(fill, nl), &fill.format)
+            .chat(model, prompts.messages(fill, nl, ctx.context), &fill.format)
             .await?;
         let both = format!("{}\n{}", raw.trim(), filled.trim());
         let verdict = verify::read_params(&filled)

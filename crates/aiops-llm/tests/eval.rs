@@ -173,7 +173,7 @@ fn dump_request() {
         aiops_llm::prompt::PromptSet::build(aiops_llm::prompt::Templates::embedded(), &catalog);
     for (name, call) in [("one", &set.one), ("classify", &set.classify)] {
         let body = serde_json::json!({"model": "MODEL", "stream": false,
-            "messages": set.messages(call, "give web a restart"), "format": call.format,
+            "messages": set.messages(call, "give web a restart", &[]), "format": call.format,
             "options": {"temperature": 0, "seed": 42, "num_predict": 160, "num_thread": 1}});
         std::fs::write(format!("/tmp/llm-helper/{name}.json"), body.to_string()).unwrap();
     }
