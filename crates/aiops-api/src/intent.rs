@@ -129,8 +129,9 @@ pub struct IntentResponse {
     #[schema(value_type = Option<Object>)]
     #[schema(required = true)]
     pub execution: Option<Value>,
-    /// Retrieved context (none yet).
-    #[schema(value_type = Vec<Object>)]
+    /// The runbook passages retrieved for the request, best first (empty when retrieval
+    /// is off or found nothing).
+    #[schema(value_type = Vec<crate::ContextRef>)]
     pub context: Vec<Value>,
     /// The answer of a question action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,7 +201,7 @@ pub struct IntentRecord {
     pub execution: Option<Value>,
     #[schema(required = true)]
     pub error: Option<ErrorBody>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::ContextRef>)]
     pub context: Vec<Value>,
     pub timeline: Vec<TimelineEntry>,
 }

@@ -5,7 +5,7 @@
 //! accepts the JSON the daemon actually sends.
 //!
 //! One module per resource: [`intent`] (`/intent`, `/parse`, `/intents/{id}`),
-//! [`approval`] (`/approvals…`), [`audit`] (`/audit/verify`), [`catalog`] (`/catalog`)
+//! [`approval`] (`/approvals…`), [`audit`] (`/audit/verify`), [`catalog`] (`/catalog`), [`documents`] (`/documents`)
 //! and [`error`] (the error bodies every route may answer). Pure data: no I/O.
 
 #![forbid(unsafe_code)]
@@ -13,6 +13,7 @@
 pub mod approval;
 pub mod audit;
 pub mod catalog;
+pub mod documents;
 pub mod error;
 pub mod intent;
 pub mod quarantine;
@@ -23,6 +24,9 @@ pub use approval::{
 };
 pub use audit::ChainReportView;
 pub use catalog::{ActionView, CatalogView};
+pub use documents::{
+    ContextRef, DocumentUpload, IngestRequest, IngestSummary, SkipKind, SkippedDocument,
+};
 pub use error::{ErrorBody, ErrorResponse};
 pub use intent::{
     ApprovalSummary, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
@@ -57,6 +61,12 @@ pub use quarantine::{QuarantineEntry, QuarantineList};
     ErrorResponse,
     QuarantineEntry,
     QuarantineList,
+    IngestRequest,
+    DocumentUpload,
+    IngestSummary,
+    SkipKind,
+    SkippedDocument,
+    ContextRef,
     aiops_core::QuarantineReason,
     aiops_core::Intent,
     aiops_core::Target,

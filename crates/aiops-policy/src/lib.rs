@@ -32,6 +32,7 @@ const EMBEDDED_POLICIES: &[(&str, &str)] = &[
         "approvals.rego",
         include_str!("../../../policies/approvals.rego"),
     ),
+    ("admin.rego", include_str!("../../../policies/admin.rego")),
 ];
 
 /// The rule that decides whether a human may decide an approval.
@@ -47,9 +48,27 @@ pub struct ApproverInput {
     pub params: Json,
 }
 
-/// Whether an approver may decide, and why.
+/// The rule that decides whether a caller may run an administrative operation.
+pub const ADMIN_RULE: &str = "data.aiops.admin_decision";
+
+/// An administrative operation of the appliance itself (not an infrastructure change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AdminOperation {
+    /// Index runbook documents (`POST /api/v1/documents`).
+    #[serde(rename = "documents.ingest")]
+    DocumentsIngest,
+}
+
+/// Input of [`PolicyEngine::evaluate_admin`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AdminInput {
+    pub caller: Caller,
+    pub operation: AdminOperation,
+}
+
+/// Whether a caller may do something (approve, run an operation), and why.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct ApproverDecision {
+pub struct AccessDecision {
     pub allowed: bool,
     pub reasons: Vec<String>,
 }
@@ -376,25 +395,38 @@ impl PolicyEngine {
     pub fn evaluate_approver(
         &self,
         input: &ApproverInput,
-    ) -> Result<ApproverDecision, PolicyError> {
+    ) -> Result<AccessDecision, PolicyError> {
+        self.evaluate_access(APPROVER_RULE, input)
+    }
+
+    /// Evaluates [`ADMIN_RULE`]: may this caller run this administrative operation? Fails
+    /// closed like [`PolicyEngine::evaluate_approver`].
+    pub fn evaluate_admin(&self, input: &AdminInput) -> Result<AccessDecision, PolicyError> {
+        self.evaluate_access(ADMIN_RULE, input)
+    }
+
+    /// Evaluates a rule answering `{"allowed": bool, "reasons": [..]}` strictly.
+    fn evaluate_access(
+        &self,
+        rule: &str,
+        input: &impl Serialize,
+    ) -> Result<AccessDecision, PolicyError> {
         let value: regorus::Value = serde_json::to_value(input)
             .and_then(serde_json::from_value)
             .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
         let mut engine = self.engine.clone();
         engine.set_input(value);
         let result = engine
-            .eval_rule(APPROVER_RULE.to_string())
+            .eval_rule(rule.to_string())
             .map_err(|e| PolicyError::Eval(engine_error(&e)))?;
         if result == regorus::Value::Undefined {
-            return Err(PolicyError::MalformedDecision(format!(
-                "{APPROVER_RULE} is undefined"
-            )));
+            return Err(PolicyError::MalformedDecision(format!("{rule} is undefined")));
         }
         let json = serde_json::to_value(&result).map_err(|e| {
             PolicyError::MalformedDecision(format!("cannot convert the result: {e}"))
         })?;
-        serde_json::from_value::<ApproverDecision>(json)
-            .map_err(|e| PolicyError::MalformedDecision(format!("{APPROVER_RULE}: {e}")))
+        serde_json::from_value::<AccessDecision>(json)
+            .map_err(|e| PolicyError::MalformedDecision(format!("{rule}: {e}")))
     }
 }
 

@@ -46,7 +46,7 @@ fn shipped_data() -> Value {
 }
 
 fn shipped_policy() -> Vec<(String, String)> {
-    ["aiops.rego", "approvals.rego"]
+    ["aiops.rego", "approvals.rego", "admin.rego"]
         .iter()
         .map(|f| {
             (
@@ -576,6 +576,35 @@ fn approver_decisions_come_from_policy() {
     assert!(
         !engine
             .evaluate_approver(&input("carol", &["operator"], "alice"))
+            .unwrap()
+            .allowed
+    );
+}
+
+#[test]
+fn admin_operations_need_an_admin_role() {
+    use aiops_policy::{AdminInput, AdminOperation};
+    let engine = shipped();
+    let input = |user: &str, roles: &[&str]| AdminInput {
+        caller: Caller {
+            user: user.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        },
+        operation: AdminOperation::DocumentsIngest,
+    };
+    let admin = engine.evaluate_admin(&input("root", &["admin"])).unwrap();
+    assert!(admin.allowed, "{admin:?}");
+    let operator = engine
+        .evaluate_admin(&input("alice", &["operator", "approver"]))
+        .unwrap();
+    assert!(!operator.allowed);
+    assert!(
+        operator.reasons.iter().any(|r| r.contains("documents.ingest")),
+        "{operator:?}"
+    );
+    assert!(
+        !engine
+            .evaluate_admin(&input("anonymous", &["admin"]))
             .unwrap()
             .allowed
     );

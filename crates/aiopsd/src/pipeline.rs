@@ -102,7 +102,18 @@ async fn retrieve(app: &App, nl: &str) -> Step<Vec<aiops_core::ContextChunk>> {
             });
             Step::Next(chunks, record)
         }
-        Err(e) => Step::Fail(e.into()),
+        // Context informs, it never gates: with the index down the request goes on without
+        // it (an `ops.ask` then fails at its executor, which needs the index).
+        Err(e) => {
+            tracing::warn!(code = %e.code, error = %e.message, "retrieval unavailable; parsing without context");
+            Step::Next(
+                Vec::new(),
+                Record::new(
+                    StepOutcome::Unavailable,
+                    json!({"retriever": app.retriever.name(), "code": e.code, "error": e.message}),
+                ),
+            )
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub enum StepOutcome {
     Accepted,
     Skipped,
     Found,
+    /// A stage whose backend is down, and the request went on without it.
+    Unavailable,
     Parsed,
     Unrecognized,
     Allow,
