@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops what bootstrap/dev-up.sh started (aiopsd, BIND, the Slack receiver, OpenBao, the
-# local Kubernetes API server). Keeps the data directory.
+# local Kubernetes API server, Ollama, Qdrant). Keeps the data directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +17,8 @@ for server in kube openbao bind; do
         bash "$here/$server.sh" stop "$state/$server" || true
     fi
 done
-if [[ -d "$state/ollama" ]]; then
-    bash "$here/ollama.sh" stop --state "$state/ollama" || true
-fi
+for server in ollama qdrant; do
+    if [[ -d "$state/$server" ]]; then
+        bash "$here/$server.sh" stop --state "$state/$server" || true
+    fi
+done

@@ -9,6 +9,7 @@
 #   AIOPS_DATA=<its data directory>
 #   AIOPS_TOKEN_REQUESTER=<API token of user `requester` (role operator)>
 #   AIOPS_TOKEN_APPROVER=<API token of user `approver` (role approver)>
+#   AIOPS_TOKEN_ADMIN=<API token of user `admin` (role admin: may ingest runbooks)>
 #   AIOPS_SLACK_SIGNING_SECRET=<generated dev signing secret>
 #   AIOPS_SLACK_APPROVER_ID=<the Slack user id mapped to `approver`>
 #   AIOPS_SLACK_API=<the Slack API base it configured: a receiver on 127.0.0.1>
@@ -19,6 +20,11 @@
 # Kubernetes: the cluster of $KUBECONFIG when set (Kind, K3s); with AIOPS_K8S=local it builds
 # (once, ≈8 min) and starts a local etcd + kube-apiserver and prints
 #   KUBECONFIG=<path>
+# Runbook retrieval is on: the embedding model is installed (bootstrap/embeddings.sh), the
+# vectors live in an embedded Qdrant Edge shard in the data directory, and deploy/runbooks is
+# ingested once the daemon is ready (unchanged runbooks are skipped on later runs). With
+# AIOPS_VECTOR=qdrant a local Qdrant server holds them instead (bootstrap/qdrant.sh); it prints
+#   AIOPS_QDRANT_URL=http://127.0.0.1:<grpc port>
 # Language model: with AIOPS_LLM=ollama it starts Ollama on loopback with two small models
 # (bootstrap/ollama.sh) and turns on the model parser ([llm]); it prints
 #   OLLAMA_HOST=http://127.0.0.1:<port>
@@ -29,7 +35,7 @@
 # Settings (environment): AIOPS_STATE (default <repo>/.aiops), AIOPS_PORT (30080),
 # AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
 # AIOPS_SECRETS (directory | vault), AIOPS_K8S (local), AIOPS_KUBE_PORT (16443),
-# AIOPS_LLM (ollama),
+# AIOPS_LLM (ollama), AIOPS_VECTOR (edge | qdrant),
 # AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
@@ -81,6 +87,7 @@ mkdir -p "$state/dev"
 gen() { [[ -s "$state/dev/$1" ]] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/dev/$1"; cat "$state/dev/$1"; }
 token_requester="$(gen token-requester)"
 token_approver="$(gen token-approver)"
+token_admin="$(gen token-admin)"
 slack_signing="$(gen slack-signing-secret)"
 slack_bot="xoxb-dev-$(gen slack-bot-token)"
 slack_approver_id="U0AIOPSAPPROVER"
@@ -161,6 +168,22 @@ host = \"$ollama_host\"
     *) aiops_die "AIOPS_LLM must be \"ollama\" (or unset: rules only)" ;;
 esac
 
+# Runbook retrieval: the embedding model, and where the vectors live.
+embed_dir="$(bash "$here/embeddings.sh" install | aiops_kv_get AIOPS_EMBED_MODEL_DIR)"
+[[ -n "$embed_dir" ]] || aiops_die "bootstrap/embeddings.sh did not report the model directory"
+qdrant_url=""
+case "${AIOPS_VECTOR:-edge}" in
+    edge) vector_toml='backend = "edge"' ;;
+    qdrant)
+        qdrant_out="$(bash "$here/qdrant.sh" start --state "$state/qdrant")"
+        qdrant_url="$(aiops_kv_get AIOPS_QDRANT_URL <<<"$qdrant_out")"
+        [[ -n "$qdrant_url" ]] || aiops_die "bootstrap/qdrant.sh did not report its URL"
+        vector_toml="backend = \"qdrant\"
+qdrant_url = \"$qdrant_url\""
+        ;;
+    *) aiops_die "AIOPS_VECTOR must be \"edge\" or \"qdrant\"" ;;
+esac
+
 data="$state/data"
 log="$state/aiopsd.log"
 pidfile="$state/aiopsd.pid"
@@ -187,6 +210,11 @@ enabled = true
 api_base = "$slack_api"
 channel = "C0AIOPSDEV"
 
+[retrieval]
+enabled = true
+$vector_toml
+model_dir = "$embed_dir"
+
 $kube_toml
 $llm_toml
 [[auth.users]]
@@ -199,6 +227,11 @@ name = "approver"
 roles = ["approver"]
 token_sha256 = "$(sha "$token_approver")"
 slack_id = "$slack_approver_id"
+
+[[auth.users]]
+name = "admin"
+roles = ["admin"]
+token_sha256 = "$(sha "$token_admin")"
 TOML
 
 restart=1
@@ -240,8 +273,15 @@ if ! aiops_live_pid "$pidfile" >/dev/null; then
     aiops_die "aiopsd exited after start-up (log: $log)"
 fi
 
+# The appliance's own runbooks; unchanged ones are skipped, so a re-run costs little.
+cli="$(dirname "$bin")/aiops"
+ingest_out="$(AIOPS_URL="$url" AIOPS_TOKEN="$token_admin" "$cli" --json ingest "$repo/deploy/runbooks")" ||
+    aiops_die "ingesting deploy/runbooks failed (log: $log)"
+aiops_log "runbooks indexed: $(tr -d '\n ' <<<"$ingest_out")"
+
 aiops_kv AIOPS_URL "$url" AIOPS_DNS "$dns_addr" AIOPS_LOG "$log" AIOPS_DATA "$data" \
     AIOPS_TOKEN_REQUESTER "$token_requester" AIOPS_TOKEN_APPROVER "$token_approver" \
+    AIOPS_TOKEN_ADMIN "$token_admin" \
     AIOPS_SLACK_SIGNING_SECRET "$slack_signing" AIOPS_SLACK_APPROVER_ID "$slack_approver_id" \
     AIOPS_SLACK_API "$slack_api"
 if [[ "$secrets_mode" == "vault" ]]; then
@@ -252,4 +292,7 @@ if [[ -n "$kubeconfig_out" ]]; then
 fi
 if [[ -n "$ollama_host" ]]; then
     aiops_kv OLLAMA_HOST "$ollama_host"
+fi
+if [[ -n "$qdrant_url" ]]; then
+    aiops_kv AIOPS_QDRANT_URL "$qdrant_url"
 fi

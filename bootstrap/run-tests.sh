@@ -12,7 +12,7 @@ source "$here/lib.sh"
 cd "$repo"
 
 eval "$(bash "$here/test-env.sh" | grep -E '^[A-Z_]+=')"
-export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO
+export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$AIOPS_CACHE/target}"
 export CARGO_TERM_COLOR=never
 # A test run builds once: incremental state would only cost disk (gigabytes) and time.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need (BIND 9, an ansible-core venv, OpenBao, a kube-apiserver
-# built from Debian's source package, etcd) and prints
+# built from Debian's source package, etcd, the Qdrant server, the embedding model) and prints
 # where they are, as KEY=VALUE lines on stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
 #   AIOPS_NAMED=/usr/sbin/named
@@ -19,5 +19,10 @@ bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
 [[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
 bash "$here/kube.sh" build >&2
+qdrant="$(bash "$here/qdrant.sh" install | aiops_kv_get AIOPS_QDRANT)"
+[[ -n "$qdrant" ]] || aiops_die "bootstrap/qdrant.sh install did not report the qdrant binary"
+embed_dir="$(bash "$here/embeddings.sh" install | aiops_kv_get AIOPS_EMBED_MODEL_DIR)"
+[[ -n "$embed_dir" ]] || aiops_die "bootstrap/embeddings.sh install did not report the model directory"
 
-aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao"
+aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
+    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir"

@@ -42,6 +42,21 @@ pub enum Command {
     /// Changes waiting for (or decided by) a human.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// Index runbooks (Markdown, plain text) for retrieval and `ops.ask` (needs an admin
+    /// token). Directories are walked; each document is known by its path inside the
+    /// directory given. Unchanged documents are left alone.
+    Ingest {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+        /// The corpus the documents belong to.
+        #[arg(long, default_value = aiops_api::documents::DEFAULT_SOURCE, value_parser = NonEmptyStringValueParser::new())]
+        source: String,
+        /// Keep documents of the source that are not under PATHS (by default the index
+        /// mirrors the tree: documents gone from it are removed).
+        #[arg(long)]
+        no_prune: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@
 //! aiops approvals show ID
 //! aiops approvals approve ID [--reason TEXT]
 //! aiops approvals reject ID --reason TEXT
+//! aiops ingest PATH... [--source NAME] [--no-prune]
 //! ```
 //!
 //! Code map: [`cli`] is the command line (clap), [`client`] the HTTP calls, [`render`] the
@@ -20,6 +21,7 @@
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod ingest;
 pub mod render;
 
 use std::io::Write;
@@ -63,7 +65,14 @@ fn print_to(w: &mut impl Write, text: &str) {
 /// Does the HTTP work and returns what to print on success.
 pub async fn execute(cli: &Cli) -> Result<String, CliError> {
     let api = Api::new(&cli.url, cli.token().cloned())?;
-    let Command::Approvals(cmd) = &cli.command;
+    let cmd = match &cli.command {
+        Command::Approvals(cmd) => cmd,
+        Command::Ingest {
+            paths,
+            source,
+            no_prune,
+        } => return ingest(&api, cli, paths, source, !no_prune).await,
+    };
     let now = OffsetDateTime::now_utc();
     match cmd {
         ApprovalsCommand::List { state } => {
@@ -91,6 +100,38 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
             decide(&api, cli, id, Verdict::Reject, Some(reason.clone())).await
         }
     }
+}
+
+async fn ingest(
+    api: &Api,
+    cli: &Cli,
+    paths: &[std::path::PathBuf],
+    source: &str,
+    prune: bool,
+) -> Result<String, CliError> {
+    let docs = ingest::collect(paths)?;
+    // Drawn on stderr, and only on a terminal: `--json` output and pipes stay clean.
+    let bar = if cli.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(docs.len() as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let summary = ingest::send(api, source, &docs, prune, |path| {
+        bar.inc(1);
+        bar.set_message(path.to_string());
+    })
+    .await;
+    bar.finish_and_clear();
+    let summary = summary?;
+    if cli.json {
+        return serde_json::to_string_pretty(&summary)
+            .map_err(|e| CliError::Other(format!("cannot encode the summary: {e}")));
+    }
+    Ok(render::ingest_summary(&summary))
 }
 
 /// The server's JSON untouched with `--json` (once it is a 2xx JSON answer), else the

@@ -570,3 +570,30 @@ mod tests {
         );
     }
 }
+
+/// What `aiops ingest` did, as a few lines and a table of skipped documents.
+pub fn ingest_summary(s: &aiops_api::IngestSummary) -> String {
+    let mut out = key_values(&[
+        ("source", s.source.clone()),
+        ("documents", s.documents.to_string()),
+        (
+            "chunks",
+            format!(
+                "{} added, {} kept, {} removed",
+                s.chunks_added, s.chunks_kept, s.chunks_removed
+            ),
+        ),
+        ("documents removed", s.documents_removed.to_string()),
+        ("seconds", format!("{:.2}", s.seconds)),
+    ]);
+    if !s.skipped.is_empty() {
+        out.push_str(&format!("\nskipped {}:\n", s.skipped.len()));
+        let rows = s
+            .skipped
+            .iter()
+            .map(|d| vec![d.path.clone(), d.detail.clone()])
+            .collect();
+        out.push_str(&table(&["PATH", "REASON"], rows, 2));
+    }
+    out
+}

@@ -392,10 +392,7 @@ impl PolicyEngine {
 impl PolicyEngine {
     /// Evaluates [`APPROVER_RULE`]: may this human approve or reject this request? Anything
     /// but a well-formed `{"allowed": bool, "reasons": [..]}` is an error (fail closed).
-    pub fn evaluate_approver(
-        &self,
-        input: &ApproverInput,
-    ) -> Result<AccessDecision, PolicyError> {
+    pub fn evaluate_approver(&self, input: &ApproverInput) -> Result<AccessDecision, PolicyError> {
         self.evaluate_access(APPROVER_RULE, input)
     }
 
@@ -420,7 +417,9 @@ impl PolicyEngine {
             .eval_rule(rule.to_string())
             .map_err(|e| PolicyError::Eval(engine_error(&e)))?;
         if result == regorus::Value::Undefined {
-            return Err(PolicyError::MalformedDecision(format!("{rule} is undefined")));
+            return Err(PolicyError::MalformedDecision(format!(
+                "{rule} is undefined"
+            )));
         }
         let json = serde_json::to_value(&result).map_err(|e| {
             PolicyError::MalformedDecision(format!("cannot convert the result: {e}"))

@@ -599,7 +599,10 @@ fn admin_operations_need_an_admin_role() {
         .unwrap();
     assert!(!operator.allowed);
     assert!(
-        operator.reasons.iter().any(|r| r.contains("documents.ingest")),
+        operator
+            .reasons
+            .iter()
+            .any(|r| r.contains("documents.ingest")),
         "{operator:?}"
     );
     assert!(

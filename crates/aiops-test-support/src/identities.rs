@@ -1,4 +1,4 @@
-//! The test identities: a requester and an approver, with the API tokens they present and
+//! The test identities: a requester, an approver and an administrator, with the API tokens they present and
 //! the Slack app secrets. Only their SHA-256 goes into a daemon's configuration (the
 //! daemon harness in `tests/` maps these to its `[[auth.users]]`).
 
@@ -32,8 +32,18 @@ pub const APPROVER: Identity = Identity {
     slack_id: Some(APPROVER_SLACK_ID),
 };
 
-/// Both, in the order a configuration lists them.
-pub const ALL: [Identity; 2] = [REQUESTER, APPROVER];
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+/// `root`, an administrator of the appliance (may ingest runbooks), not an approver.
+pub const ADMIN: Identity = Identity {
+    name: "root",
+    roles: &["admin"],
+    token: ADMIN_TOKEN,
+    slack_id: None,
+};
+
+/// All of them, in the order a configuration lists them.
+pub const ALL: [Identity; 3] = [REQUESTER, APPROVER, ADMIN];
 
 /// The Slack app's signing secret: interactions are signed with it as Slack signs them.
 pub const SLACK_SIGNING_SECRET: &str = "test-signing-secret-0123456789";

@@ -35,6 +35,8 @@ pub struct Config {
     pub kube: KubeConfig,
     /// The language-model parser (`aiops_llm::LlmConfig`); off by default.
     pub llm: LlmConfig,
+    /// Runbook retrieval (`crate::retrieval::RetrievalConfig`); off by default.
+    pub retrieval: crate::retrieval::RetrievalConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -170,6 +172,7 @@ impl Default for Config {
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),
             llm: LlmConfig::default(),
+            retrieval: Default::default(),
         }
     }
 }
@@ -284,6 +287,9 @@ impl Config {
             self.llm
                 .validate()
                 .map_err(|e| ConfigError(format!("llm: {e}")))?;
+        }
+        if self.retrieval.enabled {
+            self.retrieval.validate().map_err(ConfigError)?;
         }
         if self.api.max_body_bytes == 0 {
             return bad("api.max_body_bytes must be greater than zero".into());

@@ -21,6 +21,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod readiness;
 pub mod records;
+pub mod retrieval;
 pub mod run;
 pub mod slack;
 
@@ -59,6 +60,8 @@ pub struct App {
     /// The model parser inside `parser`, when configured: for readiness and `check-config`.
     pub llm: Option<Arc<aiops_llm::LlmParser>>,
     pub retriever: Arc<dyn Retriever>,
+    /// The runbook index, when `[retrieval] enabled`: for ingest and readiness.
+    pub runbooks: Option<Arc<retrieval::Runbooks>>,
     pub authenticator: Arc<dyn auth::Authenticator>,
     pub executors: executors::Executors,
     pub metrics: metrics::Metrics,
@@ -148,7 +151,7 @@ impl App {
             ),
             _ => Arc::new(DirectorySource::new(config.secrets_dir())),
         };
-        let executors = executors::Executors::from_config(&config, &zones)
+        let mut executors = executors::Executors::from_config(&config, &zones)
             .await
             .map_err(|f| config::ConfigError(format!("kube: {}", f.message)))?;
         let needed = executors.all_secret_paths(&catalog);
@@ -165,9 +168,25 @@ impl App {
             Arc::new(auth::Identities::from_config(&config.auth));
         // Rules first; with `[llm] enabled`, the model when rules are not confident.
         let llm = parse::model(&config)?;
+        let runbooks = retrieval::Runbooks::open(&config).await?;
+        let retriever: Arc<dyn Retriever> = match &runbooks {
+            Some(r) => {
+                // `ops.ask` answers from the same index; a configured model may write the
+                // answer, which is kept only when it cites the retrieved passages.
+                let writer = llm
+                    .clone()
+                    .map(|l| l as Arc<dyn aiops_core::AnswerWriter>);
+                executors.register(Arc::new(executors::RunbookAnswers::new(
+                    r.retriever(),
+                    writer,
+                )));
+                r.retriever()
+            }
+            None => Arc::new(NoRetriever),
+        };
         let mut backends = Backends {
             parser: parse::auto(llm.clone()),
-            retriever: Arc::new(NoRetriever),
+            retriever,
             executors,
         };
         customize(&mut backends);
@@ -202,6 +221,7 @@ impl App {
             parser,
             llm,
             retriever,
+            runbooks,
             authenticator,
             executors,
             metrics,

@@ -32,6 +32,17 @@ enum Command {
         #[arg(long, value_enum, default_value_t = aiopsd::parse::ParserChoice::Auto)]
         parser: aiopsd::parse::ParserChoice,
     },
+    /// Score runbook retrieval: ingest CORPUS into a scratch index, ask the questions of
+    /// FILE (JSONL: `question`, `expect_doc`), print recall@1, recall@3, MRR and timings as
+    /// JSON; exits non-zero when recall@3 is below --min-recall-at-3.
+    EvalRetrieval {
+        file: PathBuf,
+        /// A directory of runbooks (Markdown, plain text).
+        #[arg(long)]
+        corpus: PathBuf,
+        #[arg(long, default_value_t = 0.9)]
+        min_recall_at_3: f64,
+    },
     /// Validate the configuration, catalog and policies, print the effective config, exit.
     CheckConfig,
 }
@@ -40,6 +51,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Eval { file, parser } => eval(cli.config, &file, parser),
+        Command::EvalRetrieval {
+            file,
+            corpus,
+            min_recall_at_3,
+        } => eval_retrieval(cli.config, &file, &corpus, min_recall_at_3),
         Command::Serve => run(cli.config, false),
         Command::CheckConfig => run(cli.config, true),
     }
@@ -104,6 +120,61 @@ fn eval(
             }
         }
     })
+}
+
+fn eval_retrieval(
+    config_file: Option<PathBuf>,
+    file: &std::path::Path,
+    corpus: &std::path::Path,
+    min_recall_at_3: f64,
+) -> ExitCode {
+    let config = match aiopsd::Config::load(config_file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("aiopsd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aiopsd: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(aiopsd::retrieval::evaluate(&config, file, corpus)) {
+        Ok(report) => {
+            for m in &report.misses {
+                eprintln!("{}", serde_json::to_string(m).unwrap_or_default());
+            }
+            let summary = serde_json::json!({
+                "questions": report.questions,
+                "recall_at_1": report.recall_at_1,
+                "recall_at_3": report.recall_at_3,
+                "mrr": report.mrr,
+                "ingest_seconds": report.ingest_seconds,
+                "query_p50_ms": report.query_p50_ms,
+                "query_p95_ms": report.query_p95_ms,
+                "documents": report.ingest.documents,
+                "chunks": report.ingest.chunks_added + report.ingest.chunks_kept,
+                "skipped": report.ingest.skipped.len(),
+            });
+            println!("{summary}");
+            if report.recall_at_3 < min_recall_at_3 {
+                eprintln!(
+                    "aiopsd: recall@3 {:.3} is below {min_recall_at_3}",
+                    report.recall_at_3
+                );
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("aiopsd: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {

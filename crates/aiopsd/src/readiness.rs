@@ -8,7 +8,8 @@ use crate::AppState;
 #[derive(Debug, Serialize)]
 pub struct Readiness {
     pub ready: bool,
-    /// An optional backend (the language model) does not answer; the daemon still serves.
+    /// An optional backend (the language model, the runbook index) does not answer; the
+    /// daemon still serves.
     pub degraded: bool,
     pub checks: serde_json::Map<String, Value>,
 }
@@ -58,6 +59,16 @@ pub async fn check(state: &AppState) -> Readiness {
         checks.insert(
             "llm".into(),
             json!({"ok": !degraded, "degraded": degraded, "required": false, "detail": health}),
+        );
+    }
+    // Retrieval is context, not a gate: with the index down requests go on without it
+        // (and `ops.ask` answers 503), so it degrades the daemon but never makes it unready.
+    if let Some(runbooks) = &state.runbooks {
+        let check = runbooks.ready().await;
+        degraded |= !check.ok;
+        checks.insert(
+            check.name.into(),
+            json!({"ok": check.ok, "degraded": !check.ok, "required": false, "detail": check.detail}),
         );
     }
     Readiness {

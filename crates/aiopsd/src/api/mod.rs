@@ -3,6 +3,7 @@
 //! domain, encode.
 
 mod approvals;
+mod documents;
 mod error;
 mod intents;
 mod openapi;
@@ -47,6 +48,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/approvals/{id}/approve", post(approvals::approve))
         .route("/api/v1/approvals/{id}/reject", post(approvals::reject))
         .route("/api/v1/slack/interactions", post(slack::interactions))
+        // Whole runbooks: a body limit of its own, sized by the largest document accepted.
+        .route(
+            "/api/v1/documents",
+            post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(
+                documents_body_limit(&state.config),
+            )),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -62,6 +70,15 @@ pub fn router(state: AppState) -> Router {
             panic_response,
         ))
         .with_state(state)
+}
+
+/// The body limit of `POST /api/v1/documents`: one document at the largest size indexed,
+/// JSON-escaped (at most 6 bytes per input byte, `\u0001`), plus the envelope.
+fn documents_body_limit(config: &crate::Config) -> usize {
+    let doc = usize::try_from(config.retrieval.max_document_bytes).unwrap_or(usize::MAX);
+    doc.saturating_mul(6)
+        .saturating_add(64 * 1024)
+        .max(config.api.max_body_bytes)
 }
 
 /// Errors produced by layers (the timeout) have no body: give them the JSON error shape.

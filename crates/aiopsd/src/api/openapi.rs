@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         super::approvals::reject,
         super::slack::interactions,
         super::quarantine::list,
+        super::documents::ingest,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,
