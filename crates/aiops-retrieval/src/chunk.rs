@@ -288,7 +288,9 @@ mod tests {
 
     #[test]
     fn yaml_front_matter_gives_title_and_tags_and_is_not_text() {
-        let d = md("---\ntitle: Kube Pod Crash Looping\nweight: 20\ntags: [kube, pods]\n---\n\n# Body\ntext\n");
+        let d = md(
+            "---\ntitle: Kube Pod Crash Looping\nweight: 20\ntags: [kube, pods]\n---\n\n# Body\ntext\n",
+        );
         assert_eq!(d.title.as_deref(), Some("Kube Pod Crash Looping"));
         assert_eq!(d.tags, ["kube", "pods"]);
         assert!(!d.body.contains("weight"));
@@ -312,7 +314,9 @@ mod tests {
 
     #[test]
     fn sections_carry_their_heading_path_and_code_is_not_a_heading() {
-        let d = md("intro\n# Top\n## Meaning\nm text\n```\n# not a heading\n```\n## Diagnosis\nd text\n### Deep\nx\n# Other\no\n");
+        let d = md(
+            "intro\n# Top\n## Meaning\nm text\n```\n# not a heading\n```\n## Diagnosis\nd text\n### Deep\nx\n# Other\no\n",
+        );
         let chunks = chunk_document(&d, &ChunkOptions::default(), "m");
         let got: Vec<(&str, &str)> = chunks
             .iter()
@@ -346,7 +350,9 @@ mod tests {
 
     #[test]
     fn long_sections_are_cut_with_overlap_within_the_limit() {
-        let lines: Vec<String> = (0..100).map(|i| format!("line number {i:03} of the section")).collect();
+        let lines: Vec<String> = (0..100)
+            .map(|i| format!("line number {i:03} of the section"))
+            .collect();
         let opts = ChunkOptions {
             max_chars: 300,
             overlap_chars: 70,
@@ -374,7 +380,10 @@ mod tests {
             max_chars: 10,
             overlap_chars: 0,
         };
-        assert_eq!(split_text("ééééééééééééééé", &opts), ["éééééééééé", "ééééé"]);
+        assert_eq!(
+            split_text("ééééééééééééééé", &opts),
+            ["éééééééééé", "ééééé"]
+        );
     }
 
     #[test]

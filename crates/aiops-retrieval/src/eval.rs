@@ -15,7 +15,7 @@ use crate::index::VectorIndex;
 use crate::ingest::{IngestOptions, IngestSummary, Ingestor};
 use crate::retriever::{HybridRetriever, RetrieverOptions};
 use crate::sparse::Bm25;
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOptions {
@@ -76,7 +76,12 @@ pub async fn eval_retrieval(
     opts: &EvalOptions,
 ) -> Result<EvalReport> {
     let cases = read_cases(ask_jsonl)?;
-    let ingestor = Ingestor::new(index.clone(), embedder.clone(), opts.bm25, opts.ingest.clone());
+    let ingestor = Ingestor::new(
+        index.clone(),
+        embedder.clone(),
+        opts.bm25,
+        opts.ingest.clone(),
+    );
     let ingest = ingestor.ingest(&[corpus_dir.to_path_buf()], |_| {}).await?;
     let retriever = HybridRetriever::new(index, embedder, opts.bm25, opts.retriever.clone());
     let (mut hits1, mut hits3, mut rr) = (0usize, 0usize, 0.0f64);
@@ -92,7 +97,10 @@ pub async fn eval_retrieval(
                 docs.push(c.doc);
             }
         }
-        let rank = docs.iter().position(|d| *d == case.expect_doc).map(|r| r + 1);
+        let rank = docs
+            .iter()
+            .position(|d| *d == case.expect_doc)
+            .map(|r| r + 1);
         match rank {
             Some(1) => hits1 += 1,
             _ => misses.push(Miss {

@@ -22,7 +22,7 @@ use crate::chunk::{Chunk, ChunkOptions, DocKind, Document, chunk_document, sha25
 use crate::embed::Embedder;
 use crate::index::{IndexSpec, Point, VectorIndex};
 use crate::sparse::Bm25;
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 /// Payload keys every point carries.
 pub mod keys {
@@ -78,10 +78,14 @@ pub enum SkipReason {
 impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SkipReason::TooLarge { bytes, limit } => write!(f, "{bytes} bytes, over the limit of {limit}"),
+            SkipReason::TooLarge { bytes, limit } => {
+                write!(f, "{bytes} bytes, over the limit of {limit}")
+            }
             SkipReason::Binary => f.write_str("binary (holds NUL bytes)"),
             SkipReason::NotUtf8 => f.write_str("not UTF-8 text"),
-            SkipReason::TooManyChunks { chunks, limit } => write!(f, "{chunks} chunks, over the limit of {limit}"),
+            SkipReason::TooManyChunks { chunks, limit } => {
+                write!(f, "{chunks} chunks, over the limit of {limit}")
+            }
             SkipReason::Unreadable { error } => write!(f, "unreadable: {error}"),
         }
     }
@@ -145,7 +149,12 @@ struct Found {
 type Held = BTreeMap<String, BTreeSet<String>>;
 
 impl Ingestor {
-    pub fn new(index: Arc<dyn VectorIndex>, embedder: Arc<dyn Embedder>, bm25: Bm25, opts: IngestOptions) -> Self {
+    pub fn new(
+        index: Arc<dyn VectorIndex>,
+        embedder: Arc<dyn Embedder>,
+        bm25: Bm25,
+        opts: IngestOptions,
+    ) -> Self {
         Ingestor {
             index,
             embedder,
@@ -157,11 +166,21 @@ impl Ingestor {
     /// Errors when the source's points were embedded by another model or sparse encoding
     /// (vectors of two models are not comparable): the daemon refuses to start on it.
     pub async fn check_model(&self) -> Result<()> {
-        check_model(self.index.as_ref(), &self.opts.source, self.embedder.model_id(), &self.bm25).await
+        check_model(
+            self.index.as_ref(),
+            &self.opts.source,
+            self.embedder.model_id(),
+            &self.bm25,
+        )
+        .await
     }
 
     /// Ingests the files under `paths` (files or directories); see the module doc.
-    pub async fn ingest(&self, paths: &[PathBuf], progress: impl Fn(&Progress) + Send + Sync) -> Result<IngestSummary> {
+    pub async fn ingest(
+        &self,
+        paths: &[PathBuf],
+        progress: impl Fn(&Progress) + Send + Sync,
+    ) -> Result<IngestSummary> {
         let started = Instant::now();
         let mut summary = IngestSummary {
             source: self.opts.source.clone(),
@@ -180,12 +199,16 @@ impl Ingestor {
             let old = held.remove(&file.doc).unwrap_or_default();
             match self.read(file) {
                 Ok(doc) => {
-                    let chunks = chunk_document(&doc, &self.opts.chunking, self.embedder.model_id());
+                    let chunks =
+                        chunk_document(&doc, &self.opts.chunking, self.embedder.model_id());
                     if chunks.len() > self.opts.max_chunks_per_doc {
-                        summary.skipped.push(skipped(file, SkipReason::TooManyChunks {
-                            chunks: chunks.len(),
-                            limit: self.opts.max_chunks_per_doc,
-                        }));
+                        summary.skipped.push(skipped(
+                            file,
+                            SkipReason::TooManyChunks {
+                                chunks: chunks.len(),
+                                limit: self.opts.max_chunks_per_doc,
+                            },
+                        ));
                         self.remove_doc(&old, &mut summary).await?;
                     } else {
                         self.write_doc(chunks, &old, &mut summary).await?;
@@ -229,15 +252,24 @@ impl Ingestor {
     /// The source's point ids per document.
     async fn held_by_doc(&self) -> Result<Held> {
         let mut held = Held::new();
-        for (id, payload) in self.index.ids_where(keys::SOURCE, &self.opts.source).await? {
-            let doc = payload.get(keys::DOC).and_then(Value::as_str).unwrap_or_default();
+        for (id, payload) in self
+            .index
+            .ids_where(keys::SOURCE, &self.opts.source)
+            .await?
+        {
+            let doc = payload
+                .get(keys::DOC)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             held.entry(doc.to_string()).or_default().insert(id);
         }
         Ok(held)
     }
 
     fn read(&self, file: &Found) -> Result<Document, SkipReason> {
-        let unreadable = |e: std::io::Error| SkipReason::Unreadable { error: e.to_string() };
+        let unreadable = |e: std::io::Error| SkipReason::Unreadable {
+            error: e.to_string(),
+        };
         let bytes = std::fs::metadata(&file.path).map_err(unreadable)?.len();
         if bytes > self.opts.max_file_bytes {
             return Err(SkipReason::TooLarge {
@@ -250,11 +282,21 @@ impl Ingestor {
             return Err(SkipReason::Binary);
         }
         let text = String::from_utf8(raw).map_err(|_| SkipReason::NotUtf8)?;
-        Ok(Document::parse(&self.opts.source, &file.doc, file.kind, &text))
+        Ok(Document::parse(
+            &self.opts.source,
+            &file.doc,
+            file.kind,
+            &text,
+        ))
     }
 
     /// New chunks first, then the deletes: the old version stays whole until the new one is.
-    async fn write_doc(&self, chunks: Vec<Chunk>, old: &BTreeSet<String>, summary: &mut IngestSummary) -> Result<()> {
+    async fn write_doc(
+        &self,
+        chunks: Vec<Chunk>,
+        old: &BTreeSet<String>,
+        summary: &mut IngestSummary,
+    ) -> Result<()> {
         let mut seen = HashSet::new();
         let mut new = Vec::new();
         for chunk in chunks {
@@ -285,7 +327,11 @@ impl Ingestor {
             self.index.upsert(points).await?;
         }
         summary.chunks_added += new.len();
-        let vanished: Vec<String> = old.iter().filter(|id| !seen.contains(*id)).cloned().collect();
+        let vanished: Vec<String> = old
+            .iter()
+            .filter(|id| !seen.contains(*id))
+            .cloned()
+            .collect();
         summary.chunks_removed += vanished.len();
         if !vanished.is_empty() {
             self.index.delete(vanished).await?;
@@ -306,7 +352,11 @@ impl Ingestor {
     /// A UUID from the chunk id, the model and the sparse encoding: re-embedding with another
     /// model writes new points (and removes the old ones) instead of keeping stale vectors.
     fn point_id(&self, chunk: &Chunk) -> String {
-        let digest = sha256_hex(&[&chunk.chunk_id, self.embedder.model_id(), &self.bm25.signature()]);
+        let digest = sha256_hex(&[
+            &chunk.chunk_id,
+            self.embedder.model_id(),
+            &self.bm25.signature(),
+        ]);
         let mut bytes = [0u8; 16];
         // A hex digest always decodes; its first 16 bytes are the UUID.
         if let Ok(raw) = hex::decode(&digest[..32]) {
@@ -340,10 +390,21 @@ fn skipped(file: &Found, reason: SkipReason) -> Skipped {
 }
 
 /// See [`Ingestor::check_model`]; the retriever runs the same check.
-pub async fn check_model(index: &dyn VectorIndex, source: &str, model_id: &str, bm25: &Bm25) -> Result<()> {
+pub async fn check_model(
+    index: &dyn VectorIndex,
+    source: &str,
+    model_id: &str,
+    bm25: &Bm25,
+) -> Result<()> {
     let sparse = bm25.signature();
     for (_, payload) in index.ids_where(keys::SOURCE, source).await? {
-        let field = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("an unknown model").to_string();
+        let field = |k: &str| {
+            payload
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("an unknown model")
+                .to_string()
+        };
         let indexed = field(keys::EMBEDDING_MODEL);
         if indexed != model_id {
             return Err(RetrievalError::ModelMismatch {
@@ -353,7 +414,10 @@ pub async fn check_model(index: &dyn VectorIndex, source: &str, model_id: &str, 
         }
         let indexed = field(keys::SPARSE_MODEL);
         if indexed != sparse {
-            return Err(RetrievalError::ModelMismatch { indexed, current: sparse });
+            return Err(RetrievalError::ModelMismatch {
+                indexed,
+                current: sparse,
+            });
         }
     }
     Ok(())
@@ -365,16 +429,24 @@ fn find_documents(paths: &[PathBuf]) -> Result<Vec<Found>> {
     let mut found = Vec::new();
     for root in paths {
         let meta = std::fs::metadata(root).map_err(RetrievalError::io(root))?;
-        let base: &Path = if meta.is_dir() { root } else { root.parent().unwrap_or(Path::new("")) };
+        let base: &Path = if meta.is_dir() {
+            root
+        } else {
+            root.parent().unwrap_or(Path::new(""))
+        };
         for entry in WalkDir::new(root).follow_links(false).sort_by_file_name() {
             let entry = entry.map_err(|e| RetrievalError::Io {
                 path: e.path().map_or_else(|| root.clone(), Path::to_path_buf),
-                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("file system loop")),
             })?;
             if !entry.file_type().is_file() {
                 continue;
             }
-            let Some(kind) = DocKind::of(entry.path()) else { continue };
+            let Some(kind) = DocKind::of(entry.path()) else {
+                continue;
+            };
             let rel = entry.path().strip_prefix(base).unwrap_or(entry.path());
             let doc = rel
                 .components()

@@ -13,7 +13,7 @@ use crate::embed::Embedder;
 use crate::index::{Filter, Hit, Query, VectorIndex};
 use crate::ingest::keys;
 use crate::sparse::Bm25;
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 /// How many chunks to return and how good they must be.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,12 +49,22 @@ pub struct RetrievedChunk {
 
 impl RetrievedChunk {
     fn from_hit(hit: Hit) -> RetrievedChunk {
-        let s = |k: &str| hit.payload.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |k: &str| {
+            hit.payload
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         RetrievedChunk {
             source: s(keys::SOURCE),
             doc: s(keys::DOC),
             heading: s(keys::HEADING),
-            title: hit.payload.get(keys::TITLE).and_then(Value::as_str).map(str::to_string),
+            title: hit
+                .payload
+                .get(keys::TITLE)
+                .and_then(Value::as_str)
+                .map(str::to_string),
             chunk_id: s(keys::CHUNK_ID),
             content_hash: s(keys::CONTENT_HASH),
             text: s(keys::TEXT),
@@ -104,9 +114,13 @@ pub struct Passage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Answer {
-    Passages { passages: Vec<Passage> },
+    Passages {
+        passages: Vec<Passage>,
+    },
     /// Nothing in the index answers it (or the index is empty).
-    NoRunbook { reason: String },
+    NoRunbook {
+        reason: String,
+    },
 }
 
 pub struct HybridRetriever {
@@ -127,7 +141,12 @@ impl std::fmt::Debug for HybridRetriever {
 }
 
 impl HybridRetriever {
-    pub fn new(index: Arc<dyn VectorIndex>, embedder: Arc<dyn Embedder>, bm25: Bm25, opts: RetrieverOptions) -> Self {
+    pub fn new(
+        index: Arc<dyn VectorIndex>,
+        embedder: Arc<dyn Embedder>,
+        bm25: Bm25,
+        opts: RetrieverOptions,
+    ) -> Self {
         HybridRetriever {
             index,
             embedder,
@@ -138,13 +157,22 @@ impl HybridRetriever {
 
     /// Errors when `source` was indexed with another model (see `ingest::check_model`).
     pub async fn check_model(&self, source: &str) -> Result<()> {
-        crate::ingest::check_model(self.index.as_ref(), source, self.embedder.model_id(), &self.bm25).await
+        crate::ingest::check_model(
+            self.index.as_ref(),
+            source,
+            self.embedder.model_id(),
+            &self.bm25,
+        )
+        .await
     }
 
     /// The best `top_k` chunks at or above the score threshold, best first.
     pub async fn search(&self, question: &str) -> Result<Vec<RetrievedChunk>> {
         let hits = self.ranked(question, self.opts.top_k).await?;
-        Ok(hits.into_iter().filter(|c| c.score >= self.opts.min_score).collect())
+        Ok(hits
+            .into_iter()
+            .filter(|c| c.score >= self.opts.min_score)
+            .collect())
     }
 
     /// Up to `limit` chunks in the index's fused order, without threshold.
@@ -201,7 +229,13 @@ impl Retriever for HybridRetriever {
     }
 
     async fn retrieve(&self, nl: &str) -> Result<Retrieval, RetrieveError> {
-        if self.index.count().await.map_err(|e| unavailable(&e.into()))? == 0 {
+        if self
+            .index
+            .count()
+            .await
+            .map_err(|e| unavailable(&e.into()))?
+            == 0
+        {
             return Ok(Retrieval::Skipped {
                 reason: "the runbook index is empty".into(),
             });

@@ -21,11 +21,19 @@ const STOPWORDS: &[&str] = &[
 /// `crash`, `looping`), so alert names match the words of a question.
 pub fn tokenize(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let parts = camel_parts(word);
         let lower = word.to_lowercase();
         if parts.len() > 1 {
-            out.extend(parts.into_iter().map(|p| p.to_lowercase()).filter(|p| keep(p)));
+            out.extend(
+                parts
+                    .into_iter()
+                    .map(|p| p.to_lowercase())
+                    .filter(|p| keep(p)),
+            );
         }
         if keep(&lower) {
             out.push(lower);
@@ -176,8 +184,15 @@ mod tests {
         assert!(many.values[0] > once.values[0]);
         assert!(many.values[0] < bm.k1 + 1.0, "bounded by k1 + 1");
         let long = bm.document(&format!("disk {}", "word ".repeat(300)));
-        let i = long.indices.iter().position(|&i| i == once.indices[0]).unwrap();
-        assert!(long.values[i] < once.values[0], "longer documents weigh a term less");
+        let i = long
+            .indices
+            .iter()
+            .position(|&i| i == once.indices[0])
+            .unwrap();
+        assert!(
+            long.values[i] < once.values[0],
+            "longer documents weigh a term less"
+        );
     }
 
     #[test]

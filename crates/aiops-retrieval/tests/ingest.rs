@@ -1,12 +1,16 @@
 //! Ingest against the in-memory index double with the real MiniLM model: idempotence,
 //! updates, deletions, skipped files, per-document atomicity, limits and the model check.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use aiops_retrieval::{Bm25, Embedder, IngestOptions, Ingestor, RetrievalError, SkipReason, VectorIndex};
+use aiops_retrieval::{
+    Bm25, Embedder, IngestOptions, Ingestor, RetrievalError, SkipReason, VectorIndex,
+};
 use support::{Counting, MemoryIndex};
 
 fn write(dir: &Path, rel: &str, text: &[u8]) {
@@ -22,13 +26,22 @@ fn corpus() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "node/DiskFull.md", DISK.as_bytes());
     write(dir.path(), "etcd/etcdNoLeader.markdown", ETCD.as_bytes());
-    write(dir.path(), "notes.txt", b"Plain notes about on-call handover.\n");
+    write(
+        dir.path(),
+        "notes.txt",
+        b"Plain notes about on-call handover.\n",
+    );
     write(dir.path(), "image.png", b"\x89PNG not a document");
     dir
 }
 
 fn ingestor(index: &Arc<MemoryIndex>, embedder: Arc<dyn Embedder>) -> Ingestor {
-    Ingestor::new(index.clone(), embedder, Bm25::default(), IngestOptions::new("runbooks"))
+    Ingestor::new(
+        index.clone(),
+        embedder,
+        Bm25::default(),
+        IngestOptions::new("runbooks"),
+    )
 }
 
 #[tokio::test]
@@ -40,13 +53,21 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
     let paths = [dir.path().to_path_buf()];
     let progress = Mutex::new(Vec::new());
     let first = ing
-        .ingest(&paths, |p| progress.lock().unwrap().push((p.done, p.total, p.doc.clone())))
+        .ingest(&paths, |p| {
+            progress
+                .lock()
+                .unwrap()
+                .push((p.done, p.total, p.doc.clone()))
+        })
         .await
         .unwrap();
     assert_eq!(first.documents, 3);
     assert_eq!(first.chunks_added, 5, "{first:?}");
     assert_eq!((first.chunks_kept, first.chunks_removed), (0, 0));
-    assert!(first.skipped.is_empty(), "a .png is not a document: {first:?}");
+    assert!(
+        first.skipped.is_empty(),
+        "a .png is not a document: {first:?}"
+    );
     assert_eq!(
         *progress.lock().unwrap(),
         [
@@ -59,19 +80,38 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
     let before = index.payloads();
 
     let second = ing.ingest(&paths, |_| {}).await.unwrap();
-    assert_eq!((second.chunks_added, second.chunks_kept, second.chunks_removed), (0, 5, 0));
+    assert_eq!(
+        (
+            second.chunks_added,
+            second.chunks_kept,
+            second.chunks_removed
+        ),
+        (0, 5, 0)
+    );
     assert_eq!(embedder.count(), 5, "nothing re-embedded");
     assert_eq!(index.payloads(), before);
 
     // Every point carries what a citation and the model check need; front matter is not text.
-    let p = index.payloads().into_iter().find(|p| p["doc"] == "node/DiskFull.md").unwrap();
+    let p = index
+        .payloads()
+        .into_iter()
+        .find(|p| p["doc"] == "node/DiskFull.md")
+        .unwrap();
     assert_eq!(p["title"], "Disk Full");
     assert_eq!(p["tags"], serde_json::json!(["storage"]));
     assert_eq!(p["source"], "runbooks");
-    assert_eq!(p["embedding_model"], "sentence-transformers/all-MiniLM-L6-v2");
+    assert_eq!(
+        p["embedding_model"],
+        "sentence-transformers/all-MiniLM-L6-v2"
+    );
     assert!(p["heading"].as_str().unwrap().starts_with("DiskFull > "));
     assert_eq!(p["chunk_id"].as_str().unwrap().len(), 64);
-    assert!(index.payloads().iter().all(|p| !p["text"].as_str().unwrap().contains("weight")));
+    assert!(
+        index
+            .payloads()
+            .iter()
+            .all(|p| !p["text"].as_str().unwrap().contains("weight"))
+    );
 
     let json = serde_json::to_value(&second).unwrap();
     assert_eq!(json["chunks_kept"], 5);
@@ -87,13 +127,28 @@ async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
 
-    write(dir.path(), "node/DiskFull.md", DISK.replace("Delete old logs.", "Rotate and compress logs.").as_bytes());
+    write(
+        dir.path(),
+        "node/DiskFull.md",
+        DISK.replace("Delete old logs.", "Rotate and compress logs.")
+            .as_bytes(),
+    );
     std::fs::remove_file(dir.path().join("notes.txt")).unwrap();
     let s = ing.ingest(&paths, |_| {}).await.unwrap();
-    assert_eq!((s.chunks_added, s.chunks_kept, s.chunks_removed), (1, 3, 2), "{s:?}");
+    assert_eq!(
+        (s.chunks_added, s.chunks_kept, s.chunks_removed),
+        (1, 3, 2),
+        "{s:?}"
+    );
     assert_eq!(s.documents_removed, 1);
     assert_eq!(embedder.count(), 6);
-    assert_eq!(index.texts_of("node/DiskFull.md"), ["Rotate and compress logs.", "The filesystem is almost full."]);
+    assert_eq!(
+        index.texts_of("node/DiskFull.md"),
+        [
+            "Rotate and compress logs.",
+            "The filesystem is almost full."
+        ]
+    );
     assert!(index.texts_of("notes.txt").is_empty());
     assert_eq!(index.count().await.unwrap(), 4);
 }
@@ -107,7 +162,12 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
     ing.ingest(&paths, |_| {}).await.unwrap();
     let old = index.texts_of("node/DiskFull.md");
 
-    write(dir.path(), "node/DiskFull.md", DISK.replace("Delete old logs.", "Something new.").as_bytes());
+    write(
+        dir.path(),
+        "node/DiskFull.md",
+        DISK.replace("Delete old logs.", "Something new.")
+            .as_bytes(),
+    );
     *index.fail_upsert_of_doc.lock().unwrap() = Some("node/DiskFull.md".into());
     let err = ing.ingest(&paths, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), "vector_unavailable");
@@ -115,7 +175,10 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
 
     *index.fail_upsert_of_doc.lock().unwrap() = None;
     ing.ingest(&paths, |_| {}).await.unwrap();
-    assert_eq!(index.texts_of("node/DiskFull.md"), ["Something new.", "The filesystem is almost full."]);
+    assert_eq!(
+        index.texts_of("node/DiskFull.md"),
+        ["Something new.", "The filesystem is almost full."]
+    );
 }
 
 #[tokio::test]
@@ -125,7 +188,12 @@ async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index(
     let mut opts = IngestOptions::new("runbooks");
     opts.max_file_bytes = 2000;
     opts.max_chunks_per_doc = 3;
-    let ing = Ingestor::new(index.clone(), Arc::new(support::minilm()), Bm25::default(), opts);
+    let ing = Ingestor::new(
+        index.clone(),
+        Arc::new(support::minilm()),
+        Bm25::default(),
+        opts,
+    );
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
     assert!(!index.texts_of("notes.txt").is_empty());
@@ -135,17 +203,36 @@ async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index(
     write(dir.path(), "big.md", "# Big\n".repeat(1000).as_bytes());
     write(dir.path(), "many.md", b"# a\n1\n# b\n2\n# c\n3\n# d\n4\n");
     let s = ing.ingest(&paths, |_| {}).await.unwrap();
-    let reasons: Vec<(&str, &SkipReason)> = s.skipped.iter().map(|k| (k.path.as_str(), &k.reason)).collect();
+    let reasons: Vec<(&str, &SkipReason)> = s
+        .skipped
+        .iter()
+        .map(|k| (k.path.as_str(), &k.reason))
+        .collect();
     assert_eq!(
         reasons,
         [
-            ("big.md", &SkipReason::TooLarge { bytes: 6000, limit: 2000 }),
+            (
+                "big.md",
+                &SkipReason::TooLarge {
+                    bytes: 6000,
+                    limit: 2000
+                }
+            ),
             ("bin.md", &SkipReason::Binary),
-            ("many.md", &SkipReason::TooManyChunks { chunks: 4, limit: 3 }),
+            (
+                "many.md",
+                &SkipReason::TooManyChunks {
+                    chunks: 4,
+                    limit: 3
+                }
+            ),
             ("notes.txt", &SkipReason::NotUtf8),
         ]
     );
-    assert!(index.texts_of("notes.txt").is_empty(), "a skipped document leaves the index");
+    assert!(
+        index.texts_of("notes.txt").is_empty(),
+        "a skipped document leaves the index"
+    );
     assert_eq!(s.documents, 2);
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["skipped"][0]["reason"]["kind"], "too_large");
@@ -158,7 +245,9 @@ async fn another_model_is_refused_at_start_up_and_a_reingest_replaces_its_vector
     let index = MemoryIndex::new();
     let paths = [dir.path().to_path_buf()];
     let ing = ingestor(&index, Arc::new(support::minilm()));
-    ing.check_model().await.expect("an empty index fits any model");
+    ing.check_model()
+        .await
+        .expect("an empty index fits any model");
     ing.ingest(&paths, |_| {}).await.unwrap();
     ing.check_model().await.unwrap();
 
@@ -176,7 +265,12 @@ async fn another_model_is_refused_at_start_up_and_a_reingest_replaces_its_vector
     let s = other.ingest(&paths, |_| {}).await.unwrap();
     assert_eq!((s.chunks_added, s.chunks_kept, s.chunks_removed), (5, 0, 5));
     other.check_model().await.unwrap();
-    assert!(index.payloads().iter().all(|p| p["embedding_model"] == "other-model"));
+    assert!(
+        index
+            .payloads()
+            .iter()
+            .all(|p| p["embedding_model"] == "other-model")
+    );
 }
 
 #[tokio::test]
@@ -184,14 +278,37 @@ async fn sources_are_separate_and_a_single_file_can_be_ingested() {
     let dir = corpus();
     let index = MemoryIndex::new();
     let model: Arc<dyn Embedder> = Arc::new(support::minilm());
-    let a = Ingestor::new(index.clone(), model.clone(), Bm25::default(), IngestOptions::new("a"));
-    let b = Ingestor::new(index.clone(), model, Bm25::default(), IngestOptions::new("b"));
+    let a = Ingestor::new(
+        index.clone(),
+        model.clone(),
+        Bm25::default(),
+        IngestOptions::new("a"),
+    );
+    let b = Ingestor::new(
+        index.clone(),
+        model,
+        Bm25::default(),
+        IngestOptions::new("b"),
+    );
     a.ingest(&[dir.path().to_path_buf()], |_| {}).await.unwrap();
     let file: PathBuf = dir.path().join("node/DiskFull.md");
     let s = b.ingest(&[file], |_| {}).await.unwrap();
-    assert_eq!((s.documents, s.chunks_added, s.documents_removed), (1, 2, 0));
-    assert_eq!(index.ids_where("doc", "DiskFull.md").await.unwrap().len(), 2);
-    assert_eq!(index.ids_where("source", "a").await.unwrap().len(), 5, "source a untouched");
-    let missing = a.ingest(&[dir.path().join("nope")], |_| {}).await.unwrap_err();
+    assert_eq!(
+        (s.documents, s.chunks_added, s.documents_removed),
+        (1, 2, 0)
+    );
+    assert_eq!(
+        index.ids_where("doc", "DiskFull.md").await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        index.ids_where("source", "a").await.unwrap().len(),
+        5,
+        "source a untouched"
+    );
+    let missing = a
+        .ingest(&[dir.path().join("nope")], |_| {})
+        .await
+        .unwrap_err();
     assert_eq!(missing.code(), "retrieval_io");
 }

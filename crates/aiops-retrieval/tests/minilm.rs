@@ -2,6 +2,8 @@
 //! same package files (`tests/data/minilm_reference.py` says how), plus the properties a
 //! sentence embedding must have.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
+
 mod support;
 
 use aiops_retrieval::{Embedder, MiniLm, RetrievalError, embed::cosine};
@@ -27,15 +29,28 @@ async fn vectors_match_the_reference_implementation() {
     let batch = model.embed(&texts).await.unwrap();
     for (r, v) in refs.iter().zip(&batch) {
         assert_eq!(v.len(), 384);
-        let max_diff = r.embedding.iter().zip(v).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let max_diff = r
+            .embedding
+            .iter()
+            .zip(v)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert!(max_diff < 1e-4, "{:?}: differs by {max_diff}", r.text);
         assert!(cosine(&r.embedding, v) > 0.9999, "{:?}", r.text);
     }
     // ... and one at a time gives the same.
     for (r, v) in refs.iter().zip(&batch) {
         let single = model.embed(std::slice::from_ref(&r.text)).await.unwrap();
-        let diff = single[0].iter().zip(v).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(diff < 1e-5, "{:?}: batch and single differ by {diff}", r.text);
+        let diff = single[0]
+            .iter()
+            .zip(v)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "{:?}: batch and single differ by {diff}",
+            r.text
+        );
     }
 }
 
@@ -57,7 +72,10 @@ async fn vectors_are_unit_length_and_paraphrases_are_closer_than_unrelated_text(
     }
     let para = cosine(&v[0], &v[1]);
     let unrelated = cosine(&v[0], &v[2]);
-    assert!(para > 0.5 && unrelated < 0.2, "paraphrase {para}, unrelated {unrelated}");
+    assert!(
+        para > 0.5 && unrelated < 0.2,
+        "paraphrase {para}, unrelated {unrelated}"
+    );
 }
 
 #[tokio::test]

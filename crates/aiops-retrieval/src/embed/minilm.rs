@@ -12,7 +12,7 @@ use moka::sync::Cache;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
 use super::Embedder;
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 /// Texts per forward pass: large enough to amortise the call, small enough that padding
 /// to the longest text in a batch stays cheap (texts are sorted by length first).
@@ -37,7 +37,9 @@ struct Model {
 
 impl std::fmt::Debug for MiniLm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MiniLm").field("dim", &self.model.dim).finish()
+        f.debug_struct("MiniLm")
+            .field("dim", &self.model.dim)
+            .finish()
     }
 }
 
@@ -64,8 +66,9 @@ impl MiniLm {
         tokenizer.with_padding(Some(PaddingParams::default()));
         let device = Device::Cpu;
         // Read into memory rather than mapped: the crate forbids `unsafe`, and 90 MB is small.
-        let vb = VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
-            .map_err(|e| RetrievalError::ModelLoad(format!("model.safetensors: {e}")))?;
+        let vb =
+            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
+                .map_err(|e| RetrievalError::ModelLoad(format!("model.safetensors: {e}")))?;
         let bert = BertModel::load(vb, &config)
             .map_err(|e| RetrievalError::ModelLoad(format!("model.safetensors: {e}")))?;
         Ok(MiniLm {
@@ -86,7 +89,10 @@ impl MiniLm {
         let mut out = vec![Vec::new(); texts.len()];
         for batch in order.chunks(BATCH) {
             let inputs: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
-            let vectors = self.model.forward(&inputs).map_err(|e| RetrievalError::Embed(e.to_string()))?;
+            let vectors = self
+                .model
+                .forward(&inputs)
+                .map_err(|e| RetrievalError::Embed(e.to_string()))?;
             for (&i, v) in batch.iter().zip(vectors) {
                 out[i] = v;
             }
@@ -96,12 +102,18 @@ impl MiniLm {
 }
 
 impl Model {
-    fn forward(&self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
+    fn forward(
+        &self,
+        texts: &[&str],
+    ) -> std::result::Result<Vec<Vec<f32>>, Box<dyn std::error::Error + Send + Sync>> {
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true)?;
         let n = encodings.len();
         let len = encodings.first().map_or(0, |e| e.len());
         let flat = |f: fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> {
-            encodings.iter().flat_map(|e| f(e).iter().copied()).collect()
+            encodings
+                .iter()
+                .flat_map(|e| f(e).iter().copied())
+                .collect()
         };
         let ids = Tensor::from_vec(flat(|e| e.get_ids()), (n, len), &self.device)?;
         let types = Tensor::from_vec(flat(|e| e.get_type_ids()), (n, len), &self.device)?;

@@ -9,7 +9,7 @@ mod ollama;
 pub use minilm::MiniLm;
 pub use ollama::OllamaEmbedder;
 
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 /// Text → unit-length dense vectors of one model.
 #[async_trait::async_trait]

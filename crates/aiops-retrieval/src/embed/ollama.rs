@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Embedder;
-use crate::{RetrievalError, Result};
+use crate::{Result, RetrievalError};
 
 #[derive(Debug, Clone)]
 pub struct OllamaEmbedder {
@@ -42,7 +42,9 @@ impl OllamaEmbedder {
         let probe = this.request(&["dimension probe".to_string()]).await?;
         this.dim = probe.first().map_or(0, Vec::len);
         if this.dim == 0 {
-            return Err(RetrievalError::Ollama(format!("{model} returned an empty vector")));
+            return Err(RetrievalError::Ollama(format!(
+                "{model} returned an empty vector"
+            )));
         }
         Ok(this)
     }

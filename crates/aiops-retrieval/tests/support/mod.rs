@@ -6,7 +6,7 @@
 //! (`modifier: idf`), and reciprocal rank fusion of the two rankings. It is small enough to
 //! be obviously right, which is what a reference for retrieval quality needs.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,7 +26,10 @@ pub fn model_dir() -> PathBuf {
     }
     let vars = aiops_test_support::run_script("bootstrap/embeddings.sh", &["path"], &[])
         .expect("the embedding model (bash bootstrap/embeddings.sh install)");
-    PathBuf::from(vars.get("AIOPS_EMBED_MODEL_DIR").expect("AIOPS_EMBED_MODEL_DIR"))
+    PathBuf::from(
+        vars.get("AIOPS_EMBED_MODEL_DIR")
+            .expect("AIOPS_EMBED_MODEL_DIR"),
+    )
 }
 
 /// One loaded model per test binary.
@@ -98,7 +101,12 @@ impl MemoryIndex {
     }
 
     pub fn payloads(&self) -> Vec<Map<String, Value>> {
-        self.points.lock().unwrap().values().map(|p| p.payload.clone()).collect()
+        self.points
+            .lock()
+            .unwrap()
+            .values()
+            .map(|p| p.payload.clone())
+            .collect()
     }
 
     /// Texts of the points of `doc`, sorted.
@@ -169,10 +177,10 @@ impl VectorIndex for MemoryIndex {
     }
 
     async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorError> {
-        if let Some(doc) = self.fail_upsert_of_doc.lock().unwrap().as_deref() {
-            if points.iter().any(|p| p.payload["doc"] == doc) {
-                return Err(VectorError::Unavailable("injected failure".into()));
-            }
+        if let Some(doc) = self.fail_upsert_of_doc.lock().unwrap().as_deref()
+            && points.iter().any(|p| p.payload["doc"] == doc)
+        {
+            return Err(VectorError::Unavailable("injected failure".into()));
         }
         let mut all = self.points.lock().unwrap();
         for p in points {
@@ -207,7 +215,10 @@ impl VectorIndex for MemoryIndex {
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError> {
         self.up()?;
         let all = self.points.lock().unwrap();
-        let points: Vec<&Point> = all.values().filter(|p| passes(&q.filter, &p.payload)).collect();
+        let points: Vec<&Point> = all
+            .values()
+            .filter(|p| passes(&q.filter, &p.payload))
+            .collect();
         // IDF over the collection, as Qdrant's `modifier: idf` computes it.
         let n = all.len() as f32;
         let mut df: BTreeMap<u32, f32> = BTreeMap::new();
@@ -225,7 +236,13 @@ impl VectorIndex for MemoryIndex {
             s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             s
         };
-        let dense = rank(points.iter().enumerate().map(|(i, p)| (i, cosine(&q.dense, &p.dense))).collect());
+        let dense = rank(
+            points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (i, cosine(&q.dense, &p.dense)))
+                .collect(),
+        );
         let sparse = rank(
             points
                 .iter()
