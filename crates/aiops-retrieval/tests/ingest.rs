@@ -126,6 +126,11 @@ async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes
     let ing = ingestor(&index, embedder.clone());
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
+    let etcd = index
+        .ids_where("doc", "etcd/etcdNoLeader.markdown")
+        .await
+        .unwrap();
+    assert_eq!(etcd.len(), 2);
 
     write(
         dir.path(),
@@ -151,6 +156,14 @@ async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes
     );
     assert!(index.texts_of("notes.txt").is_empty());
     assert_eq!(index.count().await.unwrap(), 4);
+    // The other document's points are the same points (ids and payloads), not rewritten.
+    assert_eq!(
+        index
+            .ids_where("doc", "etcd/etcdNoLeader.markdown")
+            .await
+            .unwrap(),
+        etcd
+    );
 }
 
 #[tokio::test]
@@ -168,7 +181,7 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
         DISK.replace("Delete old logs.", "Something new.")
             .as_bytes(),
     );
-    *index.fail_upsert_of_doc.lock().unwrap() = Some("node/DiskFull.md".into());
+    *index.fail_upsert_of_doc.lock().unwrap() = Some(("node/DiskFull.md".into(), 0));
     let err = ing.ingest(&paths, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), "vector_unavailable");
     assert_eq!(index.texts_of("node/DiskFull.md"), old);
@@ -178,6 +191,54 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
     assert_eq!(
         index.texts_of("node/DiskFull.md"),
         ["Something new.", "The filesystem is almost full."]
+    );
+}
+
+#[tokio::test]
+async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
+    let dir = corpus();
+    let index = MemoryIndex::new();
+    // One chunk per upsert, so an edit of both sections takes two writes.
+    let mut opts = IngestOptions::new("runbooks");
+    opts.embed_batch = 1;
+    let ing = Ingestor::new(
+        index.clone(),
+        Arc::new(support::minilm()),
+        Bm25::default(),
+        opts,
+    );
+    let paths = [dir.path().to_path_buf()];
+    ing.ingest(&paths, |_| {}).await.unwrap();
+    let old = index.texts_of("node/DiskFull.md");
+    let others = index.texts_of("etcd/etcdNoLeader.markdown");
+
+    let edited = DISK
+        .replace("Delete old logs.", "Rotate logs.")
+        .replace("almost full.", "nearly full.");
+    write(dir.path(), "node/DiskFull.md", edited.as_bytes());
+    *index.fail_upsert_of_doc.lock().unwrap() = Some(("node/DiskFull.md".into(), 1));
+    let err = ing.ingest(&paths, |_| {}).await.unwrap_err();
+    assert_eq!(err.code(), "vector_unavailable");
+    // The first new chunk is in, the second never came: every old chunk is still there.
+    let now = index.texts_of("node/DiskFull.md");
+    assert_eq!(now.len(), old.len() + 1, "{now:?}");
+    assert!(
+        old.iter().all(|t| now.contains(t)),
+        "old version broken: {now:?}"
+    );
+    assert_eq!(index.texts_of("etcd/etcdNoLeader.markdown"), others);
+
+    // The next run finishes the job: the written chunk is kept, the rest replaced.
+    *index.fail_upsert_of_doc.lock().unwrap() = None;
+    let s = ing.ingest(&paths, |_| {}).await.unwrap();
+    assert_eq!(
+        (s.chunks_added, s.chunks_kept, s.chunks_removed),
+        (1, 4, 2),
+        "{s:?}"
+    );
+    assert_eq!(
+        index.texts_of("node/DiskFull.md"),
+        ["Rotate logs.", "The filesystem is nearly full."]
     );
 }
 

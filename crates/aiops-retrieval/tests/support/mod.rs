@@ -89,8 +89,9 @@ const RRF_K: f32 = 60.0;
 pub struct MemoryIndex {
     points: Mutex<BTreeMap<String, Point>>,
     dim: Mutex<Option<usize>>,
-    /// Upserts fail while a point of this document is in the batch (failure injection).
-    pub fail_upsert_of_doc: Mutex<Option<String>>,
+    /// Failure injection: upserts holding a point of this document fail once the given
+    /// number of them has succeeded (0: the first fails), so a write can break mid-document.
+    pub fail_upsert_of_doc: Mutex<Option<(String, usize)>>,
     /// Every search and count fails while set (a backend that went away).
     pub down: Mutex<bool>,
 }
@@ -177,10 +178,13 @@ impl VectorIndex for MemoryIndex {
     }
 
     async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorError> {
-        if let Some(doc) = self.fail_upsert_of_doc.lock().unwrap().as_deref()
-            && points.iter().any(|p| p.payload["doc"] == doc)
+        if let Some((doc, still_ok)) = self.fail_upsert_of_doc.lock().unwrap().as_mut()
+            && points.iter().any(|p| p.payload["doc"] == *doc)
         {
-            return Err(VectorError::Unavailable("injected failure".into()));
+            if *still_ok == 0 {
+                return Err(VectorError::Unavailable("injected failure".into()));
+            }
+            *still_ok -= 1;
         }
         let mut all = self.points.lock().unwrap();
         for p in points {
