@@ -93,8 +93,8 @@ pub async fn eval_retrieval(
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         let mut docs: Vec<String> = Vec::new();
         for c in chunks {
-            if !docs.contains(&c.doc) {
-                docs.push(c.doc);
+            if !docs.contains(&c.citation.doc) {
+                docs.push(c.citation.doc);
             }
         }
         let rank = docs

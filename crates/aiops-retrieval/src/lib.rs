@@ -27,7 +27,7 @@ pub use error::RetrievalError;
 pub use eval::{EvalOptions, EvalReport, eval_retrieval};
 pub use index::{Filter, Hit, IndexSpec, Point, Query, SparseVector, VectorError, VectorIndex};
 pub use ingest::{IngestOptions, IngestSummary, Ingestor, Progress, SkipReason, Skipped};
-pub use retriever::{Answer, Citation, HybridRetriever, Passage, RetrievedChunk, RetrieverOptions};
+pub use retriever::{Answer, Citation, HybridRetriever, Passage, RetrieverOptions};
 pub use sparse::Bm25;
 
 /// Results of this crate.

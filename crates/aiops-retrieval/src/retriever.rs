@@ -34,49 +34,14 @@ impl Default for RetrieverOptions {
     }
 }
 
-/// A retrieved chunk with everything a citation needs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RetrievedChunk {
-    pub source: String,
-    pub doc: String,
-    pub heading: String,
-    pub title: Option<String>,
-    pub chunk_id: String,
-    pub content_hash: String,
-    pub text: String,
-    pub score: f32,
-}
-
-impl RetrievedChunk {
-    fn from_hit(hit: Hit) -> RetrievedChunk {
-        let s = |k: &str| {
-            hit.payload
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        RetrievedChunk {
-            source: s(keys::SOURCE),
-            doc: s(keys::DOC),
-            heading: s(keys::HEADING),
-            title: hit
-                .payload
-                .get(keys::TITLE)
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            chunk_id: s(keys::CHUNK_ID),
-            content_hash: s(keys::CONTENT_HASH),
-            text: s(keys::TEXT),
-            score: hit.score,
-        }
-    }
-}
-
-/// `aiops_core::ContextChunk` has no doc/heading/id fields yet: the source names
-/// `<source>/<doc>`, the title carries the heading path.
-impl From<RetrievedChunk> for ContextChunk {
-    fn from(c: RetrievedChunk) -> ContextChunk {
+/// The one place a passage becomes the daemon's `aiops_core::ContextChunk`, which on main
+/// has no doc/heading/id fields yet: `source` names `<source>/<doc>`, `title` carries the
+/// title and heading path (`<title>: <heading>`), `score` is the fused score, `text` the
+/// chunk's text. (When `ContextChunk` gains `doc`, `heading`, `chunk_id` and `content_hash`,
+/// they are filled here from the citation.)
+impl From<Passage> for ContextChunk {
+    fn from(p: Passage) -> ContextChunk {
+        let c = p.citation;
         let title = match (c.title, c.heading.is_empty()) {
             (Some(t), false) => Some(format!("{t}: {}", c.heading)),
             (Some(t), true) => Some(t),
@@ -85,9 +50,9 @@ impl From<RetrievedChunk> for ContextChunk {
         };
         ContextChunk {
             source: format!("{}/{}", c.source, c.doc),
-            score: f64::from(c.score),
+            score: f64::from(p.score),
             title,
-            text: c.text,
+            text: p.text,
         }
     }
 }
@@ -103,11 +68,41 @@ pub struct Citation {
     pub content_hash: String,
 }
 
+/// A retrieved chunk: its text, fused score and where it comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Passage {
     pub text: String,
     pub score: f32,
     pub citation: Citation,
+}
+
+impl Passage {
+    /// Reads a hit's payload (the keys ingest writes).
+    fn from_hit(hit: Hit) -> Passage {
+        let s = |k: &str| {
+            hit.payload
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Passage {
+            text: s(keys::TEXT),
+            score: hit.score,
+            citation: Citation {
+                source: s(keys::SOURCE),
+                doc: s(keys::DOC),
+                heading: s(keys::HEADING),
+                title: hit
+                    .payload
+                    .get(keys::TITLE)
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                chunk_id: s(keys::CHUNK_ID),
+                content_hash: s(keys::CONTENT_HASH),
+            },
+        }
+    }
 }
 
 /// The answer to a runbook question.
@@ -167,7 +162,7 @@ impl HybridRetriever {
     }
 
     /// The best `top_k` chunks at or above the score threshold, best first.
-    pub async fn search(&self, question: &str) -> Result<Vec<RetrievedChunk>> {
+    pub async fn search(&self, question: &str) -> Result<Vec<Passage>> {
         let hits = self.ranked(question, self.opts.top_k).await?;
         Ok(hits
             .into_iter()
@@ -176,7 +171,7 @@ impl HybridRetriever {
     }
 
     /// Up to `limit` chunks in the index's fused order, without threshold.
-    pub async fn ranked(&self, question: &str, limit: usize) -> Result<Vec<RetrievedChunk>> {
+    pub async fn ranked(&self, question: &str, limit: usize) -> Result<Vec<Passage>> {
         let dense = self.embedder.embed_query(question).await?;
         let query = Query {
             dense,
@@ -185,32 +180,17 @@ impl HybridRetriever {
             limit,
         };
         let hits = self.index.search(&query).await?;
-        Ok(hits.into_iter().map(RetrievedChunk::from_hit).collect())
+        Ok(hits.into_iter().map(Passage::from_hit).collect())
     }
 
     /// `ops.ask`: the passages that answer `question`, with citations, or `NoRunbook`.
     pub async fn answer(&self, question: &str) -> Result<Answer> {
-        let chunks = self.search(question).await?;
-        if chunks.is_empty() {
+        let passages = self.search(question).await?;
+        if passages.is_empty() {
             return Ok(Answer::NoRunbook {
                 reason: "no runbook passage matches the question".into(),
             });
         }
-        let passages = chunks
-            .into_iter()
-            .map(|c| Passage {
-                score: c.score,
-                citation: Citation {
-                    source: c.source,
-                    doc: c.doc,
-                    heading: c.heading,
-                    title: c.title,
-                    chunk_id: c.chunk_id,
-                    content_hash: c.content_hash,
-                },
-                text: c.text,
-            })
-            .collect();
         Ok(Answer::Passages { passages })
     }
 }

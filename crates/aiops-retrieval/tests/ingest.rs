@@ -44,6 +44,18 @@ fn ingestor(index: &Arc<MemoryIndex>, embedder: Arc<dyn Embedder>) -> Ingestor {
     )
 }
 
+/// Source `runbooks` with the real model and options changed by `tune`.
+fn tuned_ingestor(index: &Arc<MemoryIndex>, tune: impl FnOnce(&mut IngestOptions)) -> Ingestor {
+    let mut opts = IngestOptions::new("runbooks");
+    tune(&mut opts);
+    Ingestor::new(
+        index.clone(),
+        Arc::new(support::minilm()),
+        Bm25::default(),
+        opts,
+    )
+}
+
 #[tokio::test]
 async fn a_second_run_embeds_nothing_and_changes_nothing() {
     let dir = corpus();
@@ -199,14 +211,7 @@ async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
     let dir = corpus();
     let index = MemoryIndex::new();
     // One chunk per upsert, so an edit of both sections takes two writes.
-    let mut opts = IngestOptions::new("runbooks");
-    opts.embed_batch = 1;
-    let ing = Ingestor::new(
-        index.clone(),
-        Arc::new(support::minilm()),
-        Bm25::default(),
-        opts,
-    );
+    let ing = tuned_ingestor(&index, |o| o.embed_batch = 1);
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
     let old = index.texts_of("node/DiskFull.md");
@@ -246,15 +251,10 @@ async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
 async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index() {
     let dir = corpus();
     let index = MemoryIndex::new();
-    let mut opts = IngestOptions::new("runbooks");
-    opts.max_file_bytes = 2000;
-    opts.max_chunks_per_doc = 3;
-    let ing = Ingestor::new(
-        index.clone(),
-        Arc::new(support::minilm()),
-        Bm25::default(),
-        opts,
-    );
+    let ing = tuned_ingestor(&index, |o| {
+        o.max_file_bytes = 2000;
+        o.max_chunks_per_doc = 3;
+    });
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
     assert!(!index.texts_of("notes.txt").is_empty());

@@ -1,5 +1,5 @@
-//! The Ollama embedder's failure modes that need no model: nothing listening, and a server
-//! that answers something else than embeddings.
+//! The Ollama embedder without a server: nothing listening is a clear error with a stable
+//! code. (Answers from a real Ollama are not tested here: no embedding model is installed.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 

@@ -118,7 +118,11 @@ async fn filters_and_the_score_threshold_can_leave_no_runbook() {
     .await;
     let chunks = tagged.search("a pod is crash looping").await.unwrap();
     assert!(!chunks.is_empty());
-    assert!(chunks.iter().all(|c| c.doc == "etcd/etcdNoLeader.md"));
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.citation.doc == "etcd/etcdNoLeader.md")
+    );
 
     let (_, other_source) = retriever(RetrieverOptions {
         filter: Filter {
