@@ -396,6 +396,9 @@ fn status_code(err: &QdrantError) -> Option<Code> {
     }
 }
 
+/// How qdrant-client 1.18 starts the message of a connection it could not open.
+const CONNECT_FAILED: &str = "Failed to connect to ";
+
 /// Server and transport errors by what the caller can do about them: a server that is down,
 /// overloaded or too slow is `vector_unavailable` (retry later); refused credentials or a
 /// missing collection are configuration; the rest is the server refusing the operation.
@@ -406,6 +409,11 @@ fn server_error(err: QdrantError) -> VectorError {
         other => other.to_string(),
     };
     match status_code(&err) {
+        // qdrant-client reports a refused or timed-out connection as `Internal` with this
+        // message (its channel pool, 1.18): the only mark of a server that is not there.
+        Some(Code::Internal) if message.starts_with(CONNECT_FAILED) => {
+            VectorError::Unavailable(format!("Qdrant server: {message}"))
+        }
         Some(
             Code::Unavailable
             | Code::DeadlineExceeded

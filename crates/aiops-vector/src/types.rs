@@ -248,7 +248,9 @@ mod tests {
             },
         ];
         for bad in cases {
-            let err = spec().check_points(&[bad.clone()]).expect_err("refused");
+            let err = spec()
+                .check_points(std::slice::from_ref(&bad))
+                .expect_err("refused");
             assert_eq!(err.code(), "vector_invalid", "{bad:?}: {err}");
         }
         let query = Query {
