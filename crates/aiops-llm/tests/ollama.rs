@@ -423,7 +423,11 @@ async fn injected_runbook_text_changes_nothing(ollama: &Ollama, catalog: &Catalo
         context: &context,
     };
     let llm = LlmParser::new(ollama.config(&[SMOLLM])).unwrap();
-    for nl in ["give web a restart", "the ping playbook, run it", "make web faster"] {
+    for nl in [
+        "give web a restart",
+        "the ping playbook, run it",
+        "make web faster",
+    ] {
         let out = llm.parse(nl, &with_context).await;
         assert_sound(catalog, nl, &out);
         if let ParseVerdict::Proposed(p) = &out.verdict {

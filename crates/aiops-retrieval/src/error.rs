@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::index::VectorError;
+use aiops_vector::VectorError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetrievalError {
@@ -41,6 +41,15 @@ impl RetrievalError {
             RetrievalError::ModelMismatch { .. } => "embedding_model_mismatch",
             RetrievalError::Index(e) => e.code(),
             RetrievalError::EvalData { .. } => "eval_data_invalid",
+        }
+    }
+
+    /// The index, or the embedding service, does not answer: retry later (HTTP 503).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            RetrievalError::Index(e) => matches!(e, aiops_vector::VectorError::Unavailable(_)),
+            RetrievalError::Ollama(_) => true,
+            _ => false,
         }
     }
 

@@ -11,11 +11,11 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::embed::Embedder;
-use crate::index::VectorIndex;
 use crate::ingest::{IngestOptions, IngestSummary, Ingestor};
 use crate::retriever::{HybridRetriever, RetrieverOptions};
 use crate::sparse::Bm25;
 use crate::{Result, RetrievalError};
+use aiops_vector::VectorIndex;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOptions {

@@ -20,9 +20,9 @@ use walkdir::WalkDir;
 
 use crate::chunk::{Chunk, ChunkOptions, DocKind, Document, chunk_document, sha256_hex};
 use crate::embed::Embedder;
-use crate::index::{IndexSpec, Point, VectorIndex};
 use crate::sparse::Bm25;
 use crate::{Result, RetrievalError};
+use aiops_vector::{IndexSpec, Point, VectorIndex};
 
 /// Payload keys every point carries.
 pub mod keys {
@@ -68,11 +68,21 @@ impl IngestOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     Binary,
     NotUtf8,
-    TooManyChunks { chunks: usize, limit: usize },
-    Unreadable { error: String },
+    TooManyChunks {
+        chunks: usize,
+        limit: usize,
+    },
+    Unreadable {
+        error: String,
+    },
+    /// Not a relative `.md`, `.markdown` or `.txt` path inside the tree.
+    UnsupportedPath,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -87,6 +97,9 @@ impl std::fmt::Display for SkipReason {
                 write!(f, "{chunks} chunks, over the limit of {limit}")
             }
             SkipReason::Unreadable { error } => write!(f, "unreadable: {error}"),
+            SkipReason::UnsupportedPath => {
+                f.write_str("not a relative .md, .markdown or .txt path inside the tree")
+            }
         }
     }
 }
@@ -110,6 +123,13 @@ pub struct IngestSummary {
     pub documents_removed: usize,
     pub skipped: Vec<Skipped>,
     pub seconds: f64,
+}
+
+/// A document given as text: its path in the source (e.g. `dns-records.md`) and content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextDocument {
+    pub doc: String,
+    pub text: String,
 }
 
 /// Progress after each document, for a progress bar.
@@ -175,53 +195,45 @@ impl Ingestor {
         .await
     }
 
-    /// Ingests the files under `paths` (files or directories); see the module doc.
-    pub async fn ingest(
-        &self,
-        paths: &[PathBuf],
-        progress: impl Fn(&Progress) + Send + Sync,
-    ) -> Result<IngestSummary> {
-        let started = Instant::now();
-        let mut summary = IngestSummary {
-            source: self.opts.source.clone(),
-            ..Default::default()
-        };
+    /// Creates the collection when missing (with this embedder's dimension); verifies it
+    /// otherwise.
+    pub async fn ensure(&self) -> Result<()> {
         self.index
             .ensure(&IndexSpec {
                 collection: self.opts.collection.clone(),
                 dense_dim: self.embedder.dim(),
             })
             .await?;
+        Ok(())
+    }
+
+    /// Ingests the files under `paths` (files or directories) and removes the source's
+    /// documents that are not among them; see the module doc.
+    pub async fn ingest(
+        &self,
+        paths: &[PathBuf],
+        progress: impl Fn(&Progress) + Send + Sync,
+    ) -> Result<IngestSummary> {
+        let started = Instant::now();
+        let mut summary = self.empty_summary();
+        self.ensure().await?;
         let files = find_documents(paths)?;
         let mut held = self.held_by_doc().await?;
         let mut kept_docs = HashSet::new();
         for (n, file) in files.iter().enumerate() {
             let old = held.remove(&file.doc).unwrap_or_default();
             match self.read(file) {
-                Ok(doc) => {
-                    let chunks =
-                        chunk_document(&doc, &self.opts.chunking, self.embedder.model_id());
-                    if chunks.len() > self.opts.max_chunks_per_doc {
-                        summary.skipped.push(skipped(
-                            file,
-                            SkipReason::TooManyChunks {
-                                chunks: chunks.len(),
-                                limit: self.opts.max_chunks_per_doc,
-                            },
-                        ));
-                        self.remove_doc(&old, &mut summary).await?;
-                    } else {
-                        self.write_doc(chunks, &old, &mut summary).await?;
-                        summary.documents += 1;
-                    }
+                Ok(text) => {
+                    self.put_one(&file.doc, file.kind, &text, &old, &mut summary)
+                        .await?
                 }
                 Err(reason @ SkipReason::Unreadable { .. }) => {
                     // Maybe passing (permissions, a file being replaced): keep what is indexed.
                     kept_docs.insert(file.doc.clone());
-                    summary.skipped.push(skipped(file, reason));
+                    summary.skipped.push(skipped(&file.doc, reason));
                 }
                 Err(reason) => {
-                    summary.skipped.push(skipped(file, reason));
+                    summary.skipped.push(skipped(&file.doc, reason));
                     self.remove_doc(&old, &mut summary).await?;
                 }
             }
@@ -236,6 +248,63 @@ impl Ingestor {
                 self.remove_doc(&ids, &mut summary).await?;
             }
         }
+        Ok(self.finish(summary, started))
+    }
+
+    /// Indexes documents given as text (the daemon's `POST /api/v1/documents`), each
+    /// replacing its previous version; the source's other documents stay.
+    pub async fn put(&self, docs: Vec<TextDocument>) -> Result<IngestSummary> {
+        let started = Instant::now();
+        let mut summary = self.empty_summary();
+        self.ensure().await?;
+        for d in docs {
+            let Some(kind) = relative_doc_path(&d.doc).and_then(DocKind::of) else {
+                summary
+                    .skipped
+                    .push(skipped(&d.doc, SkipReason::UnsupportedPath));
+                continue;
+            };
+            let old = self.held_ids(&d.doc).await?;
+            let bytes = d.text.len() as u64;
+            if bytes > self.opts.max_file_bytes {
+                let reason = SkipReason::TooLarge {
+                    bytes,
+                    limit: self.opts.max_file_bytes,
+                };
+                summary.skipped.push(skipped(&d.doc, reason));
+                self.remove_doc(&old, &mut summary).await?;
+            } else if d.text.contains('\0') {
+                summary.skipped.push(skipped(&d.doc, SkipReason::Binary));
+                self.remove_doc(&old, &mut summary).await?;
+            } else {
+                self.put_one(&d.doc, kind, &d.text, &old, &mut summary)
+                    .await?;
+            }
+        }
+        Ok(self.finish(summary, started))
+    }
+
+    /// Removes every document of the source that `keep` does not name.
+    pub async fn retain(&self, keep: &BTreeSet<String>) -> Result<IngestSummary> {
+        let started = Instant::now();
+        let mut summary = self.empty_summary();
+        self.ensure().await?;
+        for (doc, ids) in self.held_by_doc().await? {
+            if !keep.contains(&doc) {
+                self.remove_doc(&ids, &mut summary).await?;
+            }
+        }
+        Ok(self.finish(summary, started))
+    }
+
+    fn empty_summary(&self) -> IngestSummary {
+        IngestSummary {
+            source: self.opts.source.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn finish(&self, mut summary: IngestSummary, started: Instant) -> IngestSummary {
         summary.seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             source = %summary.source,
@@ -246,7 +315,44 @@ impl Ingestor {
             skipped = summary.skipped.len(),
             "ingest finished"
         );
-        Ok(summary)
+        summary
+    }
+
+    /// One document's new version: its chunks replace the old ones (`old`), or it is
+    /// skipped (and its old chunks removed) when it has too many.
+    async fn put_one(
+        &self,
+        doc: &str,
+        kind: DocKind,
+        text: &str,
+        old: &BTreeSet<String>,
+        summary: &mut IngestSummary,
+    ) -> Result<()> {
+        let parsed = Document::parse(&self.opts.source, doc, kind, text);
+        let chunks = chunk_document(&parsed, &self.opts.chunking, self.embedder.model_id());
+        if chunks.len() > self.opts.max_chunks_per_doc {
+            let reason = SkipReason::TooManyChunks {
+                chunks: chunks.len(),
+                limit: self.opts.max_chunks_per_doc,
+            };
+            summary.skipped.push(skipped(doc, reason));
+            return self.remove_doc(old, summary).await;
+        }
+        self.write_doc(chunks, old, summary).await?;
+        summary.documents += 1;
+        Ok(())
+    }
+
+    /// The point ids the index holds for one document of the source.
+    async fn held_ids(&self, doc: &str) -> Result<BTreeSet<String>> {
+        Ok(self
+            .index
+            .ids_where(keys::DOC, doc)
+            .await?
+            .into_iter()
+            .filter(|(_, p)| p.get(keys::SOURCE).and_then(Value::as_str) == Some(&self.opts.source))
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// The source's point ids per document.
@@ -266,7 +372,8 @@ impl Ingestor {
         Ok(held)
     }
 
-    fn read(&self, file: &Found) -> Result<Document, SkipReason> {
+    /// The file's text, or why it is not indexed.
+    fn read(&self, file: &Found) -> Result<String, SkipReason> {
         let unreadable = |e: std::io::Error| SkipReason::Unreadable {
             error: e.to_string(),
         };
@@ -281,13 +388,7 @@ impl Ingestor {
         if raw.contains(&0) {
             return Err(SkipReason::Binary);
         }
-        let text = String::from_utf8(raw).map_err(|_| SkipReason::NotUtf8)?;
-        Ok(Document::parse(
-            &self.opts.source,
-            &file.doc,
-            file.kind,
-            &text,
-        ))
+        String::from_utf8(raw).map_err(|_| SkipReason::NotUtf8)
     }
 
     /// New chunks first, then the deletes: the old version stays whole until the new one is.
@@ -381,12 +482,25 @@ impl Ingestor {
     }
 }
 
-fn skipped(file: &Found, reason: SkipReason) -> Skipped {
-    tracing::warn!(doc = %file.doc, %reason, "document skipped");
+fn skipped(doc: &str, reason: SkipReason) -> Skipped {
+    tracing::warn!(%doc, %reason, "document skipped");
     Skipped {
-        path: file.doc.clone(),
+        path: doc.to_string(),
         reason,
     }
+}
+
+/// `doc` as a relative path that stays inside its tree (no root, no `..`, no empty
+/// segment), or `None`.
+fn relative_doc_path(doc: &str) -> Option<&Path> {
+    let ok = !doc.is_empty()
+        && doc.len() <= 512
+        && !doc.starts_with('/')
+        && !doc.contains('\\')
+        && doc.split('/').all(|seg| {
+            !seg.is_empty() && seg != "." && seg != ".." && !seg.chars().any(char::is_control)
+        });
+    ok.then(|| Path::new(doc))
 }
 
 /// See [`Ingestor::check_model`]; the retriever runs the same check.

@@ -16,18 +16,23 @@ pub mod chunk;
 pub mod embed;
 mod error;
 pub mod eval;
-pub mod index;
 pub mod ingest;
 pub mod retriever;
 pub mod sparse;
 
+pub use aiops_vector::{
+    Filter, Hit, IndexSpec, Point, Query, SparseVector, VectorError, VectorIndex,
+};
 pub use chunk::{Chunk, ChunkOptions, Document};
 pub use embed::{Embedder, MiniLm, OllamaEmbedder};
 pub use error::RetrievalError;
 pub use eval::{EvalOptions, EvalReport, eval_retrieval};
-pub use index::{Filter, Hit, IndexSpec, Point, Query, SparseVector, VectorError, VectorIndex};
-pub use ingest::{IngestOptions, IngestSummary, Ingestor, Progress, SkipReason, Skipped};
-pub use retriever::{Answer, Citation, HybridRetriever, Passage, RetrieverOptions};
+pub use ingest::{
+    IngestOptions, IngestSummary, Ingestor, Progress, SkipReason, Skipped, TextDocument,
+};
+pub use retriever::{
+    Answer, Citation, DEFAULT_MIN_SIMILARITY, HybridRetriever, Passage, RetrieverOptions,
+};
 pub use sparse::Bm25;
 
 /// Results of this crate.

@@ -9,49 +9,50 @@ use aiops_core::{ContextChunk, ErrorCode, Retrieval, RetrieveError, Retriever};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::embed::Embedder;
-use crate::index::{Filter, Hit, Query, VectorIndex};
+use crate::embed::{Embedder, cosine};
 use crate::ingest::keys;
 use crate::sparse::Bm25;
 use crate::{Result, RetrievalError};
+use aiops_vector::{Filter, Hit, Query, VectorIndex};
 
-/// How many chunks to return and how good they must be.
+/// How many chunks to return and how relevant they must be.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrieverOptions {
     pub top_k: usize,
-    /// Hits with a lower fused score are dropped.
-    pub min_score: f32,
+    /// Chunks whose dense (cosine) similarity to the question is lower are not relevant,
+    /// whatever their rank: the fused RRF score only orders, it cannot say "nothing fits".
+    pub min_similarity: f32,
     pub filter: Filter,
 }
+
+/// What all-MiniLM-L6-v2 gives a question and a passage that answers it, at the least
+/// (unrelated text scores around 0 to 0.15).
+pub const DEFAULT_MIN_SIMILARITY: f32 = 0.3;
 
 impl Default for RetrieverOptions {
     fn default() -> Self {
         RetrieverOptions {
             top_k: 3,
-            min_score: 0.0,
+            min_similarity: DEFAULT_MIN_SIMILARITY,
             filter: Filter::default(),
         }
     }
 }
 
-/// The one place a passage becomes the daemon's `aiops_core::ContextChunk`, which on main
-/// has no doc/heading/id fields yet: `source` names `<source>/<doc>`, `title` carries the
-/// title and heading path (`<title>: <heading>`), `score` is the fused score, `text` the
-/// chunk's text. (When `ContextChunk` gains `doc`, `heading`, `chunk_id` and `content_hash`,
-/// they are filled here from the citation.)
+/// The request path's view of a passage: where it comes from, and its text (which only
+/// the model prompt sees, as quoted data; responses and audit rows carry ids and hashes).
 impl From<Passage> for ContextChunk {
     fn from(p: Passage) -> ContextChunk {
         let c = p.citation;
-        let title = match (c.title, c.heading.is_empty()) {
-            (Some(t), false) => Some(format!("{t}: {}", c.heading)),
-            (Some(t), true) => Some(t),
-            (None, false) => Some(c.heading),
-            (None, true) => None,
-        };
         ContextChunk {
-            source: format!("{}/{}", c.source, c.doc),
-            score: f64::from(p.score),
-            title,
+            doc: c.doc,
+            heading: c.heading,
+            chunk_id: c.chunk_id,
+            content_hash: c.content_hash,
+            source: c.source,
+            // What a reader can judge: how close the passage is to the request (0..1).
+            score: f64::from(p.similarity),
+            title: c.title,
             text: p.text,
         }
     }
@@ -68,17 +69,25 @@ pub struct Citation {
     pub content_hash: String,
 }
 
-/// A retrieved chunk: its text, fused score and where it comes from.
+/// A retrieved chunk: its text, scores and where it comes from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Passage {
     pub text: String,
+    /// The fused (RRF) score the ranking used.
     pub score: f32,
+    /// Cosine similarity of the chunk's dense vector to the question's.
+    pub similarity: f32,
     pub citation: Citation,
 }
 
 impl Passage {
-    /// Reads a hit's payload (the keys ingest writes).
-    fn from_hit(hit: Hit) -> Passage {
+    /// Reads a hit's payload (the keys ingest writes); `question` is the query's vector.
+    fn from_hit(hit: Hit, question: &[f32]) -> Passage {
+        let similarity = if hit.dense.len() == question.len() {
+            cosine(&hit.dense, question)
+        } else {
+            0.0
+        };
         let s = |k: &str| {
             hit.payload
                 .get(k)
@@ -89,6 +98,7 @@ impl Passage {
         Passage {
             text: s(keys::TEXT),
             score: hit.score,
+            similarity,
             citation: Citation {
                 source: s(keys::SOURCE),
                 doc: s(keys::DOC),
@@ -161,12 +171,14 @@ impl HybridRetriever {
         .await
     }
 
-    /// The best `top_k` chunks at or above the score threshold, best first.
+    /// The best `top_k` relevant chunks (similarity at or above the threshold), best first.
     pub async fn search(&self, question: &str) -> Result<Vec<Passage>> {
-        let hits = self.ranked(question, self.opts.top_k).await?;
+        // A few more candidates than wanted: some of the fused best may not be relevant.
+        let hits = self.ranked(question, self.opts.top_k.saturating_mul(3)).await?;
         Ok(hits
             .into_iter()
-            .filter(|c| c.score >= self.opts.min_score)
+            .filter(|c| c.similarity >= self.opts.min_similarity)
+            .take(self.opts.top_k)
             .collect())
     }
 
@@ -180,7 +192,10 @@ impl HybridRetriever {
             limit,
         };
         let hits = self.index.search(&query).await?;
-        Ok(hits.into_iter().map(Passage::from_hit).collect())
+        Ok(hits
+            .into_iter()
+            .map(|h| Passage::from_hit(h, &query.dense))
+            .collect())
     }
 
     /// `ops.ask`: the passages that answer `question`, with citations, or `NoRunbook`.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::index::SparseVector;
+use aiops_vector::SparseVector;
 
 /// Words too common in runbook questions and prose to tell documents apart.
 const STOPWORDS: &[&str] = &[

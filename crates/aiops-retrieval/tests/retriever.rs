@@ -136,7 +136,7 @@ async fn filters_and_the_score_threshold_can_leave_no_runbook() {
     assert!(matches!(a, Answer::NoRunbook { .. }), "{a:?}");
 
     let (_, strict) = retriever(RetrieverOptions {
-        min_score: 1.0,
+        min_similarity: 0.99,
         ..Default::default()
     })
     .await;

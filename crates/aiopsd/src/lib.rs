@@ -173,9 +173,7 @@ impl App {
             Some(r) => {
                 // `ops.ask` answers from the same index; a configured model may write the
                 // answer, which is kept only when it cites the retrieved passages.
-                let writer = llm
-                    .clone()
-                    .map(|l| l as Arc<dyn aiops_core::AnswerWriter>);
+                let writer = llm.clone().map(|l| l as Arc<dyn aiops_core::AnswerWriter>);
                 executors.register(Arc::new(executors::RunbookAnswers::new(
                     r.retriever(),
                     writer,

@@ -62,7 +62,7 @@ pub async fn check(state: &AppState) -> Readiness {
         );
     }
     // Retrieval is context, not a gate: with the index down requests go on without it
-        // (and `ops.ask` answers 503), so it degrades the daemon but never makes it unready.
+    // (and `ops.ask` answers 503), so it degrades the daemon but never makes it unready.
     if let Some(runbooks) = &state.runbooks {
         let check = runbooks.ready().await;
         degraded |= !check.ok;

@@ -124,7 +124,11 @@ impl Runbooks {
             }
             Err(e) => return Err(start_error("the runbook index", e)),
         }
-        tracing::info!(index = runbooks.index.kind(), model = runbooks.embedder.model_id(), "runbook retrieval on");
+        tracing::info!(
+            index = runbooks.index.kind(),
+            model = runbooks.embedder.model_id(),
+            "runbook retrieval on"
+        );
         Ok(Some(Arc::new(runbooks)))
     }
 
@@ -264,7 +268,11 @@ pub async fn evaluate(
                 tokio::task::spawn_blocking(move || MiniLm::load(&dir))
                     .await
                     .map_err(|e| e.to_string())?
-                    .map_err(|e| format!("the embedding model: {e} (install it with bootstrap/embeddings.sh)"))?,
+                    .map_err(|e| {
+                        format!(
+                            "the embedding model: {e} (install it with bootstrap/embeddings.sh)"
+                        )
+                    })?,
             )
         }
         EmbedderKind::Ollama => Arc::new(
