@@ -11,20 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use qdrant_edge::{
-    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    Fusion, Modifier, NamedQuery, OperationError, Payload as EdgePayload, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum,
-    QueryRequest, ScoredPoint, ScoringQuery, ScrollRequest, SparseVector as EdgeSparse,
-    UpdateOperation, VectorInternal, VectorPersisted, VectorStructPersisted, WithPayloadInterface,
-    WithVector,
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldIndexOperations, Fusion, JsonPath, Modifier, NamedQuery, OperationError,
+    Payload as EdgePayload, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoredPoint,
+    ScoringQuery, ScrollRequest, SparseVector as EdgeSparse, UpdateOperation, VectorInternal,
+    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use tokio::sync::RwLock;
 
 use crate::filter::{EdgeFilter, check_key};
 use crate::layout::Layout;
 use crate::{
-    DENSE_VECTOR, Hit, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR, VectorError,
-    VectorIndex, prefetch_limit,
+    DENSE_VECTOR, Hit, INDEXED_KEYS, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR,
+    VectorError, VectorIndex, prefetch_limit,
 };
 
 /// Points read per page when listing points by payload value.
@@ -71,7 +71,11 @@ impl EdgeIndex {
     }
 
     async fn current(&self) -> Result<Open, VectorError> {
-        self.open.read().await.clone().ok_or_else(not_ensured)
+        self.open
+            .read()
+            .await
+            .clone()
+            .ok_or_else(VectorError::not_ensured)
     }
 
     /// Runs `f` on the shard on the blocking pool.
@@ -303,7 +307,10 @@ fn open_or_create(path: &Path, spec: &IndexSpec) -> Result<EdgeShard, VectorErro
     match EdgeConfig::load(path) {
         Some(Ok(config)) => {
             layout_of(&config).check(spec)?;
-            EdgeShard::load(path, None).map_err(|err| corrupt(path, err))
+            let shard = EdgeShard::load(path, None).map_err(|err| corrupt(path, err))?;
+            // Again on load: a segment added since (e.g. a new appendable one) gets them too.
+            index_filter_keys(&shard)?;
+            Ok(shard)
         }
         Some(Err(err)) => Err(corrupt(path, err)),
         None => {
@@ -323,9 +330,31 @@ fn open_or_create(path: &Path, spec: &IndexSpec) -> Result<EdgeShard, VectorErro
                 )
                 .build();
             // Fails on segments without a config file: data this crate did not write.
-            EdgeShard::new(path, config).map_err(|err| corrupt(path, err))
+            let shard = EdgeShard::new(path, config).map_err(|err| corrupt(path, err))?;
+            index_filter_keys(&shard)?;
+            Ok(shard)
         }
     }
+}
+
+/// Keyword indexes on the filter keys (see [`INDEXED_KEYS`]), idempotent. Called on a shard
+/// no other handle holds yet, so the flush cannot find its locks taken.
+fn index_filter_keys(shard: &EdgeShard) -> Result<(), VectorError> {
+    for key in INDEXED_KEYS {
+        let field_name: JsonPath = key
+            .parse()
+            .map_err(|_| VectorError::Config(format!("payload key `{key}` is not valid")))?;
+        shard
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name,
+                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                }),
+            ))
+            .map_err(backend)?;
+    }
+    shard.flush();
+    Ok(())
 }
 
 fn layout_of(config: &EdgeConfig) -> Layout {
@@ -383,10 +412,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|err| VectorError::Backend(format!("edge shard task failed: {err}")))?
-}
-
-fn not_ensured() -> VectorError {
-    VectorError::Config("no collection is open: call ensure first".into())
 }
 
 fn backend(err: OperationError) -> VectorError {
