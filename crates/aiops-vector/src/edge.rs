@@ -70,6 +70,23 @@ impl EdgeIndex {
         &self.dir
     }
 
+    /// Runs Qdrant Edge's optimizers (merging segments, building the HNSW graph once a
+    /// segment is large enough) until none has work left; `true` when one did. Edge has no
+    /// background optimizer, so without this every search scans the points: call it after
+    /// a bulk (re-)index. It blocks writes while it runs; searches go on.
+    pub async fn optimize(&self) -> Result<bool, VectorError> {
+        self.with_shard(|_, shard| {
+            let _writing = shard
+                .writes
+                .lock()
+                .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))?;
+            let optimized = shard.edge.optimize().map_err(backend)?;
+            shard.edge.flush();
+            Ok(optimized)
+        })
+        .await
+    }
+
     async fn current(&self) -> Result<Open, VectorError> {
         self.open
             .read()
