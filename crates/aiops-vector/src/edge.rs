@@ -55,6 +55,15 @@ struct Shard {
     writes: Mutex<()>,
 }
 
+impl Shard {
+    /// The write lock (see the module doc).
+    fn lock_writes(&self) -> Result<std::sync::MutexGuard<'_, ()>, VectorError> {
+        self.writes
+            .lock()
+            .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))
+    }
+}
+
 impl EdgeIndex {
     /// An index keeping its shards under `dir` (created when needed). Nothing is opened
     /// before [`VectorIndex::ensure`].
@@ -76,10 +85,7 @@ impl EdgeIndex {
     /// a bulk (re-)index. It blocks writes while it runs; searches go on.
     pub async fn optimize(&self) -> Result<bool, VectorError> {
         self.with_shard(|_, shard| {
-            let _writing = shard
-                .writes
-                .lock()
-                .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))?;
+            let _writing = shard.lock_writes()?;
             let optimized = shard.edge.optimize().map_err(backend)?;
             shard.edge.flush();
             Ok(optimized)
@@ -110,10 +116,7 @@ impl EdgeIndex {
         op: impl FnOnce() -> UpdateOperation + Send + 'static,
     ) -> Result<(), VectorError> {
         self.with_shard(move |_, shard| {
-            let _writing = shard
-                .writes
-                .lock()
-                .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))?;
+            let _writing = shard.lock_writes()?;
             shard.edge.update(op()).map_err(backend)?;
             shard.edge.flush();
             Ok(())
