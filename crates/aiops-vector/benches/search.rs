@@ -149,6 +149,11 @@ fn search(c: &mut Criterion) {
         sources: vec!["ops wiki".into()],
         tags: vec![],
     };
+    percentiles(&fx, "hybrid 10k, not optimized", &unfiltered);
+    percentiles(&fx, "hybrid 10k, source filter, not optimized", &by_source);
+    let started = Instant::now();
+    let optimized = fx.rt.block_on(fx.index.optimize()).expect("optimized");
+    println!("optimize: {optimized} in {:.1?}", started.elapsed());
     percentiles(&fx, "hybrid 10k", &unfiltered);
     percentiles(&fx, "hybrid 10k, source filter", &by_source);
 
@@ -165,7 +170,7 @@ fn search(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
+    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3));
     targets = search
 }
 criterion_main!(benches);

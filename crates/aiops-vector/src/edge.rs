@@ -11,20 +11,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use qdrant_edge::{
-    CountRequest, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
-    Fusion, Modifier, NamedQuery, OperationError, Payload as EdgePayload, PointId,
-    PointInsertOperations, PointOperations, PointStructPersisted, Prefetch, QueryEnum,
-    QueryRequest, ScoredPoint, ScoringQuery, ScrollRequest, SparseVector as EdgeSparse,
-    UpdateOperation, VectorInternal, VectorPersisted, VectorStructPersisted, WithPayloadInterface,
-    WithVector,
+    CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldIndexOperations, Fusion, JsonPath, Modifier, NamedQuery, OperationError,
+    Payload as EdgePayload, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStructPersisted, Prefetch, QueryEnum, QueryRequest, ScoredPoint,
+    ScoringQuery, ScrollRequest, SparseVector as EdgeSparse, UpdateOperation, VectorInternal,
+    VectorPersisted, VectorStructPersisted, WithPayloadInterface, WithVector,
 };
 use tokio::sync::RwLock;
 
 use crate::filter::{EdgeFilter, check_key};
 use crate::layout::Layout;
 use crate::{
-    DENSE_VECTOR, Hit, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR, VectorError,
-    VectorIndex, prefetch_limit,
+    DENSE_VECTOR, Hit, INDEXED_KEYS, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR,
+    VectorError, VectorIndex, prefetch_limit,
 };
 
 /// Points read per page when listing points by payload value.
@@ -55,6 +55,15 @@ struct Shard {
     writes: Mutex<()>,
 }
 
+impl Shard {
+    /// The write lock (see the module doc).
+    fn lock_writes(&self) -> Result<std::sync::MutexGuard<'_, ()>, VectorError> {
+        self.writes
+            .lock()
+            .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))
+    }
+}
+
 impl EdgeIndex {
     /// An index keeping its shards under `dir` (created when needed). Nothing is opened
     /// before [`VectorIndex::ensure`].
@@ -70,8 +79,26 @@ impl EdgeIndex {
         &self.dir
     }
 
+    /// Runs Qdrant Edge's optimizers (merging segments, building the HNSW graph once a
+    /// segment is large enough) until none has work left; `true` when one did. Edge has no
+    /// background optimizer, so without this every search scans the points: call it after
+    /// a bulk (re-)index. It blocks writes while it runs; searches go on.
+    pub async fn optimize(&self) -> Result<bool, VectorError> {
+        self.with_shard(|_, shard| {
+            let _writing = shard.lock_writes()?;
+            let optimized = shard.edge.optimize().map_err(backend)?;
+            shard.edge.flush();
+            Ok(optimized)
+        })
+        .await
+    }
+
     async fn current(&self) -> Result<Open, VectorError> {
-        self.open.read().await.clone().ok_or_else(not_ensured)
+        self.open
+            .read()
+            .await
+            .clone()
+            .ok_or_else(VectorError::not_ensured)
     }
 
     /// Runs `f` on the shard on the blocking pool.
@@ -89,10 +116,7 @@ impl EdgeIndex {
         op: impl FnOnce() -> UpdateOperation + Send + 'static,
     ) -> Result<(), VectorError> {
         self.with_shard(move |_, shard| {
-            let _writing = shard
-                .writes
-                .lock()
-                .map_err(|_| VectorError::Backend("an earlier edge write panicked".into()))?;
+            let _writing = shard.lock_writes()?;
             shard.edge.update(op()).map_err(backend)?;
             shard.edge.flush();
             Ok(())
@@ -303,7 +327,10 @@ fn open_or_create(path: &Path, spec: &IndexSpec) -> Result<EdgeShard, VectorErro
     match EdgeConfig::load(path) {
         Some(Ok(config)) => {
             layout_of(&config).check(spec)?;
-            EdgeShard::load(path, None).map_err(|err| corrupt(path, err))
+            let shard = EdgeShard::load(path, None).map_err(|err| corrupt(path, err))?;
+            // Again on load: a segment added since (e.g. a new appendable one) gets them too.
+            index_filter_keys(&shard)?;
+            Ok(shard)
         }
         Some(Err(err)) => Err(corrupt(path, err)),
         None => {
@@ -323,9 +350,31 @@ fn open_or_create(path: &Path, spec: &IndexSpec) -> Result<EdgeShard, VectorErro
                 )
                 .build();
             // Fails on segments without a config file: data this crate did not write.
-            EdgeShard::new(path, config).map_err(|err| corrupt(path, err))
+            let shard = EdgeShard::new(path, config).map_err(|err| corrupt(path, err))?;
+            index_filter_keys(&shard)?;
+            Ok(shard)
         }
     }
+}
+
+/// Keyword indexes on the filter keys (see [`INDEXED_KEYS`]), idempotent. Called on a shard
+/// no other handle holds yet, so the flush cannot find its locks taken.
+fn index_filter_keys(shard: &EdgeShard) -> Result<(), VectorError> {
+    for key in INDEXED_KEYS {
+        let field_name: JsonPath = key
+            .parse()
+            .map_err(|_| VectorError::Config(format!("payload key `{key}` is not valid")))?;
+        shard
+            .update(UpdateOperation::FieldIndexOperation(
+                FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name,
+                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                }),
+            ))
+            .map_err(backend)?;
+    }
+    shard.flush();
+    Ok(())
 }
 
 fn layout_of(config: &EdgeConfig) -> Layout {
@@ -383,10 +432,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|err| VectorError::Backend(format!("edge shard task failed: {err}")))?
-}
-
-fn not_ensured() -> VectorError {
-    VectorError::Config("no collection is open: call ensure first".into())
 }
 
 fn backend(err: OperationError) -> VectorError {

@@ -25,6 +25,11 @@ pub enum VectorError {
 }
 
 impl VectorError {
+    /// A call that needs a collection before [`crate::VectorIndex::ensure`] chose one.
+    pub(crate) fn not_ensured() -> VectorError {
+        VectorError::Config("no collection is open: call ensure first".into())
+    }
+
     /// Stable code for logs, metrics and API errors.
     pub fn code(&self) -> &'static str {
         match self {

@@ -36,6 +36,10 @@ pub const SPARSE_VECTOR: &str = "bm25";
 pub const SOURCE_KEY: &str = "source";
 /// Payload key (an array of strings) [`Filter::tags`] matches.
 pub const TAGS_KEY: &str = "tags";
+/// Payload keys both backends keep a keyword index on: the keys of [`Filter`], so a
+/// filtered search does not read every point's payload.
+pub(crate) const INDEXED_KEYS: [&str; 2] = [SOURCE_KEY, TAGS_KEY];
+
 /// The `k` of reciprocal rank fusion: a hit at position `p` (from 0) of one prefetch adds
 /// `1 / (k + p)`, as Qdrant computes it. 60 is the value of the original RRF paper; both
 /// backends are given it explicitly, so they rank alike (Qdrant's own default is 2).

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use qdrant_client::qdrant::{
-    self, CountPointsBuilder, CreateCollectionBuilder, DeletePointsBuilder, Distance, Modifier,
-    NamedVectors, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder, QueryPointsBuilder,
-    Rrf, ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder,
-    UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
-    point_id::PointIdOptions, vectors_config::Config,
+    self, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Modifier, NamedVectors, PointId, PointStruct,
+    PointsIdsList, PrefetchQueryBuilder, QueryPointsBuilder, Rrf, ScrollPointsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder, point_id::PointIdOptions,
+    vectors_config::Config,
 };
 use qdrant_client::{Qdrant, QdrantError};
 use tokio::sync::RwLock;
@@ -22,8 +23,8 @@ use crate::filter::{ServerFilter, check_key};
 use crate::layout::Layout;
 use crate::types::parse_id;
 use crate::{
-    DENSE_VECTOR, Hit, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR, VectorError,
-    VectorIndex, prefetch_limit,
+    DENSE_VECTOR, Hit, INDEXED_KEYS, IndexSpec, Payload, Point, Query, RRF_K, SPARSE_VECTOR,
+    VectorError, VectorIndex, prefetch_limit,
 };
 
 /// Points per page when listing points by payload value.
@@ -103,12 +104,7 @@ impl QdrantIndex {
     }
 
     async fn collection(&self) -> Result<String, VectorError> {
-        self.spec
-            .read()
-            .await
-            .as_ref()
-            .map(|spec| spec.collection.clone())
-            .ok_or_else(|| VectorError::Config("no collection is open: call ensure first".into()))
+        self.current_spec().await.map(|spec| spec.collection)
     }
 
     async fn current_spec(&self) -> Result<IndexSpec, VectorError> {
@@ -116,7 +112,7 @@ impl QdrantIndex {
             .read()
             .await
             .clone()
-            .ok_or_else(|| VectorError::Config("no collection is open: call ensure first".into()))
+            .ok_or_else(VectorError::not_ensured)
     }
 
     async fn create(&self, spec: &IndexSpec) -> Result<(), VectorError> {
@@ -139,11 +135,26 @@ impl QdrantIndex {
             )
             .await;
         match created {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Created meanwhile by another process: its layout is checked next.
-            Err(err) if status_code(&err) == Some(Code::AlreadyExists) => Ok(()),
-            Err(err) => Err(server_error(err)),
+            Err(err) if status_code(&err) == Some(Code::AlreadyExists) => {}
+            Err(err) => return Err(server_error(err)),
         }
+        // Keyword indexes on the filter keys (idempotent on the server).
+        for key in INDEXED_KEYS {
+            self.client
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(
+                        &spec.collection,
+                        key,
+                        FieldType::Keyword,
+                    )
+                    .wait(true),
+                )
+                .await
+                .map_err(server_error)?;
+        }
+        Ok(())
     }
 
     async fn layout(&self, collection: &str) -> Result<Layout, VectorError> {
@@ -399,6 +410,10 @@ fn status_code(err: &QdrantError) -> Option<Code> {
 /// How qdrant-client 1.18 starts the message of a connection it could not open.
 const CONNECT_FAILED: &str = "Failed to connect to ";
 
+/// tonic's message of a call whose connection failed (`Status::from_error` of a
+/// transport error).
+const TRANSPORT_FAILED: &str = "transport error";
+
 /// Server and transport errors by what the caller can do about them: a server that is down,
 /// overloaded or too slow is `vector_unavailable` (retry later); refused credentials or a
 /// missing collection are configuration; the rest is the server refusing the operation.
@@ -412,6 +427,10 @@ fn server_error(err: QdrantError) -> VectorError {
         // qdrant-client reports a refused or timed-out connection as `Internal` with this
         // message (its channel pool, 1.18): the only mark of a server that is not there.
         Some(Code::Internal) if message.starts_with(CONNECT_FAILED) => {
+            VectorError::Unavailable(format!("Qdrant server: {message}"))
+        }
+        // A connection that broke under a call (the server stopped): tonic's status for it.
+        Some(Code::Unknown) if message == TRANSPORT_FAILED => {
             VectorError::Unavailable(format!("Qdrant server: {message}"))
         }
         Some(

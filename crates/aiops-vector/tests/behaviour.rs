@@ -181,3 +181,20 @@ async fn a_damaged_shard_directory_is_corrupt_not_replaced() {
         "left as found"
     );
 }
+
+#[tokio::test]
+async fn optimizing_an_edge_shard_keeps_points_and_rankings() {
+    let edge = Edge::new();
+    let index = EdgeIndex::new(edge.dir.path().join("vectors"));
+    assert_eq!(
+        index.optimize().await.map_err(|e| e.code()),
+        Err("vector_config"),
+        "nothing to optimize before ensure"
+    );
+    index.ensure(&spec("optimized")).await.expect("created");
+    suite::upsert_ranked(&index).await;
+    let before = suite::hybrid_chunks(&index).await;
+    index.optimize().await.expect("optimized");
+    assert_eq!(index.count().await.expect("counted"), 4);
+    assert_eq!(suite::hybrid_chunks(&index).await, before);
+}

@@ -463,3 +463,19 @@ pub async fn a_new_handle_sees_what_was_written(b: &dyn Backend) {
     assert_eq!(chunks(&after), chunks(&before));
     assert_eq!(chunks(&after), ["c", "a", "b"]);
 }
+
+/// Upserts [`ranked_points`] (for backend-specific tests).
+pub async fn upsert_ranked(index: &dyn VectorIndex) {
+    index.upsert(ranked_points()).await.expect("upserted");
+}
+
+/// The chunks of the hybrid query whose RRF ranking is worked out above: c, a, b.
+pub async fn hybrid_chunks(index: &dyn VectorIndex) -> Vec<String> {
+    let hits = index
+        .search(&query(&[1.0, 0.0, 0.0, 0.0], &[(3, 1.0)], 3))
+        .await
+        .expect("searched");
+    let found = chunks(&hits);
+    assert_eq!(found, ["c", "a", "b"]);
+    found
+}
