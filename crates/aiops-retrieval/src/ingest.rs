@@ -248,6 +248,7 @@ impl Ingestor {
                 self.remove_doc(&ids, &mut summary).await?;
             }
         }
+        self.optimize(&summary).await?;
         Ok(self.finish(summary, started))
     }
 
@@ -294,7 +295,17 @@ impl Ingestor {
                 self.remove_doc(&ids, &mut summary).await?;
             }
         }
+        // The end of a tree's upload (`aiops ingest` sends `keep` last): the bulk is done.
+        self.optimize(&summary).await?;
         Ok(self.finish(summary, started))
+    }
+
+    /// After a bulk change, the index's own optimization (see `VectorIndex::optimize`).
+    async fn optimize(&self, summary: &IngestSummary) -> Result<()> {
+        if summary.chunks_added + summary.chunks_removed > 0 {
+            self.index.optimize().await?;
+        }
+        Ok(())
     }
 
     fn empty_summary(&self) -> IngestSummary {

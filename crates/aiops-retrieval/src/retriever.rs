@@ -174,7 +174,9 @@ impl HybridRetriever {
     /// The best `top_k` relevant chunks (similarity at or above the threshold), best first.
     pub async fn search(&self, question: &str) -> Result<Vec<Passage>> {
         // A few more candidates than wanted: some of the fused best may not be relevant.
-        let hits = self.ranked(question, self.opts.top_k.saturating_mul(3)).await?;
+        let hits = self
+            .ranked(question, self.opts.top_k.saturating_mul(3))
+            .await?;
         Ok(hits
             .into_iter()
             .filter(|c| c.similarity >= self.opts.min_similarity)

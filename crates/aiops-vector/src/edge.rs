@@ -79,20 +79,6 @@ impl EdgeIndex {
         &self.dir
     }
 
-    /// Runs Qdrant Edge's optimizers (merging segments, building the HNSW graph once a
-    /// segment is large enough) until none has work left; `true` when one did. Edge has no
-    /// background optimizer, so without this every search scans the points: call it after
-    /// a bulk (re-)index. It blocks writes while it runs; searches go on.
-    pub async fn optimize(&self) -> Result<bool, VectorError> {
-        self.with_shard(|_, shard| {
-            let _writing = shard.lock_writes()?;
-            let optimized = shard.edge.optimize().map_err(backend)?;
-            shard.edge.flush();
-            Ok(optimized)
-        })
-        .await
-    }
-
     async fn current(&self) -> Result<Open, VectorError> {
         self.open
             .read()
@@ -129,6 +115,20 @@ impl EdgeIndex {
 impl VectorIndex for EdgeIndex {
     fn kind(&self) -> &'static str {
         "edge"
+    }
+
+    /// Runs Qdrant Edge's optimizers (merging segments, building the HNSW graph once a
+    /// segment is large enough) until none has work left; `true` when one did. Edge has no
+    /// background optimizer, so without this every search scans the points: call it after
+    /// a bulk (re-)index. It blocks writes while it runs; searches go on.
+    async fn optimize(&self) -> Result<bool, VectorError> {
+        self.with_shard(|_, shard| {
+            let _writing = shard.lock_writes()?;
+            let optimized = shard.edge.optimize().map_err(backend)?;
+            shard.edge.flush();
+            Ok(optimized)
+        })
+        .await
     }
 
     async fn ensure(&self, spec: &IndexSpec) -> Result<(), VectorError> {
@@ -275,7 +275,7 @@ impl VectorIndex for EdgeIndex {
             limit: q.limit,
             offset: 0,
             params: None,
-            with_vector: WithVector::Bool(false),
+            with_vector: WithVector::Selector(vec![DENSE_VECTOR.into()]),
             with_payload: WithPayloadInterface::Bool(true),
         };
         self.with_shard(move |_, shard| {
@@ -409,10 +409,20 @@ fn layout_of(config: &EdgeConfig) -> Layout {
 }
 
 fn hit(point: ScoredPoint) -> Result<Hit, VectorError> {
+    let dense = match point.vector {
+        Some(qdrant_edge::VectorStructInternal::Named(mut named)) => {
+            match named.remove(DENSE_VECTOR) {
+                Some(VectorInternal::Dense(v)) => v,
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
     Ok(Hit {
         id: id_string(point.id)?,
         score: point.score,
         payload: point.payload.map(|p| p.0).unwrap_or_default(),
+        dense,
     })
 }
 

@@ -79,4 +79,10 @@ pub trait VectorIndex: Send + Sync {
     async fn count(&self) -> Result<u64, VectorError>;
     /// Whether the index answers (the server is up; the shard is open).
     async fn health(&self) -> Result<(), VectorError>;
+    /// Brings the index into shape for search after a bulk write; `true` when there was
+    /// work. A Qdrant server optimizes in the background (nothing to do here); Qdrant Edge
+    /// does not, and searches scan every point until this runs.
+    async fn optimize(&self) -> Result<bool, VectorError> {
+        Ok(false)
+    }
 }

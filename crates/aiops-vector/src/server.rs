@@ -295,7 +295,10 @@ impl VectorIndex for QdrantIndex {
                 weights: Vec::new(),
             }))
             .limit(q.limit as u64)
-            .with_payload(true);
+            .with_payload(true)
+            .with_vectors(qdrant::VectorsSelector {
+                names: vec![DENSE_VECTOR.to_string()],
+            });
         if !q.dense.is_empty() {
             request = request.add_prefetch(prefetch(
                 VectorInput::new_dense(q.dense.clone()),
@@ -316,10 +319,19 @@ impl VectorIndex for QdrantIndex {
             .result
             .into_iter()
             .map(|point| {
+                let dense = match point
+                    .vectors
+                    .as_ref()
+                    .and_then(|v| v.get_vector_by_name(DENSE_VECTOR))
+                {
+                    Some(qdrant::vector_output::Vector::Dense(v)) => v.data,
+                    _ => Vec::new(),
+                };
                 Ok(Hit {
                     id: id_string(point.id)?,
                     score: point.score,
                     payload: payload_json(point.payload),
+                    dense,
                 })
             })
             .collect()

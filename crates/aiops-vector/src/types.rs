@@ -88,12 +88,15 @@ pub struct Query {
     pub limit: usize,
 }
 
-/// A search result: the point's id and payload, and its fused (RRF) score.
+/// A search result: the point's id and payload, its fused (RRF) score, and its dense
+/// vector (unit length), so the caller can measure how close a hit really is: a rank
+/// fusion orders hits but cannot say that none of them fits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     pub id: String,
     pub score: f32,
     pub payload: Payload,
+    pub dense: Vec<f32>,
 }
 
 /// The collection: its name and the dimension of its dense vectors (cosine, named
