@@ -13,10 +13,11 @@ use anyhow::Result;
 use serde_json::Value;
 
 pub use aiops_test_support::identities::{
-    APPROVER_SLACK_ID, APPROVER_TOKEN, REQUESTER_TOKEN, SLACK_SIGNING_SECRET, write_slack_secret,
+    ADMIN_TOKEN, APPROVER_SLACK_ID, APPROVER_TOKEN, REQUESTER_TOKEN, SLACK_SIGNING_SECRET,
+    write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
-pub use aiops_test_support::{Bind, KubeApi, OpenBao, ports, repo_root};
+pub use aiops_test_support::{Bind, KubeApi, OpenBao, Qdrant, ports, repo_root};
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
@@ -45,6 +46,24 @@ fn base_config(data_dir: &Path) -> aiopsd::Config {
         data_dir: data_dir.to_path_buf(),
         ..Default::default()
     }
+}
+
+/// Turns runbook retrieval on: MiniLM from `bootstrap/embeddings.sh`, and the vectors in an
+/// embedded shard in the data directory, or on `qdrant` (its gRPC URL) when given.
+pub fn with_retrieval(mut c: aiopsd::Config, qdrant: Option<&str>) -> aiopsd::Config {
+    use aiopsd::retrieval::IndexBackend;
+    c.retrieval.enabled = true;
+    c.retrieval.model_dir =
+        Some(aiops_test_support::embedding_model_dir().unwrap_or_else(|e| panic!("{e}")));
+    match qdrant {
+        Some(url) => {
+            c.retrieval.backend = IndexBackend::Qdrant;
+            c.retrieval.qdrant_url = url.to_string();
+            c.retrieval.timeout_ms = 2000;
+        }
+        None => c.retrieval.backend = IndexBackend::Edge,
+    }
+    c
 }
 
 /// The approval worker's interval `with_identities` sets: short, so tests wait little.
@@ -204,6 +223,66 @@ impl Daemon {
     pub async fn intent_as(&self, token: &str, nl: &str) -> (u16, Value) {
         self.post_as(token, "/api/v1/intent", serde_json::json!({"nl": nl}))
             .await
+    }
+
+    /// Sends every `.md`/`.txt` under `dir` to `POST /api/v1/documents` as `token`, one
+    /// document per request, then the `keep` list (as `aiops ingest` does). Returns the
+    /// summed summary; panics on any answer but 200.
+    pub async fn ingest_tree(&self, token: &str, dir: &Path, source: &str) -> Value {
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).expect("read the tree").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "md" || x == "txt") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        let mut total = serde_json::json!({"documents": 0, "chunks_added": 0, "chunks_kept": 0,
+            "chunks_removed": 0, "documents_removed": 0, "skipped": []});
+        let mut keep = Vec::new();
+        let add = |total: &mut Value, s: &Value| {
+            for k in [
+                "documents",
+                "chunks_added",
+                "chunks_kept",
+                "chunks_removed",
+                "documents_removed",
+            ] {
+                total[k] = (total[k].as_u64().unwrap_or(0) + s[k].as_u64().unwrap_or(0)).into();
+            }
+            if let Some(sk) = s["skipped"].as_array() {
+                total["skipped"]
+                    .as_array_mut()
+                    .expect("an array")
+                    .extend(sk.iter().cloned());
+            }
+        };
+        for f in files {
+            let rel = f.strip_prefix(dir).expect("under the root");
+            let path = rel.to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&f).expect("UTF-8 runbook");
+            let body =
+                serde_json::json!({"source": source, "documents": [{"path": path, "text": text}]});
+            let (code, s) = self.post_as(token, "/api/v1/documents", body).await;
+            assert_eq!(code, 200, "{path}: {s:#}");
+            add(&mut total, &s);
+            keep.push(path);
+        }
+        let (code, s) = self
+            .post_as(
+                token,
+                "/api/v1/documents",
+                serde_json::json!({"source": source, "keep": keep}),
+            )
+            .await;
+        assert_eq!(code, 200, "keep: {s:#}");
+        add(&mut total, &s);
+        total
     }
 
     /// POST /api/v1/approvals/{aid}/{verb} (`approve` or `reject`) as `token`.

@@ -10,7 +10,10 @@
 
 use std::process::Output;
 
-use aiops_e2e::{APPROVER_TOKEN, Daemon, REQUESTER_TOKEN, offline_config, ports, with_identities};
+use aiops_e2e::{
+    ADMIN_TOKEN, APPROVER_TOKEN, Daemon, REQUESTER_TOKEN, offline_config, ports, with_identities,
+    with_retrieval,
+};
 use aiops_store::{AuditEvent, NewApproval, NewRequest, RequestUpdate};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -142,7 +145,7 @@ impl Cli {
         let shown: Vec<&str> = args
             .iter()
             .map(|a| match *a {
-                REQUESTER_TOKEN | APPROVER_TOKEN => "<token>",
+                REQUESTER_TOKEN | APPROVER_TOKEN | ADMIN_TOKEN => "<token>",
                 a => a,
             })
             .collect();
@@ -405,5 +408,81 @@ async fn approvals_through_the_real_binary() {
             assert!(!r.all().contains(token), "token leaked: {r}");
         }
     }
+    d.stop().await;
+}
+
+/// `aiops ingest` mirrors a tree into the daemon's runbook index: a JSON summary, an
+/// unchanged tree changes nothing, a deleted file leaves the index, a non-UTF-8 file is
+/// skipped with its reason, and an operator's token is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_through_the_real_binary() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = Daemon::start(with_retrieval(
+        with_identities(offline_config(data.path())),
+        None,
+    ))
+    .await
+    .expect("the daemon starts");
+    let tree = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(tree.path().join("dns")).expect("mkdir");
+    std::fs::write(
+        tree.path().join("dns/records.md"),
+        "---\ntitle: DNS\n---\n# Records\n\nAdd A records with a dry run first.\n## TSIG\n\nRotate the TSIG key yearly.\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tree.path().join("vault.txt"),
+        "Unseal OpenBao with three key shares.\n",
+    )
+    .expect("write");
+    std::fs::write(tree.path().join("latin1.md"), b"caf\xe9 runbook\n").expect("write");
+    std::fs::write(tree.path().join("picture.png"), [0u8, 1, 2]).expect("write");
+    let dir = tree.path().to_str().expect("UTF-8 path");
+    let mut cli = Cli { runs: Vec::new() };
+
+    let run = cli.as_user(&d.url, REQUESTER_TOKEN, &["ingest", dir]).await;
+    assert_eq!(run.code, 1, "{run}");
+    assert!(run.stderr.contains("forbidden"), "{run}");
+
+    let run = cli
+        .as_user(&d.url, ADMIN_TOKEN, &["--json", "ingest", dir])
+        .await;
+    assert_eq!(run.code, 0, "{run}");
+    let first: Value = serde_json::from_str(&run.stdout).expect("a JSON summary");
+    assert_eq!(first["source"], "runbooks");
+    assert_eq!(first["documents"], 2, "{first:#}");
+    assert_eq!(first["chunks_removed"], 0, "{first:#}");
+    let added = first["chunks_added"].as_u64().expect("a count");
+    assert!(added >= 3, "{first:#}");
+    assert_eq!(
+        first["skipped"],
+        json!([{"path": "latin1.md", "reason": "not_utf8", "detail": "not UTF-8 text"}])
+    );
+
+    let run = cli
+        .as_user(&d.url, ADMIN_TOKEN, &["--json", "ingest", dir])
+        .await;
+    let again: Value = serde_json::from_str(&run.stdout).expect("a JSON summary");
+    assert_eq!(
+        (
+            &again["chunks_added"],
+            &again["chunks_kept"],
+            &again["chunks_removed"]
+        ),
+        (&json!(0), &json!(added), &json!(0)),
+        "{again:#}"
+    );
+
+    std::fs::remove_file(tree.path().join("vault.txt")).expect("rm");
+    let run = cli.as_user(&d.url, ADMIN_TOKEN, &["ingest", dir]).await;
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("documents removed: 1"), "{run}");
+    assert!(run.stdout.contains("latin1.md"), "{run}");
+    let (_, ready) = d.get("/readyz").await;
+    assert_eq!(
+        ready["checks"]["retrieval"]["detail"]["chunks"],
+        added - 1,
+        "{ready:#}"
+    );
     d.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The shared test harness of the workspace: the real servers the tests run against, started
 //! by the project's own bootstrap scripts (BIND 9 via `bootstrap/bind.sh`, OpenBao via
-//! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`), the one place
+//! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`, Qdrant via
+//! `bootstrap/qdrant.sh`), the one place
 //! that picks ports for them, the test identities, and the only stand-in: a local receiver
 //! for Slack's Web API (feature `slack`), because Slack itself is unreachable from tests.
 //! The stand-in follows Slack's documented protocol; everything else is the real thing.
@@ -20,6 +21,7 @@ mod logs;
 mod openbao;
 mod paths;
 pub mod ports;
+mod qdrant;
 pub mod schedule;
 mod script;
 #[cfg(feature = "slack")]
@@ -34,8 +36,9 @@ pub use kube_api::client_for;
 pub use logs::LogBuffer;
 pub use openbao::OpenBao;
 pub use paths::{cache_dir, repo_root};
+pub use qdrant::Qdrant;
 pub use script::{Vars, run_script};
-pub use tools::ansible_playbook;
+pub use tools::{ansible_playbook, embedding_model_dir};
 
 /// Results of the harness.
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;

@@ -21,3 +21,21 @@ pub fn ansible_playbook() -> Result<PathBuf> {
         })
     }
 }
+
+/// The all-MiniLM-L6-v2 files that `bootstrap/embeddings.sh` installed:
+/// `AIOPS_EMBED_MODEL_DIR`, else the directory in the cache.
+pub fn embedding_model_dir() -> Result<PathBuf> {
+    let dir = std::env::var_os("AIOPS_EMBED_MODEL_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("embeddings/all-minilm-l6-v2"));
+    if dir.join("model.safetensors").is_file() {
+        Ok(dir)
+    } else {
+        Err(HarnessError::NotInstalled {
+            what: "the embedding model",
+            path: dir,
+            hint: "run `bash bootstrap/embeddings.sh install` (or set AIOPS_EMBED_MODEL_DIR)",
+        })
+    }
+}

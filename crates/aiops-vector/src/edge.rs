@@ -50,9 +50,38 @@ struct Open {
 }
 
 struct Shard {
-    edge: EdgeShard,
+    edge: EdgeHandle,
     /// Held for every update + flush (see the module doc).
     writes: Mutex<()>,
+}
+
+/// The open shard and its directory. Edge flushes on drop and panics when the directory is
+/// gone (removed under a running process); a panic in a destructor during unwinding aborts
+/// the process. Every write was flushed when it was made, so when the directory is gone the
+/// shard is forgotten instead: nothing is lost.
+struct EdgeHandle {
+    shard: Option<EdgeShard>,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for EdgeHandle {
+    type Target = EdgeShard;
+    fn deref(&self) -> &EdgeShard {
+        match &self.shard {
+            Some(shard) => shard,
+            None => unreachable!("the shard is taken only in drop"),
+        }
+    }
+}
+
+impl Drop for EdgeHandle {
+    fn drop(&mut self) {
+        if let Some(shard) = self.shard.take()
+            && !self.path.is_dir()
+        {
+            std::mem::forget(shard);
+        }
+    }
 }
 
 impl Shard {
@@ -141,11 +170,15 @@ impl VectorIndex for EdgeIndex {
         }
         let path = self.dir.join(&spec.collection);
         let wanted = spec.clone();
-        let edge = blocking(move || open_or_create(&path, &wanted)).await?;
+        let at = path.clone();
+        let edge = blocking(move || open_or_create(&at, &wanted)).await?;
         *open = Some(Open {
             spec: spec.clone(),
             shard: Arc::new(Shard {
-                edge,
+                edge: EdgeHandle {
+                    shard: Some(edge),
+                    path,
+                },
                 writes: Mutex::new(()),
             }),
         });
