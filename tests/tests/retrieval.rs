@@ -297,3 +297,118 @@ async fn a_qdrant_server_holds_the_runbooks_and_its_outage_costs_only_context() 
     assert_eq!(ready["checks"]["retrieval"]["ok"], false, "{ready:#}");
     d.stop().await;
 }
+
+/// Bad ingest input gets a clear JSON answer with the right status and indexes nothing;
+/// documents the index cannot take are skipped with their reason, the others go in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_documents_get_clear_answers_and_index_nothing() {
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let d = daemon(&bind, data.path(), None).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/documents", d.url);
+    let raw = |body: String| {
+        client
+            .post(&url)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    for (body, status, code) in [
+        ("{".to_string(), 400, "malformed_json"),
+        (r#"{"documents": "x"}"#.to_string(), 422, "invalid_request"),
+        (
+            r#"{"documents": [], "bogus": 1}"#.to_string(),
+            422,
+            "invalid_request",
+        ),
+        (
+            r#"{"documents": [{"path": "a.md"}]}"#.to_string(),
+            422,
+            "invalid_request",
+        ),
+        (
+            r#"{"source": "", "documents": []}"#.to_string(),
+            422,
+            "invalid_request",
+        ),
+        // Larger than any document accepted (1 MiB, JSON-escaped) plus the envelope.
+        (
+            format!(
+                r#"{{"documents": [{{"path": "a.md", "text": "{}"}}]}}"#,
+                "x".repeat(7 << 20)
+            ),
+            413,
+            "payload_too_large",
+        ),
+    ] {
+        let resp = raw(body).send().await.unwrap();
+        let got = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (got, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{v:#}"
+        );
+    }
+    let (code, s) = d
+        .post_as(
+            ADMIN_TOKEN,
+            "/api/v1/documents",
+            json!({"documents": [
+                {"path": "../escape.md", "text": "# x"},
+                {"path": "/etc/abs.md", "text": "# x"},
+                {"path": "image.png", "text": "# x"},
+                {"path": "nul.md", "text": "# x\u{0}y"},
+                {"path": "big.md", "text": "y".repeat(1024 * 1024 + 1)},
+                {"path": "ok/good.md", "text": "# Good\n\nA fine runbook about DNS zones."},
+            ]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{s:#}");
+    let reasons: Vec<(&str, &str)> = s["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["path"].as_str().unwrap(), k["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("../escape.md", "unsupported_path"),
+            ("/etc/abs.md", "unsupported_path"),
+            ("image.png", "unsupported_path"),
+            ("nul.md", "binary"),
+            ("big.md", "too_large"),
+        ]
+    );
+    assert_eq!(
+        (s["documents"].as_u64(), s["chunks_added"].as_u64()),
+        (Some(1), Some(1)),
+        "{s:#}"
+    );
+    let checks = d.ready_expect(200).await;
+    assert_eq!(checks["retrieval"]["detail"]["chunks"], 1, "{checks:#}");
+    d.stop().await;
+
+    // Retrieval off: ingest is 503, questions too, and requests carry no context.
+    let data = tempfile::tempdir().unwrap();
+    let off = Daemon::start(with_identities(config_for(&bind, data.path())))
+        .await
+        .unwrap();
+    let (code, v) = off
+        .post_as(ADMIN_TOKEN, "/api/v1/documents", json!({"documents": []}))
+        .await;
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (503, Some("retrieval_unavailable")),
+        "{v:#}"
+    );
+    let (code, v) = off.intent_as(REQUESTER_TOKEN, TSIG_QUESTION).await;
+    assert_eq!(
+        (code, v["error"]["code"].as_str()),
+        (503, Some("retrieval_unavailable")),
+        "{v:#}"
+    );
+    off.stop().await;
+}

@@ -33,6 +33,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/approvals/{id}/approve"),
     ("post", "/api/v1/approvals/{id}/reject"),
     ("post", "/api/v1/slack/interactions"),
+    ("post", "/api/v1/documents"),
 ];
 
 fn committed_path() -> std::path::PathBuf {
