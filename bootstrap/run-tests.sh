@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real test servers (BIND 9, ansible-core),
 # then style gates, every crate's tests (unit, Rego, in-process API, end-to-end against real
-# BIND and Ansible), and the parser evaluation on the shared set.
+# BIND, Ansible, OpenBao, kube-apiserver, Qdrant and Ollama), the retrieval evaluation and the
+# parser evaluation on the shared sets.
 # Slow builds are cached outside the repository ($AIOPS_CACHE, default ~/.cache/aiops).
 set -euo pipefail
 
@@ -36,6 +37,10 @@ if [[ ! -x "$tools/bin/openapi-spec-validator" ]]; then
 fi
 # The committed copy is checked against the served one by `cargo test` (crates/aiopsd/tests/openapi.rs).
 "$tools/bin/openapi-spec-validator" crates/aiopsd/openapi.json
+
+step "retrieval evaluation on ../shared/eval/ask.jsonl (recall@3 >= 0.9)"
+AIOPS_EMBED_MODEL_DIR="$AIOPS_EMBED_MODEL_DIR" "$CARGO_TARGET_DIR/debug/aiopsd" eval-retrieval \
+    "$repo/../shared/eval/ask.jsonl" --corpus "$repo/../shared/eval/corpus/prometheus-runbooks"
 
 for eval_set in "$repo"/../shared/eval/intents.jsonl "$repo"/../shared/eval/intents-more.jsonl; do
     step "parser evaluation on ${eval_set#"$repo/"}"
