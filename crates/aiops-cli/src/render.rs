@@ -302,6 +302,33 @@ pub fn decision_result(verdict: Verdict, reply: &DecisionResponse) -> String {
     }
 }
 
+/// What `aiops ingest` did, as a few lines and a table of skipped documents.
+pub fn ingest_summary(s: &aiops_api::IngestSummary) -> String {
+    let mut out = key_values(&[
+        ("source", s.source.clone()),
+        ("documents", s.documents.to_string()),
+        (
+            "chunks",
+            format!(
+                "{} added, {} kept, {} removed",
+                s.chunks_added, s.chunks_kept, s.chunks_removed
+            ),
+        ),
+        ("documents removed", s.documents_removed.to_string()),
+        ("seconds", format!("{:.2}", s.seconds)),
+    ]);
+    if !s.skipped.is_empty() {
+        out.push_str(&format!("\nskipped {}:\n", s.skipped.len()));
+        let rows = s
+            .skipped
+            .iter()
+            .map(|d| vec![d.path.clone(), d.detail.clone()])
+            .collect();
+        out.push_str(&table(&["PATH", "REASON"], rows, 2));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use aiops_api::DecisionRecordView;
@@ -569,31 +596,4 @@ mod tests {
             "id:        1\nplan hash: h\nempty:"
         );
     }
-}
-
-/// What `aiops ingest` did, as a few lines and a table of skipped documents.
-pub fn ingest_summary(s: &aiops_api::IngestSummary) -> String {
-    let mut out = key_values(&[
-        ("source", s.source.clone()),
-        ("documents", s.documents.to_string()),
-        (
-            "chunks",
-            format!(
-                "{} added, {} kept, {} removed",
-                s.chunks_added, s.chunks_kept, s.chunks_removed
-            ),
-        ),
-        ("documents removed", s.documents_removed.to_string()),
-        ("seconds", format!("{:.2}", s.seconds)),
-    ]);
-    if !s.skipped.is_empty() {
-        out.push_str(&format!("\nskipped {}:\n", s.skipped.len()));
-        let rows = s
-            .skipped
-            .iter()
-            .map(|d| vec![d.path.clone(), d.detail.clone()])
-            .collect();
-        out.push_str(&table(&["PATH", "REASON"], rows, 2));
-    }
-    out
 }
