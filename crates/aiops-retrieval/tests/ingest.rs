@@ -54,6 +54,17 @@ fn tuned_ingestor(index: Arc<dyn VectorIndex>, tune: impl FnOnce(&mut IngestOpti
     Ingestor::new(index, Arc::new(support::minilm()), Bm25::default(), opts)
 }
 
+/// The payload of one point of `node/DiskFull.md`, whose title came from its front matter.
+async fn disk_full_payload(index: &dyn VectorIndex) -> aiops_vector::Payload {
+    let p = payloads(index, "runbooks")
+        .await
+        .into_iter()
+        .find(|p| p["doc"] == "node/DiskFull.md")
+        .expect("a point of node/DiskFull.md");
+    assert_eq!(p["title"], "Disk Full");
+    p
+}
+
 #[tokio::test]
 async fn a_second_run_embeds_nothing_and_changes_nothing() {
     let dir = corpus();
@@ -110,12 +121,7 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
     assert_eq!(index.count().await.unwrap(), 5);
 
     // Every point carries what a citation and the model check need; front matter is not text.
-    let p = payloads(index, "runbooks")
-        .await
-        .into_iter()
-        .find(|p| p["doc"] == "node/DiskFull.md")
-        .unwrap();
-    assert_eq!(p["title"], "Disk Full");
+    let p = disk_full_payload(index).await;
     assert_eq!(p["tags"], serde_json::json!(["storage"]));
     assert_eq!(p["source"], "runbooks");
     assert_eq!(
@@ -421,13 +427,8 @@ async fn documents_put_as_text_replace_their_versions_and_retain_removes_the_res
     assert!(first.skipped.is_empty(), "{first:?}");
     assert_eq!(index.count().await.unwrap(), 5);
     let before = points_where(index, "source", "runbooks").await;
-    // The same points as an ingest of the same files from disk would write.
-    let p = payloads(index, "runbooks")
-        .await
-        .into_iter()
-        .find(|p| p["doc"] == "node/DiskFull.md")
-        .unwrap();
-    assert_eq!(p["title"], "Disk Full");
+    // Front matter is read as from a file on disk.
+    disk_full_payload(index).await;
 
     // The same documents again: nothing embedded, added or removed.
     let again = ing
