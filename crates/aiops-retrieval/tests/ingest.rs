@@ -1,17 +1,20 @@
-//! Ingest against the in-memory index double with the real MiniLM model: idempotence,
-//! updates, deletions, skipped files, per-document atomicity, limits and the model check.
+//! Ingest into the real embedded index (a Qdrant Edge shard in a temporary directory) with
+//! the real MiniLM model: idempotence, updates, deletions, skipped files, per-document
+//! atomicity (a fault injector around the real index breaks a write), limits, the model
+//! check, and documents given as text (`put`, `retain`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use aiops_retrieval::{
-    Bm25, Embedder, IngestOptions, Ingestor, RetrievalError, SkipReason, VectorIndex,
+    Bm25, Embedder, IngestOptions, Ingestor, RetrievalError, SkipReason, TextDocument, VectorIndex,
 };
-use support::{Counting, MemoryIndex};
+use support::{Counting, Edge, Faulty, payloads, points_where, texts_of};
 
 fn write(dir: &Path, rel: &str, text: &[u8]) {
     let path = dir.join(rel);
@@ -35,9 +38,9 @@ fn corpus() -> tempfile::TempDir {
     dir
 }
 
-fn ingestor(index: &Arc<MemoryIndex>, embedder: Arc<dyn Embedder>) -> Ingestor {
+fn ingestor(index: Arc<dyn VectorIndex>, embedder: Arc<dyn Embedder>) -> Ingestor {
     Ingestor::new(
-        index.clone(),
+        index,
         embedder,
         Bm25::default(),
         IngestOptions::new("runbooks"),
@@ -45,23 +48,30 @@ fn ingestor(index: &Arc<MemoryIndex>, embedder: Arc<dyn Embedder>) -> Ingestor {
 }
 
 /// Source `runbooks` with the real model and options changed by `tune`.
-fn tuned_ingestor(index: &Arc<MemoryIndex>, tune: impl FnOnce(&mut IngestOptions)) -> Ingestor {
+fn tuned_ingestor(index: Arc<dyn VectorIndex>, tune: impl FnOnce(&mut IngestOptions)) -> Ingestor {
     let mut opts = IngestOptions::new("runbooks");
     tune(&mut opts);
-    Ingestor::new(
-        index.clone(),
-        Arc::new(support::minilm()),
-        Bm25::default(),
-        opts,
-    )
+    Ingestor::new(index, Arc::new(support::minilm()), Bm25::default(), opts)
+}
+
+/// The payload of one point of `node/DiskFull.md`, whose title came from its front matter.
+async fn disk_full_payload(index: &dyn VectorIndex) -> aiops_vector::Payload {
+    let p = payloads(index, "runbooks")
+        .await
+        .into_iter()
+        .find(|p| p["doc"] == "node/DiskFull.md")
+        .expect("a point of node/DiskFull.md");
+    assert_eq!(p["title"], "Disk Full");
+    p
 }
 
 #[tokio::test]
 async fn a_second_run_embeds_nothing_and_changes_nothing() {
     let dir = corpus();
-    let index = MemoryIndex::new();
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
     let embedder = Arc::new(Counting::new(support::minilm()));
-    let ing = ingestor(&index, embedder.clone());
+    let ing = ingestor(edge.index.clone(), embedder.clone());
     let paths = [dir.path().to_path_buf()];
     let progress = Mutex::new(Vec::new());
     let first = ing
@@ -89,7 +99,9 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
         ]
     );
     assert_eq!(embedder.count(), 5);
-    let before = index.payloads();
+    assert_eq!(index.count().await.unwrap(), 5);
+    let before = points_where(index, "source", "runbooks").await;
+    assert_eq!(before.len(), 5);
 
     let second = ing.ingest(&paths, |_| {}).await.unwrap();
     assert_eq!(
@@ -101,15 +113,15 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
         (0, 5, 0)
     );
     assert_eq!(embedder.count(), 5, "nothing re-embedded");
-    assert_eq!(index.payloads(), before);
+    assert_eq!(
+        points_where(index, "source", "runbooks").await,
+        before,
+        "the same point ids with the same payloads"
+    );
+    assert_eq!(index.count().await.unwrap(), 5);
 
     // Every point carries what a citation and the model check need; front matter is not text.
-    let p = index
-        .payloads()
-        .into_iter()
-        .find(|p| p["doc"] == "node/DiskFull.md")
-        .unwrap();
-    assert_eq!(p["title"], "Disk Full");
+    let p = disk_full_payload(index).await;
     assert_eq!(p["tags"], serde_json::json!(["storage"]));
     assert_eq!(p["source"], "runbooks");
     assert_eq!(
@@ -119,8 +131,8 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
     assert!(p["heading"].as_str().unwrap().starts_with("DiskFull > "));
     assert_eq!(p["chunk_id"].as_str().unwrap().len(), 64);
     assert!(
-        index
-            .payloads()
+        payloads(index, "runbooks")
+            .await
             .iter()
             .all(|p| !p["text"].as_str().unwrap().contains("weight"))
     );
@@ -133,15 +145,13 @@ async fn a_second_run_embeds_nothing_and_changes_nothing() {
 #[tokio::test]
 async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes() {
     let dir = corpus();
-    let index = MemoryIndex::new();
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
     let embedder = Arc::new(Counting::new(support::minilm()));
-    let ing = ingestor(&index, embedder.clone());
+    let ing = ingestor(edge.index.clone(), embedder.clone());
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
-    let etcd = index
-        .ids_where("doc", "etcd/etcdNoLeader.markdown")
-        .await
-        .unwrap();
+    let etcd = points_where(index, "doc", "etcd/etcdNoLeader.markdown").await;
     assert_eq!(etcd.len(), 2);
 
     write(
@@ -160,20 +170,17 @@ async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes
     assert_eq!(s.documents_removed, 1);
     assert_eq!(embedder.count(), 6);
     assert_eq!(
-        index.texts_of("node/DiskFull.md"),
+        texts_of(index, "node/DiskFull.md").await,
         [
             "Rotate and compress logs.",
             "The filesystem is almost full."
         ]
     );
-    assert!(index.texts_of("notes.txt").is_empty());
+    assert!(texts_of(index, "notes.txt").await.is_empty());
     assert_eq!(index.count().await.unwrap(), 4);
     // The other document's points are the same points (ids and payloads), not rewritten.
     assert_eq!(
-        index
-            .ids_where("doc", "etcd/etcdNoLeader.markdown")
-            .await
-            .unwrap(),
+        points_where(index, "doc", "etcd/etcdNoLeader.markdown").await,
         etcd
     );
 }
@@ -181,11 +188,13 @@ async fn an_edited_document_swaps_only_its_changed_chunks_and_a_deleted_one_goes
 #[tokio::test]
 async fn a_failed_write_leaves_the_previous_version_whole() {
     let dir = corpus();
-    let index = MemoryIndex::new();
-    let ing = ingestor(&index, Arc::new(support::minilm()));
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
+    let faulty = Faulty::new(edge.index.clone());
+    let ing = ingestor(faulty.clone(), Arc::new(support::minilm()));
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
-    let old = index.texts_of("node/DiskFull.md");
+    let old = texts_of(index, "node/DiskFull.md").await;
 
     write(
         dir.path(),
@@ -193,15 +202,20 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
         DISK.replace("Delete old logs.", "Something new.")
             .as_bytes(),
     );
-    *index.fail_upsert_of_doc.lock().unwrap() = Some(("node/DiskFull.md".into(), 0));
+    faulty.fail_after(0);
     let err = ing.ingest(&paths, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), "vector_unavailable");
-    assert_eq!(index.texts_of("node/DiskFull.md"), old);
+    assert_eq!(texts_of(index, "node/DiskFull.md").await, old);
+    assert_eq!(
+        index.count().await.unwrap(),
+        5,
+        "nothing written, nothing deleted"
+    );
 
-    *index.fail_upsert_of_doc.lock().unwrap() = None;
+    faulty.heal();
     ing.ingest(&paths, |_| {}).await.unwrap();
     assert_eq!(
-        index.texts_of("node/DiskFull.md"),
+        texts_of(index, "node/DiskFull.md").await,
         ["Something new.", "The filesystem is almost full."]
     );
 }
@@ -209,32 +223,37 @@ async fn a_failed_write_leaves_the_previous_version_whole() {
 #[tokio::test]
 async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
     let dir = corpus();
-    let index = MemoryIndex::new();
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
+    let faulty = Faulty::new(edge.index.clone());
     // One chunk per upsert, so an edit of both sections takes two writes.
-    let ing = tuned_ingestor(&index, |o| o.embed_batch = 1);
+    let ing = tuned_ingestor(faulty.clone(), |o| o.embed_batch = 1);
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
-    let old = index.texts_of("node/DiskFull.md");
-    let others = index.texts_of("etcd/etcdNoLeader.markdown");
+    let old = texts_of(index, "node/DiskFull.md").await;
+    let others = points_where(index, "doc", "etcd/etcdNoLeader.markdown").await;
 
     let edited = DISK
         .replace("Delete old logs.", "Rotate logs.")
         .replace("almost full.", "nearly full.");
     write(dir.path(), "node/DiskFull.md", edited.as_bytes());
-    *index.fail_upsert_of_doc.lock().unwrap() = Some(("node/DiskFull.md".into(), 1));
+    faulty.fail_after(1);
     let err = ing.ingest(&paths, |_| {}).await.unwrap_err();
     assert_eq!(err.code(), "vector_unavailable");
     // The first new chunk is in, the second never came: every old chunk is still there.
-    let now = index.texts_of("node/DiskFull.md");
+    let now = texts_of(index, "node/DiskFull.md").await;
     assert_eq!(now.len(), old.len() + 1, "{now:?}");
     assert!(
         old.iter().all(|t| now.contains(t)),
         "old version broken: {now:?}"
     );
-    assert_eq!(index.texts_of("etcd/etcdNoLeader.markdown"), others);
+    assert_eq!(
+        points_where(index, "doc", "etcd/etcdNoLeader.markdown").await,
+        others
+    );
 
     // The next run finishes the job: the written chunk is kept, the rest replaced.
-    *index.fail_upsert_of_doc.lock().unwrap() = None;
+    faulty.heal();
     let s = ing.ingest(&paths, |_| {}).await.unwrap();
     assert_eq!(
         (s.chunks_added, s.chunks_kept, s.chunks_removed),
@@ -242,7 +261,7 @@ async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
         "{s:?}"
     );
     assert_eq!(
-        index.texts_of("node/DiskFull.md"),
+        texts_of(index, "node/DiskFull.md").await,
         ["Rotate logs.", "The filesystem is nearly full."]
     );
 }
@@ -250,14 +269,15 @@ async fn a_failure_in_the_middle_of_a_document_keeps_the_old_version_whole() {
 #[tokio::test]
 async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index() {
     let dir = corpus();
-    let index = MemoryIndex::new();
-    let ing = tuned_ingestor(&index, |o| {
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
+    let ing = tuned_ingestor(edge.index.clone(), |o| {
         o.max_file_bytes = 2000;
         o.max_chunks_per_doc = 3;
     });
     let paths = [dir.path().to_path_buf()];
     ing.ingest(&paths, |_| {}).await.unwrap();
-    assert!(!index.texts_of("notes.txt").is_empty());
+    assert!(!texts_of(index, "notes.txt").await.is_empty());
 
     write(dir.path(), "notes.txt", b"caf\xe9 latin-1\n");
     write(dir.path(), "bin.md", b"# x\n\0\x01\x02");
@@ -291,10 +311,14 @@ async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index(
         ]
     );
     assert!(
-        index.texts_of("notes.txt").is_empty(),
+        texts_of(index, "notes.txt").await.is_empty(),
         "a skipped document leaves the index"
     );
+    for never in ["big.md", "bin.md", "many.md"] {
+        assert!(texts_of(index, never).await.is_empty(), "{never}");
+    }
     assert_eq!(s.documents, 2);
+    assert_eq!(index.count().await.unwrap(), 4);
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["skipped"][0]["reason"]["kind"], "too_large");
     assert_eq!(json["skipped"][3]["reason"]["kind"], "not_utf8");
@@ -303,9 +327,11 @@ async fn unreadable_kinds_of_files_are_skipped_with_reasons_and_leave_the_index(
 #[tokio::test]
 async fn another_model_is_refused_at_start_up_and_a_reingest_replaces_its_vectors() {
     let dir = corpus();
-    let index = MemoryIndex::new();
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
     let paths = [dir.path().to_path_buf()];
-    let ing = ingestor(&index, Arc::new(support::minilm()));
+    let ing = ingestor(edge.index.clone(), Arc::new(support::minilm()));
+    ing.ensure().await.unwrap();
     ing.check_model()
         .await
         .expect("an empty index fits any model");
@@ -314,7 +340,7 @@ async fn another_model_is_refused_at_start_up_and_a_reingest_replaces_its_vector
 
     let mut other = Counting::new(support::minilm());
     other.model_id = Some("other-model".into());
-    let other = ingestor(&index, Arc::new(other));
+    let other = ingestor(edge.index.clone(), Arc::new(other));
     let err = other.check_model().await.unwrap_err();
     assert!(matches!(err, RetrievalError::ModelMismatch { .. }));
     assert_eq!(err.code(), "embedding_model_mismatch");
@@ -326,45 +352,42 @@ async fn another_model_is_refused_at_start_up_and_a_reingest_replaces_its_vector
     let s = other.ingest(&paths, |_| {}).await.unwrap();
     assert_eq!((s.chunks_added, s.chunks_kept, s.chunks_removed), (5, 0, 5));
     other.check_model().await.unwrap();
-    assert!(
-        index
-            .payloads()
-            .iter()
-            .all(|p| p["embedding_model"] == "other-model")
-    );
+    let all = payloads(index, "runbooks").await;
+    assert_eq!(all.len(), 5);
+    assert!(all.iter().all(|p| p["embedding_model"] == "other-model"));
 }
 
 #[tokio::test]
 async fn sources_are_separate_and_a_single_file_can_be_ingested() {
     let dir = corpus();
-    let index = MemoryIndex::new();
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
     let model: Arc<dyn Embedder> = Arc::new(support::minilm());
     let a = Ingestor::new(
-        index.clone(),
+        edge.index.clone(),
         model.clone(),
         Bm25::default(),
         IngestOptions::new("a"),
     );
     let b = Ingestor::new(
-        index.clone(),
+        edge.index.clone(),
         model,
         Bm25::default(),
         IngestOptions::new("b"),
     );
     a.ingest(&[dir.path().to_path_buf()], |_| {}).await.unwrap();
+    let of_a = points_where(index, "source", "a").await;
+    assert_eq!(of_a.len(), 5);
     let file: PathBuf = dir.path().join("node/DiskFull.md");
     let s = b.ingest(&[file], |_| {}).await.unwrap();
     assert_eq!(
         (s.documents, s.chunks_added, s.documents_removed),
         (1, 2, 0)
     );
+    assert_eq!(points_where(index, "doc", "DiskFull.md").await.len(), 2);
     assert_eq!(
-        index.ids_where("doc", "DiskFull.md").await.unwrap().len(),
-        2
-    );
-    assert_eq!(
-        index.ids_where("source", "a").await.unwrap().len(),
-        5,
+        points_where(index, "source", "a").await,
+        of_a,
         "source a untouched"
     );
     let missing = a
@@ -372,4 +395,132 @@ async fn sources_are_separate_and_a_single_file_can_be_ingested() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), "retrieval_io");
+}
+
+fn text(doc: &str, text: &str) -> TextDocument {
+    TextDocument {
+        doc: doc.into(),
+        text: text.into(),
+    }
+}
+
+#[tokio::test]
+async fn documents_put_as_text_replace_their_versions_and_retain_removes_the_rest() {
+    let edge = Edge::new();
+    let index = edge.index.as_ref();
+    let embedder = Arc::new(Counting::new(support::minilm()));
+    let ing = ingestor(edge.index.clone(), embedder.clone());
+
+    let first = ing
+        .put(vec![
+            text("node/DiskFull.md", DISK),
+            text("etcd/etcdNoLeader.markdown", ETCD),
+            text("notes.txt", "Plain notes about on-call handover.\n"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.documents, first.chunks_added, first.chunks_removed),
+        (3, 5, 0),
+        "{first:?}"
+    );
+    assert!(first.skipped.is_empty(), "{first:?}");
+    assert_eq!(index.count().await.unwrap(), 5);
+    let before = points_where(index, "source", "runbooks").await;
+    // Front matter is read as from a file on disk.
+    disk_full_payload(index).await;
+
+    // The same documents again: nothing embedded, added or removed.
+    let again = ing
+        .put(vec![
+            text("node/DiskFull.md", DISK),
+            text("notes.txt", "Plain notes about on-call handover.\n"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.documents,
+            again.chunks_added,
+            again.chunks_kept,
+            again.chunks_removed,
+            again.documents_removed
+        ),
+        (2, 0, 3, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(embedder.count(), 5, "nothing re-embedded");
+    assert_eq!(points_where(index, "source", "runbooks").await, before);
+
+    // An edit replaces that document's changed chunk only; the others keep their points.
+    let etcd = points_where(index, "doc", "etcd/etcdNoLeader.markdown").await;
+    let edited = ing
+        .put(vec![text(
+            "node/DiskFull.md",
+            &DISK.replace("Delete old logs.", "Rotate logs."),
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            edited.chunks_added,
+            edited.chunks_kept,
+            edited.chunks_removed
+        ),
+        (1, 1, 1),
+        "{edited:?}"
+    );
+    assert_eq!(
+        texts_of(index, "node/DiskFull.md").await,
+        ["Rotate logs.", "The filesystem is almost full."]
+    );
+    assert_eq!(
+        points_where(index, "doc", "etcd/etcdNoLeader.markdown").await,
+        etcd
+    );
+
+    // Paths that are not relative document paths inside the tree are skipped.
+    let bad = ["../x.md", "/etc/x.md", "x.pdf", "a/./b.md", "", "a\\b.md"];
+    let refused = ing
+        .put(bad.iter().map(|d| text(d, "# X\nSomething.\n")).collect())
+        .await
+        .unwrap();
+    assert_eq!(
+        refused
+            .skipped
+            .iter()
+            .map(|s| (s.path.as_str(), &s.reason))
+            .collect::<Vec<_>>(),
+        bad.iter()
+            .map(|d| (*d, &SkipReason::UnsupportedPath))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!((refused.documents, refused.chunks_added), (0, 0));
+    assert_eq!(index.count().await.unwrap(), 5, "nothing written");
+    let json = serde_json::to_value(&refused).unwrap();
+    assert_eq!(json["skipped"][0]["reason"]["kind"], "unsupported_path");
+
+    // The end of an upload: documents not named are removed, the named ones stay as they are.
+    let kept_etcd = points_where(index, "doc", "etcd/etcdNoLeader.markdown").await;
+    let keep: BTreeSet<String> = ["etcd/etcdNoLeader.markdown", "notes.txt", "never-put.md"]
+        .map(String::from)
+        .into();
+    let retained = ing.retain(&keep).await.unwrap();
+    assert_eq!(
+        (
+            retained.documents_removed,
+            retained.chunks_removed,
+            retained.chunks_added
+        ),
+        (1, 2, 0),
+        "{retained:?}"
+    );
+    assert!(texts_of(index, "node/DiskFull.md").await.is_empty());
+    assert_eq!(
+        points_where(index, "doc", "etcd/etcdNoLeader.markdown").await,
+        kept_etcd
+    );
+    assert_eq!(index.count().await.unwrap(), 3);
+    let again = ing.retain(&keep).await.unwrap();
+    assert_eq!((again.documents_removed, again.chunks_removed), (0, 0));
 }

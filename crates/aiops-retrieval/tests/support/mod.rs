@@ -1,22 +1,22 @@
 //! Shared by this crate's integration tests: the real MiniLM model (installed by
-//! `bootstrap/embeddings.sh`), and an in-memory `VectorIndex`.
-//!
-//! `MemoryIndex` is a **test double of the `VectorIndex` trait** (the real backends live in
-//! `aiops-vector`): exact cosine over all points, BM25 with the index-side IDF
-//! (`modifier: idf`), and reciprocal rank fusion of the two rankings. It is small enough to
-//! be obviously right, which is what a reference for retrieval quality needs.
+//! `bootstrap/embeddings.sh`), the real indexes of `aiops-vector` (an embedded Qdrant Edge
+//! shard in a temporary directory; a Qdrant server started by `bootstrap/qdrant.sh`), a fault
+//! injector around a real index, inspection helpers that read the index through `ids_where`,
+//! and the scenarios run against both backends (`scenario`).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+pub mod scenario;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aiops_retrieval::{
-    Embedder, Filter, Hit, IndexSpec, MiniLm, Point, Query, RetrievalError, SparseVector,
-    VectorError, VectorIndex, embed::cosine,
+    Embedder, Hit, IndexSpec, MiniLm, Point, Query, RetrievalError, VectorError, VectorIndex,
 };
-use serde_json::{Map, Value};
+use aiops_vector::{EdgeIndex, Payload, QdrantIndex, QdrantOptions};
+use serde_json::Value;
+use tempfile::TempDir;
 
 /// The model directory: `AIOPS_EMBED_MODEL_DIR`, else what `bootstrap/embeddings.sh path`
 /// prints (it fails, naming the install command, when the model is missing).
@@ -82,203 +82,183 @@ impl<E: Embedder> Embedder for Counting<E> {
     }
 }
 
-/// RRF's constant (the usual 60).
-const RRF_K: f32 = 60.0;
-
-#[derive(Default)]
-pub struct MemoryIndex {
-    points: Mutex<BTreeMap<String, Point>>,
-    dim: Mutex<Option<usize>>,
-    /// Failure injection: upserts holding a point of this document fail once the given
-    /// number of them has succeeded (0: the first fails), so a write can break mid-document.
-    pub fail_upsert_of_doc: Mutex<Option<(String, usize)>>,
-    /// Every search and count fails while set (a backend that went away).
-    pub down: Mutex<bool>,
+/// A real embedded index (a Qdrant Edge shard) in a temporary directory of its own, removed
+/// on drop. Declare it before anything holding a clone of its index: the shard flushes when
+/// its last handle goes, and panics if its directory is already gone.
+pub struct Edge {
+    // Dropped before the directory (fields drop in declaration order).
+    pub index: Arc<EdgeIndex>,
+    _dir: TempDir,
 }
 
-impl MemoryIndex {
-    pub fn new() -> Arc<MemoryIndex> {
-        Arc::new(MemoryIndex::default())
-    }
-
-    pub fn payloads(&self) -> Vec<Map<String, Value>> {
-        self.points
-            .lock()
-            .unwrap()
-            .values()
-            .map(|p| p.payload.clone())
-            .collect()
-    }
-
-    /// Texts of the points of `doc`, sorted.
-    pub fn texts_of(&self, doc: &str) -> Vec<String> {
-        let mut t: Vec<String> = self
-            .payloads()
-            .into_iter()
-            .filter(|p| p["doc"] == doc)
-            .map(|p| p["text"].as_str().unwrap().to_string())
-            .collect();
-        t.sort();
-        t
+impl Edge {
+    pub fn new() -> Edge {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let index = Arc::new(EdgeIndex::new(dir.path().join("vectors")));
+        Edge { index, _dir: dir }
     }
 }
 
-impl MemoryIndex {
-    fn up(&self) -> Result<(), VectorError> {
-        if *self.down.lock().unwrap() {
-            return Err(VectorError::Unavailable("index down".into()));
-        }
-        Ok(())
-    }
+/// A real Qdrant server of this test, started by `bootstrap/qdrant.sh` (as the `aiops-vector`
+/// tests do) with its storage in a temporary directory; stopped on drop, also when the test
+/// fails.
+pub struct Server {
+    state: TempDir,
+    url: String,
 }
 
-fn passes(filter: &Filter, payload: &Map<String, Value>) -> bool {
-    let source_ok = filter.sources.is_empty()
-        || payload
-            .get("source")
-            .and_then(Value::as_str)
-            .is_some_and(|s| filter.sources.iter().any(|f| f == s));
-    let tags_ok = filter.tags.is_empty()
-        || payload
-            .get("tags")
-            .and_then(Value::as_array)
-            .is_some_and(|ts| ts.iter().any(|t| filter.tags.iter().any(|f| t == f)));
-    source_ok && tags_ok
-}
-
-/// Sum over shared terms of IDF × document weight × query weight.
-fn bm25_score(q: &SparseVector, d: &SparseVector, idf: &BTreeMap<u32, f32>) -> f32 {
-    let mut s = 0.0;
-    for (qi, qv) in q.indices.iter().zip(&q.values) {
-        if let Some(pos) = d.indices.iter().position(|i| i == qi) {
-            s += idf.get(qi).copied().unwrap_or(0.0) * d.values[pos] * qv;
+impl Server {
+    pub fn start() -> Server {
+        let state = tempfile::tempdir().expect("temporary directory");
+        let vars = aiops_test_support::run_script(
+            "bootstrap/qdrant.sh",
+            &["start", "--state", utf8(state.path())],
+            &[],
+        )
+        .unwrap_or_else(|err| {
+            panic!("starting Qdrant (install it with `bash bootstrap/qdrant.sh install`): {err}")
+        });
+        Server {
+            url: vars["AIOPS_QDRANT_URL"].clone(),
+            state,
         }
     }
-    s
+
+    pub fn stop(&self) {
+        aiops_test_support::run_script(
+            "bootstrap/qdrant.sh",
+            &["stop", "--state", utf8(self.state.path())],
+            &[],
+        )
+        .expect("stopping Qdrant");
+    }
+
+    /// A new client of the server.
+    pub fn index(&self) -> Arc<QdrantIndex> {
+        Arc::new(QdrantIndex::connect(&self.url, QdrantOptions::default()).expect("a client"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn utf8(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temporary path")
+}
+
+/// A fault injector around a real index: every call goes to `inner`, except that once
+/// [`Faulty::fail_after`] is armed, upserts fail (as an unavailable index) after the given
+/// number of them succeeded, until [`Faulty::heal`]. It lets a write break in the middle of
+/// a document, which no real backend does on demand.
+pub struct Faulty {
+    pub inner: Arc<dyn VectorIndex>,
+    /// Upserts still allowed to succeed; `None`: not armed.
+    allowed: Mutex<Option<usize>>,
+}
+
+impl Faulty {
+    pub fn new(inner: Arc<dyn VectorIndex>) -> Arc<Faulty> {
+        Arc::new(Faulty {
+            inner,
+            allowed: Mutex::new(None),
+        })
+    }
+
+    /// From now on, `n` upserts succeed and every later one fails.
+    pub fn fail_after(&self, n: usize) {
+        *self.allowed.lock().unwrap() = Some(n);
+    }
+
+    pub fn heal(&self) {
+        *self.allowed.lock().unwrap() = None;
+    }
 }
 
 #[async_trait::async_trait]
-impl VectorIndex for MemoryIndex {
+impl VectorIndex for Faulty {
     fn kind(&self) -> &'static str {
-        "memory"
+        self.inner.kind()
     }
 
     async fn ensure(&self, spec: &IndexSpec) -> Result<(), VectorError> {
-        let mut dim = self.dim.lock().unwrap();
-        match *dim {
-            Some(d) if d != spec.dense_dim => Err(VectorError::Rejected(format!(
-                "collection has {d} dimensions, asked for {}",
-                spec.dense_dim
-            ))),
-            _ => {
-                *dim = Some(spec.dense_dim);
-                Ok(())
-            }
-        }
+        self.inner.ensure(spec).await
     }
 
     async fn upsert(&self, points: Vec<Point>) -> Result<(), VectorError> {
-        if let Some((doc, still_ok)) = self.fail_upsert_of_doc.lock().unwrap().as_mut()
-            && points.iter().any(|p| p.payload["doc"] == *doc)
-        {
-            if *still_ok == 0 {
-                return Err(VectorError::Unavailable("injected failure".into()));
+        if let Some(allowed) = self.allowed.lock().unwrap().as_mut() {
+            if *allowed == 0 {
+                return Err(VectorError::Unavailable("injected fault".into()));
             }
-            *still_ok -= 1;
+            *allowed -= 1;
         }
-        let mut all = self.points.lock().unwrap();
-        for p in points {
-            all.insert(p.id.clone(), p);
-        }
-        Ok(())
+        self.inner.upsert(points).await
     }
 
     async fn delete(&self, ids: Vec<String>) -> Result<(), VectorError> {
-        let mut all = self.points.lock().unwrap();
-        for id in ids {
-            all.remove(&id);
-        }
-        Ok(())
+        self.inner.delete(ids).await
     }
 
     async fn ids_where(
         &self,
         key: &str,
         value: &str,
-    ) -> Result<Vec<(String, Map<String, Value>)>, VectorError> {
-        Ok(self
-            .points
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|p| p.payload.get(key).and_then(Value::as_str) == Some(value))
-            .map(|p| (p.id.clone(), p.payload.clone()))
-            .collect())
+    ) -> Result<Vec<(String, Payload)>, VectorError> {
+        self.inner.ids_where(key, value).await
     }
 
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError> {
-        self.up()?;
-        let all = self.points.lock().unwrap();
-        let points: Vec<&Point> = all
-            .values()
-            .filter(|p| passes(&q.filter, &p.payload))
-            .collect();
-        // IDF over the collection, as Qdrant's `modifier: idf` computes it.
-        let n = all.len() as f32;
-        let mut df: BTreeMap<u32, f32> = BTreeMap::new();
-        for p in all.values() {
-            for i in &p.sparse.indices {
-                *df.entry(*i).or_default() += 1.0;
-            }
-        }
-        let idf: BTreeMap<u32, f32> = df
-            .into_iter()
-            .map(|(i, d)| (i, (1.0 + (n - d + 0.5) / (d + 0.5)).ln()))
-            .collect();
-        let rank = |scores: Vec<(usize, f32)>| {
-            let mut s: Vec<(usize, f32)> = scores.into_iter().filter(|(_, v)| *v > 0.0).collect();
-            s.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            s
-        };
-        let dense = rank(
-            points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i, cosine(&q.dense, &p.dense)))
-                .collect(),
-        );
-        let sparse = rank(
-            points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (i, bm25_score(&q.sparse, &p.sparse, &idf)))
-                .collect(),
-        );
-        let mut fused: BTreeMap<usize, f32> = BTreeMap::new();
-        for list in [&dense, &sparse] {
-            for (r, (i, _)) in list.iter().enumerate() {
-                *fused.entry(*i).or_default() += 1.0 / (RRF_K + r as f32 + 1.0);
-            }
-        }
-        let mut hits: Vec<(usize, f32)> = fused.into_iter().collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        Ok(hits
-            .into_iter()
-            .take(q.limit)
-            .map(|(i, score)| Hit {
-                id: points[i].id.clone(),
-                score,
-                payload: points[i].payload.clone(),
-            })
-            .collect())
+        self.inner.search(q).await
     }
 
     async fn count(&self) -> Result<u64, VectorError> {
-        self.up()?;
-        Ok(self.points.lock().unwrap().len() as u64)
+        self.inner.count().await
     }
 
     async fn health(&self) -> Result<(), VectorError> {
-        Ok(())
+        self.inner.health().await
     }
+
+    async fn optimize(&self) -> Result<bool, VectorError> {
+        self.inner.optimize().await
+    }
+}
+
+/// The points whose payload `key` is `value` (ids and payloads), sorted by id: what the
+/// index holds, read back through the index.
+pub async fn points_where(
+    index: &dyn VectorIndex,
+    key: &str,
+    value: &str,
+) -> Vec<(String, Payload)> {
+    let mut points = index.ids_where(key, value).await.expect("listed");
+    points.sort_by(|a, b| a.0.cmp(&b.0));
+    points
+}
+
+/// The payloads of a source's points, sorted by point id.
+pub async fn payloads(index: &dyn VectorIndex, source: &str) -> Vec<Payload> {
+    points_where(index, "source", source)
+        .await
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// Texts of the points of `doc`, sorted.
+pub async fn texts_of(index: &dyn VectorIndex, doc: &str) -> Vec<String> {
+    let mut texts: Vec<String> = points_where(index, "doc", doc)
+        .await
+        .into_iter()
+        .map(|(_, p)| {
+            p.get("text")
+                .and_then(Value::as_str)
+                .expect("a text")
+                .to_string()
+        })
+        .collect();
+    texts.sort();
+    texts
 }

@@ -67,6 +67,43 @@ fn chunks(hits: &[Hit]) -> Vec<String> {
         .collect()
 }
 
+/// `v` scaled to unit length: what a cosine collection stores (and hands back) for it.
+fn unit(v: &[f32]) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / norm).collect()
+}
+
+/// Every hit carries the dense vector its point was upserted with, up to normalisation.
+fn assert_dense_vectors(hits: &[Hit], upserted: &[Point]) {
+    for hit in hits {
+        let point = upserted
+            .iter()
+            .find(|p| p.id == hit.id)
+            .unwrap_or_else(|| panic!("hit {} was not upserted", hit.id));
+        let want = unit(&point.dense);
+        assert_eq!(
+            hit.dense.len(),
+            want.len(),
+            "hit {}: {:?}",
+            hit.id,
+            hit.dense
+        );
+        let diff = hit
+            .dense
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-5,
+            "hit {}: dense {:?}, upserted {:?}",
+            hit.id,
+            hit.dense,
+            point.dense
+        );
+    }
+}
+
 fn assert_code<T: std::fmt::Debug>(result: Result<T, VectorError>, code: &str, what: &str) {
     match result {
         Err(err) => assert_eq!(err.code(), code, "{what}: {err}"),
@@ -190,6 +227,17 @@ pub async fn dense_sparse_and_hybrid_rank_as_expected(b: &dyn Backend) {
         top[0].payload,
         payload(json!({ "chunk": "a" })),
         "the payload comes back"
+    );
+
+    // Hits carry their dense vector (unit length), from every kind of query: a caller
+    // measures relevance with it, which the fused score cannot tell.
+    let upserted = ranked_points();
+    for hits in [&dense, &sparse_hits, &both_terms, &hybrid, &top] {
+        assert_dense_vectors(hits, &upserted);
+    }
+    assert!(
+        dense.iter().any(|h| h.id == point_id("b")),
+        "b's stored vector is not unit length, so normalisation is checked"
     );
 
     assert_code(
@@ -370,14 +418,15 @@ pub async fn ids_where_delete_count_and_replace(b: &dyn Backend) {
         "a deleted point is not found"
     );
 
-    // Upserting an existing id replaces the point.
+    // Upserting an existing id replaces the point, its vectors too.
+    let replacement = point(
+        "d1#2",
+        [0.0, 0.0, 0.0, 2.0],
+        &[(9, 1.0)],
+        json!({ "doc": "runbooks/moved.md" }),
+    );
     index
-        .upsert(vec![point(
-            "d1#2",
-            v,
-            &[(9, 1.0)],
-            json!({ "doc": "runbooks/moved.md" }),
-        )])
+        .upsert(vec![replacement.clone()])
         .await
         .expect("replaced");
     assert_eq!(index.count().await.expect("counted"), 3);
@@ -401,6 +450,12 @@ pub async fn ids_where_delete_count_and_replace(b: &dyn Backend) {
         chunks(&by_new_term),
         ["d1#2"],
         "the new sparse vector replaced the old one"
+    );
+    assert_dense_vectors(&by_new_term, &[replacement]);
+    assert_eq!(
+        by_new_term[0].dense,
+        [0.0, 0.0, 0.0, 1.0],
+        "the new dense vector"
     );
 
     assert_code(
