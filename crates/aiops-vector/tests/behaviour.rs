@@ -5,10 +5,7 @@
 
 mod suite;
 
-use std::path::Path;
-
 use aiops_test_support::ports::closed_addr;
-use aiops_test_support::run_script;
 use aiops_vector::{EdgeIndex, QdrantIndex, QdrantOptions, VectorIndex};
 use suite::{Backend, spec};
 use tempfile::TempDir;
@@ -33,46 +30,23 @@ impl Backend for Edge {
     }
 }
 
-/// A real Qdrant server of this test: stopped on drop.
-struct Server {
-    state: TempDir,
-    url: String,
-}
+/// A real Qdrant server of this test (`aiops_test_support::Qdrant`, started by
+/// `bootstrap/qdrant.sh`): stopped on drop.
+struct Server(aiops_test_support::Qdrant);
 
 impl Server {
     fn start() -> Server {
-        let state = tempfile::tempdir().expect("temporary directory");
-        let vars = run_script(
-            "bootstrap/qdrant.sh",
-            &["start", "--state", path(state.path())],
-            &[],
-        )
-        .unwrap_or_else(|err| {
+        Server(aiops_test_support::Qdrant::start().unwrap_or_else(|err| {
             panic!("starting Qdrant (install it with `bash bootstrap/qdrant.sh install`): {err}")
-        });
-        Server {
-            url: vars["AIOPS_QDRANT_URL"].clone(),
-            state,
-        }
+        }))
     }
 
     fn stop(&self) {
-        run_script(
-            "bootstrap/qdrant.sh",
-            &["stop", "--state", path(self.state.path())],
-            &[],
-        )
-        .expect("stopping Qdrant");
+        self.0.stop().expect("stopping Qdrant");
     }
 
     fn index(&self) -> QdrantIndex {
-        QdrantIndex::connect(&self.url, QdrantOptions::default()).expect("a client")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+        QdrantIndex::connect(&self.0.url, QdrantOptions::default()).expect("a client")
     }
 }
 
@@ -81,10 +55,6 @@ impl Backend for Server {
     async fn open(&self) -> Box<dyn VectorIndex> {
         Box::new(self.index())
     }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temporary path")
 }
 
 /// One test per backend and suite case.

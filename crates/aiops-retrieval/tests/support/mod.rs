@@ -8,7 +8,7 @@
 
 pub mod scenario;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aiops_retrieval::{
@@ -99,54 +99,25 @@ impl Edge {
     }
 }
 
-/// A real Qdrant server of this test, started by `bootstrap/qdrant.sh` (as the `aiops-vector`
-/// tests do) with its storage in a temporary directory; stopped on drop, also when the test
-/// fails.
-pub struct Server {
-    state: TempDir,
-    url: String,
-}
+/// A real Qdrant server of this test (`aiops_test_support::Qdrant`, started by
+/// `bootstrap/qdrant.sh`); stopped on drop, also when the test fails.
+pub struct Server(aiops_test_support::Qdrant);
 
 impl Server {
     pub fn start() -> Server {
-        let state = tempfile::tempdir().expect("temporary directory");
-        let vars = aiops_test_support::run_script(
-            "bootstrap/qdrant.sh",
-            &["start", "--state", utf8(state.path())],
-            &[],
-        )
-        .unwrap_or_else(|err| {
+        Server(aiops_test_support::Qdrant::start().unwrap_or_else(|err| {
             panic!("starting Qdrant (install it with `bash bootstrap/qdrant.sh install`): {err}")
-        });
-        Server {
-            url: vars["AIOPS_QDRANT_URL"].clone(),
-            state,
-        }
+        }))
     }
 
     pub fn stop(&self) {
-        aiops_test_support::run_script(
-            "bootstrap/qdrant.sh",
-            &["stop", "--state", utf8(self.state.path())],
-            &[],
-        )
-        .expect("stopping Qdrant");
+        self.0.stop().expect("stopping Qdrant");
     }
 
     /// A new client of the server.
     pub fn index(&self) -> Arc<QdrantIndex> {
-        Arc::new(QdrantIndex::connect(&self.url, QdrantOptions::default()).expect("a client"))
+        Arc::new(QdrantIndex::connect(&self.0.url, QdrantOptions::default()).expect("a client"))
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn utf8(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 temporary path")
 }
 
 /// A fault injector around a real index: every call goes to `inner`, except that once
