@@ -59,18 +59,7 @@ model_ok() {
 
 # A Python >= 3.11 with pip. Debian's python3 comes without pip: a private venv brings it.
 pip_python() {
-    local python venv="$EMBED_DIR/pip-venv"
-    python="$(aiops_python)"
-    if "$python" -m pip --version >/dev/null 2>&1; then
-        printf '%s\n' "$python"
-        return 0
-    fi
-    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-        aiops_python_venv "$python"
-        rm -rf "$venv"
-        "$python" -m venv "$venv" >&2 || aiops_die "could not create a venv at $venv"
-    fi
-    printf '%s\n' "$venv/bin/python"
+    aiops_pip_python "$EMBED_DIR"
 }
 
 # Fetches the package into a temporary directory, checks every file and moves the set into

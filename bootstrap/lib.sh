@@ -477,3 +477,32 @@ aiops_openbao_venv_bao() {
     done
     return 1
 }
+
+# Prints a python that has pip: the system one, else a venv under $1 (created once).
+aiops_pip_python() {
+    local python venv="$1/pip-venv"
+    python="$(aiops_python)"
+    if "$python" -m pip --version >/dev/null 2>&1; then
+        printf '%s\n' "$python"
+        return 0
+    fi
+    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+        aiops_python_venv "$python"
+        rm -rf "$venv"
+        "$python" -m venv "$venv" >&2 || aiops_die "could not create a venv at $venv"
+    fi
+    printf '%s\n' "$venv/bin/python"
+}
+
+# Prints the pid of the first process for which `PREDICATE STATE PID` succeeds (a server of
+# the state directory that lost its pid file); fails when there is none.
+aiops_find_process() {
+    local predicate="$1" state="$2" dir
+    for dir in /proc/[0-9]*; do
+        if "$predicate" "$state" "${dir#/proc/}"; then
+            printf '%s\n' "${dir#/proc/}"
+            return 0
+        fi
+    done
+    return 1
+}

@@ -150,18 +150,7 @@ ensure_ollama() {
 
 # A Python >= 3.11 with pip. Debian's python3 comes without pip: a private venv brings it.
 pip_python() {
-    local python venv="$OLLAMA_DIR/pip-venv"
-    python="$(aiops_python)"
-    if "$python" -m pip --version >/dev/null 2>&1; then
-        printf '%s\n' "$python"
-        return 0
-    fi
-    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-        aiops_python_venv "$python"
-        rm -rf "$venv"
-        "$python" -m venv "$venv" >&2 || aiops_die "could not create a venv at $venv"
-    fi
-    printf '%s\n' "$venv/bin/python"
+    aiops_pip_python "$OLLAMA_DIR"
 }
 
 # pip install --no-deps of the given packages into a new directory under $OLLAMA_DIR;
@@ -319,14 +308,7 @@ is_server() {
 # The `ollama serve` of <state-dir>, found by its working directory (setsid forks when the
 # caller runs with job control, so $! is not always the server).
 find_server() {
-    local state="$1" dir
-    for dir in /proc/[0-9]*; do
-        if is_server "$state" "${dir#/proc/}"; then
-            printf '%s\n' "${dir#/proc/}"
-            return 0
-        fi
-    done
-    return 1
+    aiops_find_process is_server "$1"
 }
 
 running_pid() {

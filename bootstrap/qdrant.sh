@@ -140,14 +140,7 @@ is_server() {
 # The qdrant of <state-dir>, found by its working directory (setsid forks when the caller
 # runs with job control, so $! is not always the server).
 find_server() {
-    local state="$1" dir
-    for dir in /proc/[0-9]*; do
-        if is_server "$state" "${dir#/proc/}"; then
-            printf '%s\n' "${dir#/proc/}"
-            return 0
-        fi
-    done
-    return 1
+    aiops_find_process is_server "$1"
 }
 
 running_pid() {
