@@ -73,19 +73,9 @@ fn eval(
             return ExitCode::from(2);
         }
     };
-    let config = match aiopsd::Config::load(config_file.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("aiopsd: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("aiopsd: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let (config, runtime) = match config_and_runtime(config_file) {
+        Ok(both) => both,
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let catalog = match aiopsd::load_catalog(&config) {
@@ -122,25 +112,31 @@ fn eval(
     })
 }
 
+/// The configuration and a runtime for the offline subcommands; the reason on stderr and
+/// exit code 2 when either is not available.
+fn config_and_runtime(
+    config_file: Option<PathBuf>,
+) -> Result<(aiopsd::Config, tokio::runtime::Runtime), ExitCode> {
+    let config = aiopsd::Config::load(config_file.as_deref()).map_err(|e| {
+        eprintln!("aiopsd: {e}");
+        ExitCode::from(2)
+    })?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("aiopsd: cannot start the runtime: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((config, runtime))
+}
+
 fn eval_retrieval(
     config_file: Option<PathBuf>,
     file: &std::path::Path,
     corpus: &std::path::Path,
     min_recall_at_3: f64,
 ) -> ExitCode {
-    let config = match aiopsd::Config::load(config_file.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("aiopsd: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("aiopsd: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+    let (config, runtime) = match config_and_runtime(config_file) {
+        Ok(both) => both,
+        Err(code) => return code,
     };
     match runtime.block_on(aiopsd::retrieval::evaluate(&config, file, corpus)) {
         Ok(report) => {
