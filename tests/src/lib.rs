@@ -229,38 +229,17 @@ impl Daemon {
     /// document per request, then the `keep` list (as `aiops ingest` does). Returns the
     /// summed summary; panics on any answer but 200.
     pub async fn ingest_tree(&self, token: &str, dir: &Path, source: &str) -> Value {
-        let mut files: Vec<PathBuf> = Vec::new();
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).expect("read the tree").flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "md" || x == "txt") {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
-        let mut total = serde_json::json!({"documents": 0, "chunks_added": 0, "chunks_kept": 0,
-            "chunks_removed": 0, "documents_removed": 0, "skipped": []});
+        let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(walkdir::DirEntry::into_path)
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "md" || x == "txt"))
+            .collect();
+        let mut total = aiops_api::IngestSummary::default();
         let mut keep = Vec::new();
-        let add = |total: &mut Value, s: &Value| {
-            for k in [
-                "documents",
-                "chunks_added",
-                "chunks_kept",
-                "chunks_removed",
-                "documents_removed",
-            ] {
-                total[k] = (total[k].as_u64().unwrap_or(0) + s[k].as_u64().unwrap_or(0)).into();
-            }
-            if let Some(sk) = s["skipped"].as_array() {
-                total["skipped"]
-                    .as_array_mut()
-                    .expect("an array")
-                    .extend(sk.iter().cloned());
-            }
+        let decode = |s: Value| -> aiops_api::IngestSummary {
+            serde_json::from_value(s).expect("an ingest summary")
         };
         for f in files {
             let rel = f.strip_prefix(dir).expect("under the root");
@@ -270,7 +249,7 @@ impl Daemon {
                 serde_json::json!({"source": source, "documents": [{"path": path, "text": text}]});
             let (code, s) = self.post_as(token, "/api/v1/documents", body).await;
             assert_eq!(code, 200, "{path}: {s:#}");
-            add(&mut total, &s);
+            total.absorb(decode(s));
             keep.push(path);
         }
         let (code, s) = self
@@ -281,8 +260,8 @@ impl Daemon {
             )
             .await;
         assert_eq!(code, 200, "keep: {s:#}");
-        add(&mut total, &s);
-        total
+        total.absorb(decode(s));
+        serde_json::to_value(total).expect("a summary is JSON")
     }
 
     /// POST /api/v1/approvals/{aid}/{verb} (`approve` or `reject`) as `token`.

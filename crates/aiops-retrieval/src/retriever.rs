@@ -226,18 +226,21 @@ impl Retriever for HybridRetriever {
     }
 
     async fn retrieve(&self, nl: &str) -> Result<Retrieval, RetrieveError> {
-        if self
-            .index
-            .count()
-            .await
-            .map_err(|e| unavailable(&e.into()))?
-            == 0
+        let chunks = self.search(nl).await.map_err(|e| unavailable(&e))?;
+        // Counted only when nothing was found (one round trip per request, not two): an
+        // empty index is "skipped", an index with nothing relevant is "found nothing".
+        if chunks.is_empty()
+            && self
+                .index
+                .count()
+                .await
+                .map_err(|e| unavailable(&e.into()))?
+                == 0
         {
             return Ok(Retrieval::Skipped {
                 reason: "the runbook index is empty".into(),
             });
         }
-        let chunks = self.search(nl).await.map_err(|e| unavailable(&e))?;
         Ok(Retrieval::Found {
             chunks: chunks.into_iter().map(ContextChunk::from).collect(),
         })

@@ -64,26 +64,9 @@ impl Runbooks {
             return Ok(None);
         }
         let timeout = Duration::from_millis(rc.timeout_ms);
-        let embedder: Arc<dyn Embedder> = match rc.embedder {
-            EmbedderKind::Minilm => {
-                let dir = rc.model_dir();
-                let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir))
-                    .await
-                    .map_err(|e| start_error("loading the embedding model", e))?
-                    .map_err(|e| {
-                        start_error(
-                            "the embedding model (install it with bootstrap/embeddings.sh, or set retrieval.model_dir)",
-                            e,
-                        )
-                    })?;
-                Arc::new(model)
-            }
-            EmbedderKind::Ollama => Arc::new(
-                OllamaEmbedder::connect(&config.llm.host, &rc.ollama_model, timeout)
-                    .await
-                    .map_err(|e| start_error("Ollama embeddings", e))?,
-            ),
-        };
+        let embedder = embedder(config)
+            .await
+            .map_err(|e| start_error("the embedding model", e))?;
         let index: Arc<dyn VectorIndex> = match rc.backend {
             IndexBackend::Edge => Arc::new(EdgeIndex::new(config.data_dir.join("vectors"))),
             IndexBackend::Qdrant => Arc::new(
@@ -166,7 +149,7 @@ impl Runbooks {
         }
         let _writer = self.writer.lock().await;
         let ingestor = self.ingestor(&req.source);
-        let docs = req
+        let docs: Vec<TextDocument> = req
             .documents
             .into_iter()
             .map(|d| TextDocument {
@@ -174,25 +157,14 @@ impl Runbooks {
                 text: d.text,
             })
             .collect();
-        let mut summary = ingestor.put(docs).await.map_err(failure)?;
+        // Who asked; the ingestor logs what each step did.
+        tracing::info!(%user, source = %req.source, documents = docs.len(), keep = req.keep.is_some(), "runbook ingest");
+        let mut summary = wire_summary(ingestor.put(docs).await.map_err(failure)?);
         if let Some(keep) = req.keep {
             let keep: BTreeSet<String> = keep.into_iter().collect();
-            let removed = ingestor.retain(&keep).await.map_err(failure)?;
-            summary.chunks_removed += removed.chunks_removed;
-            summary.documents_removed += removed.documents_removed;
-            summary.seconds += removed.seconds;
+            summary.absorb(wire_summary(ingestor.retain(&keep).await.map_err(failure)?));
         }
-        tracing::info!(
-            %user,
-            source = %summary.source,
-            documents = summary.documents,
-            added = summary.chunks_added,
-            kept = summary.chunks_kept,
-            removed = summary.chunks_removed,
-            skipped = summary.skipped.len(),
-            "runbooks ingested"
-        );
-        Ok(wire_summary(summary))
+        Ok(summary)
     }
 
     /// The index answers, and how many chunks it holds.
@@ -261,19 +233,40 @@ pub async fn evaluate(
     corpus: &std::path::Path,
 ) -> Result<aiops_retrieval::EvalReport, String> {
     let rc = &config.retrieval;
-    let embedder: Arc<dyn Embedder> = match rc.embedder {
+    let embedder = embedder(config).await?;
+    // Removed when dropped, also when the evaluation fails half-way.
+    let scratch = tempfile::Builder::new()
+        .prefix("aiopsd-eval-retrieval-")
+        .tempdir()
+        .map_err(|e| format!("a scratch directory for the index: {e}"))?;
+    let index: Arc<dyn VectorIndex> = Arc::new(EdgeIndex::new(scratch.path()));
+    let source = corpus
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "corpus".into());
+    let mut opts = aiops_retrieval::EvalOptions::new(source);
+    opts.ingest.max_file_bytes = rc.max_document_bytes;
+    opts.ingest.max_chunks_per_doc = rc.max_chunks_per_document;
+    aiops_retrieval::eval_retrieval(index, embedder, ask_jsonl, corpus, &opts)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The configured embedder: MiniLM from `model_dir`, or Ollama's `/api/embed`.
+async fn embedder(config: &Config) -> Result<Arc<dyn Embedder>, String> {
+    let rc = &config.retrieval;
+    Ok(match rc.embedder {
         EmbedderKind::Minilm => {
             let dir = rc.model_dir();
-            Arc::new(
-                tokio::task::spawn_blocking(move || MiniLm::load(&dir))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| {
-                        format!(
-                            "the embedding model: {e} (install it with bootstrap/embeddings.sh)"
-                        )
-                    })?,
-            )
+            let model = tokio::task::spawn_blocking(move || MiniLm::load(&dir))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| {
+                    format!(
+                        "{e} (install it with bootstrap/embeddings.sh, or set retrieval.model_dir)"
+                    )
+                })?;
+            Arc::new(model)
         }
         EmbedderKind::Ollama => Arc::new(
             OllamaEmbedder::connect(
@@ -282,19 +275,7 @@ pub async fn evaluate(
                 Duration::from_millis(rc.timeout_ms),
             )
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| format!("Ollama embeddings: {e}"))?,
         ),
-    };
-    let scratch = std::env::temp_dir().join(format!("aiopsd-eval-retrieval-{}", ulid::Ulid::new()));
-    let index: Arc<dyn VectorIndex> = Arc::new(EdgeIndex::new(&scratch));
-    let source = corpus
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "corpus".into());
-    let mut opts = aiops_retrieval::EvalOptions::new(source);
-    opts.ingest.max_file_bytes = rc.max_document_bytes;
-    opts.ingest.max_chunks_per_doc = rc.max_chunks_per_document;
-    let report = aiops_retrieval::eval_retrieval(index, embedder, ask_jsonl, corpus, &opts).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    report.map_err(|e| e.to_string())
+    })
 }
