@@ -72,6 +72,20 @@ aiops_port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# Does PID hold a listening TCP socket on 127.0.0.1:PORT (or any address)? A port that
+# answers may belong to another server; this asks the kernel whose socket it is.
+aiops_pid_listens() {
+    local pid="$1" port inode fd
+    port="$(printf '%04X' "$2")"
+    for inode in $(awk -v p=":$port" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+        for fd in /proc/"$pid"/fd/*; do
+            [[ "$(readlink "$fd" 2>/dev/null)" != "socket:[$inode]" ]] || return 0
+        done
+    done
+    return 1
+}
+
 # Creates DIR when missing and prints its absolute, symlink-free path.
 aiops_abs_dir() {
     mkdir -p "$1"

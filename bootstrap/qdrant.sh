@@ -123,11 +123,13 @@ answers() {
     [[ -n "$out" ]]
 }
 
-# HTTP ready and the gRPC port listening (Qdrant opens both at start-up).
+# HTTP ready and both ports held by the qdrant of <state-dir> (Qdrant opens both at
+# start-up; a port that answers may be another server's).
 answers_on() {
-    local state="$1" http="$2" grpc
+    local state="$1" http="$2" grpc pid
     grpc="$(cat "$state/grpc-port" 2>/dev/null)" || return 1
-    answers "$http" && aiops_port_in_use "$grpc"
+    pid="$(find_server "$state")" || return 1
+    answers "$http" && aiops_pid_listens "$pid" "$http" && aiops_pid_listens "$pid" "$grpc"
 }
 
 # Is /proc/<pid> a qdrant working in <state-dir>? (Guards against recycled pids.)
@@ -154,8 +156,12 @@ stop_server() {
     rm -f "$1/port" "$1/grpc-port"
 }
 
+# Still starting: alive, and not stuck half-up. Qdrant 1.18 keeps serving HTTP when its gRPC
+# port cannot be bound (it logs "Error while starting gRPC server" and stays up), so that
+# line counts as an exit: the caller then moves on to the next port pair.
 starting() {
     local state="$1" pid="$2"
+    ! grep -q 'Error while starting gRPC server' "$state/qdrant.log" 2>/dev/null || return 1
     aiops_alive "$pid" || find_server "$state" >/dev/null
 }
 
