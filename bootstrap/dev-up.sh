@@ -7,8 +7,10 @@
 #   AIOPS_DNS=127.0.0.1:<port>
 #   AIOPS_LOG=<the daemon's log file>
 #   AIOPS_DATA=<its data directory>
+#   AIOPS_TOKEN=<the API token to use: the operator's, the same as AIOPS_TOKEN_REQUESTER>
 #   AIOPS_TOKEN_REQUESTER=<API token of user `requester` (role operator)>
-#   AIOPS_TOKEN_APPROVER=<API token of user `approver` (role approver)>
+#   AIOPS_TOKEN_APPROVER=<API token of user `approver` (role approver, in the owning groups
+#                         netops and platform)>
 #   AIOPS_TOKEN_ADMIN=<API token of user `admin` (role admin: may ingest runbooks)>
 #   AIOPS_SLACK_SIGNING_SECRET=<generated dev signing secret>
 #   AIOPS_SLACK_APPROVER_ID=<the Slack user id mapped to `approver`>
@@ -224,7 +226,7 @@ token_sha256 = "$(sha "$token_requester")"
 
 [[auth.users]]
 name = "approver"
-roles = ["approver"]
+roles = ["approver", "netops", "platform"]
 token_sha256 = "$(sha "$token_approver")"
 slack_id = "$slack_approver_id"
 
@@ -279,20 +281,26 @@ ingest_out="$(AIOPS_URL="$url" AIOPS_TOKEN="$token_admin" "$cli" --json ingest "
     aiops_die "ingesting deploy/runbooks failed (log: $log)"
 aiops_log "runbooks indexed: $(tr -d '\n ' <<<"$ingest_out")"
 
-aiops_kv AIOPS_URL "$url" AIOPS_DNS "$dns_addr" AIOPS_LOG "$log" AIOPS_DATA "$data" \
-    AIOPS_TOKEN_REQUESTER "$token_requester" AIOPS_TOKEN_APPROVER "$token_approver" \
-    AIOPS_TOKEN_ADMIN "$token_admin" \
-    AIOPS_SLACK_SIGNING_SECRET "$slack_signing" AIOPS_SLACK_APPROVER_ID "$slack_approver_id" \
-    AIOPS_SLACK_API "$slack_api"
-if [[ "$secrets_mode" == "vault" ]]; then
-    aiops_kv VAULT_ADDR "$vault_addr" VAULT_TOKEN "$vault_token"
-fi
-if [[ -n "$kubeconfig_out" ]]; then
-    aiops_kv KUBECONFIG "$kubeconfig_out"
-fi
-if [[ -n "$ollama_host" ]]; then
-    aiops_kv OLLAMA_HOST "$ollama_host"
-fi
-if [[ -n "$qdrant_url" ]]; then
-    aiops_kv AIOPS_QDRANT_URL "$qdrant_url"
-fi
+# The KEY=VALUE lines, also kept in <state>/dev.env (0600: it holds tokens) for a shell:
+# `set -a; . .aiops/dev.env; set +a`.
+print_env() {
+    aiops_kv AIOPS_URL "$url" AIOPS_DNS "$dns_addr" AIOPS_LOG "$log" AIOPS_DATA "$data" \
+        AIOPS_TOKEN "$token_requester" \
+        AIOPS_TOKEN_REQUESTER "$token_requester" AIOPS_TOKEN_APPROVER "$token_approver" \
+        AIOPS_TOKEN_ADMIN "$token_admin" \
+        AIOPS_SLACK_SIGNING_SECRET "$slack_signing" AIOPS_SLACK_APPROVER_ID "$slack_approver_id" \
+        AIOPS_SLACK_API "$slack_api"
+    if [[ "$secrets_mode" == "vault" ]]; then
+        aiops_kv VAULT_ADDR "$vault_addr" VAULT_TOKEN "$vault_token"
+    fi
+    if [[ -n "$kubeconfig_out" ]]; then
+        aiops_kv KUBECONFIG "$kubeconfig_out"
+    fi
+    if [[ -n "$ollama_host" ]]; then
+        aiops_kv OLLAMA_HOST "$ollama_host"
+    fi
+    if [[ -n "$qdrant_url" ]]; then
+        aiops_kv AIOPS_QDRANT_URL "$qdrant_url"
+    fi
+}
+(umask 077 && rm -f "$state/dev.env" && print_env | tee "$state/dev.env")

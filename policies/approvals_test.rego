@@ -5,7 +5,7 @@ import rego.v1
 import data.aiops
 
 ok_input := {
-	"approver": {"user": "bob", "roles": ["approver"]},
+	"approver": {"user": "bob", "roles": ["approver", "netops"]},
 	"requester": "alice",
 	"action": "dns.delete_record",
 	"risk": "destructive",
@@ -53,4 +53,39 @@ test_unknown_risk_is_refused if {
 test_malformed_roles_are_refused if {
 	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "bob", "roles": "approver"}})
 	not d.allowed
+}
+
+# Owner routing (data.json: every zone is owned by `netops`, the `payments` namespace by
+# `payments-team`, other namespaces by `platform`).
+
+test_an_approver_outside_the_owning_group_may_not_approve if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "carol", "roles": ["approver", "platform"]}})
+	not d.allowed
+	"dns zone local is owned by [\"netops\"]; carol is in none of those groups" in d.reasons
+}
+
+test_an_admin_approves_whatever_the_owner if {
+	d := aiops.approver_decision with input as object.union(ok_input, {"approver": {"user": "root", "roles": ["admin"]}})
+	d.allowed
+}
+
+test_the_namespace_owner_approves_a_scale if {
+	i := {
+		"approver": {"user": "pat", "roles": ["approver", "payments-team"]},
+		"requester": "alice", "action": "k8s.scale_deployment", "risk": "change",
+		"params": {"namespace": "payments", "name": "api", "replicas": 3},
+	}
+	aiops.approver_decision.allowed with input as i
+	d := aiops.approver_decision with input as object.union(i, {"approver": {"user": "bob", "roles": ["approver", "netops", "platform"]}})
+	not d.allowed
+}
+
+test_approval_owners_names_the_owning_groups if {
+	aiops.approval_owners == ["netops"] with input as object.remove(ok_input, ["approver"])
+	aiops.approval_owners == ["payments-team"] with input as {"action": "k8s.scale_deployment", "params": {"namespace": "payments", "name": "api", "replicas": 3}}
+}
+
+test_unowned_targets_need_no_group if {
+	i := object.union(ok_input, {"approver": {"user": "bob", "roles": ["approver"]}})
+	aiops.approver_decision.allowed with input as i with data.aiops.config.dns.zones as {"local": {"production": false}}
 }

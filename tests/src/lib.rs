@@ -13,8 +13,8 @@ use anyhow::Result;
 use serde_json::Value;
 
 pub use aiops_test_support::identities::{
-    ADMIN_TOKEN, APPROVER_SLACK_ID, APPROVER_TOKEN, REQUESTER_TOKEN, SLACK_SIGNING_SECRET,
-    write_slack_secret,
+    ADMIN_TOKEN, APPROVER_SLACK_ID, APPROVER_TOKEN, OUTSIDER_APPROVER_TOKEN, REQUESTER_TOKEN,
+    SLACK_SIGNING_SECRET, VIEWER_TOKEN, write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
 pub use aiops_test_support::{Bind, KubeApi, OpenBao, Qdrant, ports, repo_root};
@@ -41,11 +41,23 @@ pub fn offline_config(data_dir: &Path) -> aiopsd::Config {
     c
 }
 
+/// Every daemon knows the test identities: no route but health answers without one.
 fn base_config(data_dir: &Path) -> aiopsd::Config {
-    aiopsd::Config {
+    let mut c = aiopsd::Config {
         data_dir: data_dir.to_path_buf(),
         ..Default::default()
-    }
+    };
+    c.auth.users = aiops_test_support::identities::ALL
+        .iter()
+        .map(|id| aiopsd::config::UserConfig {
+            name: id.name.into(),
+            roles: id.roles.iter().map(|r| r.to_string()).collect(),
+            token_sha256: Some(aiops_core::sha256_hex(id.token)),
+            slack_id: id.slack_id.map(Into::into),
+            ..Default::default()
+        })
+        .collect();
+    c
 }
 
 /// Turns runbook retrieval on: MiniLM from `bootstrap/embeddings.sh`, and the vectors in an
@@ -69,18 +81,10 @@ pub fn with_retrieval(mut c: aiopsd::Config, qdrant: Option<&str>) -> aiopsd::Co
 /// The approval worker's interval `with_identities` sets: short, so tests wait little.
 pub const WORKER_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Adds the test identities (`alice`, operator; `bob`, approver with a Slack id) to a
-/// config, and the short worker interval.
+/// The short approval-worker interval, for tests that wait on the worker. (Every config
+/// of this harness already knows the test identities: `alice`, operator; `bob`, approver
+/// with a Slack id; `root`, admin.)
 pub fn with_identities(mut c: aiopsd::Config) -> aiopsd::Config {
-    c.auth.users = aiops_test_support::identities::ALL
-        .iter()
-        .map(|id| aiopsd::config::UserConfig {
-            name: id.name.into(),
-            roles: id.roles.iter().map(|r| r.to_string()).collect(),
-            token_sha256: Some(aiops_core::sha256_hex(id.token)),
-            slack_id: id.slack_id.map(Into::into),
-        })
-        .collect();
     c.approvals.worker_interval_ms = WORKER_INTERVAL.as_millis() as u64;
     c
 }
@@ -112,7 +116,10 @@ pub fn vault_secrets(
 pub struct Daemon {
     pub url: String,
     pub state: aiopsd::AppState,
+    /// Sends `alice`'s token (an operator) unless a request names other credentials.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anonymous: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -137,10 +144,16 @@ impl Daemon {
             })
             .await;
         });
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {REQUESTER_TOKEN}").parse()?,
+        );
         Ok(Daemon {
             url,
             state,
-            client: reqwest::Client::new(),
+            client: reqwest::Client::builder().default_headers(auth).build()?,
+            anonymous: reqwest::Client::new(),
             shutdown: Some(tx),
             handle: Some(handle),
         })
@@ -205,8 +218,34 @@ impl Daemon {
         v["ok"] == true
     }
 
+    /// POST as `alice`.
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         send_json(self.client.post(format!("{}{path}", self.url)).json(&body)).await
+    }
+
+    /// POST without credentials.
+    pub async fn post_anonymous(&self, path: &str, body: Value) -> (u16, Value) {
+        send_json(
+            self.anonymous
+                .post(format!("{}{path}", self.url))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// GET without credentials.
+    pub async fn get_anonymous(&self, path: &str) -> (u16, Value) {
+        send_json(self.anonymous.get(format!("{}{path}", self.url))).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        send_json(
+            self.client
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(token),
+        )
+        .await
     }
 
     /// POST with a bearer token.
@@ -293,7 +332,7 @@ impl Daemon {
     /// Posts a Slack interaction as Slack would: form body, timestamp and signature
     /// headers. Returns the HTTP status.
     pub async fn slack_interaction(&self, (body, ts, sig): &(String, String, String)) -> u16 {
-        self.client
+        self.anonymous
             .post(format!("{}/api/v1/slack/interactions", self.url))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts)

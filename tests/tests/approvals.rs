@@ -97,7 +97,7 @@ async fn rest_approval_executes_once_and_is_audited() {
 
     // Who may not approve.
     let (code, body) = d
-        .post(&format!("/api/v1/approvals/{aid}/approve"), json!({}))
+        .post_anonymous(&format!("/api/v1/approvals/{aid}/approve"), json!({}))
         .await;
     assert_eq!(code, 401, "anonymous: {body}");
     let (code, body) = d.decide_as("not-a-token", &aid, "approve", json!({})).await;

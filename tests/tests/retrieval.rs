@@ -77,7 +77,10 @@ async fn runbooks_answer_questions_and_give_every_request_context() {
 
     // Only an admin may ingest: anonymous is 401, an operator 403, and nothing is indexed.
     let one = json!({"documents": [{"path": "x.md", "text": "# X\nbody"}]});
-    assert_eq!(d.post("/api/v1/documents", one.clone()).await.0, 401);
+    assert_eq!(
+        d.post_anonymous("/api/v1/documents", one.clone()).await.0,
+        401
+    );
     let (code, body) = d.post_as(REQUESTER_TOKEN, "/api/v1/documents", one).await;
     assert_eq!(
         (code, body["error"]["code"].as_str()),

@@ -64,6 +64,6 @@ pub use stage::{
 };
 pub use types::{Intent, Plan, Target};
 pub use vocab::{
-    ActionId, ApprovalState, Caller, Channel, ErrorCode, ParserKind, RequestStatus, StageName,
-    Verdict,
+    ActionId, Actor, ApprovalState, AuthMethod, Caller, Channel, ErrorCode, ParserKind,
+    RequestStatus, StageName, Verdict,
 };

@@ -5,26 +5,86 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Who asked, as authenticated by the API layer.
+/// Who asked, as authenticated by the API layer, and how they proved it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     pub user: String,
     pub roles: Vec<String>,
+    /// How the caller authenticated. Records written before this field existed read as
+    /// `bearer`, the only method there was.
+    #[serde(default = "AuthMethod::legacy")]
+    pub auth: AuthMethod,
 }
 
 impl Caller {
     /// The user name of a request nobody authenticated.
     pub const ANONYMOUS: &'static str = "anonymous";
+    /// The user name the daemon itself acts under (recovery, the approval worker's
+    /// bookkeeping, Slack delivery).
+    pub const SYSTEM: &'static str = "aiopsd";
 
-    pub fn anonymous() -> Self {
+    pub fn new(user: impl Into<String>, roles: Vec<String>, auth: AuthMethod) -> Self {
         Caller {
-            user: Self::ANONYMOUS.to_string(),
-            roles: Vec::new(),
+            user: user.into(),
+            roles,
+            auth,
         }
     }
 
+    pub fn anonymous() -> Self {
+        Caller::new(Self::ANONYMOUS, Vec::new(), AuthMethod::Anonymous)
+    }
+
+    /// The daemon itself: no roles, so policy grants it nothing a human did not.
+    pub fn system() -> Self {
+        Caller::new(Self::SYSTEM, Vec::new(), AuthMethod::System)
+    }
+
     pub fn is_anonymous(&self) -> bool {
-        self.user == Self::ANONYMOUS
+        self.auth == AuthMethod::Anonymous || self.user == Self::ANONYMOUS
+    }
+
+    /// Who did it, as an audit row records it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user: self.user.clone(),
+            auth: self.auth,
+        }
+    }
+}
+
+vocabulary! {
+    /// How a caller proved who they are.
+    pub enum AuthMethod {
+        /// An API bearer token (`Authorization: Bearer …`).
+        Bearer,
+        /// A TLS client certificate (mTLS) mapped to a configured user.
+        ClientCertificate,
+        /// A Slack user id on a request Slack signed (the Slack endpoint only).
+        Slack,
+        /// Nobody: allowed only for reads, on loopback, when `auth.allow_anonymous = "read"`.
+        Anonymous,
+        /// The daemon acting on its own (recovery, the approval worker, delivery).
+        System,
+    }
+}
+
+impl AuthMethod {
+    fn legacy() -> Self {
+        AuthMethod::Bearer
+    }
+}
+
+/// The identity an audit row names: who, and how they authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: String,
+    pub auth: AuthMethod,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Caller::system().actor()
     }
 }
 

@@ -20,10 +20,7 @@ fn typed_input(i: u32) -> PolicyInput {
         params: json!({"namespace": "default", "name": format!("web{i}"), "replicas": i % 100}),
         dry_run: false,
         stage: Stage::Decide,
-        caller: Caller {
-            user: "u".into(),
-            roles: vec![],
-        },
+        caller: Caller::new("u", vec![], aiops_policy::AuthMethod::Bearer),
         parser: ParserKind::Rules,
         confidence: 0.95,
     }

@@ -32,7 +32,7 @@ const EMBEDDED_POLICIES: &[(&str, &str)] = &[
         "approvals.rego",
         include_str!("../../../policies/approvals.rego"),
     ),
-    ("admin.rego", include_str!("../../../policies/admin.rego")),
+    ("access.rego", include_str!("../../../policies/access.rego")),
 ];
 
 /// The rule that decides whether a human may decide an approval.
@@ -48,22 +48,104 @@ pub struct ApproverInput {
     pub params: Json,
 }
 
-/// The rule that decides whether a caller may run an administrative operation.
-pub const ADMIN_RULE: &str = "data.aiops.admin_decision";
+/// The rule that decides whether a caller may run an API operation.
+pub const ACCESS_RULE: &str = "data.aiops.access_decision";
 
-/// An administrative operation of the appliance itself (not an infrastructure change).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum AdminOperation {
+/// The rule that lists the groups owning a request's targets (for the approval message).
+pub const OWNERS_RULE: &str = "data.aiops.approval_owners";
+
+/// What a caller asks the API to do; policy data maps each to the roles that may.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    strum::IntoStaticStr,
+)]
+pub enum Operation {
+    /// The action catalog and the API description.
+    #[serde(rename = "catalog.read")]
+    #[strum(serialize = "catalog.read")]
+    CatalogRead,
+    /// Parse a sentence without running it.
+    #[serde(rename = "intents.parse")]
+    #[strum(serialize = "intents.parse")]
+    IntentsParse,
+    /// Read a stored request.
+    #[serde(rename = "intents.read")]
+    #[strum(serialize = "intents.read")]
+    IntentsRead,
+    /// Submit a sentence at all (its risk class is not known until it is parsed).
+    #[serde(rename = "intents.submit")]
+    #[strum(serialize = "intents.submit")]
+    IntentsSubmit,
+    /// Submit a request of risk class `read`, `change`, `destructive`.
+    #[serde(rename = "intents.submit.read")]
+    #[strum(serialize = "intents.submit.read")]
+    SubmitRead,
+    #[serde(rename = "intents.submit.change")]
+    #[strum(serialize = "intents.submit.change")]
+    SubmitChange,
+    #[serde(rename = "intents.submit.destructive")]
+    #[strum(serialize = "intents.submit.destructive")]
+    SubmitDestructive,
+    /// List and show approvals (with their plans).
+    #[serde(rename = "approvals.read")]
+    #[strum(serialize = "approvals.read")]
+    ApprovalsRead,
+    /// Approve or reject (who may decide a particular approval is `approver_decision`'s).
+    #[serde(rename = "approvals.decide")]
+    #[strum(serialize = "approvals.decide")]
+    ApprovalsDecide,
+    /// Verify the audit chain.
+    #[serde(rename = "audit.read")]
+    #[strum(serialize = "audit.read")]
+    AuditRead,
+    /// Read the refused model answers (they hold users' sentences).
+    #[serde(rename = "quarantine.read")]
+    #[strum(serialize = "quarantine.read")]
+    QuarantineRead,
+    /// Read `/metrics` when it is not public (`auth.public_metrics = false`).
+    #[serde(rename = "metrics.read")]
+    #[strum(serialize = "metrics.read")]
+    MetricsRead,
     /// Index runbook documents (`POST /api/v1/documents`).
     #[serde(rename = "documents.ingest")]
+    #[strum(serialize = "documents.ingest")]
     DocumentsIngest,
 }
 
-/// Input of [`PolicyEngine::evaluate_admin`].
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Submitting a request of this risk class.
+    pub fn submit(risk: Risk) -> Operation {
+        match risk {
+            Risk::Read => Operation::SubmitRead,
+            Risk::Change => Operation::SubmitChange,
+            Risk::Destructive => Operation::SubmitDestructive,
+        }
+    }
+}
+
+/// Input of [`PolicyEngine::evaluate_access`].
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct AdminInput {
+pub struct AccessInput {
     pub caller: Caller,
-    pub operation: AdminOperation,
+    pub operation: Operation,
+}
+
+/// Input of [`PolicyEngine::approval_owners`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct OwnersInput {
+    pub action: ActionId,
+    pub params: Json,
 }
 
 /// Whether a caller may do something (approve, run an operation), and why.
@@ -100,7 +182,7 @@ pub enum Stage {
     Execute,
 }
 
-pub use aiops_core::{ActionId, Caller, ParserKind, Risk};
+pub use aiops_core::{ActionId, AuthMethod, Caller, ParserKind, Risk};
 
 /// The input document the policies see as `input`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -393,21 +475,27 @@ impl PolicyEngine {
     /// Evaluates [`APPROVER_RULE`]: may this human approve or reject this request? Anything
     /// but a well-formed `{"allowed": bool, "reasons": [..]}` is an error (fail closed).
     pub fn evaluate_approver(&self, input: &ApproverInput) -> Result<AccessDecision, PolicyError> {
-        self.evaluate_access(APPROVER_RULE, input)
+        self.eval_strict(APPROVER_RULE, input)
     }
 
-    /// Evaluates [`ADMIN_RULE`]: may this caller run this administrative operation? Fails
-    /// closed like [`PolicyEngine::evaluate_approver`].
-    pub fn evaluate_admin(&self, input: &AdminInput) -> Result<AccessDecision, PolicyError> {
-        self.evaluate_access(ADMIN_RULE, input)
+    /// Evaluates [`ACCESS_RULE`]: may this caller run this API operation? Fails closed like
+    /// [`PolicyEngine::evaluate_approver`].
+    pub fn evaluate_access(&self, input: &AccessInput) -> Result<AccessDecision, PolicyError> {
+        self.eval_strict(ACCESS_RULE, input)
     }
 
-    /// Evaluates a rule answering `{"allowed": bool, "reasons": [..]}` strictly.
-    fn evaluate_access(
+    /// Evaluates [`OWNERS_RULE`]: the groups owning this request's targets (empty when
+    /// nobody owns them).
+    pub fn approval_owners(&self, input: &OwnersInput) -> Result<Vec<String>, PolicyError> {
+        self.eval_strict(OWNERS_RULE, input)
+    }
+
+    /// Evaluates `rule` on `input`; anything but a value of type `T` is an error.
+    fn eval_strict<T: serde::de::DeserializeOwned>(
         &self,
         rule: &str,
         input: &impl Serialize,
-    ) -> Result<AccessDecision, PolicyError> {
+    ) -> Result<T, PolicyError> {
         let value: regorus::Value = serde_json::to_value(input)
             .and_then(serde_json::from_value)
             .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
@@ -424,7 +512,7 @@ impl PolicyEngine {
         let json = serde_json::to_value(&result).map_err(|e| {
             PolicyError::MalformedDecision(format!("cannot convert the result: {e}"))
         })?;
-        serde_json::from_value::<AccessDecision>(json)
+        serde_json::from_value::<T>(json)
             .map_err(|e| PolicyError::MalformedDecision(format!("{rule}: {e}")))
     }
 }

@@ -53,10 +53,7 @@ fn policy_refuses_name(engine: &PolicyEngine, action: &str, params: &Value) -> b
         params: params.clone(),
         dry_run: false,
         stage: Stage::Decide,
-        caller: Caller {
-            user: "anonymous".into(),
-            roles: vec![],
-        },
+        caller: Caller::anonymous(),
         parser: aiops_policy::ParserKind::Rules,
         confidence: 0.95,
     };

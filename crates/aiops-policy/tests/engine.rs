@@ -26,10 +26,7 @@ fn input(action: &str, risk: &str, params: Value) -> PolicyInput {
         params,
         dry_run: false,
         stage: Stage::Decide,
-        caller: Caller {
-            user: "anonymous".to_string(),
-            roles: vec![],
-        },
+        caller: Caller::anonymous(),
         parser: aiops_policy::ParserKind::Rules,
         confidence: 0.95,
     }
@@ -46,7 +43,7 @@ fn shipped_data() -> Value {
 }
 
 fn shipped_policy() -> Vec<(String, String)> {
-    ["aiops.rego", "approvals.rego", "admin.rego"]
+    ["aiops.rego", "approvals.rego", "access.rego"]
         .iter()
         .map(|f| {
             (
@@ -285,7 +282,7 @@ fn input_serialises_as_documented() {
         serde_json::to_value(&i).unwrap(),
         json!({"action": "dns.lookup", "risk": "read", "params": {"name": "a.local"},
                "dry_run": false, "stage": "decide",
-               "caller": {"user": "anonymous", "roles": []},
+               "caller": {"user": "anonymous", "roles": [], "auth": "anonymous"},
                "parser": "rules", "confidence": 0.95})
     );
     let d = Decision {
@@ -544,10 +541,11 @@ fn approver_decisions_come_from_policy() {
     use aiops_policy::ApproverInput;
     let engine = shipped();
     let input = |user: &str, roles: &[&str], requester: &str| ApproverInput {
-        approver: Caller {
-            user: user.into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        },
+        approver: Caller::new(
+            user,
+            roles.iter().map(|r| r.to_string()).collect(),
+            aiops_policy::AuthMethod::Bearer,
+        ),
         requester: requester.into(),
         action: aiops_policy::ActionId::DnsDeleteRecord,
         risk: Risk::Destructive,
@@ -555,12 +553,12 @@ fn approver_decisions_come_from_policy() {
     };
     assert!(
         engine
-            .evaluate_approver(&input("bob", &["approver"], "alice"))
+            .evaluate_approver(&input("bob", &["approver", "netops"], "alice"))
             .unwrap()
             .allowed
     );
     let own = engine
-        .evaluate_approver(&input("bob", &["approver"], "bob"))
+        .evaluate_approver(&input("bob", &["approver", "netops"], "bob"))
         .unwrap();
     assert!(!own.allowed);
     assert!(
@@ -582,20 +580,23 @@ fn approver_decisions_come_from_policy() {
 }
 
 #[test]
-fn admin_operations_need_an_admin_role() {
-    use aiops_policy::{AdminInput, AdminOperation};
+fn access_decisions_come_from_policy() {
+    use aiops_policy::{AccessInput, Operation};
     let engine = shipped();
-    let input = |user: &str, roles: &[&str]| AdminInput {
-        caller: Caller {
-            user: user.into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-        },
-        operation: AdminOperation::DocumentsIngest,
+    let input = |user: &str, roles: &[&str], operation| AccessInput {
+        caller: Caller::new(
+            user,
+            roles.iter().map(|r| r.to_string()).collect(),
+            aiops_policy::AuthMethod::Bearer,
+        ),
+        operation,
     };
-    let admin = engine.evaluate_admin(&input("root", &["admin"])).unwrap();
+    let admin = engine
+        .evaluate_access(&input("root", &["admin"], Operation::DocumentsIngest))
+        .unwrap();
     assert!(admin.allowed, "{admin:?}");
     let operator = engine
-        .evaluate_admin(&input("alice", &["operator", "approver"]))
+        .evaluate_access(&input("alice", &["operator"], Operation::DocumentsIngest))
         .unwrap();
     assert!(!operator.allowed);
     assert!(
@@ -605,10 +606,38 @@ fn admin_operations_need_an_admin_role() {
             .any(|r| r.contains("documents.ingest")),
         "{operator:?}"
     );
-    assert!(
-        !engine
-            .evaluate_admin(&input("anonymous", &["admin"]))
+    let viewer = |op| {
+        engine
+            .evaluate_access(&input("vic", &["viewer"], op))
             .unwrap()
             .allowed
-    );
+    };
+    assert!(viewer(Operation::submit(Risk::Read)));
+    assert!(!viewer(Operation::submit(Risk::Change)));
+    assert!(!viewer(Operation::submit(Risk::Destructive)));
+    let anonymous = |op| {
+        engine
+            .evaluate_access(&AccessInput {
+                caller: Caller::anonymous(),
+                operation: op,
+            })
+            .unwrap()
+            .allowed
+    };
+    assert!(anonymous(Operation::IntentsRead));
+    assert!(!anonymous(Operation::ApprovalsRead));
+    assert!(!anonymous(Operation::submit(Risk::Change)));
+}
+
+#[test]
+fn approval_owners_name_the_owning_groups() {
+    use aiops_policy::OwnersInput;
+    let engine = shipped();
+    let owners = engine
+        .approval_owners(&OwnersInput {
+            action: aiops_policy::ActionId::K8sScaleDeployment,
+            params: json!({"namespace": "payments", "name": "api", "replicas": 2}),
+        })
+        .unwrap();
+    assert_eq!(owners, ["payments-team"]);
 }

@@ -1,5 +1,6 @@
 //! Audit events and the row hash that chains them.
 
+use aiops_core::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -14,9 +15,12 @@ pub struct AuditEvent {
     pub outcome: String,
     /// Structured details. Callers must never put secret values here.
     pub data: Value,
+    /// Who did it and how they authenticated; the daemon itself unless [`AuditEvent::by`].
+    pub actor: Actor,
 }
 
 impl AuditEvent {
+    /// An event of the daemon itself; name the human or client with [`AuditEvent::by`].
     pub fn new(
         request_id: Option<&str>,
         stage: impl Into<String>,
@@ -28,7 +32,13 @@ impl AuditEvent {
             stage: stage.into(),
             outcome: outcome.into(),
             data,
+            actor: Actor::system(),
         }
+    }
+
+    pub fn by(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
     }
 }
 
@@ -41,6 +51,8 @@ pub struct AuditRecord {
     pub stage: String,
     pub outcome: String,
     pub data: Value,
+    /// `None` on rows written before rows named their actor.
+    pub actor: Option<Actor>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -56,25 +68,36 @@ pub struct ChainReport {
     pub reason: Option<String>,
 }
 
-/// The hash of one row. `data` is the exact stored text (canonical JSON), so verifying needs
-/// no re-serialisation that could differ between versions.
-pub fn event_hash(
-    prev_hash: &str,
-    seq: i64,
-    at: &str,
-    request_id: Option<&str>,
-    stage: &str,
-    outcome: &str,
-    data: &str,
-) -> String {
-    let doc = json!({
-        "prev_hash": prev_hash,
-        "seq": seq,
-        "at": at,
-        "request_id": request_id,
-        "stage": stage,
-        "outcome": outcome,
-        "data": data,
+/// The fields of one row that its hash covers. `data` and `actor` are the exact stored text
+/// (canonical JSON), so verifying needs no re-serialisation that could differ between
+/// versions.
+#[derive(Debug, Clone, Copy)]
+pub struct HashedRow<'a> {
+    pub prev_hash: &'a str,
+    pub seq: i64,
+    pub at: &'a str,
+    pub request_id: Option<&'a str>,
+    pub stage: &'a str,
+    pub outcome: &'a str,
+    pub data: &'a str,
+    /// Empty on rows written before rows named their actor: their hash never covered one,
+    /// so it is left out of the document and those rows still verify.
+    pub actor: &'a str,
+}
+
+/// The hash of one row.
+pub fn event_hash(row: HashedRow<'_>) -> String {
+    let mut doc = json!({
+        "prev_hash": row.prev_hash,
+        "seq": row.seq,
+        "at": row.at,
+        "request_id": row.request_id,
+        "stage": row.stage,
+        "outcome": row.outcome,
+        "data": row.data,
     });
+    if !row.actor.is_empty() {
+        doc["actor"] = Value::String(row.actor.to_string());
+    }
     aiops_core::sha256_hex(aiops_core::canonical_json(&doc))
 }

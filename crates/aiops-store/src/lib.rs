@@ -17,7 +17,7 @@ mod records;
 mod sqlite;
 mod traits;
 
-pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, event_hash};
+pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, HashedRow, event_hash};
 pub use error::StoreError;
 pub use records::{
     ApprovalEnd, ApprovalRecord, DecisionOutcome, DecisionRecord, NewApproval, NewDecision,

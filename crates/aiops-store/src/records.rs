@@ -129,6 +129,8 @@ pub struct DecisionRecord {
 pub struct NewDecision {
     pub approval_id: String,
     pub approver: String,
+    /// How the approver authenticated (named in the audit row).
+    pub auth: aiops_core::AuthMethod,
     pub verdict: Verdict,
     pub channel: Channel,
     pub reason: Option<String>,

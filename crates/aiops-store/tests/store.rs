@@ -5,7 +5,7 @@
 
 mod common;
 
-use aiops_core::RequestStatus;
+use aiops_core::{Actor, AuthMethod, RequestStatus};
 use aiops_store::{AuditEvent, ChainReport, RequestStore, RequestUpdate, SqliteStore};
 use common::{error_message, request, status_of, store};
 use serde_json::json;
@@ -20,7 +20,10 @@ async fn seed(s: &SqliteStore, id: &str) {
             execution: Some(json!({"changed": true})),
             ..Default::default()
         },
-        AuditEvent::new(Some(id), "execute", "succeeded", json!({"changed": true})),
+        AuditEvent::new(Some(id), "execute", "succeeded", json!({"changed": true})).by(Actor {
+            user: "alice".into(),
+            auth: AuthMethod::Bearer,
+        }),
     )
     .await
     .unwrap();
@@ -54,6 +57,77 @@ async fn requests_and_events_round_trip() {
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
 }
 
+#[tokio::test]
+async fn every_row_names_its_actor_and_the_hash_covers_it() {
+    let (_d, s) = store().await;
+    seed(&s, "r1").await;
+    let ev = s.events_for("r1").await.unwrap();
+    // The store's own events are the daemon's; the caller's are the caller's.
+    assert_eq!(ev[0].actor, Some(Actor::system()));
+    assert_eq!(
+        ev[1].actor,
+        Some(Actor {
+            user: "alice".into(),
+            auth: AuthMethod::Bearer
+        })
+    );
+    // Rewriting who did it breaks the chain at that row.
+    let r = tamper(
+        &s,
+        r#"UPDATE audit_events SET actor = '{"auth":"bearer","user":"mallory"}' WHERE seq = 2"#,
+    )
+    .await;
+    assert!(!r.ok);
+    assert_eq!(r.first_bad_seq, Some(2));
+}
+
+#[tokio::test]
+async fn rows_from_before_actors_still_verify() {
+    let (_d, s) = store().await;
+    seed(&s, "r1").await;
+    // Rewrite the chain as an older version wrote it: no actor column value, hashes
+    // without one. It must verify, and the rows read back without an actor.
+    let rows: Vec<(i64, String, Option<String>, String, String, String)> = sqlx::query_as(
+        "SELECT seq, at, request_id, stage, outcome, data FROM audit_events ORDER BY seq",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    let mut prev = aiops_store::GENESIS_HASH.to_string();
+    for (seq, at, request_id, stage, outcome, data) in rows {
+        let hash = aiops_store::event_hash(aiops_store::HashedRow {
+            prev_hash: &prev,
+            seq,
+            at: &at,
+            request_id: request_id.as_deref(),
+            stage: &stage,
+            outcome: &outcome,
+            data: &data,
+            actor: "",
+        });
+        sqlx::query("UPDATE audit_events SET actor = '', prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&prev)
+            .bind(&hash)
+            .bind(seq)
+            .execute(s.pool())
+            .await
+            .unwrap();
+        prev = hash;
+    }
+    let r = tamper(&s, &format!("UPDATE audit_head SET hash = '{prev}'")).await;
+    assert!(r.ok, "{r:?}");
+    assert!(
+        s.events_for("r1")
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.actor.is_none())
+    );
+    // New rows after them name their actor and the chain still verifies.
+    seed(&s, "r2").await;
+    assert!(s.verify_chain().await.unwrap().ok);
+}
+
 /// Runs `sql` against the file behind the store's back, then verifies the chain.
 async fn tamper(s: &SqliteStore, sql: &str) -> ChainReport {
     sqlx::query(sql).execute(s.pool()).await.unwrap();
@@ -85,20 +159,21 @@ async fn chain_verifies_and_detects_each_kind_of_tampering() {
     assert!(r.ok);
 
     // 2. change the data and recompute that row's own hash: the next row's prev_hash breaks
-    let (prev, at): (String, String) =
-        sqlx::query_as("SELECT prev_hash, at FROM audit_events WHERE seq = 2")
+    let (prev, at, actor): (String, String, String) =
+        sqlx::query_as("SELECT prev_hash, at, actor FROM audit_events WHERE seq = 2")
             .fetch_one(s.pool())
             .await
             .unwrap();
-    let forged = aiops_store::event_hash(
-        &prev,
-        2,
-        &at,
-        Some("r1"),
-        "execute",
-        "succeeded",
-        r#"{"changed":false}"#,
-    );
+    let forged = aiops_store::event_hash(aiops_store::HashedRow {
+        prev_hash: &prev,
+        seq: 2,
+        at: &at,
+        request_id: Some("r1"),
+        stage: "execute",
+        outcome: "succeeded",
+        data: r#"{"changed":false}"#,
+        actor: &actor,
+    });
     sqlx::query("UPDATE audit_events SET data = '{\"changed\":false}', hash = $1 WHERE seq = 2")
         .bind(&forged)
         .execute(s.pool())

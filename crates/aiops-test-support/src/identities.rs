@@ -1,4 +1,4 @@
-//! The test identities: a requester, an approver and an administrator, with the API tokens they present and
+//! The test identities: a requester, approvers, a viewer and an administrator, with the API tokens they present and
 //! the Slack app secrets. Only their SHA-256 goes into a daemon's configuration (the
 //! daemon harness in `tests/` maps these to its `[[auth.users]]`).
 
@@ -24,10 +24,11 @@ pub const REQUESTER: Identity = Identity {
     slack_id: None,
 };
 
-/// `bob`, an approver, also known to Slack.
+/// `bob`, an approver in the groups that own the shipped DNS zones (`netops`) and
+/// namespaces (`platform`), also known to Slack.
 pub const APPROVER: Identity = Identity {
     name: "bob",
-    roles: &["approver"],
+    roles: &["approver", "netops", "platform"],
     token: APPROVER_TOKEN,
     slack_id: Some(APPROVER_SLACK_ID),
 };
@@ -42,8 +43,29 @@ pub const ADMIN: Identity = Identity {
     slack_id: None,
 };
 
+pub const OUTSIDER_APPROVER_TOKEN: &str = "test-carol-token";
+
+/// `carol`, an approver of the `payments-team` only: she owns neither the DNS zones nor
+/// the other namespaces, so she may not approve changes to them.
+pub const OUTSIDER_APPROVER: Identity = Identity {
+    name: "carol",
+    roles: &["approver", "payments-team"],
+    token: OUTSIDER_APPROVER_TOKEN,
+    slack_id: None,
+};
+
+pub const VIEWER_TOKEN: &str = "test-viewer-token";
+
+/// `vic`, a viewer: reads and asks, changes nothing.
+pub const VIEWER: Identity = Identity {
+    name: "vic",
+    roles: &["viewer"],
+    token: VIEWER_TOKEN,
+    slack_id: None,
+};
+
 /// All of them, in the order a configuration lists them.
-pub const ALL: [Identity; 3] = [REQUESTER, APPROVER, ADMIN];
+pub const ALL: [Identity; 5] = [REQUESTER, APPROVER, ADMIN, OUTSIDER_APPROVER, VIEWER];
 
 /// The Slack app's signing secret: interactions are signed with it as Slack signs them.
 pub const SLACK_SIGNING_SECRET: &str = "test-signing-secret-0123456789";

@@ -109,21 +109,53 @@ pub struct ApprovalsConfig {
     pub worker_interval_ms: u64,
 }
 
-/// Identities, until full authentication lands: bearer tokens (stored as SHA-256 hex, never
-/// in clear) and Slack user ids map to a user and roles. Who may approve is policy's call.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+/// Who may call: every route but `/healthz`, `/readyz` (and `/metrics` while
+/// `public_metrics`) needs an identity. Bearer tokens (stored as SHA-256 hex, never in
+/// clear), client certificates and Slack user ids map to a user and roles; what a role may
+/// do is policy's call (`policies/access.rego`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    /// `off` (the default): a request without credentials gets 401. `read`: anonymous
+    /// callers may run the operations policy lists for them; refused on a listener that is
+    /// not loopback.
+    pub allow_anonymous: AnonymousAccess,
+    /// Serve `/metrics` without authentication (scrapers rarely carry tokens).
+    pub public_metrics: bool,
     pub users: Vec<UserConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            allow_anonymous: AnonymousAccess::Off,
+            public_metrics: true,
+            users: Vec::new(),
+        }
+    }
+}
+
+/// Whether callers without credentials get in at all.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AnonymousAccess {
+    #[default]
+    Off,
+    /// Read operations only (what `access.anonymous` in the policy data lists).
+    Read,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserConfig {
     pub name: String,
+    /// Roles (`viewer`, `operator`, `approver`, `admin`) and owner groups (e.g. `netops`).
     pub roles: Vec<String>,
     /// Hex SHA-256 of the user's API token (`printf %s "$TOKEN" | sha256sum`).
     pub token_sha256: Option<String>,
+    /// When the token stops working (RFC 3339); never, without one.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub token_expires_at: Option<time::OffsetDateTime>,
     /// The user's Slack member id (e.g. `U024BE7LH`).
     pub slack_id: Option<String>,
 }
@@ -318,11 +350,21 @@ impl Config {
         {
             return bad("approval ttls may be at most 30 days".into());
         }
+        if self.auth.allow_anonymous != AnonymousAccess::Off && !self.listen.ip().is_loopback() {
+            return bad(format!(
+                "auth.allow_anonymous = \"read\" is for a loopback listener only; {} is not loopback",
+                self.listen
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         let mut tokens = std::collections::BTreeSet::new();
         let mut slack_ids = std::collections::BTreeSet::new();
         for u in &self.auth.users {
-            if u.name.is_empty() || u.name == "anonymous" || !names.insert(u.name.as_str()) {
+            if u.name.is_empty()
+                || u.name == aiops_core::Caller::ANONYMOUS
+                || u.name == aiops_core::Caller::SYSTEM
+                || !names.insert(u.name.as_str())
+            {
                 return bad(format!(
                     "auth.users: `{}` is empty, reserved or defined twice",
                     u.name

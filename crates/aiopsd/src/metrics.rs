@@ -47,6 +47,7 @@ pub struct Metrics {
     pub decisions: Family<OutcomeLabels, Counter>,
     pub intents: Family<StatusLabels, Counter>,
     pub quarantined: Family<ReasonLabels, Counter>,
+    pub auth_failures: Family<ReasonLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -73,6 +74,7 @@ impl Default for Metrics {
         let decisions = Family::<OutcomeLabels, Counter>::default();
         let intents = Family::<StatusLabels, Counter>::default();
         let quarantined = Family::<ReasonLabels, Counter>::default();
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -103,6 +105,11 @@ impl Default for Metrics {
             "Model answers refused and quarantined, by reason",
             quarantined.clone(),
         );
+        registry.register(
+            "auth_failures",
+            "Refused authentications by reason (missing, malformed, unknown, expired)",
+            auth_failures.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -111,6 +118,7 @@ impl Default for Metrics {
             decisions,
             intents,
             quarantined,
+            auth_failures,
         }
     }
 }

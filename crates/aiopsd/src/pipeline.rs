@@ -177,8 +177,41 @@ pub(crate) fn policy_input(
     }
 }
 
-/// decide: policy on the typed intent, before planning.
+/// Whether the caller's roles may submit a request of this risk class (policy's
+/// `access_decision` on `intents.submit.<risk>`): `None` when they may, else the step that
+/// ends the request as denied, with a `forbidden` error. Asked at decide and again at
+/// execute, since roles can change while an approval waits.
+fn refused_by_role<T>(app: &App, input: &PolicyInput) -> Option<Step<T>> {
+    let operation = aiops_policy::Operation::submit(input.risk);
+    let access = match app.policy.evaluate_access(&aiops_policy::AccessInput {
+        caller: input.caller.clone(),
+        operation,
+    }) {
+        Ok(a) => a,
+        Err(e) => return Some(Step::fail(ErrorCode::PolicyError, e.to_string())),
+    };
+    if access.allowed {
+        return None;
+    }
+    let message = access.reasons.join("; ");
+    Some(Step::End(
+        RequestStatus::Denied,
+        Record::new(
+            StepOutcome::Refused,
+            json!({"operation": operation.as_str(), "reasons": access.reasons}),
+        )
+        .update(RequestUpdate {
+            error: Some(json!({"code": ErrorCode::Forbidden, "message": message})),
+            ..Default::default()
+        }),
+    ))
+}
+
+/// decide: the caller's roles, then policy on the typed intent, before planning.
 async fn decide(app: &App, input: PolicyInput) -> Step<Decision> {
+    if let Some(refused) = refused_by_role(app, &input) {
+        return refused;
+    }
     let decision = match app.policy.evaluate(&input) {
         Ok(d) => d,
         Err(e) => return Step::fail(ErrorCode::PolicyError, e.to_string()),
@@ -354,6 +387,9 @@ async fn recheck(
     dry_run: bool,
     approved_by: usize,
 ) -> Step<()> {
+    if let Some(refused) = refused_by_role(app, &input) {
+        return refused;
+    }
     let recheck = match app.policy.evaluate(&input) {
         Ok(d) => d,
         Err(e) => return Step::fail(ErrorCode::PolicyError, e.to_string()),

@@ -320,7 +320,8 @@ impl<'a> Run<'a> {
             stage.as_str(),
             record.outcome.as_str(),
             record.data,
-        );
+        )
+        .by(self.caller.actor());
         let store = &self.app.store;
         let written = match record.write {
             Write::Update => store.update_request(&self.id, record.update, event).await,

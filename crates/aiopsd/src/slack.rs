@@ -129,6 +129,8 @@ pub struct MessageView<'a> {
     pub action: &'a str,
     pub diff: &'a str,
     pub outcome: Option<&'a str>,
+    /// The groups that own the request's targets: only they (or an admin) may approve.
+    pub owners: &'a [String],
 }
 
 fn clip(text: &str, max: usize) -> String {
@@ -150,7 +152,9 @@ pub fn message(channel: &str, v: &MessageView<'_>) -> Value {
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Plan* (hash `{}`):\n```{}```", &a.plan_hash[..a.plan_hash.len().min(12)], escape(&clip(v.diff, 2500)))}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!(
-            "approval `{}` · {} approver(s) needed · expires {}", escape(&a.id), a.approvals_required, escape(&a.expires_at))}]}),
+            "approval `{}` · {} approver(s) needed{} · expires {}", escape(&a.id), a.approvals_required,
+            if v.owners.is_empty() { String::new() } else { format!(" from *{}*", escape(&v.owners.join(", "))) },
+            escape(&a.expires_at))}]}),
     ];
     if a.state == aiops_core::ApprovalState::Pending {
         blocks.push(

@@ -18,7 +18,13 @@ async fn app() -> (tempfile::TempDir, AppState) {
     (dir, App::build(c).await.unwrap())
 }
 
+/// Sends `req` through the router as `tester` (unless it names other credentials).
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    call_raw(state, common::authenticated(req)).await
+}
+
+/// Sends `req` through the router exactly as given.
+async fn call_raw(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
     let resp = aiopsd::api::router(state.clone())
         .oneshot(req)
         .await

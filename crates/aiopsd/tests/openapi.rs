@@ -49,11 +49,11 @@ async fn the_document_is_served_complete_and_committed() {
     let router = aiopsd::api::router(state);
     let resp = router
         .clone()
-        .oneshot(
+        .oneshot(common::authenticated(
             Request::get("/api/v1/openapi.json")
                 .body(Body::empty())
                 .unwrap(),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -93,7 +93,11 @@ async fn the_document_is_served_complete_and_committed() {
             .header("content-type", "application/json")
             .body(Body::from("{}"))
             .unwrap();
-        let resp = router.clone().oneshot(req).await.unwrap();
+        let resp = router
+            .clone()
+            .oneshot(common::authenticated(req))
+            .await
+            .unwrap();
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&body);

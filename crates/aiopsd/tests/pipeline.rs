@@ -85,9 +85,10 @@ impl Executor for FakeAnsible {
 fn config(dir: &std::path::Path) -> Config {
     let mut c = common::offline_config(dir);
     c.auth.users = vec![
-        user("alice", &["requester"]),
-        user("bob", &["approver"]),
-        user("carol", &["approver"]),
+        user("alice", &["operator"]),
+        // Approvers in the groups that own the shipped zones and namespaces.
+        user("bob", &["approver", "netops", "platform"]),
+        user("carol", &["approver", "netops", "platform"]),
     ];
     c
 }
@@ -96,8 +97,7 @@ fn user(name: &str, roles: &[&str]) -> aiopsd::config::UserConfig {
     aiopsd::config::UserConfig {
         name: name.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
-        token_sha256: None,
-        slack_id: None,
+        ..Default::default()
     }
 }
 

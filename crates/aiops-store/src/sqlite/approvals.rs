@@ -140,7 +140,11 @@ async fn record(
             outcome,
             json!({"approval_id": a.id, "by": d.approver, "channel": d.channel,
                    "decision": d.verdict, "reason": d.reason}),
-        ),
+        )
+        .by(aiops_core::Actor {
+            user: d.approver.clone(),
+            auth: d.auth,
+        }),
     )
     .await
 }

@@ -9,7 +9,7 @@ use sqlx::{Row, SqliteConnection};
 use super::SqliteStore;
 use super::approvals::{approval_event, set_approval_state};
 use super::rows::AuditRow;
-use crate::audit::{GENESIS_HASH, event_hash};
+use crate::audit::{GENESIS_HASH, HashedRow, event_hash};
 use crate::{
     AuditEvent, AuditRecord, ChainReport, NewRequest, QuarantineRecord, RequestRecord,
     RequestStore, RequestUpdate, StoreError, now_rfc3339,
@@ -31,18 +31,20 @@ pub(super) async fn append(
     let seq = prev_seq + 1;
     let at = now_rfc3339();
     let data = aiops_core::canonical_json(&event.data);
-    let hash = event_hash(
-        &prev_hash,
+    let actor = aiops_core::canonical_json(&json!(event.actor));
+    let hash = event_hash(HashedRow {
+        prev_hash: &prev_hash,
         seq,
-        &at,
-        event.request_id.as_deref(),
-        &event.stage,
-        &event.outcome,
-        &data,
-    );
+        at: &at,
+        request_id: event.request_id.as_deref(),
+        stage: &event.stage,
+        outcome: &event.outcome,
+        data: &data,
+        actor: &actor,
+    });
     sqlx::query(
-        "INSERT INTO audit_events (seq, at, request_id, stage, outcome, data, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_events (seq, at, request_id, stage, outcome, data, actor, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(seq)
     .bind(&at)
@@ -50,6 +52,7 @@ pub(super) async fn append(
     .bind(&event.stage)
     .bind(&event.outcome)
     .bind(&data)
+    .bind(&actor)
     .bind(&prev_hash)
     .bind(&hash)
     .execute(&mut *conn)
@@ -132,15 +135,16 @@ fn verify(rows: Vec<AuditRow>, head: Option<(i64, String)>) -> ChainReport {
                 "prev_hash does not match the previous row".into(),
             );
         }
-        let recomputed = event_hash(
-            &row.prev_hash,
-            row.seq,
-            &row.at,
-            row.request_id.as_deref(),
-            &row.stage,
-            &row.outcome,
-            &row.data,
-        );
+        let recomputed = event_hash(HashedRow {
+            prev_hash: &row.prev_hash,
+            seq: row.seq,
+            at: &row.at,
+            request_id: row.request_id.as_deref(),
+            stage: &row.stage,
+            outcome: &row.outcome,
+            data: &row.data,
+            actor: &row.actor,
+        });
         if recomputed != row.hash {
             return bad(
                 row.seq,

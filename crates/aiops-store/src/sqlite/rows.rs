@@ -17,6 +17,8 @@ pub(super) struct AuditRow {
     pub outcome: String,
     /// The exact canonical JSON text the row's hash covers.
     pub data: String,
+    /// Canonical JSON of the actor; empty on rows from before rows named one.
+    pub actor: String,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -32,6 +34,7 @@ impl From<AuditRow> for AuditRecord {
             stage: r.stage,
             outcome: r.outcome,
             data,
+            actor: serde_json::from_str(&r.actor).ok(),
             prev_hash: r.prev_hash,
             hash: r.hash,
         }

@@ -78,6 +78,7 @@ pub fn decision(aid: &str, who: &str, verdict: Verdict) -> NewDecision {
     NewDecision {
         approval_id: aid.into(),
         approver: who.into(),
+        auth: aiops_core::AuthMethod::Bearer,
         verdict,
         channel: Channel::Rest,
         reason: None,

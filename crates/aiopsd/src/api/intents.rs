@@ -18,6 +18,8 @@ use crate::parse::{Parsed, validate};
 fn http_status(resp: &IntentResponse) -> StatusCode {
     match (resp.status, &resp.error) {
         (RequestStatus::PendingApproval, _) => StatusCode::ACCEPTED,
+        // The caller's roles may not submit this kind of request.
+        (RequestStatus::Denied, Some(e)) if e.code == ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         (RequestStatus::Failed, Some(e)) => status_for(e.code),
         (RequestStatus::Failed, None) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::OK,
@@ -29,7 +31,8 @@ fn http_status(resp: &IntentResponse) -> StatusCode {
         (status = 200, description = "An outcome: success, dry_run, denied, unrecognized, answered", body = IntentResponse),
         (status = 202, description = "Waiting for approval", body = IntentResponse),
         (status = 400, description = "Malformed JSON", body = ErrorResponse),
-        (status = 401, description = "Unknown credentials", body = ErrorResponse),
+        (status = 401, description = "No credentials, or unknown ones", body = ErrorResponse),
+        (status = 403, description = "The caller's roles may not submit requests, or not of this risk class (then with the IntentResponse body, status denied)", body = IntentResponse),
         (status = 413, description = "Body too large", body = ErrorResponse),
         (status = 415, description = "Not JSON", body = ErrorResponse),
         (status = 422, description = "Invalid request, or a failed intent whose error is a 422 code", body = ErrorResponse),

@@ -2,6 +2,7 @@
 //! of domain outcomes and failures to statuses. Handlers stay thin: decode, call the
 //! domain, encode.
 
+mod access;
 mod approvals;
 mod documents;
 mod error;
@@ -13,17 +14,18 @@ mod slack;
 
 use std::time::{Duration, Instant};
 
-use aiops_core::{Caller, ErrorCode};
+use aiops_core::ErrorCode;
+use aiops_policy::Operation;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
+pub use access::Authenticated;
 pub use error::{ApiError, status_for};
 pub use openapi::openapi;
 
@@ -32,31 +34,83 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.api.max_body_bytes;
     let timeout = Duration::from_secs(state.config.api.request_timeout_secs);
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/v1/intent", post(intents::submit))
-        .route("/api/v1/parse", post(intents::parse))
-        .route("/api/v1/intents/{id}", get(intents::get))
-        .route("/api/v1/audit/verify", get(ops::verify_audit))
-        .route("/api/v1/catalog", get(ops::catalog))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/quarantine", get(quarantine::list))
-        .route("/api/v1/approvals", get(approvals::list))
-        .route("/api/v1/approvals/{id}", get(approvals::show))
-        .route("/api/v1/approvals/{id}/approve", post(approvals::approve))
-        .route("/api/v1/approvals/{id}/reject", post(approvals::reject))
-        .route("/api/v1/slack/interactions", post(slack::interactions))
+    // Each guarded route names the operation it performs; policy says who may.
+    let guard = |op: Operation, route: MethodRouter<AppState>| {
+        route.route_layer(from_fn_with_state((state.clone(), op), access::authorize))
+    };
+    let mut guarded = Router::new()
+        .route(
+            "/api/v1/intent",
+            guard(Operation::IntentsSubmit, post(intents::submit)),
+        )
+        .route(
+            "/api/v1/parse",
+            guard(Operation::IntentsParse, post(intents::parse)),
+        )
+        .route(
+            "/api/v1/intents/{id}",
+            guard(Operation::IntentsRead, get(intents::get)),
+        )
+        .route(
+            "/api/v1/audit/verify",
+            guard(Operation::AuditRead, get(ops::verify_audit)),
+        )
+        .route(
+            "/api/v1/catalog",
+            guard(Operation::CatalogRead, get(ops::catalog)),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            guard(Operation::CatalogRead, get(openapi::document)),
+        )
+        .route(
+            "/api/v1/quarantine",
+            guard(Operation::QuarantineRead, get(quarantine::list)),
+        )
+        .route(
+            "/api/v1/approvals",
+            guard(Operation::ApprovalsRead, get(approvals::list)),
+        )
+        .route(
+            "/api/v1/approvals/{id}",
+            guard(Operation::ApprovalsRead, get(approvals::show)),
+        )
+        .route(
+            "/api/v1/approvals/{id}/approve",
+            guard(Operation::ApprovalsDecide, post(approvals::approve)),
+        )
+        .route(
+            "/api/v1/approvals/{id}/reject",
+            guard(Operation::ApprovalsDecide, post(approvals::reject)),
+        )
         // Whole runbooks: a body limit of its own, sized by the largest document accepted.
         .route(
             "/api/v1/documents",
-            post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(
-                documents_body_limit(&state.config),
-            )),
-        )
+            guard(
+                Operation::DocumentsIngest,
+                post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(
+                    documents_body_limit(&state.config),
+                )),
+            ),
+        );
+    let mut public = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        // Slack signs its requests; the signature is this route's authentication.
+        .route("/api/v1/slack/interactions", post(slack::interactions));
+    if state.config.auth.public_metrics {
+        public = public.route("/metrics", get(ops::metrics));
+    } else {
+        guarded = guarded.route("/metrics", guard(Operation::MetricsRead, get(ops::metrics)));
+    }
+    // Unknown paths and methods are behind authentication too: without credentials the
+    // API reveals nothing about which routes exist.
+    let guarded = guarded
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), access::authenticate));
+    public
+        .merge(guarded)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         // The pipeline runs in its own task, so a timeout answers the client without
         // cancelling an execution half-way; the request's record says how it ended.
@@ -143,28 +197,6 @@ fn map_rejection(r: JsonRejection) -> ApiError {
             "the body is larger than the limit",
         ),
         other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
-    }
-}
-
-/// Extractor: the caller, as the configured [`crate::auth::Authenticator`] decides.
-pub struct Authenticated(pub Caller);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = match parts.headers.get(header::AUTHORIZATION) {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "the Authorization header is not a known bearer token",
-                )
-            })?),
-        };
-        Ok(Authenticated(
-            state.authenticator.authenticate(header).await?,
-        ))
     }
 }
 

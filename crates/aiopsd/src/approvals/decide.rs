@@ -99,6 +99,7 @@ pub async fn decide(
         .decide(NewDecision {
             approval_id: a.id.clone(),
             approver: caller.user.clone(),
+            auth: caller.auth,
             verdict,
             channel,
             reason,

@@ -58,12 +58,14 @@ pub(super) async fn drain(state: &App) -> Result<(), Failure> {
                 })
                 .map(|o| format!("{}: {o}", r.status))
         });
+        let owners = owners_of(state, rec.as_ref());
         let view = slack::MessageView {
             approval: a,
             nl: rec.as_ref().map(|r| r.nl.as_str()).unwrap_or_default(),
             action: &action,
             diff: &diff,
             outcome: outcome.as_deref(),
+            owners: &owners,
         };
         let result = if is_post {
             let msg = slack::message(&state.config.slack.channel, &view);
@@ -102,4 +104,27 @@ fn str_field(doc: Option<&serde_json::Value>, key: &str) -> String {
     doc.and_then(|d| d[key].as_str())
         .unwrap_or_default()
         .to_string()
+}
+
+/// The groups owning the request's targets (policy's `approval_owners`), for the message:
+/// only their members (or an admin) can approve. Empty when nobody owns them, or when the
+/// request's intent cannot be read back (the message then names no group; deciding is
+/// still checked by policy).
+fn owners_of(state: &App, rec: Option<&aiops_store::RequestRecord>) -> Vec<String> {
+    let Some(intent) = rec
+        .and_then(|r| r.intent.clone())
+        .and_then(|v| serde_json::from_value::<aiops_core::Intent>(v).ok())
+    else {
+        return Vec::new();
+    };
+    state
+        .policy
+        .approval_owners(&aiops_policy::OwnersInput {
+            action: intent.action,
+            params: serde_json::Value::Object(intent.params),
+        })
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "approval owners could not be evaluated");
+            Vec::new()
+        })
 }

@@ -1,9 +1,14 @@
-//! What the daemon's in-process test files share: a configuration with no backends.
+//! What the daemon's in-process test files share: a configuration with no backends, and
+//! the identity its requests authenticate as.
 
 use aiopsd::Config;
 
+/// The bearer token of [`offline_config`]'s user `tester`.
+pub const TOKEN: &str = "aiopsd-test-token";
+
 /// A config on `data_dir` with no backends on purpose (DNS on the discard port with a
-/// short timeout, no Ansible): these tests must not need them.
+/// short timeout, no Ansible): these tests must not need them. One user, `tester`, holds
+/// every default role (token [`TOKEN`]), since every route but health needs a caller.
 pub fn offline_config(data_dir: &std::path::Path) -> Config {
     let mut c = Config {
         data_dir: data_dir.to_path_buf(),
@@ -12,5 +17,30 @@ pub fn offline_config(data_dir: &std::path::Path) -> Config {
     c.dns.server = "127.0.0.1:9".parse().expect("addr");
     c.dns.timeout_ms = 200;
     c.ansible.playbook_bin = "/nonexistent/ansible-playbook".into();
+    c.auth.users = vec![aiopsd::config::UserConfig {
+        name: "tester".into(),
+        roles: ["viewer", "operator", "approver", "admin"]
+            .map(String::from)
+            .to_vec(),
+        token_sha256: Some(aiops_core::sha256_hex(TOKEN)),
+        ..Default::default()
+    }];
     c
+}
+
+/// Adds `tester`'s bearer token to a request that carries no `Authorization` header.
+#[allow(dead_code)] // not every test file sends requests through the router
+pub fn authenticated(
+    mut req: axum::http::Request<axum::body::Body>,
+) -> axum::http::Request<axum::body::Body> {
+    if !req
+        .headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        req.headers_mut().insert(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {TOKEN}").parse().expect("a header value"),
+        );
+    }
+    req
 }
