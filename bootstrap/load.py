@@ -5,6 +5,8 @@ Sends COUNT requests with CONCURRENCY workers to one endpoint and prints through
 latency percentiles as JSON. Refuses any address outside 127.0.0.0/8 and ::1: load is only
 ever sent to this machine. Stops by itself after COUNT requests or --max-seconds.
 
+The API needs a caller: the token comes from --token or $AIOPS_TOKEN (dev-up prints one).
+
   bootstrap/load.py --url http://127.0.0.1:30080 --endpoint parse   --count 2000 --concurrency 8
   bootstrap/load.py --url http://127.0.0.1:30080 --endpoint intent  --count 300  --concurrency 4
   bootstrap/load.py --url http://127.0.0.1:30080 --endpoint healthz --count 5000
@@ -15,6 +17,7 @@ so this also measures the store), never a change.
 import argparse
 import ipaddress
 import json
+import os
 import socket
 import statistics
 import threading
@@ -45,6 +48,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", default="http://127.0.0.1:30080")
     ap.add_argument("--endpoint", choices=["parse", "intent", "healthz"], default="parse")
+    ap.add_argument("--token", default=os.environ.get("AIOPS_TOKEN", ""),
+                    help="API bearer token (default: $AIOPS_TOKEN)")
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--max-seconds", type=float, default=120)
@@ -63,7 +68,8 @@ def main():
             body = {"nl": nl} if a.endpoint == "parse" else {"nl": nl, "dry_run": True}
             req = urllib.request.Request(
                 f"{a.url}/api/v1/{a.endpoint}", data=json.dumps(body).encode(),
-                headers={"content-type": "application/json"}, method="POST")
+                headers={"content-type": "application/json",
+                         "authorization": f"Bearer {a.token}"}, method="POST")
         t = time.perf_counter()
         try:
             with urllib.request.urlopen(req, timeout=30) as r:

@@ -299,6 +299,8 @@ async fn slack_button_approves_and_the_message_follows() {
         "{msg:#}"
     );
     assert!(text.contains(&aid));
+    // It names the group that owns the zone: only its members (or an admin) may approve.
+    assert!(text.contains("from *netops*"), "{msg:#}");
     // The post is recorded in the same transaction as its audit row: wait for that row, so
     // the trail below is settled.
     d.wait_record(&id, MARGIN, |rec| count_stage(rec, "approve:notified") == 1)
@@ -352,6 +354,21 @@ async fn slack_button_approves_and_the_message_follows() {
     assert_eq!(rec["approval"]["decisions"][0]["approver"], "bob");
     assert_eq!(count_stage(&rec, "approve:approved"), 1, "{rec:#}");
     assert_eq!(count_stage(&rec, "execute:started"), 1, "{rec:#}");
+    // The audit row of the decision names bob, authenticated by Slack's signature.
+    let events = aiops_store::RequestStore::events_for(d.state.store.as_ref(), &id)
+        .await
+        .unwrap();
+    let approved = events
+        .iter()
+        .find(|e| e.stage == "approve" && e.outcome == "approved")
+        .unwrap();
+    assert_eq!(
+        approved.actor,
+        Some(aiops_core::Actor {
+            user: "bob".into(),
+            auth: aiops_core::AuthMethod::Slack
+        })
+    );
 
     // The message is updated with the outcome, without buttons (the worker's next pass).
     let by = worker_deadline(WORKER_INTERVAL);

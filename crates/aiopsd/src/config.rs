@@ -446,6 +446,47 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_reads_only_on_loopback() {
+        let mut c = Config::default();
+        c.auth.allow_anonymous = AnonymousAccess::Read;
+        c.validate().unwrap();
+        for listen in ["0.0.0.0:30080", "192.168.1.10:30080", "[::]:30080"] {
+            c.listen = listen.parse().unwrap();
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("loopback"), "{listen}: {err}");
+        }
+        c.listen = "[::1]:30080".parse().unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn token_expiry_and_anonymous_access_parse() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "aiops.toml",
+                r#"
+                [auth]
+                allow_anonymous = "read"
+                public_metrics = false
+                [[auth.users]]
+                name = "ci"
+                roles = ["viewer"]
+                token_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+                token_expires_at = "2027-01-01T00:00:00Z"
+                "#,
+            )?;
+            let c = Config::load(Some(Path::new("aiops.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.auth.allow_anonymous, AnonymousAccess::Read);
+            assert!(!c.auth.public_metrics);
+            assert_eq!(
+                c.auth.users[0].token_expires_at.map(|t| t.year()),
+                Some(2027)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn file_then_env_override() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
