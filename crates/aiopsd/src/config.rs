@@ -37,6 +37,9 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Runbook retrieval (`crate::retrieval::RetrievalConfig`); off by default.
     pub retrieval: crate::retrieval::RetrievalConfig,
+    /// TLS on the API (`crate::tls::TlsConfig`); none: plain HTTP, loopback only unless
+    /// `api.allow_plain_http`.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,9 +96,31 @@ pub struct CatalogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
+    /// Largest request body; a larger declared `Content-Length` is refused (413) before
+    /// the body is read (and before `100 Continue`).
     pub max_body_bytes: usize,
-    /// Upper bound for one request, including execution.
+    /// Upper bound for one request, including reading its body and execution.
     pub request_timeout_secs: u64,
+    /// Serve plain HTTP on an address that is not loopback (e.g. behind a TLS-terminating
+    /// proxy). Without it, such a listener needs `[tls]`.
+    pub allow_plain_http: bool,
+    /// Requests per minute per caller (the authenticated user, else the client
+    /// certificate, else the peer address), refilled evenly; 429 with `Retry-After` beyond.
+    pub rate_limit_per_minute: u32,
+    /// How many requests a caller may send at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// Requests served at the same time; more are answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Open connections (plain or TLS); further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); beyond it: 431 and the connection
+    /// is closed.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; beyond it: 431 and the connection is closed.
+    pub max_headers: usize,
+    /// Time a client has to send a whole request head (and the TLS handshake), and the
+    /// longest a keep-alive connection may stay idle between requests.
+    pub header_read_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -126,6 +151,9 @@ pub struct UserConfig {
     pub token_sha256: Option<String>,
     /// The user's Slack member id (e.g. `U024BE7LH`).
     pub slack_id: Option<String>,
+    /// The common name or a subject alternative name of the user's client certificate
+    /// (mTLS, `tls.client_ca`), matched exactly (`crate::tls::caller_for`).
+    pub client_cert: Option<String>,
 }
 
 /// Slack approvals. The bot token and signing secret come from the secret source.
@@ -173,6 +201,7 @@ impl Default for Config {
             kube: KubeConfig::default(),
             llm: LlmConfig::default(),
             retrieval: Default::default(),
+            tls: None,
         }
     }
 }
@@ -211,6 +240,14 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 300,
+            allow_plain_http: false,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 120,
+            max_concurrent_requests: 256,
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -294,6 +331,11 @@ impl Config {
         if self.api.max_body_bytes == 0 {
             return bad("api.max_body_bytes must be greater than zero".into());
         }
+        self.validate_limits()?;
+        if let Some(tls) = &self.tls {
+            tls.validate().map_err(ConfigError)?;
+        }
+        check_exposure(self.listen, self)?;
         if self.approvals.ttl_secs == 0
             || self.approvals.ttl_secs_by_action.values().any(|t| *t == 0)
         {
@@ -321,6 +363,7 @@ impl Config {
         let mut names = std::collections::BTreeSet::new();
         let mut tokens = std::collections::BTreeSet::new();
         let mut slack_ids = std::collections::BTreeSet::new();
+        let mut client_certs = std::collections::BTreeSet::new();
         for u in &self.auth.users {
             if u.name.is_empty() || u.name == "anonymous" || !names.insert(u.name.as_str()) {
                 return bad(format!(
@@ -353,6 +396,14 @@ impl Config {
                     u.name
                 ));
             }
+            if let Some(name) = &u.client_cert
+                && (name.trim().is_empty() || !client_certs.insert(name.as_str()))
+            {
+                return bad(format!(
+                    "auth.users `{}`: client_cert `{name}` is empty or given to another user",
+                    u.name
+                ));
+            }
         }
         if self.slack.enabled
             && !(self.slack.api_base.starts_with("https://")
@@ -371,6 +422,29 @@ impl Config {
         Ok(())
     }
 
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let a = &self.api;
+        if a.rate_limit_per_minute == 0
+            || a.rate_limit_burst == 0
+            || a.max_concurrent_requests == 0
+            || a.max_connections == 0
+            || a.max_headers == 0
+            || a.header_read_timeout_ms == 0
+        {
+            return Err(ConfigError(
+                "api.rate_limit_per_minute, rate_limit_burst, max_concurrent_requests, max_connections, max_headers and header_read_timeout_ms must be greater than zero"
+                    .into(),
+            ));
+        }
+        // hyper's smallest read buffer; a request head must fit in it.
+        if a.max_header_bytes < 8192 {
+            return Err(ConfigError(
+                "api.max_header_bytes must be at least 8192".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn secrets_dir(&self) -> PathBuf {
         self.secrets
             .dir
@@ -384,6 +458,17 @@ impl Config {
             None => StoreLocation::File(self.data_dir.join("aiops.db")),
         }
     }
+}
+
+/// Plain HTTP only where nobody else can listen in: a listener on an address that is not
+/// loopback needs `[tls]`, or `api.allow_plain_http = true` said on purpose.
+pub fn check_exposure(addr: SocketAddr, config: &Config) -> Result<(), ConfigError> {
+    if config.tls.is_none() && !config.api.allow_plain_http && !addr.ip().is_loopback() {
+        return Err(ConfigError(format!(
+            "refusing to serve plain HTTP on {addr}, which is not a loopback address: configure [tls] cert and key, or set api.allow_plain_http = true (e.g. behind a TLS-terminating proxy)"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]

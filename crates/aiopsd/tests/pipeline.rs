@@ -98,6 +98,7 @@ fn user(name: &str, roles: &[&str]) -> aiopsd::config::UserConfig {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         token_sha256: None,
         slack_id: None,
+        client_cert: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod approvals;
 mod documents;
 mod error;
 mod intents;
+pub mod limits;
 mod openapi;
 mod ops;
 mod quarantine;
@@ -29,9 +30,16 @@ pub use openapi::openapi;
 
 use crate::AppState;
 
+/// The route of `POST /api/v1/documents`, whose body limit is its own.
+const DOCUMENTS_ROUTE: &str = "/api/v1/documents";
+
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.api.max_body_bytes;
     let timeout = Duration::from_secs(state.config.api.request_timeout_secs);
+    let documents_limit = documents_body_limit(&state.config);
+    let body_limits = limits::BodyLimits::new(max_body).with(DOCUMENTS_ROUTE, documents_limit);
+    let rate_limiter = std::sync::Arc::new(limits::RateLimiter::new(&state.config.api));
+    let in_flight = limits::InFlight::new(state.config.api.max_concurrent_requests);
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -50,14 +58,22 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/slack/interactions", post(slack::interactions))
         // Whole runbooks: a body limit of its own, sized by the largest document accepted.
         .route(
-            "/api/v1/documents",
-            post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(
-                documents_body_limit(&state.config),
-            )),
+            DOCUMENTS_ROUTE,
+            post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(documents_limit)),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        // Per caller: inside authentication, which puts the `Caller` in the extensions.
+        .layer(axum::middleware::from_fn_with_state(
+            rate_limiter,
+            limits::rate_limit,
+        ))
+        // A declared oversized body is refused before anything reads it (no `100 Continue`).
+        .layer(axum::middleware::from_fn_with_state(
+            body_limits,
+            limits::declared_body_limit,
+        ))
         // The pipeline runs in its own task, so a timeout answers the client without
         // cancelling an execution half-way; the request's record says how it ended.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -65,6 +81,11 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(json_for_empty_errors))
+        // Outside the timeout, so a request that timed out frees its place.
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limits::shed_load,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
