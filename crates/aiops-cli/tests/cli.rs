@@ -132,6 +132,9 @@ impl Cli {
             .args(args)
             .env_remove("AIOPS_URL")
             .env_remove("AIOPS_TOKEN")
+            .env_remove("AIOPS_CA")
+            .env_remove("AIOPS_CLIENT_CERT")
+            .env_remove("AIOPS_CLIENT_KEY")
             .envs(env.iter().copied())
             .output()
             .await
