@@ -514,6 +514,78 @@ mod tests {
     }
 
     #[test]
+    fn tls_comes_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tls.toml",
+                "[tls]\ncert = \"s.crt\"\nkey = \"s.key\"\nclient_ca = \"ca.crt\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("tls.toml"))).map_err(|e| e.to_string())?;
+            let tls = c.tls.expect("[tls]");
+            assert_eq!(tls.client_auth, crate::tls::ClientAuth::Required);
+            assert_eq!(tls.client_ca, Some(PathBuf::from("ca.crt")));
+
+            assert_eq!(Config::load(None).map_err(|e| e.to_string())?.tls, None);
+            jail.set_env("AIOPS_TLS__CERT", "/etc/aiops/server.crt");
+            jail.set_env("AIOPS_TLS__KEY", "/etc/aiops/server.key");
+            jail.set_env("AIOPS_LISTEN", "0.0.0.0:443");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.tls.map(|t| t.key),
+                Some(PathBuf::from("/etc/aiops/server.key"))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn exposure_and_certificate_names_are_checked() {
+        let mut c = Config {
+            listen: "0.0.0.0:30080".parse().unwrap(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("plain HTTP") && e.contains("allow_plain_http"),
+            "{e}"
+        );
+        c.api.allow_plain_http = true;
+        c.validate().unwrap();
+        c.api.allow_plain_http = false;
+        c.tls = Some(crate::tls::TlsConfig::new("s.crt", "s.key"));
+        c.validate().unwrap();
+        c.tls.as_mut().unwrap().client_auth = crate::tls::ClientAuth::Optional;
+        assert!(c.validate().unwrap_err().to_string().contains("client_ca"));
+        c.listen = "[::1]:30080".parse().unwrap();
+        c.tls = None;
+        c.validate().unwrap();
+
+        let user = |name: &str, cert: &str| UserConfig {
+            name: name.into(),
+            client_cert: Some(cert.into()),
+            ..Default::default()
+        };
+        c.auth.users = vec![user("a", "one"), user("b", "one")];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("client_cert")
+        );
+        c.auth.users = vec![user("a", " ")];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("client_cert")
+        );
+        c.auth.users = vec![user("a", "one"), user("b", "two")];
+        c.validate().unwrap();
+        c.api.max_header_bytes = 1024;
+        assert!(c.validate().unwrap_err().to_string().contains("8192"));
+    }
+
+    #[test]
     fn bad_config_is_one_clear_error() {
         figment::Jail::expect_with(|jail| {
             let cases = [
@@ -524,6 +596,15 @@ mod tests {
                     "another user",
                 ),
                 ("[approvals]\nttl_secs = 100000000000\n", "30 days"),
+                ("[tls]\ncert = \"s.crt\"\n", "key"),
+                (
+                    "[tls]\ncert = \"s.crt\"\nkey = \"k\"\nclient_auth = \"maybe\"\n",
+                    "maybe",
+                ),
+                (
+                    "[api]\nrate_limit_per_minute = 0\n",
+                    "rate_limit_per_minute",
+                ),
             ];
             for (i, (toml, needle)) in cases.into_iter().enumerate() {
                 let file = format!("{i}.toml");

@@ -289,3 +289,32 @@ async fn plain_http_off_loopback_is_refused_unless_allowed_and_tls_is_fine() {
     assert_eq!(json_of(&answer)["status"], "ok", "{answer}");
     d.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_the_handshake_is_disconnected() {
+    let pki = Pki::new();
+    let data = tempfile::tempdir().unwrap();
+    let mut c = mtls_config(&pki, data.path());
+    c.api.header_read_timeout_ms = 300;
+    let d = Served::start(c).await;
+    // Silent, then a ClientHello cut short: both closed by the server.
+    let mut silent = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    assert_eq!(
+        served::read_to_close(&mut silent, Duration::from_secs(30)).await,
+        ""
+    );
+    let partial = served::exchange(
+        d.addr,
+        &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(partial, "");
+    // And the server still serves.
+    let (cert, key) = pki.client("alice-client");
+    let (answer, _) = tls_get(&pki.connector(Some((&cert, &key))), d.addr, "/healthz")
+        .await
+        .unwrap();
+    assert_eq!(status_of(&answer), 200, "{answer}");
+    d.stop().await.unwrap();
+}
