@@ -171,7 +171,7 @@ impl Api {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<Reply, CliError> {
-        let req = match &self.token {
+        let mut req = match &self.token {
             Some(t) => {
                 let mut value =
                     HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
@@ -184,11 +184,45 @@ impl Api {
             }
             None => req,
         };
-        let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
-        Ok(Reply { status, body })
+        let mut attempt = 1;
+        loop {
+            // A JSON or empty body always clones; without a clone there is no retry.
+            let retry = req.try_clone();
+            let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
+            let status = resp.status().as_u16();
+            let wait = retry_after(&resp);
+            let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
+            // Rate limited (`aiops ingest` of a large tree sends one request per document):
+            // wait as told, a few times, for short waits only.
+            match (status, wait, retry) {
+                (429, Some(wait), Some(next))
+                    if attempt < MAX_ATTEMPTS && wait <= MAX_RETRY_WAIT =>
+                {
+                    tokio::time::sleep(wait).await;
+                    req = next;
+                    attempt += 1;
+                }
+                _ => return Ok(Reply { status, body }),
+            }
+        }
     }
+}
+
+/// How often a rate-limited request is sent in all, and the longest wait the CLI accepts.
+const MAX_ATTEMPTS: u32 = 4;
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// A `Retry-After` in seconds (the form the daemon sends).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 fn parse_base(url: &str) -> Result<Url, CliError> {
