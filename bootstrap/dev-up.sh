@@ -27,6 +27,12 @@
 # ingested once the daemon is ready (unchanged runbooks are skipped on later runs). With
 # AIOPS_VECTOR=qdrant a local Qdrant server holds them instead (bootstrap/qdrant.sh); it prints
 #   AIOPS_QDRANT_URL=http://127.0.0.1:<grpc port>
+# TLS: with AIOPS_TLS=1 it creates once (in <state>/tls, keys 0600, with `aiopsd gen-certs`) a
+# local CA, a server certificate for localhost and 127.0.0.1 and a client certificate, serves
+# the API over mTLS (AIOPS_URL becomes https://...) and prints
+#   AIOPS_CA=<the CA certificate>  AIOPS_CLIENT_CERT=<client certificate>  AIOPS_CLIENT_KEY=<its key>
+# which the aiops CLI reads as they are (curl: --cacert, --cert, --key). The client
+# certificate maps to user `requester`.
 # Language model: with AIOPS_LLM=ollama it starts Ollama on loopback with two small models
 # (bootstrap/ollama.sh) and turns on the model parser ([llm]); it prints
 #   OLLAMA_HOST=http://127.0.0.1:<port>
@@ -37,7 +43,7 @@
 # Settings (environment): AIOPS_STATE (default <repo>/.aiops), AIOPS_PORT (30080),
 # AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
 # AIOPS_SECRETS (directory | vault), AIOPS_K8S (local), AIOPS_KUBE_PORT (16443),
-# AIOPS_LLM (ollama), AIOPS_VECTOR (edge | qdrant),
+# AIOPS_LLM (ollama), AIOPS_VECTOR (edge | qdrant), AIOPS_TLS (1),
 # AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
@@ -57,6 +63,11 @@ secrets_mode="${AIOPS_SECRETS:-directory}"
 case "$secrets_mode" in
     directory | vault) ;;
     *) echo "[aiops] error: AIOPS_SECRETS must be directory or vault, not $secrets_mode" >&2; exit 2 ;;
+esac
+case "${AIOPS_TLS:-}" in
+    "" | 0) tls=0 ;;
+    1) tls=1 ;;
+    *) echo "[aiops] error: AIOPS_TLS must be 1 (or unset: plain HTTP on loopback)" >&2; exit 2 ;;
 esac
 state="$(aiops_abs_dir "$state")"
 
@@ -186,6 +197,32 @@ qdrant_url = \"$qdrant_url\""
     *) aiops_die "AIOPS_VECTOR must be \"edge\" or \"qdrant\"" ;;
 esac
 
+# TLS: a local CA and certificates, made once and kept in the state directory.
+tls_toml=""
+client_cert_toml=""
+scheme="http"
+curl_tls=()
+cli_tls_env=()
+if ((tls)); then
+    pki_out="$("$bin" gen-certs "$state/tls")" || aiops_die "aiopsd gen-certs failed"
+    tls_ca="$(aiops_kv_get AIOPS_CA <<<"$pki_out")"
+    tls_client_cert="$(aiops_kv_get AIOPS_CLIENT_CERT <<<"$pki_out")"
+    tls_client_key="$(aiops_kv_get AIOPS_CLIENT_KEY <<<"$pki_out")"
+    [[ -n "$tls_ca" && -n "$tls_client_cert" && -n "$tls_client_key" ]] ||
+        aiops_die "aiopsd gen-certs did not report its files"
+    tls_toml="
+[tls]
+cert = \"$(aiops_kv_get AIOPS_TLS_CERT <<<"$pki_out")\"
+key = \"$(aiops_kv_get AIOPS_TLS_KEY <<<"$pki_out")\"
+client_ca = \"$tls_ca\"
+client_auth = \"required\"
+"
+    client_cert_toml='client_cert = "aiops-dev-client"'
+    scheme="https"
+    curl_tls=(--cacert "$tls_ca" --cert "$tls_client_cert" --key "$tls_client_key")
+    cli_tls_env=(AIOPS_CA="$tls_ca" AIOPS_CLIENT_CERT="$tls_client_cert" AIOPS_CLIENT_KEY="$tls_client_key")
+fi
+
 data="$state/data"
 log="$state/aiopsd.log"
 pidfile="$state/aiopsd.pid"
@@ -219,10 +256,12 @@ model_dir = "$embed_dir"
 
 $kube_toml
 $llm_toml
+$tls_toml
 [[auth.users]]
 name = "requester"
 roles = ["operator"]
 token_sha256 = "$(sha "$token_requester")"
+$client_cert_toml
 
 [[auth.users]]
 name = "approver"
@@ -253,7 +292,7 @@ if [[ "$restart" -eq 1 ]]; then
     # Fail fast on a bad config or a busy port, with the daemon's own one-line reason.
     "$bin" --config "$config" check-config >/dev/null || aiops_die "aiopsd rejected $config"
     # Someone else on our port would answer our readiness probe: refuse instead.
-    if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+    if curl -fsS ${curl_tls[@]+"${curl_tls[@]}"} "$scheme://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
         aiops_die "port $port is already served by another process (not the aiopsd this script started); stop it or set AIOPS_PORT"
     fi
     # No setsid: it forks when it leads a process group, and $! would not be the daemon.
@@ -261,12 +300,12 @@ if [[ "$restart" -eq 1 ]]; then
     aiops_log "aiopsd started (pid $pid), logging to $log"
 fi
 
-url="http://127.0.0.1:$port"
+url="$scheme://127.0.0.1:$port"
 rc=0
 aiops_await_start aiopsd "$log" 30 "did not become ready on $url" \
-    aiops_live_pid "$pidfile" -- curl -fsS "$url/readyz" || rc=$?
+    aiops_live_pid "$pidfile" -- curl -fsS ${curl_tls[@]+"${curl_tls[@]}"} "$url/readyz" || rc=$?
 if ((rc == 2)); then
-    curl -sS "$url/readyz" >&2 || true
+    curl -sS ${curl_tls[@]+"${curl_tls[@]}"} "$url/readyz" >&2 || true
 fi
 ((rc == 0)) || aiops_die "aiopsd did not start (log: $log)"
 # The process that answered must be ours, still running.
@@ -277,7 +316,8 @@ fi
 
 # The appliance's own runbooks; unchanged ones are skipped, so a re-run costs little.
 cli="$(dirname "$bin")/aiops"
-ingest_out="$(AIOPS_URL="$url" AIOPS_TOKEN="$token_admin" "$cli" --json ingest "$repo/deploy/runbooks")" ||
+ingest_out="$(env AIOPS_URL="$url" AIOPS_TOKEN="$token_admin" ${cli_tls_env[@]+"${cli_tls_env[@]}"} \
+    "$cli" --json ingest "$repo/deploy/runbooks")" ||
     aiops_die "ingesting deploy/runbooks failed (log: $log)"
 aiops_log "runbooks indexed: $(tr -d '\n ' <<<"$ingest_out")"
 
@@ -290,6 +330,9 @@ print_env() {
         AIOPS_TOKEN_ADMIN "$token_admin" \
         AIOPS_SLACK_SIGNING_SECRET "$slack_signing" AIOPS_SLACK_APPROVER_ID "$slack_approver_id" \
         AIOPS_SLACK_API "$slack_api"
+    if ((tls)); then
+        aiops_kv AIOPS_CA "$tls_ca" AIOPS_CLIENT_CERT "$tls_client_cert" AIOPS_CLIENT_KEY "$tls_client_key"
+    fi
     if [[ "$secrets_mode" == "vault" ]]; then
         aiops_kv VAULT_ADDR "$vault_addr" VAULT_TOKEN "$vault_token"
     fi

@@ -13,6 +13,9 @@ The API needs a caller: the token comes from --token or $AIOPS_TOKEN (dev-up pri
 
 `intent` posts dry-run lookups and unrecognised sentences (they are stored and audited,
 so this also measures the store), never a change.
+
+The daemon's per-caller rate limit applies to this client too (429 beyond it): for a load
+test, raise it, e.g. AIOPS_API__RATE_LIMIT_PER_MINUTE=1000000 AIOPS_API__RATE_LIMIT_BURST=100000.
 """
 import argparse
 import ipaddress

@@ -124,17 +124,81 @@ pub struct Daemon {
     handle: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// A dev PKI (what `aiopsd gen-certs` writes: CA, server certificate for `localhost` and
+/// `127.0.0.1`, client certificate) in a temporary directory.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub files: aiopsd::tls::dev::DevPki,
+}
+
+impl Pki {
+    pub fn new() -> Result<Pki> {
+        let dir = tempfile::tempdir()?;
+        let files = aiopsd::tls::dev::DevPki::ensure(&dir.path().join("pki"))?;
+        Ok(Pki { dir, files })
+    }
+
+    /// `[tls]`: the server certificate, client certificates of this CA required.
+    pub fn mtls(&self) -> aiopsd::tls::TlsConfig {
+        aiopsd::tls::TlsConfig {
+            client_ca: Some(self.files.ca_cert.clone()),
+            ..aiopsd::tls::TlsConfig::new(&self.files.server_cert, &self.files.server_key)
+        }
+    }
+
+    /// A client that trusts only this CA and presents the client certificate.
+    pub fn client(&self) -> Result<reqwest::Client> {
+        Ok(self.client_builder()?.build()?)
+    }
+
+    fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
+        let mut pem = std::fs::read(&self.files.client_cert)?;
+        pem.extend(std::fs::read(&self.files.client_key)?);
+        Ok(reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(
+                &self.files.ca_cert,
+            )?)?)
+            .identity(reqwest::Identity::from_pem(&pem)?))
+    }
+}
+
 impl Daemon {
     /// Builds the app from `config` and serves it on a listener bound to `127.0.0.1:0`
     /// (whatever `config.listen` says), handed straight to the server: no port race.
     pub async fn start(config: aiopsd::Config) -> Result<Daemon> {
+        Self::start_with(
+            config,
+            "http",
+            reqwest::Client::builder,
+            reqwest::Client::builder,
+        )
+        .await
+    }
+
+    /// Like [`Daemon::start`], over mTLS with `pki`'s certificates: the daemon requires a
+    /// client certificate, and both [`Daemon::client`] and [`Daemon::anonymous`] present
+    /// one (the first also sends `alice`'s token).
+    pub async fn start_mtls(mut config: aiopsd::Config, pki: &Pki) -> Result<Daemon> {
+        config.tls = Some(pki.mtls());
+        let builder = || pki.client_builder().expect("the dev PKI's client files");
+        Self::start_with(config, "https", builder, builder).await
+    }
+
+    async fn start_with(
+        config: aiopsd::Config,
+        scheme: &str,
+        client: impl FnOnce() -> reqwest::ClientBuilder,
+        anonymous: impl FnOnce() -> reqwest::ClientBuilder,
+    ) -> Result<Daemon> {
         // The daemon's logs, captured per test and shown when one fails.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
+        let url = format!("{scheme}://{}", listener.local_addr()?);
         let state = aiopsd::App::build(config).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let serve_state = state.clone();
@@ -152,8 +216,8 @@ impl Daemon {
         Ok(Daemon {
             url,
             state,
-            client: reqwest::Client::builder().default_headers(auth).build()?,
-            anonymous: reqwest::Client::new(),
+            client: client().default_headers(auth).build()?,
+            anonymous: anonymous().build()?,
             shutdown: Some(tx),
             handle: Some(handle),
         })

@@ -11,7 +11,6 @@ use aiops_e2e::{
     ADMIN_TOKEN, APPROVER_TOKEN, Bind, Daemon, OUTSIDER_APPROVER_TOKEN, REQUESTER_TOKEN,
     VIEWER_TOKEN, config_for, offline_config, with_identities,
 };
-use aiops_store::RequestStore;
 use aiops_test_support::LogBuffer;
 use serde_json::{Value, json};
 
@@ -95,7 +94,12 @@ async fn send(d: &Daemon, method: &str, path: &str, authorization: Option<&str>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_but_health_needs_a_caller() {
     let (_data, d) = offline(|_| {}).await;
-    let public = ["/healthz", "/readyz", "/metrics", "/api/v1/slack/interactions"];
+    let public = [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/slack/interactions",
+    ];
     let mut checked = 0;
     for (method, path) in routes() {
         if public.contains(&path.as_str()) {
@@ -117,9 +121,14 @@ async fn every_route_but_health_needs_a_caller() {
     // Unknown routes reveal nothing without credentials; with them they are 404.
     assert_eq!(send(&d, "GET", "/api/v1/nope", None).await.0, 401);
     assert_eq!(
-        send(&d, "GET", "/api/v1/nope", Some(&format!("Bearer {REQUESTER_TOKEN}")))
-            .await
-            .0,
+        send(
+            &d,
+            "GET",
+            "/api/v1/nope",
+            Some(&format!("Bearer {REQUESTER_TOKEN}"))
+        )
+        .await
+        .0,
         404
     );
     // Health stays open.
@@ -137,7 +146,10 @@ async fn every_route_but_health_needs_a_caller() {
     // Nothing was stored by any of it, and what was presented is in no log line.
     assert_eq!(d.state.store.verify_chain().await.unwrap().events, 0);
     let logged = logs().text();
-    assert!(logged.contains("authentication refused"), "refusals are logged");
+    assert!(
+        logged.contains("authentication refused"),
+        "refusals are logged"
+    );
     assert!(!logged.contains("CANARY-4b1d") && !logged.contains("cm9vdDpyb290"));
 }
 
@@ -275,7 +287,9 @@ async fn only_an_owner_approves_and_every_row_names_its_actor() {
     let (_, approval) = d.get(&format!("/api/v1/approvals/{aid}")).await;
     assert_eq!(approval["state"], "pending", "{approval:#}");
 
-    let (code, body) = d.decide_as(APPROVER_TOKEN, &aid, "approve", json!({})).await;
+    let (code, body) = d
+        .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
+        .await;
     assert_eq!(code, 200, "{body:#}");
     d.wait_worker(&id, &["success"]).await;
     assert!(bind.dig("owned.local", "A").is_empty());
@@ -346,9 +360,13 @@ async fn an_expired_token_is_refused() {
 /// what policy lists, never change anything or see approvals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_reads_when_allowed_and_nothing_more() {
-    let (bind, _data, d) = stack(|c| c.auth.allow_anonymous = aiopsd::config::AnonymousAccess::Read).await;
+    let (bind, _data, d) =
+        stack(|c| c.auth.allow_anonymous = aiopsd::config::AnonymousAccess::Read).await;
     let (code, lookup) = d
-        .post_anonymous("/api/v1/intent", json!({"nl": "what does ns1.local resolve to?"}))
+        .post_anonymous(
+            "/api/v1/intent",
+            json!({"nl": "what does ns1.local resolve to?"}),
+        )
         .await;
     assert_eq!(code, 200, "{lookup:#}");
     assert_ne!(lookup["status"], "denied", "{lookup:#}");
@@ -358,7 +376,11 @@ async fn anonymous_reads_when_allowed_and_nothing_more() {
             json!({"nl": "add dns record anon1.local to 192.168.1.150"}),
         )
         .await;
-    assert_eq!((code, change["status"].as_str()), (403, Some("denied")), "{change:#}");
+    assert_eq!(
+        (code, change["status"].as_str()),
+        (403, Some("denied")),
+        "{change:#}"
+    );
     assert!(bind.dig("anon1.local", "A").is_empty());
     assert_eq!(d.get_anonymous("/api/v1/approvals").await.0, 403);
     assert_eq!(d.get_anonymous("/api/v1/quarantine").await.0, 403);
@@ -372,6 +394,12 @@ async fn anonymous_reads_when_allowed_and_nothing_more() {
 async fn metrics_can_require_a_caller() {
     let (_data, d) = offline(|c| c.auth.public_metrics = false).await;
     assert_eq!(d.get_anonymous("/metrics").await.0, 401);
-    let (code, _) = send(&d, "GET", "/metrics", Some(&format!("Bearer {VIEWER_TOKEN}"))).await;
+    let (code, _) = send(
+        &d,
+        "GET",
+        "/metrics",
+        Some(&format!("Bearer {VIEWER_TOKEN}")),
+    )
+    .await;
     assert_eq!(code, 200);
 }

@@ -1,7 +1,8 @@
 //! Credentials from a real OpenBao: the DNS slice with the TSIG key in KV v2, read by the
 //! daemon logged in by AppRole with the shipped least-privilege policy; a sealed server and
 //! a denied path fail closed; a canary secret appears in no log, response, audit row or
-//! database page.
+//! database page, and neither do the TLS private keys of the daemon (served over mTLS) and
+//! its client.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -9,7 +10,7 @@ use std::sync::OnceLock;
 
 use aiops_test_support::LogBuffer;
 
-use aiops_e2e::{Bind, Daemon, OpenBao, config_for, vault_secrets};
+use aiops_e2e::{Bind, Daemon, OpenBao, Pki, config_for, vault_secrets};
 use serde_json::json;
 use tempfile::TempDir;
 
@@ -54,7 +55,8 @@ async fn dns_change_through_openbao_leaks_nothing() {
     std::fs::remove_dir_all(&bind.secrets_dir).unwrap();
     let mut cfg = config_for(&bind, data.path());
     cfg.secrets = secrets;
-    let d = Daemon::start(cfg).await.unwrap();
+    let pki = Pki::new().unwrap();
+    let d = Daemon::start_mtls(cfg, &pki).await.unwrap();
 
     let checks = d.ready_expect(200).await;
     assert_eq!(checks["secrets"]["detail"]["kind"], "vault");
@@ -105,6 +107,27 @@ async fn dns_change_through_openbao_leaks_nothing() {
         .to_string();
     let log_text = logs.text();
     assert!(log_text.contains(id), "the log capture works");
+    assert!(
+        log_text.contains("TLS certificate loaded"),
+        "the daemon served TLS"
+    );
+    // The private keys' PEM lines (the CA's, the server's, the client's).
+    let key_lines: Vec<String> = [
+        &pki.files.ca_key,
+        &pki.files.server_key,
+        &pki.files.client_key,
+    ]
+    .into_iter()
+    .flat_map(|k| {
+        std::fs::read_to_string(k)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    assert!(key_lines.len() >= 3, "{}", key_lines.len());
     let db = std::fs::read(data.path().join("aiops.db")).unwrap();
     let wal = std::fs::read(data.path().join("aiops.db-wal")).unwrap_or_default();
     for (what, text) in [
@@ -119,6 +142,12 @@ async fn dns_change_through_openbao_leaks_nothing() {
             assert!(
                 !text.contains(needle),
                 "a secret value leaked into the {what}"
+            );
+        }
+        for line in &key_lines {
+            assert!(
+                !text.contains(line.as_str()),
+                "a TLS private key leaked into the {what}"
             );
         }
     }

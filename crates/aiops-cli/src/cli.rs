@@ -1,12 +1,13 @@
 //! The command line, as clap sees it. Flags win over the environment (`AIOPS_URL`,
-//! `AIOPS_TOKEN`), which wins over the defaults.
+//! `AIOPS_TOKEN`, `AIOPS_CA`, `AIOPS_CLIENT_CERT`, `AIOPS_CLIENT_KEY`), which wins over the
+//! defaults.
 
 use aiops_core::ApprovalState;
 use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
 use strum::VariantArray;
 
-use crate::client::Token;
+use crate::client::{TlsFiles, Token};
 
 /// Where `aiops` looks for the daemon when neither `--url` nor `AIOPS_URL` says.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:30080";
@@ -28,6 +29,30 @@ pub struct Cli {
         value_parser = parse_token
     )]
     pub token: Option<Token>,
+
+    /// CA certificates (PEM) to trust for an https:// URL, instead of the system's roots.
+    #[arg(long, global = true, env = "AIOPS_CA", value_name = "PEM")]
+    pub ca: Option<std::path::PathBuf>,
+
+    /// A client certificate (PEM) to present (mTLS); needs --key.
+    #[arg(
+        long,
+        global = true,
+        env = "AIOPS_CLIENT_CERT",
+        value_name = "PEM",
+        requires = "key"
+    )]
+    pub cert: Option<std::path::PathBuf>,
+
+    /// The client certificate's private key (PEM); needs --cert. Read, never printed.
+    #[arg(
+        long,
+        global = true,
+        env = "AIOPS_CLIENT_KEY",
+        value_name = "PEM",
+        requires = "cert"
+    )]
+    pub key: Option<std::path::PathBuf>,
 
     /// Print the server's JSON response instead of tables.
     #[arg(long, global = true)]
@@ -135,6 +160,14 @@ impl Cli {
     pub fn token(&self) -> Option<&Token> {
         self.token.as_ref().filter(|t| !t.expose().is_empty())
     }
+
+    /// The TLS files given (`--ca`, `--cert`, `--key`).
+    pub fn tls(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.ca.clone(),
+            identity: self.cert.clone().zip(self.key.clone()),
+        }
+    }
 }
 
 /// Never fails: clap quotes a rejected value in its error message, and this value is a
@@ -196,6 +229,28 @@ mod tests {
         assert!(!format!("{cli:?}").contains("s3cret-token-value"));
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("AIOPS_TOKEN"), "{help}");
+    }
+
+    #[test]
+    fn a_client_certificate_needs_its_key() {
+        let err =
+            Cli::try_parse_from(["aiops", "--cert", "c.pem", "approvals", "list"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let cli = Cli::try_parse_from([
+            "aiops",
+            "--ca",
+            "ca.pem",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "approvals",
+            "list",
+        ])
+        .unwrap();
+        let tls = cli.tls();
+        assert_eq!(tls.ca.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(tls.identity.is_some());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The HTTP side: one `reqwest` client, the daemon's base URL and the bearer token.
-//! Everything that can go wrong on the wire becomes a [`CliError`] here.
+//! The HTTP side: one `reqwest` client (rustls), the daemon's base URL, the bearer token
+//! and the TLS files. Everything that can go wrong on the wire becomes a [`CliError`] here.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -8,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{CliError, display_url};
 
@@ -35,6 +37,62 @@ impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Token(<redacted>)")
     }
+}
+
+/// The TLS files of the client: CA certificates to trust instead of the system's roots,
+/// and a client certificate with its key (mTLS).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    /// (certificate, private key), both PEM.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+impl TlsFiles {
+    /// Configures `builder` with the files; a file that cannot be read or used is a usage
+    /// error naming the flag and the file, never the file's content.
+    fn apply(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, CliError> {
+        if let Some(ca) = &self.ca {
+            let pem = read(ca, "--ca / AIOPS_CA")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "--ca / AIOPS_CA {} holds no PEM certificate",
+                        ca.display()
+                    ))
+                })?;
+            // The given CA only: a daemon with its own CA is not vouched for by public ones.
+            builder = builder.tls_built_in_root_certs(false);
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &self.identity {
+            // The key's bytes are wiped when dropped, not left in freed memory.
+            let mut pem = Zeroizing::new(read(cert, "--cert / AIOPS_CLIENT_CERT")?);
+            pem.push(b'\n');
+            pem.extend_from_slice(&Zeroizing::new(read(key, "--key / AIOPS_CLIENT_KEY")?));
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+                CliError::Usage(format!(
+                    "--cert {} and --key {} are not a PEM certificate and its private key",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+            builder = builder.identity(identity);
+        }
+        Ok(builder)
+    }
+}
+
+fn read(path: &Path, flag: &str) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path)
+        .map_err(|e| CliError::Usage(format!("{flag}: cannot read {}: {e}", path.display())))
 }
 
 /// A status and body, exactly as the daemon answered.
@@ -80,8 +138,14 @@ pub struct Api {
 impl Api {
     /// Checks the URL (http or https) and builds the client. A bad URL is a usage error.
     pub fn new(url: &str, token: Option<Token>) -> Result<Api, CliError> {
+        Self::with_tls(url, token, &TlsFiles::default())
+    }
+
+    /// Like [`Api::new`], with TLS files (`--ca`, `--cert`, `--key`).
+    pub fn with_tls(url: &str, token: Option<Token>, tls: &TlsFiles) -> Result<Api, CliError> {
         let base = parse_base(url)?;
-        let http = reqwest::Client::builder()
+        let builder = tls.apply(reqwest::Client::builder().use_rustls_tls())?;
+        let http = builder
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             // The API never redirects; following one could carry the token elsewhere.
@@ -107,7 +171,7 @@ impl Api {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<Reply, CliError> {
-        let req = match &self.token {
+        let mut req = match &self.token {
             Some(t) => {
                 let mut value =
                     HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
@@ -120,11 +184,45 @@ impl Api {
             }
             None => req,
         };
-        let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
-        let status = resp.status().as_u16();
-        let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
-        Ok(Reply { status, body })
+        let mut attempt = 1;
+        loop {
+            // A JSON or empty body always clones; without a clone there is no retry.
+            let retry = req.try_clone();
+            let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
+            let status = resp.status().as_u16();
+            let wait = retry_after(&resp);
+            let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
+            // Rate limited (`aiops ingest` of a large tree sends one request per document):
+            // wait as told, a few times, for short waits only.
+            match (status, wait, retry) {
+                (429, Some(wait), Some(next))
+                    if attempt < MAX_ATTEMPTS && wait <= MAX_RETRY_WAIT =>
+                {
+                    tokio::time::sleep(wait).await;
+                    req = next;
+                    attempt += 1;
+                }
+                _ => return Ok(Reply { status, body }),
+            }
+        }
     }
+}
+
+/// How often a rate-limited request is sent in all, and the longest wait the CLI accepts.
+const MAX_ATTEMPTS: u32 = 4;
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// A `Retry-After` in seconds (the form the daemon sends).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    let secs: u64 = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs))
 }
 
 fn parse_base(url: &str) -> Result<Url, CliError> {
@@ -165,7 +263,15 @@ fn transport_error(e: &reqwest::Error, url: &Url) -> CliError {
             REQUEST_TIMEOUT.as_secs()
         ))
     } else {
-        CliError::Other(format!("talking to aiopsd at {origin}: {}", root_cause(e)))
+        let cause = root_cause(e);
+        // With TLS 1.3 the server refuses a client certificate after the client's side of
+        // the handshake: the refusal arrives as an alert on the first read.
+        if cause.contains("fatal alert") {
+            return CliError::Other(format!(
+                "aiopsd at {origin} refused the TLS session ({cause}); it may want a client certificate of its CA (--cert and --key, or AIOPS_CLIENT_CERT and AIOPS_CLIENT_KEY)"
+            ));
+        }
+        CliError::Other(format!("talking to aiopsd at {origin}: {cause}"))
     }
 }
 
@@ -217,6 +323,37 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
         }
         assert!(Api::new("http://127.0.0.1:30080", None).is_ok());
+    }
+
+    #[test]
+    fn unusable_tls_files_are_usage_errors_that_never_quote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "-----BEGIN PRIVATE KEY-----\nkey-canary-3141\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for tls in [
+            TlsFiles {
+                ca: Some(junk.clone()),
+                identity: None,
+            },
+            TlsFiles {
+                ca: Some(missing.clone()),
+                identity: None,
+            },
+            TlsFiles {
+                ca: None,
+                identity: Some((junk.clone(), junk.clone())),
+            },
+            TlsFiles {
+                ca: None,
+                identity: Some((missing.clone(), junk.clone())),
+            },
+        ] {
+            let err = Api::with_tls("https://127.0.0.1:1", None, &tls).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{err:?}");
+            let text = format!("{err:?} {}", err.render(None));
+            assert!(!text.contains("key-canary"), "{text}");
+        }
     }
 
     #[test]

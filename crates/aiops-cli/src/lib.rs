@@ -1,7 +1,7 @@
 //! `aiops`, the operator CLI for the aiopsd REST API.
 //!
 //! ```text
-//! aiops [--url URL] [--token TOKEN] [--json] approvals list [--state STATE]
+//! aiops [--url URL] [--token TOKEN] [--ca PEM] [--cert PEM --key PEM] [--json] approvals list [--state STATE]
 //! aiops approvals show ID
 //! aiops approvals approve ID [--reason TEXT]
 //! aiops approvals reject ID --reason TEXT
@@ -12,9 +12,10 @@
 //! pure text rendering (tables, relative times, result sentences), [`error`] the error
 //! lines and exit codes. [`run`] ties them together; `main` only parses and exits.
 //!
-//! Configuration: flags, else `AIOPS_URL` (default `http://127.0.0.1:30080`) and
-//! `AIOPS_TOKEN`. The token is a secret: it is sent only in the `Authorization` header,
-//! never printed, and redacted from anything the CLI writes.
+//! Configuration: flags, else `AIOPS_URL` (default `http://127.0.0.1:30080`),
+//! `AIOPS_TOKEN`, and for TLS `AIOPS_CA`, `AIOPS_CLIENT_CERT`, `AIOPS_CLIENT_KEY`. The
+//! token is a secret: it is sent only in the `Authorization` header, never printed, and
+//! redacted from anything the CLI writes; the client key is read, never printed.
 
 #![forbid(unsafe_code)]
 
@@ -64,7 +65,7 @@ fn print_to(w: &mut impl Write, text: &str) {
 
 /// Does the HTTP work and returns what to print on success.
 pub async fn execute(cli: &Cli) -> Result<String, CliError> {
-    let api = Api::new(&cli.url, cli.token().cloned())?;
+    let api = Api::with_tls(&cli.url, cli.token().cloned(), &cli.tls())?;
     let cmd = match &cli.command {
         Command::Approvals(cmd) => cmd,
         Command::Ingest {

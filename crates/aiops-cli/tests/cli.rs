@@ -132,6 +132,9 @@ impl Cli {
             .args(args)
             .env_remove("AIOPS_URL")
             .env_remove("AIOPS_TOKEN")
+            .env_remove("AIOPS_CA")
+            .env_remove("AIOPS_CLIENT_CERT")
+            .env_remove("AIOPS_CLIENT_KEY")
             .envs(env.iter().copied())
             .output()
             .await
@@ -268,7 +271,10 @@ async fn approvals_through_the_real_binary() {
         .as_user(&url, "not-a-known-token", &["approvals", "approve", &aid])
         .await;
     assert_eq!(r.code, 1, "{r}");
-    assert!(r.stderr.contains("credentials presented are not valid"), "{r}");
+    assert!(
+        r.stderr.contains("credentials presented are not valid"),
+        "{r}"
+    );
     let r = cli
         .as_user(&url, REQUESTER_TOKEN, &["approvals", "approve", &aid])
         .await;
@@ -482,6 +488,31 @@ async fn ingest_through_the_real_binary() {
         ready["checks"]["retrieval"]["detail"]["chunks"],
         added - 1,
         "{ready:#}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_command_waits_as_told_and_succeeds() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut cfg = with_identities(offline_config(data.path()));
+    // One request, then one a second: the second command is told to wait (429, Retry-After).
+    cfg.api.rate_limit_per_minute = 60;
+    cfg.api.rate_limit_burst = 1;
+    let d = Daemon::start(cfg).await.expect("the daemon starts");
+    let mut cli = Cli { runs: Vec::new() };
+    for _ in 0..2 {
+        cli.approver(&d.url, &["approvals", "list"])
+            .await
+            .assert_prints("no pending approvals");
+    }
+    // It was told to wait (and did): the daemon answered a 429 on the way.
+    let metrics = d.state.metrics.render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("aiops_http_requests_total{") && l.contains("status=\"429\"")),
+        "{metrics}"
     );
     d.stop().await;
 }

@@ -247,6 +247,10 @@ vocabulary! {
         Unauthorized,
         Forbidden,
         Conflict,
+        /// Too many requests from one caller; `Retry-After` says when to try again.
+        RateLimited,
+        /// The daemon is serving as many requests as it may; `Retry-After` says when to retry.
+        Overloaded,
         // The catalog and its parameters.
         UnknownAction,
         InvalidParams,

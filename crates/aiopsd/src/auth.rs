@@ -9,8 +9,9 @@ use aiops_core::{AuthMethod, Caller, ErrorCode};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::config::{AnonymousAccess, AuthConfig};
+use crate::config::{AnonymousAccess, AuthConfig, UserConfig};
 use crate::failure::Failure;
+use crate::tls::ClientIdentity;
 
 /// Why credentials were refused: the label of `aiops_auth_failures_total` and the log
 /// line. Never carries what was presented.
@@ -50,6 +51,8 @@ impl AuthFailure {
 pub struct Credentials<'a> {
     /// The `Authorization` header, when present and visible ASCII.
     pub authorization: Option<&'a str>,
+    /// The client certificate the TLS handshake verified (mTLS), if any.
+    pub client: Option<&'a ClientIdentity>,
 }
 
 /// Decides who a request comes from.
@@ -83,6 +86,8 @@ pub struct Identities {
     by_token_hash: HashMap<String, TokenHolder>,
     by_slack_id: HashMap<String, Caller>,
     by_name: HashMap<String, Caller>,
+    /// Users with a `client_cert` name, for mapping verified client certificates.
+    with_cert: Vec<UserConfig>,
 }
 
 impl Identities {
@@ -142,7 +147,15 @@ impl Authenticator for Identities {
     }
 
     async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Caller, AuthFailure> {
+        // A token names the caller explicitly, so it wins over the connection's certificate
+        // (a shared client certificate may carry several users' tokens).
         let Some(value) = credentials.authorization else {
+            if let Some(identity) = credentials.client {
+                // A certificate the handshake verified but no user claims is not anonymous:
+                // it presented something, and that something is unknown.
+                return crate::tls::caller_for(identity, &self.with_cert)
+                    .ok_or(AuthFailure::Unknown);
+            }
             return match self.anonymous {
                 AnonymousAccess::Read => Ok(Caller::anonymous()),
                 AnonymousAccess::Off => Err(AuthFailure::Missing),
@@ -191,6 +204,7 @@ mod tests {
     async fn auth(ids: &Identities, header: Option<&str>) -> Result<Caller, AuthFailure> {
         ids.authenticate(Credentials {
             authorization: header,
+            client: None,
         })
         .await
     }

@@ -37,6 +37,9 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Runbook retrieval (`crate::retrieval::RetrievalConfig`); off by default.
     pub retrieval: crate::retrieval::RetrievalConfig,
+    /// TLS on the API (`crate::tls::TlsConfig`); none: plain HTTP, loopback only unless
+    /// `api.allow_plain_http`.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -93,9 +96,31 @@ pub struct CatalogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
+    /// Largest request body; a larger declared `Content-Length` is refused (413) before
+    /// the body is read (and before `100 Continue`).
     pub max_body_bytes: usize,
-    /// Upper bound for one request, including execution.
+    /// Upper bound for one request, including reading its body and execution.
     pub request_timeout_secs: u64,
+    /// Serve plain HTTP on an address that is not loopback (e.g. behind a TLS-terminating
+    /// proxy). Without it, such a listener needs `[tls]`.
+    pub allow_plain_http: bool,
+    /// Requests per minute per caller (the authenticated user, else the client
+    /// certificate, else the peer address), refilled evenly; 429 with `Retry-After` beyond.
+    pub rate_limit_per_minute: u32,
+    /// How many requests a caller may send at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// Requests served at the same time; more are answered 503 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Open connections (plain or TLS); further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); beyond it: 431 and the connection
+    /// is closed.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; beyond it: 431 and the connection is closed.
+    pub max_headers: usize,
+    /// Time a client has to send a whole request head (and the TLS handshake), and the
+    /// longest a keep-alive connection may stay idle between requests.
+    pub header_read_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -158,6 +183,9 @@ pub struct UserConfig {
     pub token_expires_at: Option<time::OffsetDateTime>,
     /// The user's Slack member id (e.g. `U024BE7LH`).
     pub slack_id: Option<String>,
+    /// The common name or a subject alternative name of the user's client certificate
+    /// (mTLS, `tls.client_ca`), matched exactly (`crate::tls::caller_for`).
+    pub client_cert: Option<String>,
 }
 
 /// Slack approvals. The bot token and signing secret come from the secret source.
@@ -205,6 +233,7 @@ impl Default for Config {
             kube: KubeConfig::default(),
             llm: LlmConfig::default(),
             retrieval: Default::default(),
+            tls: None,
         }
     }
 }
@@ -243,6 +272,14 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 300,
+            allow_plain_http: false,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 120,
+            max_concurrent_requests: 256,
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -326,6 +363,11 @@ impl Config {
         if self.api.max_body_bytes == 0 {
             return bad("api.max_body_bytes must be greater than zero".into());
         }
+        self.validate_limits()?;
+        if let Some(tls) = &self.tls {
+            tls.validate().map_err(ConfigError)?;
+        }
+        check_exposure(self.listen, self)?;
         if self.approvals.ttl_secs == 0
             || self.approvals.ttl_secs_by_action.values().any(|t| *t == 0)
         {
@@ -359,6 +401,7 @@ impl Config {
         let mut names = std::collections::BTreeSet::new();
         let mut tokens = std::collections::BTreeSet::new();
         let mut slack_ids = std::collections::BTreeSet::new();
+        let mut client_certs = std::collections::BTreeSet::new();
         for u in &self.auth.users {
             if u.name.is_empty()
                 || u.name == aiops_core::Caller::ANONYMOUS
@@ -395,6 +438,14 @@ impl Config {
                     u.name
                 ));
             }
+            if let Some(name) = &u.client_cert
+                && (name.trim().is_empty() || !client_certs.insert(name.as_str()))
+            {
+                return bad(format!(
+                    "auth.users `{}`: client_cert `{name}` is empty or given to another user",
+                    u.name
+                ));
+            }
         }
         if self.slack.enabled
             && !(self.slack.api_base.starts_with("https://")
@@ -413,6 +464,29 @@ impl Config {
         Ok(())
     }
 
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let a = &self.api;
+        if a.rate_limit_per_minute == 0
+            || a.rate_limit_burst == 0
+            || a.max_concurrent_requests == 0
+            || a.max_connections == 0
+            || a.max_headers == 0
+            || a.header_read_timeout_ms == 0
+        {
+            return Err(ConfigError(
+                "api.rate_limit_per_minute, rate_limit_burst, max_concurrent_requests, max_connections, max_headers and header_read_timeout_ms must be greater than zero"
+                    .into(),
+            ));
+        }
+        // hyper's smallest read buffer; a request head must fit in it.
+        if a.max_header_bytes < 8192 {
+            return Err(ConfigError(
+                "api.max_header_bytes must be at least 8192".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn secrets_dir(&self) -> PathBuf {
         self.secrets
             .dir
@@ -426,6 +500,17 @@ impl Config {
             None => StoreLocation::File(self.data_dir.join("aiops.db")),
         }
     }
+}
+
+/// Plain HTTP only where nobody else can listen in: a listener on an address that is not
+/// loopback needs `[tls]`, or `api.allow_plain_http = true` said on purpose.
+pub fn check_exposure(addr: SocketAddr, config: &Config) -> Result<(), ConfigError> {
+    if config.tls.is_none() && !config.api.allow_plain_http && !addr.ip().is_loopback() {
+        return Err(ConfigError(format!(
+            "refusing to serve plain HTTP on {addr}, which is not a loopback address: configure [tls] cert and key, or set api.allow_plain_http = true (e.g. behind a TLS-terminating proxy)"
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -512,6 +597,78 @@ mod tests {
     }
 
     #[test]
+    fn tls_comes_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tls.toml",
+                "[tls]\ncert = \"s.crt\"\nkey = \"s.key\"\nclient_ca = \"ca.crt\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("tls.toml"))).map_err(|e| e.to_string())?;
+            let tls = c.tls.expect("[tls]");
+            assert_eq!(tls.client_auth, crate::tls::ClientAuth::Required);
+            assert_eq!(tls.client_ca, Some(PathBuf::from("ca.crt")));
+
+            assert_eq!(Config::load(None).map_err(|e| e.to_string())?.tls, None);
+            jail.set_env("AIOPS_TLS__CERT", "/etc/aiops/server.crt");
+            jail.set_env("AIOPS_TLS__KEY", "/etc/aiops/server.key");
+            jail.set_env("AIOPS_LISTEN", "0.0.0.0:443");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.tls.map(|t| t.key),
+                Some(PathBuf::from("/etc/aiops/server.key"))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn exposure_and_certificate_names_are_checked() {
+        let mut c = Config {
+            listen: "0.0.0.0:30080".parse().unwrap(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("plain HTTP") && e.contains("allow_plain_http"),
+            "{e}"
+        );
+        c.api.allow_plain_http = true;
+        c.validate().unwrap();
+        c.api.allow_plain_http = false;
+        c.tls = Some(crate::tls::TlsConfig::new("s.crt", "s.key"));
+        c.validate().unwrap();
+        c.tls.as_mut().unwrap().client_auth = crate::tls::ClientAuth::Optional;
+        assert!(c.validate().unwrap_err().to_string().contains("client_ca"));
+        c.listen = "[::1]:30080".parse().unwrap();
+        c.tls = None;
+        c.validate().unwrap();
+
+        let user = |name: &str, cert: &str| UserConfig {
+            name: name.into(),
+            client_cert: Some(cert.into()),
+            ..Default::default()
+        };
+        c.auth.users = vec![user("a", "one"), user("b", "one")];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("client_cert")
+        );
+        c.auth.users = vec![user("a", " ")];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("client_cert")
+        );
+        c.auth.users = vec![user("a", "one"), user("b", "two")];
+        c.validate().unwrap();
+        c.api.max_header_bytes = 1024;
+        assert!(c.validate().unwrap_err().to_string().contains("8192"));
+    }
+
+    #[test]
     fn bad_config_is_one_clear_error() {
         figment::Jail::expect_with(|jail| {
             let cases = [
@@ -522,6 +679,15 @@ mod tests {
                     "another user",
                 ),
                 ("[approvals]\nttl_secs = 100000000000\n", "30 days"),
+                ("[tls]\ncert = \"s.crt\"\n", "key"),
+                (
+                    "[tls]\ncert = \"s.crt\"\nkey = \"k\"\nclient_auth = \"maybe\"\n",
+                    "maybe",
+                ),
+                (
+                    "[api]\nrate_limit_per_minute = 0\n",
+                    "rate_limit_per_minute",
+                ),
             ];
             for (i, (toml, needle)) in cases.into_iter().enumerate() {
                 let file = format!("{i}.toml");

@@ -23,7 +23,9 @@ pub mod readiness;
 pub mod records;
 pub mod retrieval;
 pub mod run;
+pub mod serve;
 pub mod slack;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -110,6 +112,8 @@ pub enum StartError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("tls: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Locked(#[from] lock::LockError),
 }
@@ -239,17 +243,23 @@ pub async fn serve(
     serve_state(listener, state, shutdown).await
 }
 
-/// Like [`serve`], with an app that is already built. Also runs the approval worker, which
-/// stops with the server.
+/// Like [`serve`], with an app that is already built. Also runs the approval worker and,
+/// with `[tls]`, the certificate reloader; both stop with the server.
 pub async fn serve_state(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let local = listener.local_addr().map_err(StartError::Serve)?;
+    // Checked on the address actually bound (config.listen may say otherwise in tests).
+    config::check_exposure(local, &state.config)?;
+    let tls = match &state.config.tls {
+        Some(tls) => Some(tls::TlsServer::load(
+            tls,
+            state.metrics.tls_cert_not_after.clone(),
+        )?),
+        None => None,
+    };
     // One serving process per data directory: a second one would settle the first one's
     // in-flight work as interrupted. Held until this function returns.
     let _lock = lock::DataDirLock::acquire(&state.config.data_dir)?;
@@ -261,20 +271,20 @@ pub async fn serve_state(
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(approvals::worker(state.clone(), stop_rx.clone()));
+    let reloader = tls.clone().map(|t| tokio::spawn(t.watch(stop_rx.clone())));
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let mut server_stop = stop_rx;
-    tracing::info!(%addr, "listening");
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(async move {
-            let _ = server_stop.wait_for(|stop| *stop).await;
-        })
-        .await
-        .map_err(StartError::Serve);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %local, scheme, "listening");
+    let api = state.config.api.clone();
+    serve::run(listener, api::router(state), tls, &api, stop_rx).await;
     // The worker finishes the approval it is running (if any), then stops.
     let _ = worker.await;
+    if let Some(r) = reloader {
+        let _ = r.await;
+    }
     tracing::info!("stopped");
-    served
+    Ok(())
 }

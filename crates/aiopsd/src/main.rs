@@ -43,8 +43,13 @@ enum Command {
         #[arg(long, default_value_t = 0.9)]
         min_recall_at_3: f64,
     },
-    /// Validate the configuration, catalog and policies, print the effective config, exit.
+    /// Validate the configuration, catalog and policies (and load the [tls] files), print
+    /// the effective config, exit.
     CheckConfig,
+    /// Create a local CA, a server certificate (localhost, 127.0.0.1) and a client
+    /// certificate in DIR, for development and tests (keys 0600). Existing files are kept;
+    /// prints their paths as KEY=VALUE lines.
+    GenCerts { dir: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,28 @@ fn main() -> ExitCode {
         } => eval_retrieval(cli.config, &file, &corpus, min_recall_at_3),
         Command::Serve => run(cli.config, false),
         Command::CheckConfig => run(cli.config, true),
+        Command::GenCerts { dir } => gen_certs(&dir),
+    }
+}
+
+fn gen_certs(dir: &std::path::Path) -> ExitCode {
+    match aiopsd::tls::dev::DevPki::ensure(dir) {
+        Ok(pki) => {
+            for (key, path) in [
+                ("AIOPS_TLS_CERT", &pki.server_cert),
+                ("AIOPS_TLS_KEY", &pki.server_key),
+                ("AIOPS_CA", &pki.ca_cert),
+                ("AIOPS_CLIENT_CERT", &pki.client_cert),
+                ("AIOPS_CLIENT_KEY", &pki.client_key),
+            ] {
+                println!("{key}={}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aiopsd: gen-certs: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -196,6 +223,10 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
         let addr = config.listen;
         if check_only {
             let state = aiopsd::App::build(config).await?;
+            if let Some(tls) = &state.config.tls {
+                let served = aiopsd::tls::TlsServer::load(tls, Default::default())?;
+                eprintln!("tls: serving {:?}", served.info());
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&state.config).unwrap_or_default()

@@ -1,6 +1,7 @@
 //! Prometheus metrics, rendered in the text format at `/metrics`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use aiops_secrets::SecretSource;
@@ -8,6 +9,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -48,6 +50,8 @@ pub struct Metrics {
     pub intents: Family<StatusLabels, Counter>,
     pub quarantined: Family<ReasonLabels, Counter>,
     pub auth_failures: Family<ReasonLabels, Counter>,
+    /// `aiops_tls_cert_not_after_seconds`, exported once TLS is serving.
+    pub tls_cert_not_after: TlsCertGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -110,6 +114,8 @@ impl Default for Metrics {
             "Refused authentications by reason (missing, malformed, unknown, expired)",
             auth_failures.clone(),
         );
+        let tls_cert_not_after = TlsCertGauge::default();
+        registry.register_collector(Box::new(TlsCertCollector(tls_cert_not_after.clone())));
         Metrics {
             registry,
             http_requests,
@@ -119,7 +125,50 @@ impl Default for Metrics {
             intents,
             quarantined,
             auth_failures,
+            tls_cert_not_after,
         }
+    }
+}
+
+/// The not-after time (Unix seconds) of the certificate the API serves; nothing is exported
+/// until TLS has loaded one. Shared with the TLS reloader, which sets it at every load.
+#[derive(Debug, Clone)]
+pub struct TlsCertGauge(Arc<AtomicI64>);
+
+impl TlsCertGauge {
+    const UNSET: i64 = i64::MIN;
+
+    pub fn set(&self, not_after_unix: i64) {
+        self.0.store(not_after_unix, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|v| *v != Self::UNSET)
+    }
+}
+
+impl Default for TlsCertGauge {
+    fn default() -> Self {
+        TlsCertGauge(Arc::new(AtomicI64::new(Self::UNSET)))
+    }
+}
+
+#[derive(Debug)]
+struct TlsCertCollector(TlsCertGauge);
+
+impl Collector for TlsCertCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(not_after) = self.0.get() else {
+            return Ok(());
+        };
+        let gauge = ConstGauge::new(not_after);
+        let metric = encoder.encode_descriptor(
+            "tls_cert_not_after_seconds",
+            "Not-after time of the served TLS certificate, in Unix seconds.",
+            None,
+            gauge.metric_type(),
+        )?;
+        gauge.encode(metric)
     }
 }
 
@@ -255,5 +304,17 @@ mod tests {
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
         assert!(!Metrics::default().render().contains("secret_"));
+    }
+
+    #[test]
+    fn the_certificate_gauge_appears_once_tls_has_loaded() {
+        let metrics = Metrics::default();
+        assert!(!metrics.render().contains("tls_cert"));
+        metrics.tls_cert_not_after.set(1_900_000_000);
+        let text = metrics.render();
+        assert!(
+            text.contains("# TYPE aiops_tls_cert_not_after_seconds gauge\naiops_tls_cert_not_after_seconds 1900000000\n"),
+            "{text}"
+        );
     }
 }

@@ -5,24 +5,29 @@
 //! anything up, so a caller without the right learns nothing about what exists (an
 //! approval id answers 401/403 whether it exists or not).
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use aiops_core::{Caller, ErrorCode};
 use aiops_policy::{AccessInput, Operation};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
+use super::limits::{self, RateKey, RateLimiter};
 use crate::AppState;
 use crate::auth::{AuthFailure, Credentials};
 use crate::metrics::ReasonLabels;
+use crate::tls::ClientIdentity;
 
 /// Middleware: who is calling. Puts the [`Caller`] into the request's extensions, or
 /// answers 401 (with `WWW-Authenticate`) — counted and logged by reason, never with what was
 /// presented.
 pub(super) async fn authenticate(
-    State(state): State<AppState>,
+    State((state, limiter)): State<(AppState, Arc<RateLimiter>)>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -32,10 +37,11 @@ pub(super) async fn authenticate(
     };
     let result = match authorization {
         Ok(authorization) => {
-            state
-                .authenticator
-                .authenticate(Credentials { authorization })
-                .await
+            let credentials = Credentials {
+                authorization,
+                client: req.extensions().get::<ClientIdentity>(),
+            };
+            state.authenticator.authenticate(credentials).await
         }
         Err(e) => Err(e),
     };
@@ -55,6 +61,12 @@ pub(super) async fn authenticate(
             // Who tried from where is worth a line; what they presented never is.
             if failure != AuthFailure::Missing {
                 tracing::warn!(reason = failure.as_str(), method = %req.method(), path = %req.uri().path(), "authentication refused");
+            }
+            // Guessing tokens costs the guesser's address its rate budget.
+            if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+                && let Err(retry_after) = limiter.check(&RateKey::peer(peer.ip()))
+            {
+                return limits::too_many_requests(retry_after);
             }
             let mut resp = ApiError::from(failure.into_failure()).into_response();
             resp.headers_mut().insert(

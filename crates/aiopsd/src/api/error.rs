@@ -43,6 +43,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         C::Conflict | C::ApprovalClosed | C::ApprovalExpired => StatusCode::CONFLICT,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::InvalidRequest
         | C::InvalidParams
@@ -50,6 +51,7 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         | C::UnknownAction
         | C::InvalidDnsQuery => StatusCode::UNPROCESSABLE_ENTITY,
         C::StoreUnavailable
+        | C::Overloaded
         | C::CredentialsUnavailable
         | C::ExecutorUnavailable
         | C::DnsUnavailable

@@ -7,6 +7,7 @@ mod approvals;
 mod documents;
 mod error;
 mod intents;
+pub mod limits;
 mod openapi;
 mod ops;
 mod quarantine;
@@ -31,9 +32,16 @@ pub use openapi::openapi;
 
 use crate::AppState;
 
+/// The route of `POST /api/v1/documents`, whose body limit is its own.
+const DOCUMENTS_ROUTE: &str = "/api/v1/documents";
+
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.api.max_body_bytes;
     let timeout = Duration::from_secs(state.config.api.request_timeout_secs);
+    let documents_limit = documents_body_limit(&state.config);
+    let body_limits = limits::BodyLimits::new(max_body).with(DOCUMENTS_ROUTE, documents_limit);
+    let rate_limiter = std::sync::Arc::new(limits::RateLimiter::new(&state.config.api));
+    let in_flight = limits::InFlight::new(state.config.api.max_concurrent_requests);
     // Each guarded route names the operation it performs; policy says who may.
     let guard = |op: Operation, route: MethodRouter<AppState>| {
         route.route_layer(from_fn_with_state((state.clone(), op), access::authorize))
@@ -85,12 +93,11 @@ pub fn router(state: AppState) -> Router {
         )
         // Whole runbooks: a body limit of its own, sized by the largest document accepted.
         .route(
-            "/api/v1/documents",
+            DOCUMENTS_ROUTE,
             guard(
                 Operation::DocumentsIngest,
-                post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(
-                    documents_body_limit(&state.config),
-                )),
+                post(documents::ingest)
+                    .layer(axum::extract::DefaultBodyLimit::max(documents_limit)),
             ),
         );
     let mut public = Router::new()
@@ -105,13 +112,27 @@ pub fn router(state: AppState) -> Router {
     }
     // Unknown paths and methods are behind authentication too: without credentials the
     // API reveals nothing about which routes exist.
+    // The rate limit counts per caller, so it runs inside authentication (which puts the
+    // `Caller` in the extensions); public routes count per certificate or address. Failed
+    // authentications count against the peer address in `authenticate` itself.
+    let rate_limit = from_fn_with_state(rate_limiter.clone(), limits::rate_limit);
     let guarded = guarded
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(state.clone(), access::authenticate));
+        .layer(rate_limit.clone())
+        .layer(from_fn_with_state(
+            (state.clone(), rate_limiter),
+            access::authenticate,
+        ));
     public
+        .layer(rate_limit)
         .merge(guarded)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        // A declared oversized body is refused before anything reads it (no `100 Continue`).
+        .layer(axum::middleware::from_fn_with_state(
+            body_limits,
+            limits::declared_body_limit,
+        ))
         // The pipeline runs in its own task, so a timeout answers the client without
         // cancelling an execution half-way; the request's record says how it ended.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -119,6 +140,11 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         .layer(axum::middleware::map_response(json_for_empty_errors))
+        // Outside the timeout, so a request that timed out frees its place.
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limits::shed_load,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

@@ -69,10 +69,15 @@ impl utoipa::Modify for Bearer {
         };
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC_PATHS.contains(&path.as_str());
-            for op in [item.get.as_mut(), item.post.as_mut()].into_iter().flatten() {
+            for op in [item.get.as_mut(), item.post.as_mut()]
+                .into_iter()
+                .flatten()
+            {
                 if public {
                     // No credentials: an empty requirement overrides the document's.
-                    op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::default()]);
+                    op.security = Some(vec![
+                        utoipa::openapi::security::SecurityRequirement::default(),
+                    ]);
                     continue;
                 }
                 let responses = &mut op.responses.responses;
