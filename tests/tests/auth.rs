@@ -403,3 +403,57 @@ async fn metrics_can_require_a_caller() {
     .await;
     assert_eq!(code, 200);
 }
+
+/// mTLS: a verified client certificate whose name a user claims (`client_cert`) is that
+/// user, end to end, and the audit says so; one that no user claims is refused (401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_is_a_caller() {
+    logs();
+    let pki = aiops_e2e::Pki::new().unwrap();
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config_for(&bind, data.path());
+    let alice = cfg.auth.users.iter_mut().find(|u| u.name == "alice").unwrap();
+    alice.client_cert = Some("aiops-dev-client".into());
+    let d = Daemon::start_mtls(cfg, &pki).await.unwrap();
+    // `anonymous` sends no token: only the certificate speaks for it.
+    let resp = d
+        .anonymous
+        .post(format!("{}/api/v1/intent", d.url))
+        .json(&json!({"nl": "add dns record cert1.local to 10.5.5.5"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "success", "{body:#}");
+    assert_eq!(bind.dig("cert1.local", "A"), ["10.5.5.5"]);
+    let events = d
+        .state
+        .store
+        .events_for(body["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        events.iter().all(|e| e.actor
+            == Some(Actor {
+                user: "alice".into(),
+                auth: AuthMethod::ClientCertificate
+            })),
+        "{events:#?}"
+    );
+    d.stop().await;
+
+    // The same certificate, claimed by nobody: refused, nothing stored.
+    let data = tempfile::tempdir().unwrap();
+    let d = Daemon::start_mtls(config_for(&bind, data.path()), &pki)
+        .await
+        .unwrap();
+    let resp = d
+        .anonymous
+        .get(format!("{}/api/v1/catalog", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}
