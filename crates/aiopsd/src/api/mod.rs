@@ -5,6 +5,7 @@
 mod approvals;
 mod documents;
 mod error;
+mod extract;
 mod intents;
 mod openapi;
 mod ops;
@@ -25,6 +26,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 
 pub use error::{ApiError, status_for};
+pub use extract::{ApiBytes, ApiPath, ApiQuery};
 pub use openapi::openapi;
 
 use crate::AppState;

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use aiops_api::ErrorResponse;
 
-use super::ApiError;
+use super::{ApiBytes, ApiError};
 use crate::AppState;
 use crate::failure::Failure;
 
@@ -32,7 +32,7 @@ fn refused(reason: &str) -> ApiError {
 pub(super) async fn interactions(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     use aiops_secrets::ExposeSecret;
     if !state.config.slack.enabled {
