@@ -465,6 +465,18 @@ deny contains msg if {
 
 host_pattern_elements(l) := {trim_left(e, "!&") | some e in regex.split(`[,:]`, l)}
 
+# Ansible's pattern grammar, conservatively (the catalog's schema says the same): elements
+# separated by `,` or `:`, each a host, group or wildcard, optionally prefixed with one `!`
+# or `&`. Anything else (`web01&&reboot`, `web01,`, `-e`, `@file`) is not a host pattern.
+host_element_pattern := `^[!&]?[A-Za-z0-9_.*][A-Za-z0-9_.*-]*$`
+
+deny contains msg if {
+	some l in host_patterns
+	some e in regex.split(`[,:]`, l)
+	not regex.match(host_element_pattern, e)
+	msg := sprintf("limit %s is not a host pattern (element %s): hosts, groups or wildcards separated by , or :, each optionally prefixed with ! or &", [json.marshal(l), json.marshal(e)])
+}
+
 bulk_host_element(e) if lower(e) == "all"
 
 bulk_host_element(e) if regex.match(`^[^A-Za-z0-9]*[*?\[]`, e)

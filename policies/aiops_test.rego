@@ -197,6 +197,14 @@ test_playbook_bulk_limits_denied if {
 	}
 }
 
+test_playbook_limits_outside_the_pattern_grammar_denied if {
+	every l in ["web01&&reboot", "web01;reboot", "web01 reboot", "-e", "@hosts", "web01,", ":web01", "web[1:3]", "$(id)", "web01!x", "!!web01", ""] {
+		i := req("ansible.run_playbook", "change", {"playbook": "ping", "limit": l})
+		denied(i)
+		reason_has(i, "is not a host pattern")
+	}
+}
+
 test_playbook_narrow_limits_allowed if {
 	every l in ["web01", "web01,web02", "webservers", "web*", "web*:&prod", "web01:!db1", "db-*.local", "allhosts", "small"] {
 		allowed(req("ansible.run_playbook", "change", {"playbook": "ping", "limit": l}))

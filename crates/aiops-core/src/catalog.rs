@@ -414,6 +414,41 @@ mod tests {
         assert_eq!(Value::Object(i.params), json!({"namespace": "default"}));
     }
 
+    /// A limit is Ansible's host-pattern grammar: `!`/`&` only as element prefixes (issue 11:
+    /// `web01&&reboot` validated and reached `ansible-playbook --limit`).
+    #[test]
+    fn limits_follow_the_host_pattern_grammar() {
+        let c = Catalog::embedded().unwrap();
+        let limit = |l: &str| {
+            check(
+                &c,
+                "ansible.run_playbook",
+                json!({"playbook": "ping", "limit": l}),
+            )
+        };
+        for ok in [
+            "web01",
+            "web01,web02",
+            "web*:&prod",
+            "web*:!db1",
+            "!db1:web*",
+        ] {
+            assert!(limit(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "web01&&reboot",
+            "web01!x",
+            "web01,",
+            ":web01",
+            "-e",
+            "web01:-e",
+            "@hosts",
+            "web01 db",
+        ] {
+            assert!(limit(bad).is_err(), "{bad}");
+        }
+    }
+
     /// Only one trailing dot is the FQDN form; more are empty labels, refused (issue 11:
     /// `k1.local..` was taken as `k1.local`).
     #[test]
