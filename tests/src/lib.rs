@@ -17,7 +17,7 @@ pub use aiops_test_support::identities::{
     write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
-pub use aiops_test_support::{Bind, KubeApi, OpenBao, Qdrant, ports, repo_root};
+pub use aiops_test_support::{Bind, KubeApi, Ollama, OpenBao, Qdrant, ports, repo_root};
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
@@ -121,6 +121,15 @@ impl Daemon {
     /// Builds the app from `config` and serves it on a listener bound to `127.0.0.1:0`
     /// (whatever `config.listen` says), handed straight to the server: no port race.
     pub async fn start(config: aiopsd::Config) -> Result<Daemon> {
+        Self::start_with(config, |_| {}).await
+    }
+
+    /// Like [`Daemon::start`], with `App::build_with`'s hook over the stage backends (e.g.
+    /// the model parser for every sentence instead of rules first).
+    pub async fn start_with(
+        config: aiopsd::Config,
+        customize: impl FnOnce(&mut aiopsd::Backends),
+    ) -> Result<Daemon> {
         // The daemon's logs, captured per test and shown when one fails.
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
@@ -128,7 +137,7 @@ impl Daemon {
             .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let state = aiopsd::App::build(config).await?;
+        let state = aiopsd::App::build_with(config, customize).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let serve_state = state.clone();
         let handle = tokio::spawn(async move {
