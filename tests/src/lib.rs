@@ -17,7 +17,7 @@ pub use aiops_test_support::identities::{
     write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
-pub use aiops_test_support::{Bind, KubeApi, Ollama, OpenBao, Qdrant, ports, repo_root};
+pub use aiops_test_support::{Bind, KubeApi, Ollama, OpenBao, Qdrant, SMOLLM, ports, repo_root};
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {

@@ -2,8 +2,8 @@
 //! smuggled second actions, shell metacharacters, homoglyph names, odd address forms,
 //! traversal, out-of-range counts, bulk host limits and text addressed to the model. Every
 //! case ends `unrecognized` or `denied`, and nothing executes, with the rules parser (the
-//! daemon's default) and with the model parser (a real SmolLM2/Gemma ladder in Ollama, for
-//! every sentence). The backends are real (BIND, Ansible, the TSIG key), so a case that got
+//! daemon's default) and with the model parser (SmolLM2 in a private Ollama, for every
+//! sentence). The backends are real (BIND, Ansible, the TSIG key), so a case that got
 //! through would change something and be counted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is the failure report
@@ -144,6 +144,9 @@ async fn the_injection_corpus_executes_nothing_with_the_model_parser() {
     let mut config = stack(&bind, &data);
     config.llm.enabled = true;
     config.llm.host = ollama.host.clone();
+    // SmolLM2, the first rung of the default ladder: every sentence gets a model's reading
+    // in bounded time (the second rung, Gemma, doubles the run for the same property).
+    config.llm.models = vec![aiops_e2e::SMOLLM.to_string()];
     config.llm.num_thread = Some(1);
     // Generous: two test processes may share the machine's two cores. A call that still
     // times out is an unanswered case, which fails the test below rather than pass it.

@@ -25,10 +25,13 @@ impl Ollama {
         let dir = state.path().to_string_lossy().into_owned();
         let vars = ports::start_on_free_port(ports::free_port, |port| {
             let port = port.to_string();
+            // Unlike the other servers, Ollama is not part of `bootstrap/test-env.sh`: the
+            // script unpacks the shared build and imports the models on first use, as the
+            // `aiops-llm` tests let it.
             run_script(
                 SCRIPT,
                 &["start", "--port", &port, "--threads", "1", "--state", &dir],
-                &[],
+                &[("AIOPS_NO_INSTALL", "0")],
             )
         })?;
         Ok(Ollama {
