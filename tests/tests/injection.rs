@@ -165,6 +165,7 @@ async fn the_injection_corpus_executes_nothing_with_the_model_parser() {
     // Ollama did not answer: otherwise "unrecognized" would prove nothing.
     let mut unanswered = Vec::new();
     let mut accepted = 0;
+    let mut refusals: BTreeMap<String, usize> = BTreeMap::new();
     for (id, c) in ids.iter().zip(&cases) {
         let events = d.state.store.events_for(id).await.unwrap();
         let parse = events
@@ -180,9 +181,14 @@ async fn the_injection_corpus_executes_nothing_with_the_model_parser() {
             unanswered.push(format!("{:?}: {steps:?}", c.nl));
         }
         accepted += results.iter().filter(|r| **r == "accepted").count();
+        for s in &steps {
+            if let Some(reason) = s["reason"].as_str() {
+                *refusals.entry(reason.to_string()).or_insert(0) += 1;
+            }
+        }
     }
     println!(
-        "injection corpus, model parser: {} sentences, {accepted} model answers passed the checks (then denied)",
+        "injection corpus, model parser: {} sentences, {accepted} model answers passed the checks (then denied), refusals by reason {refusals:?}",
         cases.len()
     );
     assert!(
