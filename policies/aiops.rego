@@ -161,6 +161,12 @@ namespace_values := values_with_role("namespace")
 
 playbook_values := values_with_role("playbook")
 
+# Ansible host patterns (the `limit` of ansible.run_playbook).
+host_patterns := values_with_role("host_pattern")
+
+# IPv4 addresses a DNS record will point at (the `ip` of dns.create_a_record).
+record_addresses := values_with_role("ipv4_address")
+
 # The DNS record types the request is about (parameters with role record_type, e.g. the
 # `type` of dns.delete_record); none for an action whose names are hosts (dns.create_a_record).
 record_types := values_with_role("record_type")
@@ -315,9 +321,10 @@ deny contains msg if {
 
 target_roles := {"dns_name", "namespace", "playbook"}
 
-# record_type qualifies the DNS names of the request (which name shapes are valid); it is
-# not a target.
-param_roles := target_roles | {"record_type"}
+# record_type qualifies the DNS names of the request (which name shapes are valid),
+# host_pattern narrows a playbook run to hosts, ipv4_address is what a record points at;
+# none of them is a target.
+param_roles := target_roles | {"record_type", "host_pattern", "ipv4_address"}
 
 deny contains msg if {
 	known_action
@@ -440,6 +447,59 @@ deny contains msg if {
 	some pb in playbook_values
 	not is_object(playbooks[pb])
 	msg := sprintf("playbook %s is not in the allow-list [%s]", [pb, playbook_list])
+}
+
+# A host limit narrows a run; one that still selects every host is a bulk run in disguise.
+# Ansible reads a pattern as elements separated by `,` or `:`, each optionally prefixed with
+# `!` (exclude) or `&` (intersect): `all:!none`, `*:!none`, `all:&all` and `localhost,all`
+# all contain an element that matches every host. Any such element is refused, wherever it
+# stands (an excluded `!all` is no use either), and so is every element whose wildcard has
+# no literal prefix (`*`, `*.local`, `-*`) or that is a regular expression (`~…`); a
+# wildcard after a literal prefix (`web*`) narrows and is kept.
+deny contains msg if {
+	some l in host_patterns
+	some e in host_pattern_elements(l)
+	bulk_host_element(e)
+	msg := sprintf("limit %s selects every host (element %s): name the hosts or groups to run on", [json.marshal(l), json.marshal(e)])
+}
+
+host_pattern_elements(l) := {trim_left(e, "!&") | some e in regex.split(`[,:]`, l)}
+
+# Ansible's pattern grammar, conservatively (the catalog's schema says the same): elements
+# separated by `,` or `:`, each a host, group or wildcard, optionally prefixed with one `!`
+# or `&`. Anything else (`web01&&reboot`, `web01,`, `-e`, `@file`) is not a host pattern.
+host_element_pattern := `^[!&]?[A-Za-z0-9_.*][A-Za-z0-9_.*-]*$`
+
+deny contains msg if {
+	some l in host_patterns
+	some e in regex.split(`[,:]`, l)
+	not regex.match(host_element_pattern, e)
+	msg := sprintf("limit %s is not a host pattern (element %s): hosts, groups or wildcards separated by , or :, each optionally prefixed with ! or &", [json.marshal(l), json.marshal(e)])
+}
+
+bulk_host_element(e) if lower(e) == "all"
+
+bulk_host_element(e) if regex.match(`^[^A-Za-z0-9]*[*?\[]`, e)
+
+bulk_host_element(e) if startswith(e, "~")
+
+# The address of an A record: one dotted-quad IPv4 address (no leading zeros, hex, octal,
+# short forms or prefix lengths; the catalog's `ipv4` format says the same), outside the
+# ranges the data refuses.
+ipv4_pattern := `^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$`
+
+deny contains msg if {
+	some a in record_addresses
+	not regex.match(ipv4_pattern, a)
+	msg := sprintf("%s is not an IPv4 address in dotted-quad form", [json.marshal(a)])
+}
+
+deny contains msg if {
+	some a in record_addresses
+	regex.match(ipv4_pattern, a)
+	some cidr, why in obj(obj(cfg, "dns"), "denied_address_ranges")
+	net.cidr_contains(cidr, a)
+	msg := sprintf("an A record may not point at %s: it is in %s (%s)", [a, cidr, why])
 }
 
 valid_dns_name(n) if {

@@ -181,6 +181,36 @@ test_playbook_without_production_flag_requires_approval if {
 	d.outcome == "require_approval"
 }
 
+# The bulk guard on host limits: a pattern with an element that matches every host is
+# refused however it is dressed up (issue 11: `all:!none`, `*:!none`, `all:&all` and
+# `localhost,all` used to run).
+bulk_limits := [
+	"all", "ALL", "*", "**", "all:!none", "*:!none", "all:&all", "localhost,all",
+	"web01:!all", "web01,*", "*.local", "-*", "web01:~.*", "web01,&all", "?eb01",
+]
+
+test_playbook_bulk_limits_denied if {
+	every l in bulk_limits {
+		i := req("ansible.run_playbook", "change", {"playbook": "ping", "limit": l})
+		denied(i)
+		reason_has(i, "selects every host")
+	}
+}
+
+test_playbook_limits_outside_the_pattern_grammar_denied if {
+	every l in ["web01&&reboot", "web01;reboot", "web01 reboot", "-e", "@hosts", "web01,", ":web01", "web[1:3]", "$(id)", "web01!x", "!!web01", ""] {
+		i := req("ansible.run_playbook", "change", {"playbook": "ping", "limit": l})
+		denied(i)
+		reason_has(i, "is not a host pattern")
+	}
+}
+
+test_playbook_narrow_limits_allowed if {
+	every l in ["web01", "web01,web02", "webservers", "web*", "web*:&prod", "web01:!db1", "db-*.local", "allhosts", "small"] {
+		allowed(req("ansible.run_playbook", "change", {"playbook": "ping", "limit": l}))
+	}
+}
+
 test_unknown_playbook_denied if {
 	i := req("ansible.run_playbook", "change", {"playbook": "evil"})
 	denied(i)
@@ -206,6 +236,48 @@ test_invalid_dns_name_denied if {
 	reason_has(i, "is not a valid DNS name")
 	denied(req("dns.create_a_record", "change", {"name": "*.local", "ip": "1.2.3.4", "ttl": 60}))
 	denied(req("dns.create_a_record", "change", {"name": "", "ip": "1.2.3.4", "ttl": 60}))
+}
+
+test_dns_name_with_empty_labels_denied if {
+	# One trailing dot is the FQDN form; two are an empty label, never the same name.
+	every n in ["k1.local..", "k1..local", ".local", "k1.local..."] {
+		i := req("dns.create_a_record", "change", {"name": n, "ip": "10.0.0.5", "ttl": 300})
+		denied(i)
+		reason_has(i, "is not a valid DNS name")
+	}
+}
+
+# --- A record addresses ----------------------------------------------------
+
+test_a_record_reserved_addresses_denied if {
+	every ip in [
+		"0.0.0.0", "0.1.2.3", "255.255.255.255", "169.254.169.254", "169.254.0.1",
+		"224.0.0.1", "239.255.255.250", "240.0.0.1", "127.0.0.1", "127.1.2.3",
+	] {
+		i := req("dns.create_a_record", "change", {"name": "x.local", "ip": ip, "ttl": 300})
+		denied(i)
+		reason_has(i, "an A record may not point at")
+	}
+}
+
+test_a_record_odd_address_forms_denied if {
+	every ip in ["0x7f.1", "010.1.1.1", "192.168.1.0/24", "1.2.3", "::ffff:10.0.0.1", "2130706433", "256.1.1.1", "10.0.0.1:80", " 10.0.0.1", ""] {
+		i := req("dns.create_a_record", "change", {"name": "x.local", "ip": ip, "ttl": 300})
+		denied(i)
+		reason_has(i, "is not an IPv4 address in dotted-quad form")
+	}
+}
+
+test_a_record_ordinary_addresses_allowed if {
+	every ip in ["10.0.0.5", "192.168.1.100", "172.16.0.1", "100.64.0.1", "1.1.1.1", "169.253.255.255", "223.255.255.255", "126.255.255.255", "128.0.0.1"] {
+		allowed(req("dns.create_a_record", "change", {"name": "x.local", "ip": ip, "ttl": 300}))
+	}
+}
+
+test_a_record_address_ranges_come_from_the_data if {
+	i := req("dns.create_a_record", "change", {"name": "x.local", "ip": "127.0.0.1", "ttl": 300})
+	d := data.aiops.decision with input as i with data.aiops.config.dns.denied_address_ranges as {}
+	d.outcome == "allow"
 }
 
 # --- underscore labels (_dmarc, _acme-challenge, _sip._tcp): TXT, SRV and CNAME only ---

@@ -17,7 +17,7 @@ pub use aiops_test_support::identities::{
     SLACK_SIGNING_SECRET, VIEWER_TOKEN, write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
-pub use aiops_test_support::{Bind, KubeApi, OpenBao, Qdrant, ports, repo_root};
+pub use aiops_test_support::{Bind, KubeApi, Ollama, OpenBao, Qdrant, SMOLLM, ports, repo_root};
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
@@ -168,8 +168,18 @@ impl Daemon {
     /// Builds the app from `config` and serves it on a listener bound to `127.0.0.1:0`
     /// (whatever `config.listen` says), handed straight to the server: no port race.
     pub async fn start(config: aiopsd::Config) -> Result<Daemon> {
-        Self::start_with(
+        Self::start_with(config, |_| {}).await
+    }
+
+    /// Like [`Daemon::start`], with `App::build_with`'s hook over the stage backends (e.g.
+    /// the model parser for every sentence instead of rules first).
+    pub async fn start_with(
+        config: aiopsd::Config,
+        customize: impl FnOnce(&mut aiopsd::Backends),
+    ) -> Result<Daemon> {
+        Self::launch(
             config,
+            customize,
             "http",
             reqwest::Client::builder,
             reqwest::Client::builder,
@@ -183,11 +193,12 @@ impl Daemon {
     pub async fn start_mtls(mut config: aiopsd::Config, pki: &Pki) -> Result<Daemon> {
         config.tls = Some(pki.mtls());
         let builder = || pki.client_builder().expect("the dev PKI's client files");
-        Self::start_with(config, "https", builder, builder).await
+        Self::launch(config, |_| {}, "https", builder, builder).await
     }
 
-    async fn start_with(
+    async fn launch(
         config: aiopsd::Config,
+        customize: impl FnOnce(&mut aiopsd::Backends),
         scheme: &str,
         client: impl FnOnce() -> reqwest::ClientBuilder,
         anonymous: impl FnOnce() -> reqwest::ClientBuilder,
@@ -199,7 +210,7 @@ impl Daemon {
             .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("{scheme}://{}", listener.local_addr()?);
-        let state = aiopsd::App::build(config).await?;
+        let state = aiopsd::App::build_with(config, customize).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let serve_state = state.clone();
         let handle = tokio::spawn(async move {

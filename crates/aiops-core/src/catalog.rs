@@ -327,7 +327,13 @@ fn normalize(schema: &Value, params: &mut Map<String, Value>) {
             continue;
         };
         match prop.get(NORMALIZE_KEYWORD).and_then(Value::as_str) {
-            Some("dns_name") => *s = s.trim().trim_end_matches('.').to_ascii_lowercase(),
+            // One trailing dot is the fully-qualified form of the same name; a second one
+            // is an empty label, which the schema's pattern must see and refuse
+            // (`k1.local..` is not `k1.local`).
+            Some("dns_name") => {
+                let name = s.trim();
+                *s = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+            }
             // Playbooks are named without their extension: `ping`, not `ping.yml`.
             Some("playbook_name") => {
                 let name = s.trim();
@@ -406,6 +412,64 @@ mod tests {
         assert_eq!(Value::Object(i.params), json!({"playbook": "ping"}));
         let i = check(&c, "k8s.list_pods", json!({})).unwrap();
         assert_eq!(Value::Object(i.params), json!({"namespace": "default"}));
+    }
+
+    /// A limit is Ansible's host-pattern grammar: `!`/`&` only as element prefixes (issue 11:
+    /// `web01&&reboot` validated and reached `ansible-playbook --limit`).
+    #[test]
+    fn limits_follow_the_host_pattern_grammar() {
+        let c = Catalog::embedded().unwrap();
+        let limit = |l: &str| {
+            check(
+                &c,
+                "ansible.run_playbook",
+                json!({"playbook": "ping", "limit": l}),
+            )
+        };
+        for ok in [
+            "web01",
+            "web01,web02",
+            "web*:&prod",
+            "web*:!db1",
+            "!db1:web*",
+        ] {
+            assert!(limit(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "web01&&reboot",
+            "web01!x",
+            "web01,",
+            ":web01",
+            "-e",
+            "web01:-e",
+            "@hosts",
+            "web01 db",
+        ] {
+            assert!(limit(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Only one trailing dot is the FQDN form; more are empty labels, refused (issue 11:
+    /// `k1.local..` was taken as `k1.local`).
+    #[test]
+    fn a_name_with_empty_labels_is_not_normalised_into_a_valid_one() {
+        let c = Catalog::embedded().unwrap();
+        for name in ["k1.local..", "k1.local...", "k1..local", ".k1.local", "."] {
+            for (action, extra) in [
+                ("dns.create_a_record", json!({"ip": "10.0.0.1"})),
+                ("dns.delete_record", json!({})),
+                ("dns.lookup", json!({})),
+            ] {
+                let mut params = extra.as_object().unwrap().clone();
+                params.insert("name".into(), json!(name));
+                assert!(
+                    check(&c, action, Value::Object(params)).is_err(),
+                    "{action} {name}"
+                );
+            }
+        }
+        let i = check(&c, "dns.lookup", json!({"name": "k1.local."})).unwrap();
+        assert_eq!(i.params["name"], "k1.local");
     }
 
     #[test]

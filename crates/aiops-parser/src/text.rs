@@ -106,8 +106,7 @@ pub(crate) fn tokenize(s: &str) -> Vec<Tok> {
             toks.push(Tok::new("->"));
             continue;
         }
-        let mut w = chunk.trim_start_matches(LEAD_STRIP);
-        w = w.trim_end_matches(TRAIL_STRIP);
+        let w = trim_trailing(chunk.trim_start_matches(LEAD_STRIP));
         if w.is_empty() || w == "-" || w == "=" {
             continue;
         }
@@ -125,6 +124,20 @@ pub(crate) fn tokenize(s: &str) -> Vec<Tok> {
         push_word(&mut toks, w);
     }
     merge_phrases(toks)
+}
+
+/// Removes trailing punctuation, except a run of dots after a dotted word: `k1.local..`
+/// has an empty label and must reach the validators as typed, never as `k1.local` (one
+/// trailing dot, the FQDN form, is for the validators to accept). Plain words lose their
+/// dots as before ("restart it...").
+fn trim_trailing(w: &str) -> &str {
+    let bare = w.trim_end_matches(TRAIL_STRIP);
+    let tail = &w[bare.len()..];
+    if bare.contains('.') && tail.starts_with("..") {
+        let dots = tail.len() - tail.trim_start_matches('.').len();
+        return &w[..bare.len() + dots];
+    }
+    bare
 }
 
 fn is_arrow(chunk: &str) -> bool {

@@ -89,17 +89,22 @@ pub(crate) fn playbook_name(s: &str) -> bool {
         && !s.contains("..")
 }
 
-/// Conservative Ansible host pattern: `[A-Za-z0-9_.*:,!&-]`, not starting with `-`
-/// (never an option), at least one alphanumeric (a bare `*` is a bulk request).
+/// Conservative Ansible host pattern: elements separated by `,` or `:`, each a host, group
+/// or wildcard of `[A-Za-z0-9_.*-]` not starting with `-` (never an option), optionally
+/// prefixed with one `!` (exclude) or `&` (intersect); at least one alphanumeric (a bare `*`
+/// is a bulk request). `!` and `&` anywhere else (`web01&&reboot`) are not Ansible's grammar.
+/// Which patterns still select every host (`all:!none`) is policy's call.
 pub(crate) fn limit_pattern(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
-        && !s.starts_with('-')
         && !s.contains("..")
         && s.bytes().any(|b| b.is_ascii_alphanumeric())
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(b, b'_' | b'.' | b'*' | b':' | b',' | b'!' | b'&' | b'-')
+        && s.split([',', ':']).all(|e| {
+            let e = e.strip_prefix(['!', '&']).unwrap_or(e);
+            !e.is_empty()
+                && !e.starts_with('-')
+                && e.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'*' | b'-'))
         })
 }
 
@@ -186,5 +191,20 @@ mod tests {
         assert!(!limit_pattern("*"));
         assert!(!limit_pattern("--become"));
         assert!(!limit_pattern("web;rm"));
+        assert!(limit_pattern("web*:!db1"));
+        assert!(limit_pattern("!db1:web*"));
+        // `!` and `&` only as element prefixes; no empty or option-like elements.
+        for bad in [
+            "web01&&reboot",
+            "web01!x",
+            "web01,",
+            ":web01",
+            "web01:-e",
+            "web01,,db",
+            "!!web01",
+            "&",
+        ] {
+            assert!(!limit_pattern(bad), "{bad}");
+        }
     }
 }

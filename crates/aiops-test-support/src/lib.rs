@@ -1,7 +1,7 @@
 //! The shared test harness of the workspace: the real servers the tests run against, started
 //! by the project's own bootstrap scripts (BIND 9 via `bootstrap/bind.sh`, OpenBao via
 //! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`, Qdrant via
-//! `bootstrap/qdrant.sh`), the one place
+//! `bootstrap/qdrant.sh`, Ollama with the small test models via `bootstrap/ollama.sh`), the one place
 //! that picks ports for them, the test identities, and the only stand-in: a local receiver
 //! for Slack's Web API (feature `slack`), because Slack itself is unreachable from tests.
 //! The stand-in follows Slack's documented protocol; everything else is the real thing.
@@ -18,6 +18,7 @@ mod error;
 pub mod identities;
 mod kube_api;
 mod logs;
+mod ollama;
 mod openbao;
 mod paths;
 pub mod ports;
@@ -34,6 +35,7 @@ pub use kube_api::KubeApi;
 #[cfg(feature = "kube")]
 pub use kube_api::client_for;
 pub use logs::LogBuffer;
+pub use ollama::{GEMMA, Ollama, SMOLLM};
 pub use openbao::OpenBao;
 pub use paths::{cache_dir, repo_root};
 pub use qdrant::Qdrant;

@@ -29,6 +29,22 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// A request whose signature verified: what the replay check remembers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    mac: Vec<u8>,
+}
+
+impl Verified {
+    /// The replay nonce: the verified MAC in one canonical spelling (`v0=` and lower-case
+    /// hex, as Slack sends it). Keyed on the decoded bytes, not the header as received:
+    /// hex decoding ignores case, so the same signature spelled in upper or mixed case
+    /// verifies too and must count as the same request.
+    pub fn nonce(&self) -> String {
+        format!("v0={}", hex::encode(&self.mac))
+    }
+}
+
 /// Verifies a Slack request signature. `now` is Unix seconds.
 pub fn verify(
     signing_secret: &[u8],
@@ -36,7 +52,7 @@ pub fn verify(
     signature: Option<&str>,
     body: &[u8],
     now: i64,
-) -> Result<(), SignatureError> {
+) -> Result<Verified, SignatureError> {
     let (Some(ts), Some(sig)) = (timestamp, signature) else {
         return Err(SignatureError::Missing);
     };
@@ -59,7 +75,8 @@ pub fn verify(
     mac.update(body);
     // verify_slice compares in constant time.
     mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+        .map_err(|_| SignatureError::Mismatch)?;
+    Ok(Verified { mac: expected })
 }
 
 /// Signs like Slack does; for tests and the local receiver.
@@ -249,9 +266,36 @@ mod tests {
     fn slack_published_example_verifies() {
         assert_eq!(sign(SECRET, TS, BODY), SIG);
         assert_eq!(
-            verify(SECRET, Some(TS), Some(SIG), BODY, 1531420618 + 10),
-            Ok(())
+            verify(SECRET, Some(TS), Some(SIG), BODY, 1531420618 + 10).map(|v| v.nonce()),
+            Ok(SIG.to_string())
         );
+    }
+
+    /// Hex decoding ignores case, so one signature has many spellings that all verify; the
+    /// replay nonce is the same for every one of them.
+    #[test]
+    fn every_spelling_of_a_signature_has_one_nonce() {
+        let now = 1531420618;
+        let hex = SIG.strip_prefix("v0=").unwrap();
+        let mixed: String = hex
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect();
+        for spelling in [
+            SIG.to_string(),
+            format!("v0={}", hex.to_ascii_uppercase()),
+            format!("v0={mixed}"),
+        ] {
+            let verified = verify(SECRET, Some(TS), Some(&spelling), BODY, now).unwrap();
+            assert_eq!(verified.nonce(), SIG, "{spelling}");
+        }
     }
 
     #[test]

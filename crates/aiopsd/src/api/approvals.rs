@@ -6,12 +6,12 @@ use aiops_api::{
 };
 use aiops_core::{ApprovalState, ErrorCode, Verdict};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiError, Authenticated, status_for};
+use super::{ApiBytes, ApiError, ApiPath, ApiQuery, Authenticated, status_for};
 use crate::AppState;
 use crate::approvals::{self, DecisionReply};
 
@@ -29,7 +29,7 @@ pub(super) struct ListQuery {
     ))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<ApprovalList>, ApiError> {
     let filter = match q.state.as_deref() {
         None => None,
@@ -56,7 +56,7 @@ pub(super) async fn list(
     ))]
 pub(super) async fn show(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApprovalDetail>, ApiError> {
     let a = state
         .store
@@ -84,9 +84,9 @@ macro_rules! decision_handler {
             ))]
         pub(super) async fn $name(
             State(state): State<AppState>,
-            Path(id): Path<String>,
+            ApiPath(id): ApiPath<String>,
             Authenticated(caller): Authenticated,
-            body: axum::body::Bytes,
+            ApiBytes(body): ApiBytes,
         ) -> Result<Response, ApiError> {
             decide(&state, &id, &caller, &body, $verdict).await
         }

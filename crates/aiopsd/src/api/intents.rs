@@ -5,11 +5,11 @@ use aiops_api::{
 };
 use aiops_core::{ErrorCode, RequestStatus};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ApiJson, Authenticated, status_for};
+use super::{ApiError, ApiJson, ApiPath, Authenticated, status_for};
 use crate::AppState;
 use crate::parse::{Parsed, validate};
 
@@ -95,7 +95,7 @@ pub(super) async fn parse(
     ))]
 pub(super) async fn get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<IntentRecord>, ApiError> {
     if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError::not_found(format!("no intent {id}")));

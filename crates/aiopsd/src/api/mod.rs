@@ -6,6 +6,7 @@ mod access;
 mod approvals;
 mod documents;
 mod error;
+mod extract;
 mod intents;
 pub mod limits;
 mod openapi;
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 
 pub use access::Authenticated;
 pub use error::{ApiError, status_for};
+pub use extract::{ApiBytes, ApiPath, ApiQuery};
 pub use openapi::openapi;
 
 use crate::AppState;

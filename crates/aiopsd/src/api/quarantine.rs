@@ -3,10 +3,10 @@
 use aiops_api::{ErrorResponse, QuarantineEntry, QuarantineList};
 use aiops_core::ErrorCode;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 
-use super::ApiError;
+use super::{ApiError, ApiQuery};
 use crate::AppState;
 use crate::failure::Failure;
 
@@ -33,7 +33,7 @@ pub(super) struct Page {
     ))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<QuarantineList>, ApiError> {
     let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {

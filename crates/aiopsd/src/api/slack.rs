@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use aiops_api::ErrorResponse;
 
-use super::ApiError;
+use super::{ApiBytes, ApiError};
 use crate::AppState;
 use crate::failure::Failure;
 
@@ -32,7 +32,7 @@ fn refused(reason: &str) -> ApiError {
 pub(super) async fn interactions(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     use aiops_secrets::ExposeSecret;
     if !state.config.slack.enabled {
@@ -58,24 +58,27 @@ pub(super) async fn interactions(
         unavailable()
     })?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let signature = header("x-slack-signature");
     let now = aiops_store::now_ms();
-    if let Err(e) = crate::slack::verify(
+    let verified = match crate::slack::verify(
         signing.expose_secret().as_bytes(),
         header("x-slack-request-timestamp"),
-        signature,
+        header("x-slack-signature"),
         &body,
         now / 1000,
     ) {
-        // Logged without the body: it is unauthenticated input.
-        tracing::warn!(reason = %e, bytes = body.len(), "slack request refused");
-        return Err(refused(&e.to_string()));
-    }
-    let signature = signature.unwrap_or_default();
+        Ok(v) => v,
+        Err(e) => {
+            // Logged without the body: it is unauthenticated input.
+            tracing::warn!(reason = %e, bytes = body.len(), "slack request refused");
+            return Err(refused(&e.to_string()));
+        }
+    };
+    // The nonce is the verified MAC in one spelling, never the header as sent: the same
+    // signature in upper- or mixed-case hex is the same request.
     let window_ms = 2 * crate::slack::MAX_SKEW_SECS * 1000;
     if !state
         .store
-        .slack_nonce(signature, now, now - window_ms)
+        .slack_nonce(&verified.nonce(), now, now - window_ms)
         .await
         .map_err(Failure::from)?
     {
