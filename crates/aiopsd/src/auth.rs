@@ -112,6 +112,9 @@ impl Identities {
             }
             ids.by_name
                 .insert(u.name.clone(), caller(AuthMethod::System));
+            if u.client_cert.is_some() {
+                ids.with_cert.push(u.clone());
+            }
         }
         ids
     }

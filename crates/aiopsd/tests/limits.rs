@@ -11,8 +11,8 @@ mod served;
 use std::time::Duration;
 
 use served::{
-    Pki, Served, TOKEN, exchange, get_plain, header_of, json_of, read_to_close, status_of, tls_get,
-    with_users,
+    Pki, Served, TOKEN, exchange, get_plain, header_of, json_of, read_to_close, status_of,
+    tls_get_by_certificate, with_users,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -196,10 +196,14 @@ async fn the_rate_limit_answers_429_with_retry_after_per_caller() {
     let bob = pki.connector(Some((&cert, &key)));
 
     for _ in 0..2 {
-        let (answer, _) = tls_get(&alice, d.addr, "/api/v1/catalog").await.unwrap();
+        let (answer, _) = tls_get_by_certificate(&alice, d.addr, "/api/v1/catalog")
+            .await
+            .unwrap();
         assert_eq!(status_of(&answer), 200, "{answer}");
     }
-    let (answer, _) = tls_get(&alice, d.addr, "/api/v1/catalog").await.unwrap();
+    let (answer, _) = tls_get_by_certificate(&alice, d.addr, "/api/v1/catalog")
+        .await
+        .unwrap();
     assert_eq!(status_of(&answer), 429, "{answer}");
     let retry: u64 = header_of(&answer, "retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{answer}");
@@ -209,7 +213,9 @@ async fn the_rate_limit_answers_429_with_retry_after_per_caller() {
         "{answer}"
     );
     // Another identity, from the same address, still passes.
-    let (answer, _) = tls_get(&bob, d.addr, "/api/v1/catalog").await.unwrap();
+    let (answer, _) = tls_get_by_certificate(&bob, d.addr, "/api/v1/catalog")
+        .await
+        .unwrap();
     assert_eq!(status_of(&answer), 200, "{answer}");
     d.stop().await.unwrap();
 

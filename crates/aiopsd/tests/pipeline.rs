@@ -200,7 +200,7 @@ async fn a_policy_deny_at_execute_time_stops_a_direct_run() {
     let policies = dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
-    for f in ["aiops.rego", "approvals.rego", "data.json"] {
+    for f in ["aiops.rego", "approvals.rego", "access.rego", "data.json"] {
         std::fs::copy(shipped.join(f), policies.join(f)).unwrap();
     }
     std::fs::write(
@@ -381,7 +381,8 @@ async fn refused_model_answers_are_quarantined_never_decided_and_listed_for_iden
 
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
-    c.auth.users[0].token_sha256 = Some(aiops_core::sha256_hex("alice-token"));
+    // The quarantine is for approvers (it holds users' sentences): bob reads it.
+    c.auth.users[1].token_sha256 = Some(aiops_core::sha256_hex("bob-token"));
     let app = App::build_with(c, |b| b.parser = Arc::new(RefusingParser))
         .await
         .unwrap();
@@ -401,7 +402,7 @@ async fn refused_model_answers_are_quarantined_never_decided_and_listed_for_iden
     let router = aiopsd::api::router(app.clone());
     let anon = router.clone().oneshot(get(None)).await.unwrap();
     assert_eq!(anon.status(), 401);
-    let ok = router.oneshot(get(Some("alice-token"))).await.unwrap();
+    let ok = router.oneshot(get(Some("bob-token"))).await.unwrap();
     assert_eq!(ok.status(), 200);
     let body: Value =
         serde_json::from_slice(&ok.into_body().collect().await.unwrap().to_bytes()).unwrap();

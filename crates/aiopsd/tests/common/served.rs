@@ -253,6 +253,26 @@ pub async fn tls_get(
     addr: SocketAddr,
     path: &str,
 ) -> Result<(String, Option<aiopsd::tls::CertInfo>), std::io::Error> {
+    tls_get_with(connector, addr, path, Some(TOKEN)).await
+}
+
+/// `GET path` over TLS with only the client certificate to say who is calling (no token:
+/// a token would win over the certificate).
+#[allow(dead_code)] // not every test file uses it
+pub async fn tls_get_by_certificate(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    path: &str,
+) -> Result<(String, Option<aiopsd::tls::CertInfo>), std::io::Error> {
+    tls_get_with(connector, addr, path, None).await
+}
+
+async fn tls_get_with(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+) -> Result<(String, Option<aiopsd::tls::CertInfo>), std::io::Error> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("127.0.0.1").expect("an IP name");
     let mut tls = connector.connect(name, tcp).await?;
@@ -262,9 +282,10 @@ pub async fn tls_get(
         .peer_certificates()
         .and_then(|c| c.first())
         .and_then(|leaf| aiopsd::tls::cert_info(leaf));
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
-    );
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n");
     tls.write_all(req.as_bytes()).await?;
     let mut out = Vec::new();
     tls.read_to_end(&mut out).await?;
