@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use aiops_e2e::{
-    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, SlackStandIn,
-    WORKER_INTERVAL, config_for, count_stage, slack_click, unix_now, with_identities,
+    APPROVER_SLACK_ID, APPROVER_TOKEN, Bind, Daemon, OUTSIDER_APPROVER_TOKEN, REQUESTER_TOKEN,
+    SlackStandIn, WORKER_INTERVAL, config_for, count_stage, slack_click, unix_now, with_identities,
     write_slack_secret,
 };
 use aiops_test_support::schedule::{MARGIN, retry_deadline, worker_deadline};
@@ -109,11 +109,14 @@ async fn rest_approval_executes_once_and_is_audited() {
         code, 403,
         "the requester approving their own request: {body}"
     );
+    // An operator holds no role that decides approvals: refused at the route, before the
+    // approval is looked up (self-approval by an approver is refused by
+    // `approver_decision`: Rego `test_requester_may_not_approve_own_request`).
     assert!(
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("own request"),
+            .contains("approvals.decide needs one of the roles"),
         "{body}"
     );
     let (code, _) = d
@@ -129,6 +132,12 @@ async fn rest_approval_executes_once_and_is_audited() {
         ["10.2.2.2"],
         "nothing ran yet"
     );
+
+    // An approver outside the group that owns the zone is refused by policy, on record.
+    let (code, body) = d
+        .decide_as(OUTSIDER_APPROVER_TOKEN, &aid, "approve", json!({}))
+        .await;
+    assert_eq!(code, 403, "{body}");
 
     // The approver approves; the worker runs it.
     let reason = json!({"reason": "ticket OPS-1"});
@@ -467,7 +476,7 @@ async fn policy_asking_for_more_approvers_while_waiting_stops_the_run() {
     // A copy of the shipped policies, so the test can change their data between runs.
     let policies = data.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
-    for f in ["aiops.rego", "approvals.rego", "data.json"] {
+    for f in ["aiops.rego", "approvals.rego", "access.rego", "data.json"] {
         std::fs::copy(
             aiops_e2e::repo_root().join("policies").join(f),
             policies.join(f),

@@ -117,7 +117,8 @@ async fn every_route_but_health_needs_a_caller() {
             checked += 1;
         }
     }
-    assert!(checked >= 60, "{checked}");
+    // 12 guarded routes, each with four kinds of missing or bad credentials.
+    assert!(checked >= 48, "{checked}");
     // Unknown routes reveal nothing without credentials; with them they are 404.
     assert_eq!(send(&d, "GET", "/api/v1/nope", None).await.0, 401);
     assert_eq!(
