@@ -279,11 +279,11 @@ async fn approvals_through_the_real_binary() {
         .as_user(&url, REQUESTER_TOKEN, &["approvals", "approve", &aid])
         .await;
     assert_eq!(r.code, 1, "{r}");
-    // The server's reasons, verbatim (policy lists every one that applies).
+    // The server's reasons, verbatim: an operator holds no role that decides approvals.
     let line = r.stderr.trim();
     assert!(
         line.starts_with("aiops: ")
-            && line.contains("the requester may not approve their own request")
+            && line.contains("approvals.decide needs one of the roles")
             && line.ends_with("(forbidden, HTTP 403)")
             && !line.contains('\n'),
         "{r}"
