@@ -224,10 +224,13 @@ async fn the_rate_limit_answers_429_with_retry_after_per_caller() {
     c.api.rate_limit_per_minute = 1;
     c.api.rate_limit_burst = 1;
     let d = Served::start(c).await;
-    let anonymous = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let anonymous = b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     assert_eq!(status_of(&exchange(d.addr, anonymous, HANG).await), 200);
     let answer = exchange(d.addr, anonymous, HANG).await;
     assert_eq!(status_of(&answer), 429, "{answer}");
     assert!(header_of(&answer, "retry-after").is_some(), "{answer}");
+    // Liveness is exempt: a probe from a busy address still gets through.
+    let health = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_eq!(status_of(&exchange(d.addr, health, HANG).await), 200);
     d.stop().await.unwrap();
 }

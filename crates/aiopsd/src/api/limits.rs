@@ -137,11 +137,16 @@ fn with_retry_after(error: ApiError, secs: u64) -> Response {
 
 /// Middleware: the rate limit. Must run inside (after) the authentication middleware, so
 /// that it sees the `Caller` and counts per user; before that, per certificate or address.
+/// `/healthz` is exempt, as from load shedding: a liveness probe from a busy address must
+/// not read as a dead daemon.
 pub async fn rate_limit(
     State(limiter): State<Arc<RateLimiter>>,
     req: Request,
     next: Next,
 ) -> Response {
+    if req.uri().path() == "/healthz" {
+        return next.run(req).await;
+    }
     if let Some(key) = RateKey::of(&req)
         && let Err(retry_after) = limiter.check(&key)
     {
