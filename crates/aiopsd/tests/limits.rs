@@ -22,20 +22,25 @@ use tokio::net::TcpStream;
 const HANG: Duration = Duration::from_secs(30);
 
 fn config(data: &std::path::Path) -> aiopsd::Config {
-    let mut c = with_users(common::offline_config(data));
-    c.api.header_read_timeout_ms = 300;
-    c
+    with_users(common::offline_config(data))
 }
 
+/// The server still answers `/healthz`. Retried: on a loaded machine a probe's own
+/// connection may miss a short header timeout, which says nothing about the server's health.
 async fn healthy(d: &Served) {
-    let answer = get_plain(d.addr, "/healthz").await;
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    let addr = d.addr;
+    served::eventually(HANG, "the server answers /healthz", || async move {
+        (status_of(&get_plain(addr, "/healthz").await) == 200).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_heads_and_idle_keep_alive_connections_are_closed() {
     let data = tempfile::tempdir().unwrap();
-    let d = Served::start(config(data.path())).await;
+    let mut c = config(data.path());
+    c.api.header_read_timeout_ms = 300;
+    let d = Served::start(c).await;
 
     // A head that never ends: closed, unanswered.
     let answer = exchange(

@@ -310,11 +310,22 @@ async fn a_client_that_never_finishes_the_handshake_is_disconnected() {
     )
     .await;
     assert_eq!(partial, "");
-    // And the server still serves.
+    // And the server still serves. Retried: on a loaded machine this client's own
+    // handshake may miss the 300 ms deadline, which says nothing about the server.
     let (cert, key) = pki.client("alice-client");
-    let (answer, _) = tls_get(&pki.connector(Some((&cert, &key))), d.addr, "/healthz")
-        .await
-        .unwrap();
-    assert_eq!(status_of(&answer), 200, "{answer}");
+    let client = pki.connector(Some((&cert, &key)));
+    let addr = d.addr;
+    served::eventually(
+        Duration::from_secs(30),
+        "a full handshake is served",
+        || {
+            let client = client.clone();
+            async move {
+                let (answer, _) = tls_get(&client, addr, "/healthz").await.ok()?;
+                (status_of(&answer) == 200).then_some(())
+            }
+        },
+    )
+    .await;
     d.stop().await.unwrap();
 }
