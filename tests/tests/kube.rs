@@ -13,6 +13,36 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+/// A kube-apiserver with the test namespaces and deployments (`setup`), a BIND, and a
+/// daemon config that executes on both.
+struct World {
+    api: KubeApi,
+    client: kube::Client,
+    _bind: Bind,
+    data: tempfile::TempDir,
+    cfg: aiopsd::Config,
+}
+
+impl World {
+    async fn start() -> World {
+        let api = KubeApi::start().expect("kube-apiserver starts");
+        let client = api.client().await;
+        setup(&client).await;
+        let bind = Bind::start().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut cfg = with_identities(config_for(&bind, data.path()));
+        cfg.kube.enabled = true;
+        cfg.kube.kubeconfig = Some(api.kubeconfig.clone());
+        World {
+            api,
+            client,
+            _bind: bind,
+            data,
+            cfg,
+        }
+    }
+}
+
 async fn setup(client: &kube::Client) {
     for ns in ["shop", "production"] {
         let n: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
@@ -72,14 +102,13 @@ async fn replicas(client: &kube::Client, ns: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentences_to_kubernetes_changes() {
-    let api = KubeApi::start().expect("kube-apiserver starts");
-    let client = api.client().await;
-    setup(&client).await;
-    let bind = Bind::start().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = with_identities(config_for(&bind, data.path()));
-    cfg.kube.enabled = true;
-    cfg.kube.kubeconfig = Some(api.kubeconfig.clone());
+    let World {
+        api,
+        client,
+        _bind,
+        data: _data,
+        cfg,
+    } = World::start().await;
     let d = Daemon::start(cfg).await.unwrap();
 
     let checks = d.ready_expect(200).await;
@@ -165,5 +194,112 @@ async fn sentences_to_kubernetes_changes() {
     assert_eq!(d.ready_expect(503).await["kubernetes"]["ok"], false);
     let nl = "scale deployment web in namespace shop to 1 replicas";
     d.fails_closed(nl, "executor_unavailable").await;
+    assert!(d.audit_ok().await);
+}
+
+/// A dry run of `nl` as the requester; returns the stored request's id.
+async fn planned(d: &Daemon, nl: &str) -> String {
+    let (code, body) = d
+        .post_as(
+            REQUESTER_TOKEN,
+            "/api/v1/intent",
+            json!({"nl": nl, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(
+        (code, &body["status"]),
+        (200, &json!("dry_run")),
+        "{body:#}"
+    );
+    body["id"].as_str().unwrap().to_string()
+}
+
+/// Recovery reconciles interrupted Kubernetes changes against the API server. A kube
+/// action runs in-process (there is no child to pause at, as `crates/aiopsd/tests/crash.rs`
+/// does for Ansible with `kill -9`), so the interruption is made in the store: a planned
+/// request is marked `executing`, as the pipeline does right before the executor runs, and
+/// the daemon is stopped before anything executes it. What the world then looks like
+/// decides each outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_kubernetes_changes_are_reconciled_against_the_api_server() {
+    use aiops_store::{AuditEvent, RequestStore, RequestUpdate, SqliteStore};
+    let World {
+        api: _api,
+        client,
+        _bind,
+        data,
+        cfg,
+    } = World::start().await;
+    let d = Daemon::start(cfg.clone()).await.unwrap();
+    let applied = planned(&d, "scale deployment web in namespace shop to 5 replicas").await;
+    let untouched = planned(
+        &d,
+        "scale deployment web in namespace production to 4 replicas",
+    )
+    .await;
+    let deleted = planned(&d, "delete pod web-7d9f8-abcde in namespace shop").await;
+    let moved = planned(&d, "restart deployment web in namespace production").await;
+    d.stop().await;
+
+    let store = SqliteStore::open(&data.path().join("aiops.db"))
+        .await
+        .unwrap();
+    for id in [&applied, &untouched, &deleted, &moved] {
+        store
+            .update_request(
+                id,
+                RequestUpdate {
+                    status: Some(aiops_core::RequestStatus::Executing),
+                    ..Default::default()
+                },
+                AuditEvent::new(Some(id), "execute", "started", json!({})),
+            )
+            .await
+            .unwrap();
+    }
+    drop(store);
+    // The world while the daemon is down: the scale of shop and the pod delete happened;
+    // production is untouched; the restart ran (a new restart time).
+    let shop = Api::<Deployment>::namespaced(client.clone(), "shop");
+    shop.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    Api::<Pod>::namespaced(client.clone(), "shop")
+        .delete("web-7d9f8-abcde", &Default::default())
+        .await
+        .unwrap();
+    Api::<Deployment>::namespaced(client.clone(), "production")
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"metadata": {"annotations": {
+                "kubectl.kubernetes.io/restartedAt": "2030-01-01T00:00:00Z"}}}}})),
+        )
+        .await
+        .unwrap();
+
+    let d = Daemon::start(cfg).await.unwrap();
+    for (id, status, outcome) in [
+        (&applied, "success", "verified_after_restart"),
+        (&untouched, "failed", "nothing_applied"),
+        (&deleted, "success", "verified_after_restart"),
+        (&moved, "failed", "state_unknown"),
+    ] {
+        let rec = d.record(id).await;
+        assert_eq!(rec["status"], status, "{rec:#}");
+        assert_eq!(rec["execution"]["reconciliation"], outcome, "{rec:#}");
+        let last = rec["timeline"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["stage"].as_str(), last["outcome"].as_str()),
+            (Some("recover"), Some(outcome))
+        );
+    }
+    // Recovery only read the cluster.
+    assert_eq!(replicas(&client, "production").await, 2);
+    assert_eq!(replicas(&client, "shop").await, 5);
     assert!(d.audit_ok().await);
 }

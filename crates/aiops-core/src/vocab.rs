@@ -233,6 +233,42 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// How start-up recovery found an execution the daemon was stopped in the middle of,
+    /// after re-planning it against the world (it never runs it again). Recorded as the
+    /// outcome of the request's `recover` audit row.
+    pub enum Reconciliation {
+        /// The world already matches the plan: the request is `success` ("succeeded,
+        /// verified after restart").
+        VerifiedAfterRestart,
+        /// The world still matches the state the plan started from: the request is `failed`
+        /// ("interrupted, nothing applied").
+        NothingApplied,
+        /// Neither, or the action cannot be checked: the request is `failed` ("interrupted,
+        /// state unknown") and an operator is alerted.
+        StateUnknown,
+    }
+}
+
+impl Reconciliation {
+    /// How the request's record says it, e.g. `failed: interrupted, nothing applied`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Reconciliation::VerifiedAfterRestart => "succeeded (verified after restart)",
+            Reconciliation::NothingApplied => "failed: interrupted, nothing applied",
+            Reconciliation::StateUnknown => "failed: interrupted, state unknown",
+        }
+    }
+
+    /// The status the request ends in.
+    pub fn status(self) -> RequestStatus {
+        match self {
+            Reconciliation::VerifiedAfterRestart => RequestStatus::Success,
+            Reconciliation::NothingApplied | Reconciliation::StateUnknown => RequestStatus::Failed,
+        }
+    }
+}
+
+vocabulary! {
     /// Every stable error code a client or an audit row can see. Each crate's error enum maps
     /// its variants onto these; the API layer maps these (and only these) onto HTTP statuses.
     pub enum ErrorCode {
@@ -335,6 +371,7 @@ mod tests {
         round_trips::<ParserKind>();
         round_trips::<StageName>();
         round_trips::<ErrorCode>();
+        round_trips::<Reconciliation>();
         assert_eq!(RequestStatus::PendingApproval.as_str(), "pending_approval");
         assert_eq!(RequestStatus::DryRun.as_str(), "dry_run");
         assert!(RequestStatus::from_str("nonsense").is_err());

@@ -1,5 +1,7 @@
-//! Running `ansible-playbook`: argv only, clean environment, private temp dir, secrets in a
-//! 0600 file, timeout that kills the whole process tree, scrubbed results.
+//! Running `ansible-playbook`: argv only, clean environment, a private run directory under
+//! the daemon's data directory (never the system temp dir), secrets in a 0600 file there,
+//! started under a supervisor that kills the whole process tree when the daemon dies
+//! (`crate::supervise`), a timeout that kills it too, scrubbed results.
 
 // This crate is the one place allowed to start processes (clippy.toml forbids
 // `Command::new` elsewhere). Processes here are started from an argv that this module
@@ -24,6 +26,7 @@ use tokio::process::{Child, Command};
 use crate::ExecError;
 use crate::output::{self, PlaybookOutcome};
 use crate::scrub::scrub;
+use crate::supervise::Lifeline;
 
 /// At most this much of each of stdout and stderr is kept (the rest is drained).
 const OUTPUT_CAP: usize = 16 << 20;
@@ -50,10 +53,12 @@ pub struct AnsibleConfig {
     pub playbook_dir: PathBuf,
     /// Wall-clock limit of one run in seconds; then the process tree is killed.
     pub timeout_secs: u64,
-    /// Where private per-run directories are made (`None`: the system temp dir). Not a
-    /// configuration key (the daemon always uses the system temp dir).
+    /// The run area: where each run gets its private directory (mode 0700; its files,
+    /// the secret vars file among them, 0600). The daemon sets `<data_dir>/run` and wipes
+    /// it at start-up ([`reclaim_run_area`]). Not a configuration key. `None` refuses to
+    /// run: secrets never go to the system temp dir, where a crash would leave them.
     #[serde(skip)]
-    pub tmp_dir: Option<PathBuf>,
+    pub run_root: Option<PathBuf>,
 }
 
 impl Default for AnsibleConfig {
@@ -62,7 +67,7 @@ impl Default for AnsibleConfig {
             playbook_bin: PathBuf::from("ansible-playbook"),
             playbook_dir: PathBuf::from("deploy/ansible/playbooks"),
             timeout_secs: 120,
-            tmp_dir: None,
+            run_root: None,
         }
     }
 }
@@ -82,8 +87,9 @@ pub struct PlaybookRun {
     pub playbook: String,
     /// Extra variables (names: `[A-Za-z_][A-Za-z0-9_]*`, not `ansible_*`).
     pub vars: Map<String, Value>,
-    /// Secret extra variables: written to a 0600 file in a private 0700 directory, passed
-    /// as `-e @file`, removed afterwards; their values are scrubbed from all output.
+    /// Secret extra variables: written to a 0600 file in the run's private 0700 directory
+    /// under the run area, passed as `-e @file`, removed afterwards (and by the start-up
+    /// wipe after a crash); their values are scrubbed from all output.
     pub secret_vars: BTreeMap<String, SecretString>,
     /// Dry run: `--check --diff`.
     pub check: bool,
@@ -97,20 +103,26 @@ pub struct Ansible {
     cfg: AnsibleConfig,
 }
 
-/// A per-run private directory (mode 0700) holding the config, the inventory, the vars
-/// files and Ansible's temp dirs. Removed, with everything in it, when dropped: on every
-/// path out of `run`, including errors, timeouts, panics and cancellation.
+/// A per-run private directory (mode 0700) in the run area, holding the config, the
+/// inventory, the vars files and Ansible's temp dirs. Removed, with everything in it, when
+/// dropped: on every path out of `run`, including errors, timeouts, panics and
+/// cancellation. After a crash, the start-up wipe of the run area removes it.
 struct RunDir {
     dir: tempfile::TempDir,
 }
 
 impl RunDir {
-    fn new(parent: Option<&Path>) -> Result<Self, ExecError> {
-        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    fn new(root: Option<&Path>) -> Result<Self, ExecError> {
+        let parent = root.ok_or_else(|| {
+            ExecError::Config(
+                "no run area: the executor needs a private directory for its runs".into(),
+            )
+        })?;
+        private_dir(parent)?;
         let dir = tempfile::Builder::new()
-            .prefix("aiops-ansible-")
+            .prefix("ansible-")
             .permissions(Permissions::from_mode(0o700))
-            .tempdir_in(&parent)
+            .tempdir_in(parent)
             .map_err(|e| {
                 ExecError::io(
                     format!("creating a private directory in {}", parent.display()),
@@ -154,15 +166,85 @@ impl RunDir {
     }
 }
 
+/// Creates `dir` (and its parents) if needed and makes it private (0700).
+fn private_dir(dir: &Path) -> Result<(), ExecError> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::set_permissions(dir, Permissions::from_mode(0o700)))
+        .map_err(|e| ExecError::io(format!("preparing the run area {}", dir.display()), e))
+}
+
+/// What the start-up wipe of the run area found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Processes of earlier runs still alive (their supervisor was killed with the daemon),
+    /// now killed.
+    pub killed: usize,
+    /// Run directories of earlier runs, now removed with their secret files.
+    pub removed: usize,
+}
+
+/// Makes the run area `root` empty and private, after a crash or any stop: kills what is
+/// left of runs of an earlier process (any process whose environment names a run
+/// directory under `root`), then removes every run directory, secret files included.
+///
+/// Call it before anything else at start-up, and only while holding the data directory
+/// (a second daemon must not wipe the runs of the one serving).
+pub fn reclaim_run_area(root: &Path) -> Result<Reclaimed, ExecError> {
+    let mut reclaimed = Reclaimed::default();
+    if root.exists() {
+        let marker = run_marker(root);
+        for pid in proc_tree::with_env_prefix(marker.as_encoded_bytes()) {
+            if let Some(p) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                reclaimed.killed += 1;
+            }
+        }
+        let entries = std::fs::read_dir(root)
+            .map_err(|e| ExecError::io(format!("reading the run area {}", root.display()), e))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| ExecError::io("reading the run area", e))?
+                .path();
+            let removed = if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| ExecError::io(format!("removing {}", path.display()), e))?;
+            reclaimed.removed += 1;
+        }
+    }
+    private_dir(root)?;
+    Ok(reclaimed)
+}
+
+/// `AIOPS_RUN_DIR=<root>/`: the start of the environment entry every process of a run
+/// under `root` inherits.
+fn run_marker(root: &Path) -> OsString {
+    let mut marker = OsString::from(format!("{RUN_DIR_VAR}="));
+    marker.push(root.as_os_str());
+    marker.push("/");
+    marker
+}
+
+/// The environment variable naming a run's directory, inherited by every process of it.
+const RUN_DIR_VAR: &str = "AIOPS_RUN_DIR";
+
 /// Kills a started ansible-playbook and every process it started, unless disarmed.
 ///
-/// ansible-playbook runs in its own process group; its worker processes call `setsid()`
-/// and so lead groups of their own (with the modules and commands they run). Killing
-/// therefore takes a snapshot of the process tree under the child (from `/proc`) and
-/// SIGKILLs the child's group, each descendant's group that a descendant leads, and each
-/// descendant. Dropping an armed guard (panic, cancelled future) does the same.
+/// The child is the run's supervisor (`crate::supervise`), which kills the whole tree
+/// itself when the lifeline this guard holds is dropped or the daemon dies; ansible-playbook
+/// below it leads its own process group, and its worker processes call `setsid()` and so
+/// lead groups of their own (with the modules and commands they run). Killing takes a
+/// snapshot of the process tree under the child (from `/proc`) and SIGKILLs the child's
+/// group, each descendant's group that a descendant leads, and each descendant. Dropping
+/// an armed guard (panic, cancelled future) does the same, and drops the lifeline.
 struct ProcessTreeGuard {
     pid: Option<u32>,
+    _lifeline: Lifeline,
 }
 
 impl ProcessTreeGuard {
@@ -206,7 +288,8 @@ impl Drop for ProcessTreeGuard {
 }
 
 mod proc_tree {
-    //! The process tree under a pid, read from `/proc` (Linux). Empty elsewhere.
+    //! The process tree under a pid, and processes by environment, read from `/proc`
+    //! (Linux). Empty elsewhere.
 
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Proc {
@@ -223,6 +306,25 @@ mod proc_tree {
         let ppid = fields.next()?.parse().ok()?;
         let pgid = fields.next()?.parse().ok()?;
         Some((ppid, pgid))
+    }
+
+    /// Live processes with an environment entry starting with `prefix` (only processes
+    /// of this user can be read).
+    pub(super) fn with_env_prefix(prefix: &[u8]) -> Vec<u32> {
+        let me = std::process::id();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                    env.split(|&b| b == 0)
+                        .any(|entry| entry.starts_with(prefix))
+                })
+            })
+            .collect()
     }
 
     pub(super) fn descendants(root: u32) -> Vec<Proc> {
@@ -450,6 +552,7 @@ impl Ansible {
             ("LANG".into(), "C.UTF-8".into()),
             ("LC_ALL".into(), "C.UTF-8".into()),
             ("TMPDIR".into(), run_dir.join("tmp").into()),
+            (RUN_DIR_VAR.into(), run_dir.into()),
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
             ("PYTHONNOUSERSITE".into(), "1".into()),
             ("ANSIBLE_CONFIG".into(), run_dir.join("ansible.cfg").into()),
@@ -528,7 +631,7 @@ impl Ansible {
     }
 
     /// `ansible-playbook` with only the child's environment, in the run directory, in a
-    /// process group of its own, stdin closed and the output piped.
+    /// process group of its own (its supervisor's), stdin closed and the output piped.
     fn command(&self, run_dir: &RunDir) -> Command {
         let mut cmd = Command::new(&self.cfg.playbook_bin);
         cmd.env_clear()
@@ -542,15 +645,23 @@ impl Ansible {
         cmd
     }
 
-    /// Starts `cmd`, armed with a guard that kills its process tree unless disarmed.
+    /// Starts `cmd` under a supervisor tied to a new lifeline (`crate::supervise`), armed
+    /// with a guard that kills its process tree unless disarmed.
     fn spawn(&self, cmd: &mut Command) -> Result<(Child, ProcessTreeGuard), ExecError> {
+        let mut lifeline =
+            Lifeline::new().map_err(|e| ExecError::io("creating the run's lifeline", e))?;
+        lifeline.arm(cmd);
         let child = cmd.spawn().map_err(|e| {
             ExecError::Unavailable(format!(
                 "cannot start {}: {e}",
                 self.cfg.playbook_bin.display()
             ))
         })?;
-        let guard = ProcessTreeGuard { pid: child.id() };
+        lifeline.started();
+        let guard = ProcessTreeGuard {
+            pid: child.id(),
+            _lifeline: lifeline,
+        };
         Ok((child, guard))
     }
 
@@ -558,7 +669,7 @@ impl Ansible {
     /// `ansible-playbook [core 2.19.14]`). For readiness checks.
     pub async fn version(&self) -> Result<String, ExecError> {
         self.check_binary()?;
-        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
+        let run_dir = RunDir::new(self.cfg.run_root.as_deref())?;
         self.prepare(&run_dir)?;
         let mut cmd = self.command(&run_dir);
         cmd.arg("--version");
@@ -621,7 +732,7 @@ impl Ansible {
 
         // Dropped last (declared first): removes the vars files and Ansible's temp dirs
         // after the process guard below has killed anything still running.
-        let run_dir = RunDir::new(self.cfg.tmp_dir.as_deref())?;
+        let run_dir = RunDir::new(self.cfg.run_root.as_deref())?;
         let inventory = self.prepare(&run_dir)?;
         let vars_file = run_dir.write_private("vars.json", |f| {
             serde_json::to_writer(&mut *f, &run.vars).map_err(std::io::Error::other)
@@ -779,7 +890,11 @@ mod tests {
             &expected,
             json!({"playbook_bin": "ansible-playbook", "playbook_dir": "deploy/ansible/playbooks",
                    "timeout_secs": 120}),
-            &[json!({"timeout": 5}), json!({"tmp_dir": "/tmp"})],
+            &[
+                json!({"timeout": 5}),
+                json!({"tmp_dir": "/tmp"}),
+                json!({"run_root": "/tmp"}),
+            ],
         );
         assert_eq!(cfg.timeout(), Duration::from_secs(5));
     }
@@ -826,6 +941,51 @@ mod tests {
         assert!(check_limit("-e").is_err());
         assert!(check_limit("@hosts.txt").is_err());
         assert!(check_limit("a b").is_err());
+    }
+
+    #[test]
+    fn reclaiming_the_run_area_kills_leftover_runs_and_removes_their_files() {
+        use std::os::unix::process::ExitStatusExt;
+        let data = tempfile::tempdir().unwrap();
+        let root = data.path().join("run");
+        let run = root.join("ansible-left");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("secret-vars.json"), "{\"k\":\"v\"}").unwrap();
+        // A process of that run, still alive (its supervisor died with the daemon), and one
+        // of a run area elsewhere, which is not ours to touch.
+        let sleep = |dir: &Path| {
+            std::process::Command::new("sleep")
+                .arg("1000")
+                .env(RUN_DIR_VAR, dir)
+                .spawn()
+                .unwrap()
+        };
+        let mut leftover = sleep(&run);
+        let other_root = tempfile::tempdir().unwrap();
+        let mut other = sleep(&other_root.path().join("run/ansible-x"));
+
+        let reclaimed = reclaim_run_area(&root).unwrap();
+        assert_eq!(
+            reclaimed,
+            Reclaimed {
+                killed: 1,
+                removed: 1
+            }
+        );
+        assert_eq!(leftover.wait().unwrap().signal(), Some(9));
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "another run area's process"
+        );
+        other.kill().unwrap();
+        other.wait().unwrap();
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+        let mode = std::fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A fresh data directory: the run area is made, empty and private.
+        let fresh = data.path().join("fresh/run");
+        assert_eq!(reclaim_run_area(&fresh).unwrap(), Reclaimed::default());
+        assert!(fresh.is_dir());
     }
 
     #[test]

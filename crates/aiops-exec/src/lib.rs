@@ -3,9 +3,12 @@
 //! - [`Ansible`] runs an allow-listed playbook (a path under one playbook directory) with
 //!   `ansible-playbook`, started with an argv (never through a shell), a clean environment
 //!   and a local inventory. Variables go in a JSON vars file, secret variables in a separate
-//!   JSON file created with mode 0600 inside a private 0700 directory; both are removed on
-//!   every path (success, failure, timeout, panic) because they live in RAII guards. A run
-//!   that outlives its timeout has its whole process group killed.
+//!   JSON file created with mode 0600 inside the run's private 0700 directory under the run
+//!   area (`<data_dir>/run`, never the system temp dir); both are removed on every path
+//!   (success, failure, timeout, panic) because they live in RAII guards, and after a crash
+//!   [`reclaim_run_area`] wipes the run area at start-up. Every run starts under a
+//!   supervisor that kills its whole process tree when the daemon dies (module
+//!   `supervise`), and a run that outlives its timeout has its whole tree killed.
 //! - [`dns_lookup`] asks one DNS server directly (UDP, then TCP), for reads and for
 //!   verifying changes.
 //! - [`KubeExecutor`] runs the `k8s.*` actions through the Kubernetes API (kube client,
@@ -23,9 +26,10 @@
 //! `ANSIBLE_CALLBACK_RESULT_FORMAT=json` and verbosity 1 (module `output`).
 //!
 //! Invariants pinned by this crate's tests: no shell, no secret in output or on disk after
-//! a run, a timeout kills the process group, a missing binary is `executor_unavailable`.
+//! a run, a timeout kills the process group, the run's tree dies when its lifeline is cut,
+//! a missing binary is `executor_unavailable`.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod ansible;
 #[cfg(test)]
@@ -34,13 +38,17 @@ mod dns;
 mod kube;
 mod output;
 mod scrub;
+// The supervisor of executor children runs between fork and exec: the one place in this
+// crate with `unsafe` (see its module comment).
+#[allow(unsafe_code)]
+mod supervise;
 
 pub use crate::kube::{
     Certificate, CertificateSpec, EXECUTION_TIME, HttpBackendRef, HttpRoute, HttpRouteRule,
     HttpRouteSpec, IssuerRef, KubeConfig, KubeExecutor, KubeOutcome, KubePlan, MANAGED_BY_LABEL,
     NO_CHANGES, ParentReference, READ_ONLY, RESTARTED_AT_ANNOTATION, expose_names, host_label,
 };
-pub use ansible::{Ansible, AnsibleConfig, PlaybookRun};
+pub use ansible::{Ansible, AnsibleConfig, PlaybookRun, Reclaimed, reclaim_run_area};
 pub use dns::{DnsAnswer, dns_lookup};
 pub use output::{PlaybookOutcome, TaskResult};
 pub use scrub::{REDACTED, scrub};

@@ -68,7 +68,7 @@ async fn add_check_idempotent_delete_against_real_bind() {
     let (key_name, key_alg, key_secret) = (tsig.name, tsig.algorithm, tsig.secret);
     let tmp = tempfile::tempdir().expect("tmp");
     let playbooks = repo_root().join("deploy/ansible/playbooks");
-    let ansible = ansible(&playbooks, 120, Some(tmp.path()));
+    let ansible = ansible(&playbooks, 120, tmp.path());
     let add_vars = vars(&bind, json!({"ip": "192.168.1.100", "ttl": 3600}));
     let key: Key<'_> = (&key_name, &key_alg, &key_secret);
 
@@ -350,7 +350,7 @@ async fn every_lookup_type_and_underscore_deletes_against_real_bind() {
     let ansible = ansible(
         &repo_root().join("deploy/ansible/playbooks"),
         120,
-        Some(tmp.path()),
+        tmp.path(),
     );
     let delete = |name: &str, rtype: &str, extra: Value| {
         let mut v = vars(&bind, json!({"record_name": name, "record_type": rtype}));

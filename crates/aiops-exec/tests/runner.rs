@@ -55,7 +55,7 @@ fn ansible_with_binary(bin: PathBuf) -> Ansible {
         playbook_bin: bin,
         playbook_dir: repo_root().join("deploy/ansible/playbooks"),
         timeout_secs: 5,
-        tmp_dir: None,
+        run_root: None,
     })
 }
 
@@ -85,7 +85,7 @@ impl SleepRun {
         let playbooks = tempfile::tempdir().expect("tmp");
         write(playbooks.path(), "sleep.yml", SLEEP_PLAYBOOK);
         let tmp = tempfile::tempdir().expect("tmp");
-        let ansible = ansible(playbooks.path(), timeout_secs, Some(tmp.path()));
+        let ansible = ansible(playbooks.path(), timeout_secs, tmp.path());
         let arg = format!("{base}.{}{}", std::process::id(), rand_suffix());
         let run = run_with_secret("sleep.yml", obj(json!({ "sleep_arg": arg })));
         SleepRun {
@@ -226,7 +226,7 @@ async fn secrets_are_scrubbed_from_results_and_errors() {
 "#,
     );
     let tmp = tempfile::tempdir().expect("tmp");
-    let ansible = ansible(playbooks.path(), 120, Some(tmp.path()));
+    let ansible = ansible(playbooks.path(), 120, tmp.path());
 
     let outcome = ansible
         .run(&run_with_secret("leak.yml", Map::new()))
@@ -277,7 +277,8 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
         "broken.yml",
         "- hosts: localhost\n  tasks: [oops\n",
     );
-    let ansible = ansible(playbooks.path(), 120, None);
+    let runs = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(playbooks.path(), 120, runs.path());
     let outcome = ansible
         .run(&PlaybookRun {
             playbook: "echo.yml".into(),
@@ -306,7 +307,12 @@ async fn vars_reach_the_playbook_and_syntax_errors_fail_cleanly() {
 
 #[tokio::test]
 async fn version_reports_ansible_core() {
-    let ansible = ansible(&repo_root().join("deploy/ansible/playbooks"), 60, None);
+    let runs = tempfile::tempdir().expect("tmp");
+    let ansible = ansible(
+        &repo_root().join("deploy/ansible/playbooks"),
+        60,
+        runs.path(),
+    );
     let version = ansible.version().await.expect("version");
     assert!(version.contains("core 2."), "{version}");
 }
@@ -341,7 +347,7 @@ async fn playbook_path_traversal_and_bad_vars_are_rejected() {
     let runs = dir.path().join("runs");
     std::fs::create_dir(&runs).expect("mkdir");
     let ansible = Ansible::new(AnsibleConfig {
-        tmp_dir: Some(runs.clone()),
+        run_root: Some(runs.clone()),
         ..ansible_with_binary(bin).config().clone()
     });
     let in_repo = repo_root().join("deploy/ansible/playbooks/dns/add_record.yml");

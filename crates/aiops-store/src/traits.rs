@@ -31,9 +31,16 @@ pub trait RequestStore: Send + Sync {
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError>;
     /// Recomputes the whole chain.
     async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
-    /// Marks requests that were executing when the process died as failed (never re-runs
-    /// them: the change may or may not have happened). Returns their ids.
+    /// Settles what a dead process left before any execution started: requests still
+    /// `received` fail as `interrupted` ("nothing was changed"), and approvals caught
+    /// `executing` whose request never started executing fail (never re-run). Returns the
+    /// failed requests' ids. Requests caught `executing` are left alone: see
+    /// [`RequestStore::interrupted_executions`].
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError>;
+    /// Requests caught `executing` by a restart, oldest first: the change may or may not
+    /// have happened. The daemon reconciles each against the world (it re-plans, never
+    /// re-runs) and ends it, with its still-`executing` approval, in one transaction.
+    async fn interrupted_executions(&self) -> Result<Vec<RequestRecord>, StoreError>;
     /// Quarantined model answers, newest first: at most `limit`, older than `before_id`
     /// when given (pagination by id).
     async fn list_quarantine(

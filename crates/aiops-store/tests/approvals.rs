@@ -11,7 +11,7 @@ use aiops_store::{
     SlackOutbox, SqliteStore, StoreError, now_ms,
 };
 use common::{
-    decide, decision, error_message, outcome, pending, state_of, status_of, store,
+    decide, decision, error_message, mark_executing, outcome, pending, state_of, status_of, store,
     store_with_pending,
 };
 use serde_json::json;
@@ -192,6 +192,28 @@ async fn the_request_and_its_approval_end_together() {
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
     assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
+    assert!(s.verify_chain().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn an_approval_caught_executing_with_its_request_waits_for_reconciliation() {
+    let (_d, s, aid) = store_with_pending(1, 60_000).await;
+    decide(&s, &aid, "bob", Verdict::Approve).await;
+    s.claim_approved().await.unwrap().unwrap();
+    mark_executing(&s, "r1").await;
+    // A restart does not fail it blindly: the request is listed for reconciliation and
+    // its approval stays executing, to end with it.
+    assert!(s.fail_interrupted().await.unwrap().is_empty());
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
+    let executing = s.interrupted_executions().await.unwrap();
+    assert_eq!(executing.len(), 1);
+    assert_eq!(executing[0].approval_id.as_deref(), Some(aid.as_str()));
+    end_together(&s, &aid, RequestStatus::Failed, ApprovalState::Failed)
+        .await
+        .unwrap();
+    assert_eq!(state_of(&s, &aid).await, ApprovalState::Failed);
+    assert!(s.interrupted_executions().await.unwrap().is_empty());
+    assert!(s.claim_approved().await.unwrap().is_none());
     assert!(s.verify_chain().await.unwrap().ok);
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use aiops_core::{Actor, AuthMethod, RequestStatus};
 use aiops_store::{AuditEvent, ChainReport, RequestStore, RequestUpdate, SqliteStore};
-use common::{error_message, request, status_of, store};
+use common::{error_message, mark_executing, request, status_of, store};
 use serde_json::json;
 
 /// A request that was accepted and succeeded: two audit rows.
@@ -197,27 +197,23 @@ async fn deleting_rows_is_detected() {
 }
 
 #[tokio::test]
-async fn interrupted_executions_are_failed_not_rerun() {
+async fn interrupted_executions_are_left_for_reconciliation_not_rerun() {
     let (_d, s) = store().await;
     request(&s, "r1", "a").await;
-    s.update_request(
-        "r1",
-        RequestUpdate {
-            status: Some(RequestStatus::Executing),
-            ..Default::default()
-        },
-        AuditEvent::new(Some("r1"), "execute", "started", json!({})),
-    )
-    .await
-    .unwrap();
+    mark_executing(&s, "r1").await;
     request(&s, "r0", "a").await;
-    assert_eq!(s.fail_interrupted().await.unwrap(), ["r0", "r1"]);
+    // Stopped before executing: failed, nothing was changed.
+    assert_eq!(s.fail_interrupted().await.unwrap(), ["r0"]);
     let r0 = s.get_request("r0").await.unwrap().unwrap();
     assert_eq!(r0.status, RequestStatus::Failed);
     assert!(error_message(&r0).contains("nothing was changed"));
-    let r = s.get_request("r1").await.unwrap().unwrap();
-    assert_eq!(r.status, RequestStatus::Failed);
-    assert_eq!(r.error.unwrap()["code"], "interrupted");
+    // Stopped while executing: listed for the daemon to reconcile, not failed blindly.
+    let executing = s.interrupted_executions().await.unwrap();
+    assert_eq!(
+        executing.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r1"]
+    );
+    assert_eq!(executing[0].status, RequestStatus::Executing);
     assert!(s.fail_interrupted().await.unwrap().is_empty());
     assert!(s.verify_chain().await.unwrap().ok);
 }

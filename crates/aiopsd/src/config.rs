@@ -494,6 +494,12 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("secrets"))
     }
 
+    /// The run area: each executor run's private directory (0700; secret vars files
+    /// 0600) lives here, and nowhere else. Wiped at start-up (`crate::recovery`).
+    pub fn run_dir(&self) -> PathBuf {
+        self.data_dir.join("run")
+    }
+
     pub fn store_path(&self) -> StoreLocation {
         match &self.store.url {
             Some(url) => StoreLocation::Url(url.clone()),

@@ -21,6 +21,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod readiness;
 pub mod records;
+pub mod recovery;
 pub mod retrieval;
 pub mod run;
 pub mod serve;
@@ -116,11 +117,16 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Locked(#[from] lock::LockError),
+    #[error("run area: {0}")]
+    RunArea(String),
+    #[error("recovery: {0}")]
+    Recovery(String),
 }
 
 impl App {
     /// Builds the app from config: loads and checks the catalog and policies, opens the store
-    /// (running migrations) and fails interrupted executions left by a previous process.
+    /// (running migrations). Settling what a previous process left is `serve_state`'s
+    /// (`recovery`).
     pub async fn build(config: Config) -> Result<AppState, StartError> {
         Self::build_with(config, |_| {}).await
     }
@@ -264,11 +270,10 @@ pub async fn serve_state(
     // in-flight work as interrupted. Held until this function returns.
     let _lock = lock::DataDirLock::acquire(&state.config.data_dir)?;
     // Only the process that serves (its listener is bound and it holds the data directory)
-    // settles what a previous process left half-done; `check-config` never does.
-    let interrupted = state.store.fail_interrupted().await?;
-    if !interrupted.is_empty() {
-        tracing::warn!(count = interrupted.len(), ids = ?interrupted, "requests interrupted by the last stop were marked failed");
-    }
+    // settles what a previous process left half-done; `check-config` never does. It
+    // reclaims the run area, fails what never executed and reconciles interrupted
+    // executions against the world (`recovery`).
+    recovery::recover(&state).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(approvals::worker(state.clone(), stop_rx.clone()));
     let reloader = tls.clone().map(|t| tokio::spawn(t.watch(stop_rx.clone())));

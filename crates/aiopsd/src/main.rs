@@ -259,6 +259,10 @@ fn run(config_file: Option<PathBuf>, check_only: bool) -> ExitCode {
                 addr: addr.to_string(),
                 source,
             })?;
+        // Then, holding the data directory, kill what is left of an earlier process's runs
+        // and wipe the run area (their secret files) before anything else: before the store
+        // is opened and long before anything is served.
+        aiopsd::recovery::reclaim_before_start(&config)?;
         let state = aiopsd::App::build(config).await?;
         aiopsd::serve_state(listener, state, shutdown_signal()).await
     });

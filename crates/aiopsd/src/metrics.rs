@@ -41,6 +41,11 @@ pub struct ReasonLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconciliationLabels {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -49,6 +54,9 @@ pub struct Metrics {
     pub decisions: Family<OutcomeLabels, Counter>,
     pub intents: Family<StatusLabels, Counter>,
     pub quarantined: Family<ReasonLabels, Counter>,
+    /// Executions interrupted by a stop, by what recovery found (`state_unknown` is the
+    /// alert: someone must look at the world).
+    pub reconciliations: Family<ReconciliationLabels, Counter>,
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// `aiops_tls_cert_not_after_seconds`, exported once TLS is serving.
     pub tls_cert_not_after: TlsCertGauge,
@@ -78,6 +86,7 @@ impl Default for Metrics {
         let decisions = Family::<OutcomeLabels, Counter>::default();
         let intents = Family::<StatusLabels, Counter>::default();
         let quarantined = Family::<ReasonLabels, Counter>::default();
+        let reconciliations = Family::<ReconciliationLabels, Counter>::default();
         let auth_failures = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -110,6 +119,11 @@ impl Default for Metrics {
             quarantined.clone(),
         );
         registry.register(
+            "reconciliations",
+            "Executions interrupted by a stop, reconciled at start-up, by outcome (state_unknown needs an operator)",
+            reconciliations.clone(),
+        );
+        registry.register(
             "auth_failures",
             "Refused authentications by reason (missing, malformed, unknown, expired)",
             auth_failures.clone(),
@@ -124,6 +138,7 @@ impl Default for Metrics {
             decisions,
             intents,
             quarantined,
+            reconciliations,
             auth_failures,
             tls_cert_not_after,
         }
@@ -225,6 +240,15 @@ impl Metrics {
         self.quarantined
             .get_or_create(&ReasonLabels {
                 reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// Recovery reconciled an interrupted execution.
+    pub fn count_reconciliation(&self, outcome: aiops_core::Reconciliation) {
+        self.reconciliations
+            .get_or_create(&ReconciliationLabels {
+                outcome: outcome.as_str(),
             })
             .inc();
     }

@@ -46,6 +46,10 @@ pub enum StepOutcome {
     Failed,
     DeniedAtExecution,
     ApprovalInsufficient,
+    // Recovery of an interrupted execution (`aiops_core::Reconciliation`).
+    VerifiedAfterRestart,
+    NothingApplied,
+    StateUnknown,
     // Human decisions.
     Approved,
     Rejected,
@@ -58,6 +62,16 @@ pub enum StepOutcome {
 impl StepOutcome {
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+}
+
+impl From<aiops_core::Reconciliation> for StepOutcome {
+    fn from(r: aiops_core::Reconciliation) -> Self {
+        match r {
+            aiops_core::Reconciliation::VerifiedAfterRestart => StepOutcome::VerifiedAfterRestart,
+            aiops_core::Reconciliation::NothingApplied => StepOutcome::NothingApplied,
+            aiops_core::Reconciliation::StateUnknown => StepOutcome::StateUnknown,
+        }
     }
 }
 

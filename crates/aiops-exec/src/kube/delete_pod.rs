@@ -60,4 +60,22 @@ impl KubeExecutor {
             }),
         })
     }
+
+    /// Whether the pod `plan` named is deleted or being deleted: gone, replaced by a pod of
+    /// the same name with another uid, or marked for deletion. For reconciling a delete
+    /// the daemon was stopped in the middle of.
+    pub(super) async fn pod_deleted_inner(
+        &self,
+        params: &Map<String, Value>,
+        plan: &KubePlan,
+    ) -> Result<bool, ExecError> {
+        let target = Named::from_params(params, "name", "pod")?;
+        let planned_uid = precondition(plan, "uid")?;
+        match self.get::<Pod>(&target).await {
+            Err(ExecError::NotFound { .. }) => Ok(true),
+            Err(e) => Err(e),
+            Ok((_, pod)) => Ok(pod.metadata.uid.as_deref() != Some(planned_uid)
+                || pod.metadata.deletion_timestamp.is_some()),
+        }
+    }
 }

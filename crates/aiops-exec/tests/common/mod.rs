@@ -14,12 +14,14 @@ pub fn ansible_playbook() -> PathBuf {
     aiops_test_support::ansible_playbook().unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub fn ansible(playbook_dir: &Path, timeout_secs: u64, tmp_dir: Option<&Path>) -> Ansible {
+/// An executor of the playbooks in `playbook_dir` whose runs get their private
+/// directories in `run_root` (the daemon's `<data_dir>/run`).
+pub fn ansible(playbook_dir: &Path, timeout_secs: u64, run_root: &Path) -> Ansible {
     Ansible::new(AnsibleConfig {
         playbook_bin: ansible_playbook(),
         playbook_dir: playbook_dir.to_path_buf(),
         timeout_secs,
-        tmp_dir: tmp_dir.map(Path::to_path_buf),
+        run_root: Some(run_root.to_path_buf()),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Requests and the hash-chained audit log: appending a row (always inside the write
-//! transaction of the change it records), verifying the chain, and failing requests a
-//! restart interrupted.
+//! transaction of the change it records), verifying the chain, failing requests a restart
+//! interrupted before they executed, and listing the executions it interrupted (the daemon
+//! reconciles those against the world).
 
 use aiops_core::{ApprovalState, RequestStatus};
 use serde_json::{Value, json};
@@ -205,16 +206,21 @@ impl SqliteStore {
         Ok(ids)
     }
 
-    /// Fails approvals caught `executing` (and their requests still waiting on them): they
-    /// may or may not have changed anything, so they are never run again.
+    /// Fails approvals caught `executing` whose request had not started executing (the
+    /// worker was re-planning it): nothing ran, and they are never run again. An approval
+    /// whose request was executing stays `executing`: it ends with its request when the
+    /// daemon reconciles the execution.
     async fn fail_interrupted_approvals(&self) -> Result<(), StoreError> {
         const REASON: &str = "interrupted by a restart";
         let mut tx = self.begin_write().await?;
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, request_id FROM approvals WHERE state = $1")
-                .bind(ApprovalState::Executing.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.id, a.request_id FROM approvals a JOIN requests r ON r.id = a.request_id
+             WHERE a.state = $1 AND r.status != $2 ORDER BY a.id",
+        )
+        .bind(ApprovalState::Executing.as_str())
+        .bind(RequestStatus::Executing.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         for (id, request_id) in &rows {
             set_approval_state(
                 &mut tx,
@@ -384,22 +390,22 @@ impl RequestStore for SqliteStore {
 
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError> {
         self.fail_interrupted_approvals().await?;
-        // Stopped before executing: nothing changed. Stopped while executing: it may have,
-        // so it is failed and never retried.
-        let mut failed = self
-            .fail_all_in(
-                RequestStatus::Received,
-                "the daemon stopped before this request was executed; nothing was changed",
-            )
-            .await?;
-        failed.extend(
-            self.fail_all_in(
-                RequestStatus::Executing,
-                "the daemon stopped while this request was executing; it was not retried because the change may already have happened",
-            )
-            .await?,
-        );
-        Ok(failed)
+        // Stopped before executing: nothing changed. Requests stopped while executing are
+        // left for the daemon to reconcile (`interrupted_executions`).
+        self.fail_all_in(
+            RequestStatus::Received,
+            "the daemon stopped before this request was executed; nothing was changed",
+        )
+        .await
+    }
+
+    async fn interrupted_executions(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        Ok(sqlx::query_as::<_, RequestRecord>(
+            "SELECT * FROM requests WHERE status = $1 ORDER BY created_at, id",
+        )
+        .bind(RequestStatus::Executing.as_str())
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 

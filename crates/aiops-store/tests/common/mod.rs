@@ -34,6 +34,20 @@ pub async fn request(s: &SqliteStore, id: &str, caller: &str) {
     .unwrap();
 }
 
+/// Marks request `id` `executing`, as the pipeline does right before an executor runs.
+pub async fn mark_executing(s: &SqliteStore, id: &str) {
+    s.update_request(
+        id,
+        RequestUpdate {
+            status: Some(RequestStatus::Executing),
+            ..Default::default()
+        },
+        AuditEvent::new(Some(id), "execute", "started", json!({})),
+    )
+    .await
+    .unwrap();
+}
+
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap()

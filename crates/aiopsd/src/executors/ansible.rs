@@ -10,7 +10,7 @@ use aiops_secrets::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use super::dns::DnsTarget;
-use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, str_param};
+use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, Reconciled, str_param};
 use crate::config::Config;
 use crate::credentials::Lease;
 use crate::failure::Failure;
@@ -26,8 +26,14 @@ pub struct AnsibleExecutor {
 
 impl AnsibleExecutor {
     pub fn new(config: &Config, dns: DnsTarget) -> Self {
+        // Runs (and their secret vars files) live in the data directory's run area, which
+        // start-up wipes; never in the system temp dir.
+        let ansible = Ansible::new(aiops_exec::AnsibleConfig {
+            run_root: Some(config.run_dir()),
+            ..config.ansible.clone()
+        });
         AnsibleExecutor {
-            ansible: Ansible::new(config.ansible.clone()),
+            ansible,
             dns,
             tsig_path: config.dns.tsig_secret.clone(),
         }
@@ -211,5 +217,17 @@ impl Executor for AnsibleExecutor {
             "ansible",
             self.ansible.version().await,
         )]
+    }
+
+    /// The DNS playbooks' check mode reads the record set from the server, so re-planning
+    /// shows what a run did. An arbitrary playbook's check mode does not (command and
+    /// shell tasks are skipped in it): an interrupted playbook run cannot be checked.
+    async fn reconcile(&self, spec: &ActionSpec, intent: &Intent, plan: &Plan) -> Reconciled {
+        if intent.action == ActionId::AnsibleRunPlaybook {
+            return Reconciled::unverifiable(
+                "an interrupted playbook run cannot be checked: check mode skips command and shell tasks, so it does not show what the run did",
+            );
+        }
+        Reconciled::by_replan(plan, self.plan(spec, intent, &plan.target).await)
     }
 }

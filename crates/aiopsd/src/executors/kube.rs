@@ -1,10 +1,10 @@
 //! The `k8s.*` actions through the Kubernetes executor of `aiops-exec`.
 
-use aiops_core::{ActionSpec, Intent, Plan, Target};
+use aiops_core::{ActionId, ActionSpec, Intent, Plan, Reconciliation, Target};
 use aiops_exec::{KubeExecutor, KubePlan};
 use serde_json::{Value, json};
 
-use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
+use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, Reconciled};
 use crate::config::Config;
 use crate::credentials::Lease;
 use crate::failure::Failure;
@@ -50,11 +50,7 @@ impl Executor for KubeActions {
         plan: &Plan,
         _lease: &Lease,
     ) -> Result<Value, Failure> {
-        let kube_plan = KubePlan {
-            diff: plan.diff.clone(),
-            changes: plan.changes,
-            preconditions: plan.executor_state.clone().unwrap_or(Value::Null),
-        };
+        let kube_plan = kube_plan(plan);
         let out = self
             .kube
             .execute(intent.action.as_str(), &intent.params, &kube_plan)
@@ -71,5 +67,39 @@ impl Executor for KubeActions {
             "kubernetes",
             self.kube.version().await,
         )]
+    }
+
+    /// A dry-run delete of a pod being deleted still succeeds with the same diff, so a
+    /// delete is checked on the pod itself; the other actions by re-planning.
+    async fn reconcile(&self, spec: &ActionSpec, intent: &Intent, plan: &Plan) -> Reconciled {
+        if intent.action != ActionId::K8sDeletePod {
+            return Reconciled::by_replan(plan, self.plan(spec, intent, &plan.target).await);
+        }
+        match self
+            .kube
+            .pod_deleted(&intent.params, &kube_plan(plan))
+            .await
+        {
+            Ok(true) => Reconciled::new(
+                Reconciliation::VerifiedAfterRestart,
+                "the pod the plan names is gone or being deleted",
+            ),
+            Ok(false) => Reconciled::new(
+                Reconciliation::NothingApplied,
+                "the pod the plan names is still there and not being deleted",
+            ),
+            Err(e) => {
+                Reconciled::unverifiable(format!("cannot read the pod after the restart: {e}"))
+            }
+        }
+    }
+}
+
+/// The executor's plan inside a daemon plan.
+fn kube_plan(plan: &Plan) -> KubePlan {
+    KubePlan {
+        diff: plan.diff.clone(),
+        changes: plan.changes,
+        preconditions: plan.executor_state.clone().unwrap_or(Value::Null),
     }
 }

@@ -6,17 +6,21 @@
 mod ansible;
 mod dns;
 mod kube;
+mod reconcile;
 mod retrieval;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use aiops_core::{ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Target};
+use aiops_core::{
+    ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Reconciliation, Risk, Target,
+};
 use serde_json::{Value, json};
 
 pub use ansible::AnsibleExecutor;
 pub use dns::DnsExecutor;
 pub use kube::KubeActions;
+pub use reconcile::Reconciled;
 pub use retrieval::{NO_RUNBOOK, RunbookAnswers};
 
 use crate::config::Config;
@@ -106,6 +110,13 @@ pub trait Executor: Send + Sync {
 
     /// Live checks of the backend, for readiness.
     async fn ready(&self) -> Vec<ReadyCheck>;
+
+    /// What an execution of `plan`, interrupted by a stop, did to the world: found by
+    /// re-planning, never by running it again (module `reconcile`). Executors whose dry
+    /// run cannot witness a run override this.
+    async fn reconcile(&self, spec: &ActionSpec, intent: &Intent, plan: &Plan) -> Reconciled {
+        Reconciled::by_replan(plan, self.plan(spec, intent, &plan.target).await)
+    }
 }
 
 /// The executors of this appliance, by kind.
@@ -206,6 +217,24 @@ impl Executors {
         self.for_action(spec)?
             .execute(spec, intent, plan, lease)
             .await
+    }
+
+    /// What an interrupted execution of `plan` did (see [`Executor::reconcile`]). A
+    /// read-only action changed nothing; an action with no executor here cannot be checked.
+    pub async fn reconcile(&self, spec: &ActionSpec, intent: &Intent, plan: &Plan) -> Reconciled {
+        if spec.risk == Risk::Read {
+            return Reconciled::new(
+                Reconciliation::NothingApplied,
+                "a read-only action changes nothing; its answer was lost with the stop: ask again",
+            );
+        }
+        match self.for_action(spec) {
+            Ok(executor) => executor.reconcile(spec, intent, plan).await,
+            Err(f) => Reconciled::unverifiable(format!(
+                "cannot re-plan it on this appliance: {}",
+                f.message
+            )),
+        }
     }
 
     /// Every executor's readiness checks.

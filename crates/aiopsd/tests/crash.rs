@@ -1,0 +1,711 @@
+//! `kill -9` of the real `aiopsd` binary in the middle of an execution, against a real BIND
+//! (`bootstrap/bind.sh`) and real Ansible, then a restart on the same data directory.
+//! Each case asserts that no secret is left on disk (the data directory and the system temp
+//! directory), that no process of the run outlived the daemon, that nothing ran twice, and
+//! how recovery reconciled the request: verified after restart, nothing applied, or state
+//! unknown (with its alert).
+//!
+//! **Where the kill lands, without sleeping.** The daemon runs the repository's DNS
+//! playbooks from a test playbook directory in which each playbook is the shipped one plus
+//! a pause task that, outside check mode, starts a `sleep` and writes to a FIFO of the test.
+//! The test blocks reading the FIFO, so when the read returns, the run is inside that task:
+//! before the record update (`pre_tasks`) or after it (`post_tasks`). Plans and the
+//! re-plan of recovery run in check mode and skip the task. The daemon itself has no test
+//! code; its process tree at that moment is deep (daemon → supervisor → ansible-playbook →
+//! worker (own session) → shell → module → shell → `sleep`).
+//!
+//! **That nothing outlives the daemon, without sleeping.** The test process is a child
+//! subreaper: when the daemon dies, its child (the run's supervisor) is reparented to the
+//! test, which waits for it (on a pidfd; a generous guard turns a run that outlives the
+//! daemon into a failure rather than a hang). The supervisor exits only once it has killed
+//! and reaped every process below it, so after that wait every process of the snapshot
+//! must be gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+// Starting the real daemon binary is what this test is for.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+
+use aiops_core::RequestStatus;
+use aiops_store::{RequestStore, SqliteStore};
+use aiops_test_support::identities::{ADMIN_TOKEN, ALL, APPROVER_TOKEN, REQUESTER_TOKEN};
+use aiops_test_support::{Bind, ports, repo_root};
+use serde_json::{Value, json};
+
+/// Where the pause task sits in the play.
+#[derive(Clone, Copy, PartialEq)]
+enum Pause {
+    /// Before the record update: the run is killed before it changed anything.
+    BeforeChange,
+    /// After the record update: the run is killed after the change.
+    AfterChange,
+}
+
+/// A BIND, a playbook directory with pause points, a data directory and the daemon's
+/// config file.
+struct Env {
+    bind: Bind,
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(pause: Pause) -> Env {
+        be_a_subreaper();
+        let bind = Bind::start().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().expect("tmp");
+        let env = Env { bind, tmp };
+        std::fs::create_dir_all(env.data_dir()).expect("data dir");
+        env.write_playbooks(pause);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            env.fifo(),
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .expect("mkfifo");
+        env
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.data_dir().join("run")
+    }
+
+    fn fifo(&self) -> PathBuf {
+        self.tmp.path().join("reached.fifo")
+    }
+
+    fn playbook_dir(&self) -> PathBuf {
+        self.tmp.path().join("ansible/playbooks")
+    }
+
+    /// The shipped DNS playbooks (and the module) with a pause task, and a `ping`
+    /// playbook that is only a pause (an arbitrary playbook, which no check can witness).
+    fn write_playbooks(&self, pause: Pause) {
+        let shipped = repo_root().join("deploy/ansible");
+        let library = self.tmp.path().join("ansible/library");
+        std::fs::create_dir_all(&library).expect("library");
+        std::fs::copy(
+            shipped.join("library/aiops_nsupdate.py"),
+            library.join("aiops_nsupdate.py"),
+        )
+        .expect("copy the module");
+        std::fs::create_dir_all(self.playbook_dir().join("dns")).expect("playbooks");
+        let section = match pause {
+            Pause::BeforeChange => "pre_tasks",
+            Pause::AfterChange => "post_tasks",
+        };
+        let task = format!(
+            "  {section}:\n    - name: crash-test pause point\n      when: not ansible_check_mode\n      ansible.builtin.shell: \"sleep 100000 & echo reached > {}; wait\"\n",
+            self.fifo().display()
+        );
+        for name in ["dns/add_record.yml", "dns/delete_record.yml"] {
+            let text = std::fs::read_to_string(shipped.join("playbooks").join(name))
+                .expect("shipped playbook");
+            std::fs::write(self.playbook_dir().join(name), format!("{text}{task}"))
+                .expect("write playbook");
+        }
+        std::fs::write(
+            self.playbook_dir().join("ping.yml"),
+            format!(
+                "- name: ping that never ends\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks: []\n{task}"
+            ),
+        )
+        .expect("write ping");
+    }
+
+    /// The daemon's config file: this BIND, its key in a directory secret source, the
+    /// test playbooks, the test identities.
+    fn config(&self, port: u16) -> PathBuf {
+        let q = |p: &Path| serde_json::to_string(&p.to_string_lossy()).expect("json string");
+        let ansible = aiops_test_support::ansible_playbook().unwrap_or_else(|e| panic!("{e}"));
+        let mut toml = format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n[log]\nlevel = \"info\"\n\n\
+             [secrets]\ndir = {}\n\n[dns]\nserver = \"{}\"\n\n\
+             [ansible]\nplaybook_bin = {}\nplaybook_dir = {}\ntimeout_secs = 600\n\n\
+             [approvals]\nworker_interval_ms = 100\n",
+            q(&self.data_dir()),
+            q(&self.bind.secrets_dir),
+            self.bind.addr,
+            q(&ansible),
+            q(&self.playbook_dir()),
+        );
+        for id in ALL {
+            toml.push_str(&format!(
+                "\n[[auth.users]]\nname = \"{}\"\nroles = {}\ntoken_sha256 = \"{}\"\n",
+                id.name,
+                serde_json::to_string(id.roles).expect("roles"),
+                aiops_core::sha256_hex(id.token),
+            ));
+        }
+        let path = self.tmp.path().join("aiopsd.toml");
+        std::fs::write(&path, toml).expect("write config");
+        path
+    }
+
+    /// Blocks (on a blocking thread) until the pause task writes to the FIFO.
+    fn reached(&self) -> tokio::task::JoinHandle<String> {
+        let fifo = self.fifo();
+        tokio::task::spawn_blocking(move || {
+            let mut text = String::new();
+            std::fs::File::open(fifo)
+                .and_then(|mut f| f.read_to_string(&mut text))
+                .expect("read the fifo");
+            text
+        })
+    }
+
+    /// The TSIG secret: the canary that must be on no file but where it belongs.
+    fn canary(&self) -> String {
+        self.bind.tsig().secret
+    }
+
+    /// Files under the data directory, the system temp directory and /dev/shm that hold
+    /// the canary (BIND's own state directory, where the key belongs, left out).
+    fn files_with_canary(&self) -> Vec<PathBuf> {
+        let canary = self.canary();
+        let mut roots = vec![self.data_dir(), std::env::temp_dir(), "/dev/shm".into()];
+        roots.dedup();
+        let mut hits: Vec<PathBuf> = roots
+            .iter()
+            .flat_map(|root| {
+                walkdir::WalkDir::new(root)
+                    .into_iter()
+                    .filter_map(Result::ok)
+            })
+            .filter(|e| e.file_type().is_file())
+            .map(walkdir::DirEntry::into_path)
+            .filter(|p| !p.starts_with(self.bind.state_dir()))
+            .filter(|p| {
+                std::fs::metadata(p).is_ok_and(|m| m.len() < 256 << 20)
+                    && std::fs::read(p).is_ok_and(|bytes| {
+                        bytes.windows(canary.len()).any(|w| w == canary.as_bytes())
+                    })
+            })
+            .collect();
+        hits.sort();
+        hits.dedup();
+        hits
+    }
+}
+
+/// Makes the test process a child subreaper (once): orphans below it come to it.
+fn be_a_subreaper() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+            .expect("PR_SET_CHILD_SUBREAPER");
+    });
+}
+
+/// The real `aiopsd serve`, its log captured.
+struct Aiopsd {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+    client: reqwest::Client,
+}
+
+impl Aiopsd {
+    /// Starts the daemon and returns once it is serving (its log says `listening`, which
+    /// comes after recovery). Retries on another port if the picked one was taken.
+    fn start(env: &Env) -> Aiopsd {
+        for _ in 0..5 {
+            let port = ports::free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_aiopsd"))
+                .arg("--config")
+                .arg(env.config(port))
+                .arg("serve")
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start aiopsd");
+            let log = Arc::new(Mutex::new(String::new()));
+            let (tx, rx) = mpsc::channel();
+            let stderr = child.stderr.take().expect("stderr");
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let listening = line.contains("listening");
+                    sink.lock().expect("log").push_str(&format!("{line}\n"));
+                    if listening {
+                        let _ = tx.send(());
+                    }
+                }
+            });
+            // Either the daemon serves, or its log ends (it exited).
+            if rx.recv().is_ok() {
+                return Aiopsd {
+                    child,
+                    url: format!("http://127.0.0.1:{port}"),
+                    log,
+                    client: reqwest::Client::new(),
+                };
+            }
+            let _ = child.wait();
+            let text = log.lock().expect("log").clone();
+            assert!(
+                text.contains("cannot listen"),
+                "aiopsd did not start:\n{text}"
+            );
+        }
+        panic!("no free port for aiopsd after 5 attempts");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// POSTs a sentence as alice without waiting for the answer (the daemon will die
+    /// before it answers).
+    fn submit(&self, nl: &str) {
+        let req = self
+            .client
+            .post(format!("{}/api/v1/intent", self.url))
+            .bearer_auth(REQUESTER_TOKEN)
+            .json(&json!({"nl": nl}));
+        tokio::spawn(async move {
+            let _ = req.send().await;
+        });
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
+    }
+
+    async fn record(&self, id: &str) -> Value {
+        let (code, body) = self
+            .get(REQUESTER_TOKEN, &format!("/api/v1/intents/{id}"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    async fn audit_ok(&self) -> bool {
+        let (_, body) = self.get(ADMIN_TOKEN, "/api/v1/audit/verify").await;
+        serde_json::from_str::<Value>(&body).expect("json")["ok"] == true
+    }
+
+    /// `aiops_reconciliations_total{outcome}`.
+    async fn reconciliations(&self, outcome: &str) -> u64 {
+        let (_, metrics) = self.get(ADMIN_TOKEN, "/metrics").await;
+        let series = format!("aiops_reconciliations_total{{outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `kill -9`, and reaps it.
+    fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap aiopsd");
+    }
+
+    /// A clean stop (SIGTERM), for the end of a test.
+    fn stop(mut self) {
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("pid");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Aiopsd {
+    /// A test that fails half-way must not leave a daemon (or, through its supervisor, a
+    /// run) behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A process below the daemon at the pause: pid, parent, start time, command.
+#[derive(Debug, Clone)]
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    start: String,
+    comm: String,
+}
+
+fn stat(pid: u32) -> Option<(Proc, String)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    Some((
+        Proc {
+            pid,
+            ppid: fields.get(1)?.parse().ok()?,
+            start: fields.get(19)?.to_string(),
+            comm: text[open + 1..close].to_string(),
+        },
+        fields.first()?.to_string(),
+    ))
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Every process below `root` now.
+fn tree(root: u32) -> Vec<Proc> {
+    let procs: Vec<Proc> = all_pids()
+        .into_iter()
+        .filter_map(|p| stat(p).map(|(p, _)| p))
+        .collect();
+    let mut out: Vec<Proc> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for p in procs.iter().filter(|p| p.ppid == parent) {
+            out.push(p.clone());
+            frontier.push(p.pid);
+        }
+    }
+    out
+}
+
+/// Whether the very process `p` (same start time) is still alive (not a zombie).
+fn alive(p: &Proc) -> bool {
+    stat(p.pid).is_some_and(|(now, state)| now.start == p.start && state != "Z")
+}
+
+/// How long a run's supervisor may take to exit once the daemon is dead: it does so in
+/// milliseconds; this only turns a run that outlives the daemon into a failure rather than
+/// a hang.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for `p` (this process's child since the daemon died: the test is a subreaper) to
+/// exit, and reaps it. Fails, naming what is still alive, if it does not.
+fn wait_for_exit(p: &Proc, below: &[Proc]) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::process::{Pid, PidfdFlags, WaitOptions, pidfd_open, waitpid};
+    let pid = Pid::from_raw(p.pid as i32).expect("pid");
+    // Readable once the process has exited.
+    let pidfd = pidfd_open(pid, PidfdFlags::empty()).expect("pidfd_open");
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: HANG_GUARD.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    let ready = poll(&mut fds, Some(&timeout)).expect("poll");
+    let alive: Vec<&Proc> = below.iter().filter(|p| alive(p)).collect();
+    assert!(
+        ready == 1,
+        "the run's supervisor {} did not exit after the daemon died; alive: {alive:#?}",
+        p.pid
+    );
+    waitpid(Some(pid), WaitOptions::empty()).expect("reap the run's supervisor");
+}
+
+/// Live processes whose environment names a run directory under `run_dir`.
+fn processes_of_runs_under(run_dir: &Path) -> Vec<u32> {
+    let marker = format!("AIOPS_RUN_DIR={}/", run_dir.display());
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                env.split(|&b| b == 0)
+                    .any(|e| e.starts_with(marker.as_bytes()))
+            }) && stat(*pid).is_some_and(|(_, state)| state != "Z")
+        })
+        .collect()
+}
+
+/// Submits `nl`, waits until the run is at the pause, checks where the secret is, kills
+/// the daemon with SIGKILL, and checks that the whole run died with it. Returns the id
+/// of the request caught executing.
+async fn kill_at_pause(env: &Env, nl: &str, secret_in_run: bool) -> String {
+    let daemon = Aiopsd::start(env);
+    let reached = env.reached();
+    daemon.submit(nl);
+    kill_when_reached(env, daemon, reached, secret_in_run).await
+}
+
+/// Waits until the run is at the pause (`reached`), then as [`kill_at_pause`].
+async fn kill_when_reached(
+    env: &Env,
+    daemon: Aiopsd,
+    reached: tokio::task::JoinHandle<String>,
+    secret_in_run: bool,
+) -> String {
+    assert_eq!(reached.await.expect("fifo").trim(), "reached");
+
+    // The run, as it is at the pause.
+    let below = tree(daemon.pid());
+    let supervisors: Vec<Proc> = below
+        .iter()
+        .filter(|p| p.ppid == daemon.pid())
+        .cloned()
+        .collect();
+    assert_eq!(supervisors.len(), 1, "one run under the daemon: {below:#?}");
+    // The tree is deep: ansible-playbook (its name is cut at 15 characters), and the
+    // pause task's shell (with its `sleep`, forked, maybe not exec'd yet) below the
+    // module's python, below Ansible's worker.
+    assert!(
+        below.iter().any(|p| p.comm.starts_with("ansible-play")),
+        "ansible-playbook below the daemon: {below:#?}"
+    );
+    let modules: Vec<u32> = below
+        .iter()
+        .filter(|p| p.comm.starts_with("python"))
+        .map(|p| p.pid)
+        .collect();
+    assert!(
+        below.iter().any(|p| modules.contains(&p.ppid)),
+        "a process below the module: {below:#?}"
+    );
+
+    // The secret vars file is in the run's private directory under the data directory,
+    // and the secret is in no other file.
+    let hits = env.files_with_canary();
+    if secret_in_run {
+        assert_eq!(hits.len(), 1, "the TSIG secret is in one file: {hits:?}");
+        let file = &hits[0];
+        assert!(file.starts_with(env.run_dir()), "{file:?}");
+        assert!(file.ends_with("secret-vars.json"), "{file:?}");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+        assert_eq!(mode(&env.run_dir()), 0o700);
+    } else {
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+
+    daemon.kill9();
+    // The supervisor is now this process's child; it exits once the run's tree is gone.
+    for s in &supervisors {
+        wait_for_exit(s, &below);
+    }
+    let survivors: Vec<&Proc> = below.iter().filter(|p| alive(p)).collect();
+    assert!(survivors.is_empty(), "outlived the daemon: {survivors:#?}");
+    assert_eq!(processes_of_runs_under(&env.run_dir()), Vec::<u32>::new());
+
+    // The request was caught executing.
+    let store = SqliteStore::open(&env.data_dir().join("aiops.db"))
+        .await
+        .expect("open the store");
+    let executing = store.interrupted_executions().await.expect("list");
+    assert_eq!(executing.len(), 1, "{executing:#?}");
+    assert_eq!(executing[0].status, RequestStatus::Executing);
+    executing[0].id.clone()
+}
+
+/// After the restart: no secret left on any file, the run area empty, and exactly one
+/// execution of the request started (recovery never runs it again).
+async fn assert_clean_restart(env: &Env, daemon: &Aiopsd, rec: &Value) {
+    assert_eq!(env.files_with_canary(), Vec::<PathBuf>::new());
+    let left: Vec<_> = std::fs::read_dir(env.run_dir())
+        .expect("the run area exists")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let stages: Vec<String> = rec["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["stage"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let started = stages.iter().filter(|s| *s == "execute:started").count();
+    assert_eq!(started, 1, "{stages:?}");
+    assert!(daemon.audit_ok().await, "the audit chain verifies");
+    assert!(
+        !daemon.log().contains(&env.canary()),
+        "the secret reached the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_before_the_change_is_nothing_applied_with_no_secret_or_child_left() {
+    let env = Env::new(Pause::BeforeChange);
+    let id = kill_at_pause(&env, "add dns record crash1.local to 192.0.2.11", true).await;
+
+    let daemon = Aiopsd::start(&env);
+    let rec = daemon.record(&id).await;
+    assert_eq!(rec["status"], "failed", "{rec:#}");
+    assert_eq!(rec["error"]["code"], "interrupted", "{rec:#}");
+    let message = rec["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("interrupted, nothing applied"),
+        "{message}"
+    );
+    assert_eq!(rec["execution"]["reconciliation"], "nothing_applied");
+    let last = rec["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["stage"].as_str(), last["outcome"].as_str()),
+        (Some("recover"), Some("nothing_applied"))
+    );
+    assert_clean_restart(&env, &daemon, &rec).await;
+    // Nothing was applied, and recovery did not apply it either.
+    assert!(env.bind.dig("crash1.local", "A").is_empty());
+    assert_eq!(daemon.reconciliations("nothing_applied").await, 1);
+    daemon.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_after_the_change_is_verified_after_restart() {
+    let env = Env::new(Pause::AfterChange);
+    let id = kill_at_pause(&env, "add dns record crash2.local to 192.0.2.12", true).await;
+    // The update happened before the kill.
+    assert_eq!(env.bind.dig("crash2.local", "A"), ["192.0.2.12"]);
+
+    let daemon = Aiopsd::start(&env);
+    let rec = daemon.record(&id).await;
+    assert_eq!(rec["status"], "success", "{rec:#}");
+    assert_eq!(rec["execution"]["reconciliation"], "verified_after_restart");
+    assert_eq!(
+        rec["execution"]["summary"],
+        "succeeded (verified after restart)"
+    );
+    assert!(rec["error"].is_null(), "{rec:#}");
+    assert_clean_restart(&env, &daemon, &rec).await;
+    assert_eq!(env.bind.dig("crash2.local", "A"), ["192.0.2.12"]);
+    assert_eq!(daemon.reconciliations("verified_after_restart").await, 1);
+    daemon.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_out_of_band_is_state_unknown_and_alerts() {
+    let env = Env::new(Pause::BeforeChange);
+    let id = kill_at_pause(&env, "add dns record crash3.local to 192.0.2.13", true).await;
+    // While the daemon is down, someone sets the record to a third value.
+    env.bind
+        .nsupdate("local", &["update add crash3.local. 300 A 192.0.2.99"]);
+
+    let daemon = Aiopsd::start(&env);
+    let rec = daemon.record(&id).await;
+    assert_eq!(rec["status"], "failed", "{rec:#}");
+    assert_eq!(rec["error"]["code"], "interrupted");
+    let message = rec["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("interrupted, state unknown"),
+        "{message}"
+    );
+    assert_eq!(rec["execution"]["reconciliation"], "state_unknown");
+    assert_clean_restart(&env, &daemon, &rec).await;
+    // The alert: a counter and an error line naming the request. The world is left as
+    // it was found.
+    assert_eq!(daemon.reconciliations("state_unknown").await, 1);
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("ALERT") && l.contains(&id)),
+        "{log}"
+    );
+    assert_eq!(env.bind.dig("crash3.local", "A"), ["192.0.2.99"]);
+    daemon.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_playbook_run_cannot_be_checked_so_it_is_state_unknown() {
+    let env = Env::new(Pause::BeforeChange);
+    let id = kill_at_pause(&env, "run the ping playbook", false).await;
+
+    let daemon = Aiopsd::start(&env);
+    let rec = daemon.record(&id).await;
+    assert_eq!(rec["status"], "failed", "{rec:#}");
+    assert_eq!(rec["execution"]["reconciliation"], "state_unknown");
+    let evidence = rec["execution"]["evidence"].as_str().unwrap();
+    assert!(evidence.contains("cannot be checked"), "{evidence}");
+    assert_clean_restart(&env, &daemon, &rec).await;
+    assert_eq!(daemon.reconciliations("state_unknown").await, 1);
+    daemon.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_run_killed_half_way_ends_its_approval_with_it() {
+    let env = Env::new(Pause::BeforeChange);
+    env.bind
+        .nsupdate("local", &["update add crash5.local. 300 A 192.0.2.15"]);
+    let daemon = Aiopsd::start(&env);
+    let (code, body) = daemon
+        .post(
+            REQUESTER_TOKEN,
+            "/api/v1/intent",
+            json!({"nl": "delete the A record crash5.local"}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{body:#}"
+    );
+    let id = body["id"].as_str().unwrap().to_string();
+    let aid = body["approval"]["id"].as_str().unwrap().to_string();
+    // Bob approves; the worker runs it, up to the pause.
+    let reached = env.reached();
+    let (code, decided) = daemon
+        .post(
+            APPROVER_TOKEN,
+            &format!("/api/v1/approvals/{aid}/approve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{decided:#}");
+    assert_eq!(kill_when_reached(&env, daemon, reached, true).await, id);
+
+    let daemon = Aiopsd::start(&env);
+    let rec = daemon.record(&id).await;
+    assert_eq!(rec["status"], "failed", "{rec:#}");
+    assert_eq!(rec["execution"]["reconciliation"], "nothing_applied");
+    // The approval ended with its request (and its Slack message, if any, follows).
+    assert_eq!(rec["approval"]["state"], "failed", "{rec:#}");
+    let reason = rec["approval"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("interrupted, nothing applied"),
+        "{reason}"
+    );
+    assert_clean_restart(&env, &daemon, &rec).await;
+    assert_eq!(env.bind.dig("crash5.local", "A"), ["192.0.2.15"]);
+    // Nothing left for the worker to run again.
+    let (_, approvals) = daemon
+        .get(ADMIN_TOKEN, "/api/v1/approvals?state=approved")
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&approvals).unwrap()["approvals"],
+        json!([])
+    );
+    daemon.stop();
+}
