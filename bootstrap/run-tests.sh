@@ -39,7 +39,8 @@ env_pid=$!
 clippy_driver="$(rustc --print sysroot)/bin/clippy-driver"
 [[ -x "$clippy_driver" ]] || aiops_die "clippy-driver not found in the toolchain; run: rustup component add clippy"
 export RUSTC_WORKSPACE_WRAPPER="$clippy_driver"
-export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+# One argument, so cargo-clippy's separator for several (an internal detail) is not needed.
+export CLIPPY_ARGS="-Dwarnings"
 
 step "cargo clippy --all-targets -- -D warnings, and the test build (one pass)"
 if ! cargo test --locked --workspace --all-targets --no-run; then
