@@ -17,7 +17,9 @@ pub use aiops_test_support::identities::{
     SLACK_SIGNING_SECRET, VIEWER_TOKEN, write_slack_secret,
 };
 pub use aiops_test_support::slack::{SlackCall, SlackStandIn};
-pub use aiops_test_support::{Bind, KubeApi, Ollama, OpenBao, Qdrant, SMOLLM, ports, repo_root};
+pub use aiops_test_support::{
+    Bind, KubeApi, Ollama, OpenBao, Qdrant, SMOLLM, count_stage, ports, repo_root, stages,
+};
 
 /// A daemon configuration wired to a BIND and the repo's playbooks.
 pub fn config_for(bind: &Bind, data_dir: &Path) -> aiopsd::Config {
@@ -499,27 +501,6 @@ pub struct Trail {
     pub audit_rows: u64,
     /// Executions started daemon-wide.
     pub executions: u64,
-}
-
-/// The `stage:outcome` pairs of a stored request's timeline, in order.
-pub fn stages(rec: &Value) -> Vec<String> {
-    rec["timeline"]
-        .as_array()
-        .expect("a timeline")
-        .iter()
-        .map(|e| {
-            format!(
-                "{}:{}",
-                e["stage"].as_str().unwrap_or_default(),
-                e["outcome"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
-/// How many timeline entries of a stored request are `stage:outcome`.
-pub fn count_stage(rec: &Value, stage_outcome: &str) -> usize {
-    stages(rec).iter().filter(|s| *s == stage_outcome).count()
 }
 
 /// Sends a request and returns (HTTP status, JSON body or null).

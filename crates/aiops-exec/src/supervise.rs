@@ -304,6 +304,7 @@ fn parse_int(digits: &[u8]) -> Option<i32> {
 mod tests {
     use std::process::Stdio;
 
+    use aiops_test_support::procs;
     use tokio::io::{AsyncBufReadExt, BufReader};
     use tokio::process::Command;
 
@@ -326,46 +327,6 @@ mod tests {
         (child, lifeline)
     }
 
-    /// Pids below `root`, with each one's start time (so a reused pid is not mistaken).
-    fn tree(root: u32) -> Vec<(u32, String)> {
-        let mut out = Vec::new();
-        let mut frontier = vec![root];
-        while let Some(parent) = frontier.pop() {
-            for pid in std::fs::read_dir("/proc")
-                .expect("/proc")
-                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            {
-                let Some(stat) = stat_of(pid) else { continue };
-                if stat.ppid == parent {
-                    out.push((pid, stat.start));
-                    frontier.push(pid);
-                }
-            }
-        }
-        out
-    }
-
-    struct Stat {
-        ppid: u32,
-        state: String,
-        start: String,
-    }
-
-    fn stat_of(pid: u32) -> Option<Stat> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let rest = &text[text.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        Some(Stat {
-            state: fields.first()?.to_string(),
-            ppid: fields.get(1)?.parse().ok()?,
-            start: fields.get(19)?.to_string(),
-        })
-    }
-
-    fn alive(pid: u32, start: &str) -> bool {
-        stat_of(pid).is_some_and(|s| s.start == start && s.state != "Z")
-    }
-
     #[tokio::test]
     async fn a_cut_lifeline_kills_the_whole_tree_even_what_left_the_session() {
         // sh runs a sleep in its group and one in a session of its own (as Ansible's
@@ -374,7 +335,7 @@ mod tests {
         let supervisor = child.id().expect("pid");
         let mut out = BufReader::new(child.stdout.take().expect("stdout")).lines();
         assert_eq!(out.next_line().await.expect("read").as_deref(), Some("up"));
-        let below = tree(supervisor);
+        let below = procs::tree(supervisor);
         assert!(
             below.len() >= 3,
             "sh and two sleeps below the supervisor: {below:?}"
@@ -385,7 +346,7 @@ mod tests {
         let status = child.wait().await.expect("wait");
         assert_eq!(status.code(), Some(ORPHANED), "{status:?}");
         // The supervisor exits only once it has reaped every process below it.
-        let left: Vec<_> = below.iter().filter(|(p, s)| alive(*p, s)).collect();
+        let left: Vec<_> = below.iter().filter(|p| procs::alive(p)).collect();
         assert!(left.is_empty(), "survived the supervisor: {left:?}");
     }
 

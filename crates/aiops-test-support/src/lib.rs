@@ -2,7 +2,8 @@
 //! by the project's own bootstrap scripts (BIND 9 via `bootstrap/bind.sh`, OpenBao via
 //! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`, Qdrant via
 //! `bootstrap/qdrant.sh`, Ollama with the small test models via `bootstrap/ollama.sh`), the one place
-//! that picks ports for them, the test identities, and the only stand-in: a local receiver
+//! that picks ports for them, the test identities, readers for `/proc` process trees
+//! (`procs`) and request timelines, and the only stand-in: a local receiver
 //! for Slack's Web API (feature `slack`), because Slack itself is unreachable from tests.
 //! The stand-in follows Slack's documented protocol; everything else is the real thing.
 //!
@@ -22,11 +23,13 @@ mod ollama;
 mod openbao;
 mod paths;
 pub mod ports;
+pub mod procs;
 mod qdrant;
 pub mod schedule;
 mod script;
 #[cfg(feature = "slack")]
 pub mod slack;
+mod timeline;
 mod tools;
 
 pub use bind::{Bind, Tsig};
@@ -40,6 +43,7 @@ pub use openbao::OpenBao;
 pub use paths::{cache_dir, repo_root};
 pub use qdrant::Qdrant;
 pub use script::{Vars, run_script};
+pub use timeline::{count_stage, stages};
 pub use tools::{ansible_playbook, embedding_model_dir};
 
 /// Results of the harness.

@@ -34,7 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use aiops_core::RequestStatus;
 use aiops_store::{RequestStore, SqliteStore};
 use aiops_test_support::identities::{ADMIN_TOKEN, ALL, APPROVER_TOKEN, REQUESTER_TOKEN};
-use aiops_test_support::{Bind, ports, repo_root};
+use aiops_test_support::procs::{self, Proc, alive, tree};
+use aiops_test_support::{Bind, count_stage, ports, repo_root, stages};
 use serde_json::{Value, json};
 
 /// Where the pause task sits in the play.
@@ -353,60 +354,6 @@ impl Drop for Aiopsd {
     }
 }
 
-/// A process below the daemon at the pause: pid, parent, start time, command.
-#[derive(Debug, Clone)]
-struct Proc {
-    pid: u32,
-    ppid: u32,
-    start: String,
-    comm: String,
-}
-
-fn stat(pid: u32) -> Option<(Proc, String)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    Some((
-        Proc {
-            pid,
-            ppid: fields.get(1)?.parse().ok()?,
-            start: fields.get(19)?.to_string(),
-            comm: text[open + 1..close].to_string(),
-        },
-        fields.first()?.to_string(),
-    ))
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// Every process below `root` now.
-fn tree(root: u32) -> Vec<Proc> {
-    let procs: Vec<Proc> = all_pids()
-        .into_iter()
-        .filter_map(|p| stat(p).map(|(p, _)| p))
-        .collect();
-    let mut out: Vec<Proc> = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for p in procs.iter().filter(|p| p.ppid == parent) {
-            out.push(p.clone());
-            frontier.push(p.pid);
-        }
-    }
-    out
-}
-
-/// Whether the very process `p` (same start time) is still alive (not a zombie).
-fn alive(p: &Proc) -> bool {
-    stat(p.pid).is_some_and(|(now, state)| now.start == p.start && state != "Z")
-}
-
 /// How long a run's supervisor may take to exit once the daemon is dead: it does so in
 /// milliseconds; this only turns a run that outlives the daemon into a failure rather than
 /// a hang.
@@ -437,16 +384,7 @@ fn wait_for_exit(p: &Proc, below: &[Proc]) {
 
 /// Live processes whose environment names a run directory under `run_dir`.
 fn processes_of_runs_under(run_dir: &Path) -> Vec<u32> {
-    let marker = format!("AIOPS_RUN_DIR={}/", run_dir.display());
-    all_pids()
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
-                env.split(|&b| b == 0)
-                    .any(|e| e.starts_with(marker.as_bytes()))
-            }) && stat(*pid).is_some_and(|(_, state)| state != "Z")
-        })
-        .collect()
+    procs::with_env_prefix(&format!("AIOPS_RUN_DIR={}/", run_dir.display()))
 }
 
 /// Submits `nl`, waits until the run is at the pause, checks where the secret is, kills
@@ -536,20 +474,7 @@ async fn assert_clean_restart(env: &Env, daemon: &Aiopsd, rec: &Value) {
         .expect("the run area exists")
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    let stages: Vec<String> = rec["timeline"]
-        .as_array()
-        .expect("timeline")
-        .iter()
-        .map(|e| {
-            format!(
-                "{}:{}",
-                e["stage"].as_str().unwrap(),
-                e["outcome"].as_str().unwrap()
-            )
-        })
-        .collect();
-    let started = stages.iter().filter(|s| *s == "execute:started").count();
-    assert_eq!(started, 1, "{stages:?}");
+    assert_eq!(count_stage(rec, "execute:started"), 1, "{:?}", stages(rec));
     assert!(daemon.audit_ok().await, "the audit chain verifies");
     assert!(
         !daemon.log().contains(&env.canary()),

@@ -61,10 +61,11 @@ impl KubeExecutor {
         })
     }
 
-    /// Whether the pod `plan` named is deleted or being deleted: gone, replaced by a pod of
-    /// the same name with another uid, or marked for deletion. For reconciling a delete
-    /// the daemon was stopped in the middle of.
-    pub(super) async fn pod_deleted_inner(
+    /// For `k8s.delete_pod`: whether the pod `plan` named is deleted or being deleted
+    /// (gone, replaced under its name by another uid, or marked for deletion). Re-planning
+    /// cannot tell a pod being deleted from one left alone; this can. For reconciling a
+    /// delete the daemon was stopped in the middle of.
+    pub async fn pod_deleted(
         &self,
         params: &Map<String, Value>,
         plan: &KubePlan,

@@ -78,17 +78,6 @@ impl KubeExecutor {
         }
     }
 
-    /// For `k8s.delete_pod`: whether the pod `plan` named is deleted or being deleted (gone,
-    /// replaced under its name by another uid, or marked for deletion). Re-planning cannot
-    /// tell a pod being deleted from one left alone; this can.
-    pub async fn pod_deleted(
-        &self,
-        params: &Map<String, Value>,
-        plan: &KubePlan,
-    ) -> Result<bool, ExecError> {
-        self.pod_deleted_inner(params, plan).await
-    }
-
     /// Executes `action` as planned, holding the server to the plan's preconditions.
     #[tracing::instrument(skip_all, fields(action = %action))]
     pub async fn execute(
