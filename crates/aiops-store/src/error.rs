@@ -1,7 +1,7 @@
 //! The store's one error type, with stable codes.
 
 /// Errors of the store. `code()` is stable.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -20,8 +20,8 @@ mod traits;
 pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, HashedRow, event_hash};
 pub use error::StoreError;
 pub use records::{
-    ApprovalEnd, ApprovalRecord, DecisionOutcome, DecisionRecord, NewApproval, NewDecision,
-    NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
+    ApprovalEnd, ApprovalRecord, Change, CommitStats, DecisionOutcome, DecisionRecord, NewApproval,
+    NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{ApprovalStore, RequestStore, SlackOutbox, Store};

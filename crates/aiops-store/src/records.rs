@@ -4,6 +4,7 @@ use aiops_core::{ApprovalState, Channel, RequestStatus, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::AuditEvent;
 use crate::column::Text;
 
 /// A new request, as accepted by the API.
@@ -31,6 +32,30 @@ pub struct RequestUpdate {
     pub approval_end: Option<ApprovalEnd>,
     /// Refused model answers of this request's parse, stored with the stage's event.
     pub quarantine: Vec<aiops_core::Quarantined>,
+}
+
+/// One change a request's run records: the request's new state (if any) and the audit row
+/// that says why. A run buffers its changes between durability points and hands them to
+/// [`crate::RequestStore::commit`], which applies them in order, atomically: all or none.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Inserts an accepted request (status `received`).
+    CreateRequest(NewRequest, AuditEvent),
+    /// Applies the set fields to a request (quarantined answers, the approval's end).
+    Update(String, RequestUpdate, AuditEvent),
+    /// Creates a pending approval, links it and sets its request `pending_approval`.
+    CreateApproval(NewApproval, RequestUpdate, AuditEvent),
+    /// Appends an event that changes no request (a refused decision, a note).
+    Append(AuditEvent),
+}
+
+/// What a store's [`crate::RequestStore::commit`] has done since it opened: commits
+/// (durability points of runs) and the transactions that carried them. Fewer transactions than
+/// commits means group commit shared syncs between concurrent runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    pub commits: u64,
+    pub transactions: u64,
 }
 
 /// A stored refused model answer.

@@ -4,9 +4,9 @@
 use aiops_core::ApprovalState;
 
 use crate::{
-    ApprovalRecord, AuditEvent, AuditRecord, ChainReport, DecisionOutcome, NewApproval,
-    NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
-    StoreError,
+    ApprovalRecord, AuditEvent, AuditRecord, ChainReport, Change, CommitStats, DecisionOutcome,
+    NewApproval, NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate,
+    SlackResult, StoreError,
 };
 
 /// Requests and the audit chain.
@@ -15,6 +15,12 @@ pub trait RequestStore: Send + Sync {
     /// `sqlite`, `postgres`.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies `changes` in order and durably, all or none: the one durability point of a
+    /// run's buffered stage outcomes. Concurrent commits may share one transaction and one
+    /// sync to disk (group commit); each still succeeds or fails on its own.
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError>;
+    /// Commits and transactions since the store opened (exported as metrics).
+    fn commit_stats(&self) -> CommitStats;
     /// Inserts an accepted request and its intake event atomically.
     async fn create_request(&self, req: &NewRequest, event: AuditEvent) -> Result<(), StoreError>;
     /// Applies `update` to a request and appends `event`, atomically.

@@ -218,7 +218,9 @@ impl App {
             authenticator = authenticator.name(),
             "app built"
         );
-        let metrics = metrics::Metrics::default().with_secret_source(Arc::clone(&secrets));
+        let metrics = metrics::Metrics::default()
+            .with_secret_source(Arc::clone(&secrets))
+            .with_store(Arc::clone(&store));
         Ok(AppState(Arc::new(App {
             config,
             catalog,

@@ -197,6 +197,15 @@ impl Metrics {
         self
     }
 
+    /// Adds the store's commit counters (`aiops_store_commits_total`: durability points of
+    /// runs; `aiops_store_transactions_total`: the transactions, and so syncs to disk, that
+    /// carried them), read from the store at each scrape.
+    pub fn with_store(mut self, store: Arc<dyn aiops_store::Store>) -> Self {
+        self.registry
+            .register_collector(Box::new(StoreStatsCollector { store }));
+        self
+    }
+
     pub fn observe_http(&self, labels: HttpLabels, elapsed: Duration) {
         self.http_requests.get_or_create(&labels).inc();
         self.http_duration
@@ -293,6 +302,43 @@ impl Collector for SecretStatsCollector {
                 stats.misses,
             ),
             ("secret_errors", "Secret reads that failed.", stats.errors),
+        ] {
+            let counter = ConstCounter::new(value);
+            let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Exports the store's commit counters, read at scrape time.
+struct StoreStatsCollector {
+    store: Arc<dyn aiops_store::Store>,
+}
+
+impl std::fmt::Debug for StoreStatsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreStatsCollector")
+            .field("store", &self.store.kind())
+            .finish()
+    }
+}
+
+impl Collector for StoreStatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.store.commit_stats();
+        let labels = [("store", self.store.kind())];
+        for (name, help, value) in [
+            (
+                "store_commits",
+                "Durability points committed (stage outcomes of one run, written together).",
+                stats.commits,
+            ),
+            (
+                "store_transactions",
+                "Store transactions that carried them: fewer than commits when concurrent runs shared one sync (group commit).",
+                stats.transactions,
+            ),
         ] {
             let counter = ConstCounter::new(value);
             let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;

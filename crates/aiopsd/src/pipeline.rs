@@ -17,8 +17,8 @@ use crate::parse::{Parsed, validate};
 use crate::run::{Halt, Record, Run, Step, StepOutcome, Write};
 use aiops_api::{ApprovalSummary, IntentRequest, IntentResponse};
 
-/// Runs a request down the whole path. The request is stored before anything else happens;
-/// from then on every outcome, including failures, is recorded before this returns.
+/// Runs a request down the whole path. Every outcome, including failures, is durable before
+/// this returns (see `run`'s durability points).
 pub async fn submit(
     app: &App,
     req: IntentRequest,
@@ -42,7 +42,8 @@ pub(crate) fn finish(result: Result<(), Halt>, run: Run<'_>) -> Result<IntentRes
 
 async fn run_path(run: &mut Run<'_>, nl: String, dry_run: bool) -> Result<(), Halt> {
     let app = run.app;
-    // intake: nothing is acknowledged before it is stored.
+    // intake: recorded with the request's first durability point (its end, or the start of
+    // its execution); nothing is acknowledged before then.
     let new = NewRequest {
         id: run.id().to_string(),
         nl: nl.clone(),
@@ -428,6 +429,7 @@ async fn recheck(
             }),
         );
     }
+    // A durability point: nothing touches the world before this record is on disk.
     Step::Next(
         (),
         Record::new(
@@ -437,7 +439,8 @@ async fn recheck(
         .update(RequestUpdate {
             status: Some(RequestStatus::Executing),
             ..Default::default()
-        }),
+        })
+        .durable(),
     )
 }
 

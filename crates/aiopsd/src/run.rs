@@ -1,18 +1,31 @@
 //! One request on its way down the path, and the one combinator every stage goes through.
 //!
-//! [`Run::step`] times a stage's future, then writes its outcome in one place: the log line
-//! (inside the request's `intent_id` span), the stage-latency metric, and the audit row
-//! together with the request's new state in the same store transaction. So the three never
-//! disagree, and no stage writes an event by hand. The response the caller gets is built
-//! from the same [`RequestUpdate`] the store gets.
+//! [`Run::step`] times a stage's future, then records its outcome in one place: the audit row
+//! together with the request's new state, the log line (inside the request's `intent_id`
+//! span) and the stage-latency metric. So the three never disagree, and no stage writes an
+//! event by hand. The response the caller gets is built from the same [`RequestUpdate`] the
+//! store gets.
+//!
+//! **Durability points.** A stage's row is buffered in the run and committed with the next
+//! durability point, in one transaction (which the store may share with other runs: group
+//! commit). The points keep the path's invariants at the least cost:
+//! - the end of the request (any terminal status, or `pending_approval`): nothing is
+//!   acknowledged before it is durable, and the result is durable before it is reported;
+//! - a record marked [`Record::durable`]: the `executing` record, so nothing touches the
+//!   world before it is durable, and a refused decision, which answers an error.
+//!
+//! A request that does not execute costs one commit; one that executes costs two. A run that
+//! stops before its next point (a crash, a store failure) leaves nothing of its buffered
+//! stages behind: it was never acknowledged. The log line and the metric of a stage are
+//! written once its row is committed.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aiops_core::{ApprovalState, Caller, ErrorCode, RequestStatus, StageName};
 use aiops_store::{
-    ApprovalEnd, AuditEvent, DecisionOutcome, NewApproval, NewDecision, NewRequest, RequestRecord,
-    RequestUpdate,
+    ApprovalEnd, AuditEvent, Change, DecisionOutcome, NewApproval, NewDecision, NewRequest,
+    RequestRecord, RequestUpdate,
 };
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -111,6 +124,8 @@ pub struct Record {
     pub approval: Option<ApprovalSummary>,
     /// The answer of a question (`ops.ask`).
     pub answer: Option<String>,
+    /// Commit this record, and every one buffered before it, before the run goes on.
+    pub durable: bool,
 }
 
 impl Record {
@@ -123,7 +138,14 @@ impl Record {
             reason: None,
             approval: None,
             answer: None,
+            durable: false,
         }
+    }
+
+    /// Makes this record a durability point (see the module docs).
+    pub fn durable(mut self) -> Self {
+        self.durable = true;
+        self
     }
 
     pub fn update(mut self, update: RequestUpdate) -> Self {
@@ -193,6 +215,18 @@ pub struct Run<'a> {
     /// The executing approval this run carries out, ended together with the request.
     approval_id: Option<String>,
     span: tracing::Span,
+    /// Stage outcomes recorded since the last durability point, not yet committed.
+    pending: Vec<Change>,
+    /// Their log lines and metrics, written once they are committed.
+    observed: Vec<Observed>,
+}
+
+/// A recorded stage outcome's log line and metrics.
+struct Observed {
+    stage: StageName,
+    outcome: StepOutcome,
+    elapsed: Duration,
+    end: Option<RequestStatus>,
 }
 
 impl<'a> Run<'a> {
@@ -216,6 +250,8 @@ impl<'a> Run<'a> {
             caller,
             approval_id: None,
             span,
+            pending: Vec::new(),
+            observed: Vec::new(),
         }
     }
 
@@ -314,7 +350,8 @@ impl<'a> Run<'a> {
             .await
     }
 
-    /// The one place a stage outcome is written.
+    /// The one place a stage outcome is recorded: buffered, and committed at once when it
+    /// ends the request or is a durability point.
     async fn record(
         &mut self,
         stage: StageName,
@@ -336,30 +373,50 @@ impl<'a> Run<'a> {
             record.data,
         )
         .by(self.caller.actor());
-        let store = &self.app.store;
-        let written = match record.write {
-            Write::Update => store.update_request(&self.id, record.update, event).await,
-            Write::CreateRequest(req) => store.create_request(&req, event).await,
+        let change = match record.write {
+            Write::Update => Change::Update(self.id.clone(), record.update, event),
+            Write::CreateRequest(req) => Change::CreateRequest(req, event),
             Write::CreateApproval(approval) => {
-                store.create_approval(&approval, record.update, event).await
+                Change::CreateApproval(approval, record.update, event)
             }
-            Write::Append => store.append_event(event).await,
+            Write::Append => Change::Append(event),
         };
-        if let Err(e) = written {
+        self.pending.push(change);
+        self.observed.push(Observed {
+            stage,
+            outcome: record.outcome,
+            elapsed: started.elapsed(),
+            end,
+        });
+        if end.is_some() || record.durable {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// A durability point: commits every buffered stage outcome in one transaction, then
+    /// writes their log lines and metrics.
+    async fn commit(&mut self) -> Result<(), Halt> {
+        let changes = std::mem::take(&mut self.pending);
+        let observed = std::mem::take(&mut self.observed);
+        if let Err(e) = self.app.store.commit(changes).await {
             let _enter = self.span.enter();
-            tracing::error!(stage = stage.as_str(), outcome = record.outcome.as_str(), error = %e, "stage could not be recorded");
+            for o in &observed {
+                tracing::error!(stage = o.stage.as_str(), outcome = o.outcome.as_str(), error = %e, "stage could not be recorded");
+            }
             return Err(Halt::Store(Failure::from(e)));
         }
-        self.observe(stage, record.outcome, started);
-        if let Some(status) = end {
-            self.app.metrics.count_request(status);
+        for o in observed {
+            self.observe(o.stage, o.outcome, o.elapsed);
+            if let Some(status) = o.end {
+                self.app.metrics.count_request(status);
+            }
         }
         Ok(())
     }
 
     /// The log line and the metric of a recorded stage outcome.
-    fn observe(&self, stage: StageName, outcome: StepOutcome, started: Instant) {
-        let elapsed = started.elapsed();
+    fn observe(&self, stage: StageName, outcome: StepOutcome, elapsed: Duration) {
         let _enter = self.span.enter();
         self.app
             .metrics
@@ -392,7 +449,7 @@ impl<'a> Run<'a> {
             DecisionOutcome::Closed { .. } => StepOutcome::Closed,
             DecisionOutcome::Expired { .. } => StepOutcome::Expired,
         };
-        self.observe(StageName::Approve, label, started);
+        self.observe(StageName::Approve, label, started.elapsed());
         Ok(outcome)
     }
 }

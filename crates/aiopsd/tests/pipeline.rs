@@ -27,6 +27,11 @@ struct Recorder {
     executions: Mutex<Vec<String>>,
     /// A suffix for the diff, so a test can make the world "change" after approval.
     diff_suffix: Mutex<String>,
+    /// When set, `execute` first reads this database through its own connection and records
+    /// what another reader sees of the requests at that moment: (status, stage/outcome of
+    /// their last audit rows).
+    witness_db: Mutex<Option<std::path::PathBuf>>,
+    witnessed: Mutex<Vec<(String, String)>>,
 }
 
 struct FakeAnsible(Arc<Recorder>);
@@ -73,6 +78,21 @@ impl Executor for FakeAnsible {
         _plan: &Plan,
         _lease: &Lease,
     ) -> Result<Value, Failure> {
+        let witness_db = self.0.witness_db.lock().unwrap().clone();
+        if let Some(path) = witness_db {
+            use sqlx::Connection;
+            let url = format!("sqlite://{}?mode=ro", path.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let seen: Vec<(String, String)> = sqlx::query_as(
+                "SELECT r.status, e.stage || '/' || e.outcome FROM requests r
+                 JOIN audit_events e ON e.request_id = r.id
+                 WHERE e.seq = (SELECT max(seq) FROM audit_events WHERE request_id = r.id)",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            self.0.witnessed.lock().unwrap().extend(seen);
+        }
         self.0.executions.lock().unwrap().push(name_of(intent));
         Ok(json!({"executor": "ansible", "changed": true, "result": "done"}))
     }
@@ -189,6 +209,69 @@ async fn a_direct_change_runs_every_stage_once_in_order() {
     let stored = stored(&app, &resp.id).await;
     assert_eq!(stored.status, resp.status);
     assert_eq!(stored.execution, resp.execution);
+    assert!(app.store.verify_chain().await.unwrap().ok);
+}
+
+/// The durability points of `run`: a request that does not execute is one commit, one that
+/// executes is two, and the `executing` record is committed (another connection sees it)
+/// before the executor is called.
+#[tokio::test]
+async fn a_request_commits_once_unless_it_executes_then_twice_executing_first() {
+    let (dir, rec, app) = fixture().await;
+    let commits = || app.store.commit_stats().commits;
+
+    let mut before = commits();
+    let unrecognized = submit(&app, "please make me a sandwich", "alice").await;
+    assert_eq!(
+        unrecognized.status.as_str(),
+        "unrecognized",
+        "{unrecognized:?}"
+    );
+    assert_eq!(commits() - before, 1, "unrecognized");
+
+    before = commits();
+    let dry = aiopsd::pipeline::submit(
+        &app,
+        IntentRequest {
+            nl: "Add DNS A record for dry.local to 10.0.0.2".into(),
+            dry_run: true,
+        },
+        app.authenticator.current("alice"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.status.as_str(), "dry_run", "{dry:?}");
+    assert_eq!(commits() - before, 1, "dry run");
+
+    before = commits();
+    let (waiting, _) = pending(&app, "wait.local").await;
+    assert_eq!(commits() - before, 1, "pending approval");
+
+    *rec.witness_db.lock().unwrap() = Some(dir.path().join("aiops.db"));
+    before = commits();
+    let done = submit(&app, "Add DNS A record for run.local to 10.0.0.3", "alice").await;
+    assert_eq!(done.status.as_str(), "success", "{done:?}");
+    assert_eq!(commits() - before, 2, "an execution");
+    // What the executor's moment looked like from outside: every earlier request ended as
+    // it was answered, and this one durably `executing`, its last row `execute/started`.
+    let witnessed = rec.witnessed.lock().unwrap().clone();
+    assert!(
+        witnessed.contains(&("executing".to_string(), "execute/started".to_string())),
+        "{witnessed:?}"
+    );
+    assert_eq!(
+        witnessed.iter().filter(|(s, _)| s == "executing").count(),
+        1,
+        "{witnessed:?}"
+    );
+    // Every stage of every request is in the chain, in order.
+    for id in [&unrecognized.id, &dry.id, &waiting, &done.id] {
+        assert_eq!(
+            timeline(&app, id).await.first().map(|p| p.0.as_str()),
+            Some("intake")
+        );
+    }
+    assert_eq!(timeline(&app, &done.id).await.len(), 8);
     assert!(app.store.verify_chain().await.unwrap().ok);
 }
 

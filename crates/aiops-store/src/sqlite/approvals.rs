@@ -10,8 +10,8 @@ use super::SqliteStore;
 use super::requests::{append, apply_update};
 use super::rows::{load_approval, load_approvals, request_of, rfc3339_ms};
 use crate::{
-    ApprovalRecord, ApprovalStore, AuditEvent, DecisionOutcome, NewApproval, NewDecision,
-    RequestUpdate, StoreError, now_rfc3339,
+    ApprovalRecord, ApprovalStore, AuditEvent, Change, DecisionOutcome, NewApproval, NewDecision,
+    RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
 
 /// The audit event of an approval's step (stage `approve`).
@@ -53,6 +53,40 @@ pub(super) async fn set_approval_state(
 }
 
 /// `pending → expired`; the request fails with `approval_expired`.
+/// Inserts a pending approval, links it to its request and sets the request pending, with
+/// `event`. Call only inside a write transaction.
+pub(super) async fn insert_approval(
+    conn: &mut SqliteConnection,
+    a: &NewApproval,
+    update: &RequestUpdate,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    sqlx::query(
+        "INSERT INTO approvals (id, request_id, plan_hash, state, requester, approvals_required,
+                                created_at, expires_at, updated_at, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
+    )
+    .bind(&a.id)
+    .bind(&a.request_id)
+    .bind(&a.plan_hash)
+    .bind(ApprovalState::Pending.as_str())
+    .bind(&a.requester)
+    .bind(i64::from(a.approvals_required))
+    .bind(&now)
+    .bind(&a.expires_at)
+    .bind(rfc3339_ms(&a.expires_at)?)
+    .execute(&mut *conn)
+    .await?;
+    let update = RequestUpdate {
+        approval_id: Some(a.id.clone()),
+        status: Some(RequestStatus::PendingApproval),
+        ..update.clone()
+    };
+    apply_update(conn, &a.request_id, &update).await?;
+    append(conn, event).await
+}
+
 async fn expire_one(conn: &mut SqliteConnection, a: &ApprovalRecord) -> Result<(), StoreError> {
     set_approval_state(
         conn,
@@ -204,33 +238,16 @@ impl SqliteStore {
 impl ApprovalStore for SqliteStore {
     async fn create_approval(
         &self,
-        a: &NewApproval,
-        mut update: RequestUpdate,
+        approval: &NewApproval,
+        update: RequestUpdate,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let now = now_rfc3339();
-        sqlx::query(
-            "INSERT INTO approvals (id, request_id, plan_hash, state, requester, approvals_required,
-                                    created_at, expires_at, updated_at, expires_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
-        )
-        .bind(&a.id)
-        .bind(&a.request_id)
-        .bind(&a.plan_hash)
-        .bind(ApprovalState::Pending.as_str())
-        .bind(&a.requester)
-        .bind(i64::from(a.approvals_required))
-        .bind(&now)
-        .bind(&a.expires_at)
-        .bind(rfc3339_ms(&a.expires_at)?)
-        .execute(&mut *tx)
-        .await?;
-        update.approval_id = Some(a.id.clone());
-        update.status = Some(RequestStatus::PendingApproval);
-        apply_update(&mut tx, &a.request_id, &update).await?;
-        append(&mut tx, &event).await?;
-        tx.commit().await
+        self.commit(vec![Change::CreateApproval(
+            approval.clone(),
+            update,
+            event,
+        )])
+        .await
     }
 
     async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {

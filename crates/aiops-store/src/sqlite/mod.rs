@@ -10,8 +10,13 @@
 //! cover it. Taking the write lock up front makes other processes on the same file wait on
 //! `busy_timeout` instead, and the in-process lock keeps this process's writers from even
 //! contending. Reads go to the pool and never wait for writers (WAL).
+//!
+//! **Group commit.** A run's buffered stage outcomes ([`crate::Change`]) go through one
+//! writer task (`group`) that commits concurrent runs' changes in one transaction, one sync
+//! to disk for all of them; it takes the same writer lock.
 
 mod approvals;
+mod group;
 mod outbox;
 mod requests;
 mod rows;
@@ -19,15 +24,17 @@ mod rows;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
 
-use crate::StoreError;
+use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
+
+use crate::{Change, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -38,7 +45,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     pool: SqlitePool,
     /// Held for the whole of every write transaction in this process.
-    writer: Mutex<()>,
+    writer: Arc<Mutex<()>>,
+    /// The group-commit writer's queue.
+    commits: mpsc::Sender<group::Job>,
+    counters: Arc<group::Counters>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -88,15 +98,40 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let writer = Arc::new(Mutex::new(()));
+        let counters = Arc::new(group::Counters::default());
+        let commits = group::spawn(pool.clone(), writer.clone(), counters.clone());
         Ok(SqliteStore {
             pool,
-            writer: Mutex::new(()),
+            writer,
+            commits,
+            counters,
         })
     }
 
     /// For tests that tamper with rows on purpose.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// What the group-commit writer has committed so far.
+    pub(crate) fn commit_stats(&self) -> crate::CommitStats {
+        self.counters.stats()
+    }
+
+    /// Commits `changes` through the group-commit writer; answers once they are durable.
+    async fn group_commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.commits
+            .send(group::Job { changes, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the store's writer stopped before answering".into())
+        })?
     }
 
     /// Starts a write transaction on the one write path (see the module docs).

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use sqlx::{Row, SqliteConnection};
 
 use super::SqliteStore;
-use super::approvals::{approval_event, set_approval_state};
+use super::approvals::{approval_event, insert_approval, set_approval_state};
 use super::rows::AuditRow;
 use crate::audit::{GENESIS_HASH, HashedRow, event_hash};
 use crate::{
-    AuditEvent, AuditRecord, ChainReport, NewRequest, QuarantineRecord, RequestRecord,
+    AuditEvent, AuditRecord, ChainReport, Change, NewRequest, QuarantineRecord, RequestRecord,
     RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
 
@@ -103,6 +103,86 @@ pub(super) async fn apply_update(
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("request {id}")));
+    }
+    Ok(())
+}
+
+/// Applies one change of a run. Call only inside a write transaction.
+pub(super) async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::CreateRequest(req, event) => insert_request(conn, req, event).await,
+        Change::Update(id, update, event) => update_request_in(conn, id, update, event).await,
+        Change::CreateApproval(approval, update, event) => {
+            insert_approval(conn, approval, update, event).await
+        }
+        Change::Append(event) => append(conn, event).await,
+    }
+}
+
+async fn insert_request(
+    conn: &mut SqliteConnection,
+    req: &NewRequest,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    let now = now_rfc3339();
+    sqlx::query(
+        "INSERT INTO requests (id, created_at, updated_at, nl, dry_run, caller, status)
+         VALUES ($1, $2, $2, $3, $4, $5, $6)",
+    )
+    .bind(&req.id)
+    .bind(&now)
+    .bind(&req.nl)
+    .bind(req.dry_run)
+    .bind(&req.caller)
+    .bind(RequestStatus::Received.as_str())
+    .execute(&mut *conn)
+    .await?;
+    append(conn, event).await
+}
+
+/// The request's new state, its event, its quarantined answers and its approval's end.
+async fn update_request_in(
+    conn: &mut SqliteConnection,
+    id: &str,
+    update: &RequestUpdate,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    apply_update(conn, id, update).await?;
+    append(conn, event).await?;
+    for q in &update.quarantine {
+        sqlx::query(
+            "INSERT INTO quarantine (at, request_id, parser, model, prompt_revision, reason, detail, raw_output)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(now_rfc3339())
+        .bind(id)
+        .bind(q.parser.as_str())
+        .bind(&q.model)
+        .bind(&q.prompt_revision)
+        .bind(q.reason.as_str())
+        .bind(&q.detail)
+        .bind(&q.raw_output)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if let Some(end) = &update.approval_end {
+        set_approval_state(
+            conn,
+            &end.approval_id,
+            ApprovalState::Executing,
+            end.to,
+            end.reason.as_deref(),
+        )
+        .await?;
+        append(
+            conn,
+            &approval_event(
+                id,
+                end.to.as_str(),
+                json!({"approval_id": end.approval_id, "reason": end.reason}),
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -270,23 +350,17 @@ impl RequestStore for SqliteStore {
         Ok(())
     }
 
+    async fn commit(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        self.group_commit(changes).await
+    }
+
+    fn commit_stats(&self) -> crate::CommitStats {
+        SqliteStore::commit_stats(self)
+    }
+
     async fn create_request(&self, req: &NewRequest, event: AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let now = now_rfc3339();
-        sqlx::query(
-            "INSERT INTO requests (id, created_at, updated_at, nl, dry_run, caller, status)
-             VALUES ($1, $2, $2, $3, $4, $5, $6)",
-        )
-        .bind(&req.id)
-        .bind(&now)
-        .bind(&req.nl)
-        .bind(req.dry_run)
-        .bind(&req.caller)
-        .bind(RequestStatus::Received.as_str())
-        .execute(&mut *tx)
-        .await?;
-        append(&mut tx, &event).await?;
-        tx.commit().await
+        self.commit(vec![Change::CreateRequest(req.clone(), event)])
+            .await
     }
 
     async fn update_request(
@@ -295,45 +369,8 @@ impl RequestStore for SqliteStore {
         update: RequestUpdate,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        apply_update(&mut tx, id, &update).await?;
-        append(&mut tx, &event).await?;
-        for q in &update.quarantine {
-            sqlx::query(
-                "INSERT INTO quarantine (at, request_id, parser, model, prompt_revision, reason, detail, raw_output)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(now_rfc3339())
-            .bind(id)
-            .bind(q.parser.as_str())
-            .bind(&q.model)
-            .bind(&q.prompt_revision)
-            .bind(q.reason.as_str())
-            .bind(&q.detail)
-            .bind(&q.raw_output)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(end) = &update.approval_end {
-            set_approval_state(
-                &mut tx,
-                &end.approval_id,
-                ApprovalState::Executing,
-                end.to,
-                end.reason.as_deref(),
-            )
-            .await?;
-            append(
-                &mut tx,
-                &approval_event(
-                    id,
-                    end.to.as_str(),
-                    json!({"approval_id": end.approval_id, "reason": end.reason}),
-                ),
-            )
-            .await?;
-        }
-        tx.commit().await
+        self.commit(vec![Change::Update(id.to_string(), update, event)])
+            .await
     }
 
     async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
@@ -368,9 +405,7 @@ impl RequestStore for SqliteStore {
     }
 
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        append(&mut tx, &event).await?;
-        tx.commit().await
+        self.commit(vec![Change::Append(event)]).await
     }
 
     async fn verify_chain(&self) -> Result<ChainReport, StoreError> {

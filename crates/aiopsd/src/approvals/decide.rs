@@ -85,7 +85,10 @@ pub async fn decide(
         run.step(StageName::Approve, async {
             Step::Next(
                 (),
-                Record::new(StepOutcome::Refused, data).write(Write::Append),
+                // Durable before the refusal is answered.
+                Record::new(StepOutcome::Refused, data)
+                    .write(Write::Append)
+                    .durable(),
             )
         })
         .await
