@@ -1,4 +1,4 @@
-//! Approvals: `GET /api/v1/approvals[?state=]`, `GET /api/v1/approvals/{id}` and
+//! Approvals: `GET /api/v1/approvals[?state=&limit=&cursor=]`, `GET /api/v1/approvals/{id}` and
 //! `POST /api/v1/approvals/{id}/{approve,reject}`.
 
 use aiops_core::{ApprovalState, Channel, Plan, RequestStatus, Risk, Verdict};
@@ -85,10 +85,15 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `GET /api/v1/approvals` answer.
+/// `GET /api/v1/approvals` answer: one page, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalList {
     pub approvals: Vec<ApprovalDetail>,
+    /// Pass as `cursor` for the next page; `null` on the last page. Opaque: send it back
+    /// unchanged. (Absent from daemons that answered every approval at once.)
+    #[serde(default)]
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// The optional body of `POST /api/v1/approvals/{id}/{approve,reject}` (an empty body

@@ -1,6 +1,7 @@
-//! Requests: `POST /api/v1/intent`, `POST /api/v1/parse` and `GET /api/v1/intents/{id}`.
+//! Requests: `POST /api/v1/intent`, `POST /api/v1/parse`, `GET /api/v1/intents` and
+//! `GET /api/v1/intents/{id}`.
 
-use aiops_core::{ApprovalState, Intent, Plan, RequestStatus, Risk, Target};
+use aiops_core::{ActionId, ApprovalState, Intent, Plan, RequestStatus, Risk, Target};
 use aiops_policy::Decision;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -175,11 +176,16 @@ pub struct TimelineEntry {
 }
 
 /// `GET /api/v1/intents/{id}`: the stored request, its approval and its audit timeline.
+/// Once payload retention pruned it (`pruned_at`), `nl`, `intent`, `decision`, `plan`,
+/// `execution` are `null`, `context` is empty and `error` keeps only its code; `action` and
+/// `plan_hash` still say what it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IntentRecord {
     pub id: String,
     pub status: RequestStatus,
-    pub nl: String,
+    /// The sentence; `null` once pruned.
+    #[schema(required = true)]
+    pub nl: Option<String>,
     pub dry_run: bool,
     /// Who asked.
     pub caller: String,
@@ -204,4 +210,45 @@ pub struct IntentRecord {
     #[schema(value_type = Vec<crate::ContextRef>)]
     pub context: Vec<Value>,
     pub timeline: Vec<TimelineEntry>,
+    /// The catalog action, once parsed (also after pruning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionId>,
+    /// The plan's hash, once planned (also after pruning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// RFC 3339: when payload retention cleared the payload; absent while it is whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<String>,
+}
+
+/// One request as `GET /api/v1/intents` lists it: what it is and how it stands, never its
+/// sentence or payload (`GET /api/v1/intents/{id}` has those).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IntentSummary {
+    /// The request id (a ULID).
+    pub id: String,
+    pub status: RequestStatus,
+    /// Who asked.
+    pub caller: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+    pub dry_run: bool,
+    /// The catalog action, once parsed.
+    #[schema(required = true)]
+    pub action: Option<ActionId>,
+    /// RFC 3339: when payload retention cleared the payload.
+    #[schema(required = true)]
+    pub pruned_at: Option<String>,
+}
+
+/// `GET /api/v1/intents` answer: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IntentList {
+    pub intents: Vec<IntentSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last page. Opaque: send it back
+    /// unchanged.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }

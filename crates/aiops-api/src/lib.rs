@@ -4,7 +4,7 @@
 //! all for the daemon's OpenAPI 3.1 document, and the tests check that each schema
 //! accepts the JSON the daemon actually sends.
 //!
-//! One module per resource: [`intent`] (`/intent`, `/parse`, `/intents/{id}`),
+//! One module per resource: [`intent`] (`/intent`, `/parse`, `/intents`, `/intents/{id}`),
 //! [`approval`] (`/approvals…`), [`audit`] (`/audit/verify`), [`catalog`] (`/catalog`), [`documents`] (`/documents`)
 //! and [`error`] (the error bodies every route may answer). Pure data: no I/O.
 
@@ -22,15 +22,15 @@ pub use approval::{
     ApprovalConflict, ApprovalDetail, ApprovalList, ApprovalRecordView, DecisionBody,
     DecisionRecordView, DecisionResponse,
 };
-pub use audit::ChainReportView;
+pub use audit::{ChainReportView, VerifyQuery};
 pub use catalog::{ActionView, CatalogView};
 pub use documents::{
     ContextRef, DocumentUpload, IngestRequest, IngestSummary, SkipKind, SkippedDocument,
 };
 pub use error::{ErrorBody, ErrorResponse};
 pub use intent::{
-    ApprovalSummary, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
-    ParseStatus, PlanView, TimelineEntry,
+    ApprovalSummary, IntentList, IntentRecord, IntentRequest, IntentResponse, IntentSummary,
+    ParseRequest, ParseResponse, ParseStatus, PlanView, TimelineEntry,
 };
 pub use quarantine::{QuarantineEntry, QuarantineList};
 
@@ -46,6 +46,8 @@ pub use quarantine::{QuarantineEntry, QuarantineList};
     ParseResponse,
     ParseStatus,
     IntentRecord,
+    IntentList,
+    IntentSummary,
     TimelineEntry,
     ApprovalDetail,
     ApprovalList,

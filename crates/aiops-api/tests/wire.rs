@@ -78,6 +78,8 @@ fn the_document_is_openapi_3_1_and_lists_every_type() {
         "ParseResponse",
         "ParseStatus",
         "IntentRecord",
+        "IntentList",
+        "IntentSummary",
         "TimelineEntry",
         "ApprovalDetail",
         "ApprovalList",
@@ -226,7 +228,35 @@ fn intent_records() {
     let approval = r.approval.unwrap();
     assert_eq!(approval.state, ApprovalState::Succeeded);
     assert_eq!(approval.decisions[0].channel, Channel::Cli);
+    assert_eq!(r.plan_hash.as_deref(), Some(approval.plan_hash.as_str()));
     assert_eq!(r.plan.unwrap().hash, approval.plan_hash);
+    // Pruned by payload retention: the payload is null, what it was and when it went stay.
+    let r: IntentRecord = round_trip("IntentRecord", sample!("intent_record_pruned"));
+    assert!(r.nl.is_none() && r.intent.is_none() && r.plan.is_none() && r.execution.is_none());
+    assert_eq!(r.action, Some(aiops_core::ActionId::DnsCreateARecord));
+    assert!(r.plan_hash.is_some() && r.pruned_at.is_some());
+    // Members a daemon before retention did not send decode as absent.
+    let mut v: Value = serde_json::from_str(sample!("intent_record_success")).unwrap();
+    for member in ["action", "plan_hash"] {
+        v.as_object_mut().unwrap().remove(member);
+    }
+    let old: IntentRecord = round_trip("IntentRecord", &v.to_string());
+    assert_eq!((old.action, old.pruned_at), (None, None));
+}
+
+#[test]
+fn intent_lists() {
+    let list: IntentList = round_trip("IntentList", sample!("intents_list"));
+    assert_eq!(list.intents.len(), 2);
+    assert!(list.intents[0].id > list.intents[1].id, "newest first");
+    assert!(list.next_cursor.is_some());
+    // Members the daemon always sends, even as null, are required.
+    let mut v: Value = serde_json::from_str(sample!("intents_list")).unwrap();
+    v.as_object_mut().unwrap().remove("next_cursor");
+    assert!(!violations("IntentList", &v).is_empty());
+    let mut v: Value = serde_json::from_str(sample!("intents_list")).unwrap();
+    v["intents"][0].as_object_mut().unwrap().remove("pruned_at");
+    assert!(!violations("IntentList", &v).is_empty());
 }
 
 #[test]
@@ -234,6 +264,12 @@ fn approval_views() {
     let list: ApprovalList = round_trip("ApprovalList", sample!("approvals_list"));
     assert_eq!(list.approvals.len(), 1);
     assert_eq!(list.approvals[0].plan, None, "lists carry no plan");
+    assert_eq!(list.next_cursor, None, "one page");
+    // A daemon that answered every approval at once sent no cursor: still a list.
+    let mut v: Value = serde_json::from_str(sample!("approvals_list")).unwrap();
+    v.as_object_mut().unwrap().remove("next_cursor");
+    let old: ApprovalList = serde_json::from_value(v).unwrap();
+    assert_eq!(old.next_cursor, None);
     let show: ApprovalDetail = round_trip("ApprovalDetail", sample!("approval_show"));
     assert!(show.diff().is_some_and(|d| d.contains("c.local")));
     assert_eq!(show.tally(), "0/1");

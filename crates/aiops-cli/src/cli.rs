@@ -12,6 +12,9 @@ use crate::client::{TlsFiles, Token};
 /// Where `aiops` looks for the daemon when neither `--url` nor `AIOPS_URL` says.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:30080";
 
+/// The largest page the daemon answers (`limit` of its lists).
+pub const MAX_PAGE: u32 = 500;
+
 /// Operator CLI for aiopsd.
 #[derive(Debug, Parser)]
 #[command(name = "aiops", version, about, long_about = None)]
@@ -86,11 +89,22 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ApprovalsCommand {
-    /// List approvals in one state (pending by default).
+    /// List approvals in one state (pending by default), oldest first: every page, or one
+    /// page with --limit.
     List {
         /// Which approvals to list.
         #[arg(long, value_parser = StateFilter::parser(), default_value_t = ApprovalState::Pending.into())]
         state: StateFilter,
+        /// One page of at most N (1 to 500) instead of all of them; the next page's
+        /// --cursor is printed after the table (`next_cursor` with --json).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
+        limit: Option<u32>,
+        /// Start after the page that answered this cursor.
+        #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+        cursor: Option<String>,
+        /// Approvals per request while following every page (tests use small pages).
+        #[arg(long, hide = true, default_value_t = MAX_PAGE, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
+        page_size: u32,
     },
     /// Show one approval: its fields, the decisions so far and the plan diff.
     Show {
@@ -191,16 +205,24 @@ mod tests {
         let err = Cli::try_parse_from(["aiops", "approvals", "reject", "01J"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         let cli = Cli::try_parse_from(["aiops", "approvals", "list"]).unwrap();
-        let Command::Approvals(ApprovalsCommand::List { state }) = cli.command else {
+        let Command::Approvals(ApprovalsCommand::List {
+            state,
+            limit,
+            cursor,
+            page_size,
+        }) = cli.command
+        else {
             panic!("{cli:?}")
         };
         assert_eq!(state, ApprovalState::Pending.into());
+        // Every page by default, in the largest pages the daemon answers.
+        assert_eq!((limit, cursor, page_size), (None, None, MAX_PAGE));
         assert_eq!(StateFilter::ALL.state(), None);
         // Every state the daemon knows can be listed, and each filter names one.
         let list_state = |name: &str| {
             let cli = Cli::try_parse_from(["aiops", "approvals", "list", "--state", name]);
             match cli.map(|c| c.command) {
-                Ok(Command::Approvals(ApprovalsCommand::List { state })) => state,
+                Ok(Command::Approvals(ApprovalsCommand::List { state, .. })) => state,
                 other => panic!("{name}: {other:?}"),
             }
         };
@@ -208,6 +230,19 @@ mod tests {
             assert_eq!(list_state(state.as_str()).state(), Some(*state));
         }
         assert_eq!(list_state("all"), StateFilter::ALL);
+        // A page is 1 to 500 approvals; clap refuses anything else before any request.
+        for bad in ["0", "501", "-1", "ten"] {
+            let err = Cli::try_parse_from(["aiops", "approvals", "list", "--limit", bad]);
+            assert_eq!(err.unwrap_err().exit_code(), 2, "--limit {bad}");
+        }
+        let cli = Cli::try_parse_from(["aiops", "approvals", "list", "--limit", "20"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Approvals(ApprovalsCommand::List {
+                limit: Some(20),
+                ..
+            })
+        ));
     }
 
     #[test]

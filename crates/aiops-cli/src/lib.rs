@@ -1,7 +1,7 @@
 //! `aiops`, the operator CLI for the aiopsd REST API.
 //!
 //! ```text
-//! aiops [--url URL] [--token TOKEN] [--ca PEM] [--cert PEM --key PEM] [--json] approvals list [--state STATE]
+//! aiops [--url URL] [--token TOKEN] [--ca PEM] [--cert PEM --key PEM] [--json] approvals list [--state STATE] [--limit N [--cursor C]]
 //! aiops approvals show ID
 //! aiops approvals approve ID [--reason TEXT]
 //! aiops approvals reject ID --reason TEXT
@@ -76,15 +76,44 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
     };
     let now = OffsetDateTime::now_utc();
     match cmd {
-        ApprovalsCommand::List { state } => {
-            let mut url = api.endpoint(&["api", "v1", "approvals"]);
-            if let Some(s) = state.state() {
-                url.query_pairs_mut().append_pair("state", s.as_str());
+        ApprovalsCommand::List {
+            state,
+            limit,
+            cursor,
+            page_size,
+        } => {
+            let page = |size: u32, cursor: Option<&str>| {
+                let mut url = api.endpoint(&["api", "v1", "approvals"]);
+                {
+                    let mut query = url.query_pairs_mut();
+                    if let Some(s) = state.state() {
+                        query.append_pair("state", s.as_str());
+                    }
+                    query.append_pair("limit", &size.to_string());
+                    if let Some(c) = cursor {
+                        query.append_pair("cursor", c);
+                    }
+                }
+                url
+            };
+            if let Some(limit) = limit {
+                let reply = api.get(page(*limit, cursor.as_deref())).await?;
+                return output(cli, &reply, "the approval list", |list: ApprovalList| {
+                    render::approvals_page(&list, *state, *limit, now)
+                });
             }
-            let reply = api.get(url).await?;
-            output(cli, &reply, "the approval list", |list: ApprovalList| {
-                render::approvals_table(&list.approvals, *state, now)
-            })
+            let (list, only_page) =
+                all_approvals(&api, cursor.clone(), |c| page(*page_size, c)).await?;
+            if cli.json {
+                // One page is the server's JSON, untouched; more are one list of them all.
+                return Ok(match only_page {
+                    Some(body) => body,
+                    None => serde_json::to_string(&list).map_err(|e| {
+                        CliError::Other(format!("cannot encode the approval list: {e}"))
+                    })?,
+                });
+            }
+            Ok(render::approvals_table(&list.approvals, *state, now))
         }
         ApprovalsCommand::Show { id } => {
             let reply = api
@@ -99,6 +128,37 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
         }
         ApprovalsCommand::Reject { id, reason } => {
             decide(&api, cli, id, Verdict::Reject, Some(reason.clone())).await
+        }
+    }
+}
+
+/// Every approval from `cursor` on, following `next_cursor` page by page (`url` builds a
+/// page's URL from a cursor); and the body as the server sent it when there was one page.
+async fn all_approvals(
+    api: &Api,
+    mut cursor: Option<String>,
+    url: impl Fn(Option<&str>) -> reqwest::Url,
+) -> Result<(ApprovalList, Option<String>), CliError> {
+    let mut all = ApprovalList {
+        approvals: Vec::new(),
+        next_cursor: None,
+    };
+    let mut pages = 0;
+    loop {
+        let reply = api.get(url(cursor.as_deref())).await?;
+        let list: ApprovalList = reply.decode("the approval list")?;
+        pages += 1;
+        all.approvals.extend(list.approvals);
+        match list.next_cursor {
+            None if pages == 1 => return Ok((all, Some(reply.body))),
+            None => return Ok((all, None)),
+            // A server that answers the cursor it was given would send us round forever.
+            Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                return Err(CliError::Other(
+                    "the server answered the same page twice (next_cursor did not advance)".into(),
+                ));
+            }
+            Some(next) => cursor = Some(next),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Pure rendering: the API's typed answers in, text out. No I/O and no clock (the caller
 //! passes `now`), so every table and sentence here is unit-tested.
 
-use aiops_api::{ApprovalDetail, DecisionResponse};
+use aiops_api::{ApprovalDetail, ApprovalList, DecisionResponse};
 use aiops_core::{ApprovalState, Verdict};
 use comfy_table::{Table, presets::NOTHING};
 use serde_json::Value;
@@ -169,6 +169,22 @@ pub fn approvals_table(
         })
         .collect();
     table(&LIST_HEADERS, rows, 0)
+}
+
+/// One page of `--limit` approvals, and how to ask for the next when there is one.
+pub fn approvals_page(
+    list: &ApprovalList,
+    filter: StateFilter,
+    limit: u32,
+    now: OffsetDateTime,
+) -> String {
+    let table = approvals_table(&list.approvals, filter, now);
+    match &list.next_cursor {
+        Some(cursor) => format!(
+            "{table}\nmore: aiops approvals list --state {filter} --limit {limit} --cursor {cursor}"
+        ),
+        None => table,
+    }
 }
 
 fn or_dash(s: &str) -> &str {

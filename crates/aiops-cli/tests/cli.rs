@@ -416,6 +416,109 @@ async fn approvals_through_the_real_binary() {
     d.stop().await;
 }
 
+/// `approvals list` follows `next_cursor` through every page (one table, or one JSON list),
+/// or answers one page with `--limit`, naming the cursor of the next; a cursor the daemon did
+/// not issue is its 400, said in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_list_follows_cursors_or_answers_one_page() {
+    let (_data, d) = start_daemon().await;
+    let url = d.url.clone();
+    let mut ids = Vec::new();
+    for n in 1..=7 {
+        ids.push(pending_approval(&d, n).await);
+    }
+    let mut cli = Cli { runs: Vec::new() };
+    let listed = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("more:"))
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+            .collect()
+    };
+
+    // Every page, two approvals a request: one table, oldest first.
+    let r = cli
+        .at(&url, &["approvals", "list", "--page-size", "2"])
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    assert_eq!(listed(&r.stdout), ids, "{r}");
+    let r = cli
+        .at(&url, &["--json", "approvals", "list", "--page-size", "2"])
+        .await;
+    assert_eq!(r.code, 0, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    let json_ids: Vec<&str> = v["approvals"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| a["id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(json_ids, ids, "{r}");
+    assert!(v["next_cursor"].is_null(), "{r}");
+    let pages = d
+        .state
+        .metrics
+        .render()
+        .lines()
+        .filter(|l| {
+            l.starts_with("aiops_http_requests_total{")
+                && l.contains("route=\"/api/v1/approvals\"")
+                && l.contains("status=\"200\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum::<u64>();
+    assert_eq!(pages, 8, "two walks of four pages");
+
+    // One page at a time, each naming the next.
+    let mut seen = Vec::new();
+    let mut args = vec![
+        "approvals".to_string(),
+        "list".into(),
+        "--limit".into(),
+        "3".into(),
+    ];
+    loop {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = cli.at(&url, &argv).await;
+        assert_eq!(r.code, 0, "{r}");
+        seen.extend(listed(&r.stdout));
+        let Some(more) = r
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("more: aiops "))
+        else {
+            break;
+        };
+        assert!(
+            more.starts_with("approvals list --state pending --limit 3 --cursor "),
+            "{r}"
+        );
+        args = more.split(' ').map(String::from).collect();
+    }
+    assert_eq!(seen, ids);
+    let r = cli
+        .at(&url, &["--json", "approvals", "list", "--limit", "3"])
+        .await;
+    let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(v["approvals"].as_array().map(Vec::len), Some(3), "{r}");
+    assert!(v["next_cursor"].is_string(), "{r}");
+
+    // A cursor the daemon did not issue: its error, in words.
+    let r = cli
+        .at(
+            &url,
+            &["approvals", "list", "--limit", "3", "--cursor", "bogus"],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    assert!(
+        r.stderr.contains("cursor") && r.stderr.contains("(bad_request, HTTP 400)"),
+        "{r}"
+    );
+    d.stop().await;
+}
+
 /// `aiops ingest` mirrors a tree into the daemon's runbook index: a JSON summary, an
 /// unchanged tree changes nothing, a deleted file leaves the index, a non-UTF-8 file is
 /// skipped with its reason, and an operator's token is refused.

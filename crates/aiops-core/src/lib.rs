@@ -65,5 +65,5 @@ pub use stage::{
 pub use types::{Intent, Plan, Target};
 pub use vocab::{
     ActionId, Actor, ApprovalState, AuthMethod, Caller, Channel, ErrorCode, ParserKind,
-    Reconciliation, RequestStatus, StageName, Verdict,
+    Reconciliation, RequestStatus, StageName, Verdict, VerifyMode,
 };

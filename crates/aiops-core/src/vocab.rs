@@ -89,6 +89,18 @@ impl Actor {
 }
 
 vocabulary! {
+    /// How much of the audit chain a verification recomputes.
+    pub enum VerifyMode {
+        /// Every row from the genesis: time grows with the whole chain.
+        Full,
+        /// The rows after the latest checkpoint, anchored on that checkpoint's row still
+        /// having the hash recorded for it: time grows with the events since. An edit to an
+        /// earlier row that leaves every later hash alone is found by a full verify only.
+        Incremental,
+    }
+}
+
+vocabulary! {
     /// Lifecycle of a request as stored. Terminal states never change again, except that a
     /// `pending_approval` request moves on when its approval is decided.
     pub enum RequestStatus {
@@ -229,6 +241,8 @@ vocabulary! {
         Execute,
         /// Start-up settling what a previous process left half-done.
         Recover,
+        /// Payload retention clearing the payloads of old, finished requests.
+        Retention,
     }
 }
 

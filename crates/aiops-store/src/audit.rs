@@ -1,6 +1,6 @@
 //! Audit events and the row hash that chains them.
 
-use aiops_core::Actor;
+use aiops_core::{Actor, VerifyMode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -61,11 +61,17 @@ pub struct AuditRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChainReport {
     pub ok: bool,
+    /// Rows in the chain up to the first bad one (all of them when `ok`).
     pub events: u64,
     pub head: String,
     /// The first row that does not verify, if any.
     pub first_bad_seq: Option<i64>,
     pub reason: Option<String>,
+    pub mode: VerifyMode,
+    /// The checkpoint row this verification started after (0: the genesis).
+    pub from_seq: i64,
+    /// Rows recomputed by this verification.
+    pub checked: u64,
 }
 
 /// The fields of one row that its hash covers. `data` and `actor` are the exact stored text

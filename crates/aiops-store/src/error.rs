@@ -15,6 +15,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A list cursor this store did not issue (for that list): the caller's mistake.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
 }
 
 impl StoreError {
@@ -26,6 +29,7 @@ impl StoreError {
             StoreError::NotFound(_) => "not_found",
             StoreError::Conflict(_) => "conflict",
             StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::InvalidCursor(_) => "bad_request",
         }
     }
 }

@@ -17,11 +17,13 @@ mod records;
 mod sqlite;
 mod traits;
 
+pub use aiops_core::VerifyMode;
 pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, HashedRow, event_hash};
 pub use error::StoreError;
 pub use records::{
-    ApprovalEnd, ApprovalRecord, Change, CommitStats, DecisionOutcome, DecisionRecord, NewApproval,
-    NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate, SlackResult,
+    ApprovalEnd, ApprovalQuery, ApprovalRecord, Change, CommitStats, Cursor, CursorList,
+    DecisionOutcome, DecisionRecord, NewApproval, NewDecision, NewRequest, Page, PruneReport,
+    QuarantineRecord, RequestQuery, RequestRecord, RequestSummary, RequestUpdate, SlackResult,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{ApprovalStore, RequestStore, SlackOutbox, Store};

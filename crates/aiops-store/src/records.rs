@@ -4,8 +4,8 @@ use aiops_core::{ApprovalState, Channel, RequestStatus, Verdict};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::AuditEvent;
 use crate::column::Text;
+use crate::{AuditEvent, StoreError};
 
 /// A new request, as accepted by the API.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +101,31 @@ pub struct RequestRecord {
     pub error: Option<Value>,
     #[sqlx(json(nullable))]
     pub context: Option<Value>,
+    /// When payload retention cleared `nl` (to ''), `intent`, `decision`, `plan`,
+    /// `execution`, `context` and the error's message; `None` while the payload is whole.
+    pub pruned_at: Option<String>,
+    /// The action and plan hash, kept by pruning when it cleared `intent` and `plan`
+    /// (`None` before): read them with [`RequestRecord::action`], [`RequestRecord::plan_hash`].
+    pub kept_action: Option<String>,
+    pub kept_plan_hash: Option<String>,
+}
+
+impl RequestRecord {
+    /// The catalog action, once parsed, whether or not the payload was pruned.
+    pub fn action(&self) -> Option<&str> {
+        self.intent
+            .as_ref()
+            .and_then(|i| i["action"].as_str())
+            .or(self.kept_action.as_deref())
+    }
+
+    /// The plan's hash, once planned, whether or not the payload was pruned.
+    pub fn plan_hash(&self) -> Option<&str> {
+        self.plan
+            .as_ref()
+            .and_then(|p| p["hash"].as_str())
+            .or(self.kept_plan_hash.as_deref())
+    }
 }
 
 /// A new approval waiting for a human.
@@ -189,4 +214,141 @@ pub enum SlackResult {
         now_ms: i64,
         error: String,
     },
+}
+
+/// Where a page of a list ended: the key (id) of its last item, for the next page to start
+/// after. Clients see it only as an opaque token ([`Cursor::encode`]: base64url of the
+/// list's name and the key) and hand it back unchanged; [`Cursor::decode`] refuses anything
+/// else, including a cursor of the other list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    list: CursorList,
+    last_id: String,
+}
+
+/// The lists a [`Cursor`] can page through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorList {
+    /// Approvals, oldest first.
+    Approvals,
+    /// Requests, newest first.
+    Requests,
+}
+
+impl CursorList {
+    /// The prefix inside the token; the `1` is the format's version.
+    fn tag(self) -> &'static str {
+        match self {
+            CursorList::Approvals => "a1:",
+            CursorList::Requests => "r1:",
+        }
+    }
+}
+
+impl Cursor {
+    /// The cursor after the item with id `last_id` of `list`.
+    pub fn after(list: CursorList, last_id: impl Into<String>) -> Self {
+        Cursor {
+            list,
+            last_id: last_id.into(),
+        }
+    }
+
+    pub fn list(&self) -> CursorList {
+        self.list
+    }
+
+    /// The id of the last item of the page this cursor ends.
+    pub fn last_id(&self) -> &str {
+        &self.last_id
+    }
+
+    /// The token clients hand back.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let text = format!("{}{}", self.list.tag(), self.last_id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// Reads a token of `list` back; [`StoreError::InvalidCursor`] for anything this store
+    /// did not issue for that list.
+    pub fn decode(token: &str, list: CursorList) -> Result<Self, StoreError> {
+        use base64::Engine as _;
+        let invalid = || {
+            StoreError::InvalidCursor(
+                "not a cursor of this list; pass the previous page's next_cursor unchanged".into(),
+            )
+        };
+        // Ids are short; a long token is not one of ours (and is not worth decoding).
+        if token.is_empty() || token.len() > 256 {
+            return Err(invalid());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let last_id = text.strip_prefix(list.tag()).ok_or_else(invalid)?;
+        if last_id.is_empty() || last_id.chars().any(char::is_control) {
+            return Err(invalid());
+        }
+        Ok(Cursor::after(list, last_id))
+    }
+}
+
+/// One page of a list and the cursor of the next (`None`: this is the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+/// Which approvals [`crate::ApprovalStore::list_approvals`] answers: oldest first (by id,
+/// a ULID), in `state` when given, at most `limit` (at least 1), after `after`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalQuery {
+    pub state: Option<ApprovalState>,
+    pub limit: u32,
+    /// A cursor of [`CursorList::Approvals`].
+    pub after: Option<Cursor>,
+}
+
+/// Which requests [`crate::RequestStore::list_requests`] answers: newest first (by id, a
+/// ULID), filtered by `status` and `caller` when given, at most `limit` (at least 1), older
+/// than `cursor`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestQuery {
+    pub status: Option<RequestStatus>,
+    pub caller: Option<String>,
+    pub limit: u32,
+    /// A cursor of [`CursorList::Requests`].
+    pub cursor: Option<Cursor>,
+}
+
+/// A request as a list shows it: what it is and how it stands, never its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct RequestSummary {
+    pub id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[sqlx(try_from = "Text")]
+    pub status: RequestStatus,
+    pub caller: String,
+    pub dry_run: bool,
+    /// The catalog action, once parsed (kept when the payload is pruned).
+    pub action: Option<String>,
+    /// When payload retention cleared the request's payload.
+    pub pruned_at: Option<String>,
+}
+
+/// What one pass of [`crate::RequestStore::prune_payloads`] cleared, as its audit event
+/// (stage `retention`, outcome `pruned`) records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PruneReport {
+    /// RFC 3339: requests that last changed before this were eligible.
+    pub cutoff: String,
+    /// Requests cleared by this pass.
+    pub count: u64,
+    /// The smallest and largest id cleared (`None` when nothing was).
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
 }

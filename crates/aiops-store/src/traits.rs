@@ -4,9 +4,9 @@
 use aiops_core::ApprovalState;
 
 use crate::{
-    ApprovalRecord, AuditEvent, AuditRecord, ChainReport, Change, CommitStats, DecisionOutcome,
-    NewApproval, NewDecision, NewRequest, QuarantineRecord, RequestRecord, RequestUpdate,
-    SlackResult, StoreError,
+    ApprovalQuery, ApprovalRecord, AuditEvent, AuditRecord, ChainReport, Change, CommitStats,
+    DecisionOutcome, NewApproval, NewDecision, NewRequest, Page, PruneReport, QuarantineRecord,
+    RequestQuery, RequestRecord, RequestSummary, RequestUpdate, SlackResult, StoreError,
 };
 
 /// Requests and the audit chain.
@@ -35,8 +35,12 @@ pub trait RequestStore: Send + Sync {
     async fn events_for(&self, request_id: &str) -> Result<Vec<AuditRecord>, StoreError>;
     /// Appends an event that belongs to no state change (start-up, recovery notes).
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError>;
-    /// Recomputes the whole chain.
+    /// Recomputes the whole chain from the genesis; records a checkpoint when it verifies.
     async fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+    /// Recomputes the rows after the latest checkpoint (all of them when there is none),
+    /// anchored on the checkpoint's row still having its recorded hash; records a checkpoint
+    /// when it verifies. Time grows with the events since the last checkpoint.
+    async fn verify_incremental(&self) -> Result<ChainReport, StoreError>;
     /// Settles what a dead process left before any execution started: requests still
     /// `received` fail as `interrupted` ("nothing was changed"), and approvals caught
     /// `executing` whose request never started executing fail (never re-run). Returns the
@@ -54,6 +58,16 @@ pub trait RequestStore: Send + Sync {
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<QuarantineRecord>, StoreError>;
+    /// One page of requests, newest first, without their payloads (keyset pagination on the
+    /// id: rows inserted while a client pages never shift or repeat the rows it has yet to
+    /// see).
+    async fn list_requests(&self, query: &RequestQuery)
+    -> Result<Page<RequestSummary>, StoreError>;
+    /// Clears the payload of at most `limit` final requests (never `received`, `executing`
+    /// or `pending_approval`) that last changed before `before_ms` and still have one,
+    /// oldest first, and appends one `retention`/`pruned` event by the system, in one
+    /// transaction. Audit rows are never touched. A pass that finds nothing records nothing.
+    async fn prune_payloads(&self, before_ms: i64, limit: u32) -> Result<PruneReport, StoreError>;
 }
 
 /// Approvals and their compare-and-set state machine (`aiops_core::approval`).
@@ -67,11 +81,12 @@ pub trait ApprovalStore: Send + Sync {
         event: AuditEvent,
     ) -> Result<(), StoreError>;
     async fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
-    /// All approvals, or those in `state`, oldest first.
+    /// One page of approvals (all, or those in a state), oldest first (keyset pagination
+    /// on the id, as [`RequestStore::list_requests`]).
     async fn list_approvals(
         &self,
-        state: Option<ApprovalState>,
-    ) -> Result<Vec<ApprovalRecord>, StoreError>;
+        query: &ApprovalQuery,
+    ) -> Result<Page<ApprovalRecord>, StoreError>;
     /// Records a decision atomically, as `aiops_core::approval::decide` says: refuses closed
     /// or expired approvals and the requester, is idempotent per approver, and moves
     /// `pending` to `approved` once enough distinct approvers agreed, or to `rejected` on the

@@ -15,7 +15,7 @@ use aiops_store::{
     ApprovalStore, AuditEvent, RequestStore, RequestUpdate, SlackOutbox, SlackResult, SqliteStore,
     StoreError, now_ms,
 };
-use common::{decide, decision, pending, request, store};
+use common::{all_approvals, decide, decision, pending, request, store};
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -132,7 +132,7 @@ async fn concurrent_mixed_writes_never_fail_and_keep_one_chain() {
         .unwrap();
     }
     let mut states = BTreeMap::<&str, usize>::new();
-    for a in s.list_approvals(None).await.unwrap() {
+    for a in all_approvals(&s, None).await {
         *states.entry(a.state.as_str()).or_default() += 1;
     }
     assert_eq!(
@@ -181,10 +181,7 @@ async fn two_stores_on_one_file_claim_each_approval_exactly_once() {
     );
     for s in [&first, &second] {
         assert_eq!(
-            s.list_approvals(Some(ApprovalState::Executing))
-                .await
-                .unwrap()
-                .len(),
+            all_approvals(s, Some(ApprovalState::Executing)).await.len(),
             APPROVALS
         );
         let report = s.verify_chain().await.unwrap();

@@ -29,6 +29,8 @@ pub struct Config {
     pub catalog: CatalogConfig,
     pub api: ApiConfig,
     pub approvals: ApprovalsConfig,
+    /// Periodic verification of the audit chain (`crate::audit::AuditConfig`).
+    pub audit: crate::audit::AuditConfig,
     pub auth: AuthConfig,
     pub slack: SlackConfig,
     /// The Kubernetes/K3s executor (`aiops_exec::KubeConfig`).
@@ -51,11 +53,36 @@ pub struct LogConfig {
     pub level: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite:PATH`; default `<data_dir>/aiops.db`.
     pub url: Option<String>,
+    /// Days after a request's last change (its outcome) before its payload is cleared: the
+    /// sentence, intent, policy decision, plan and diff, executor output, retrieved context
+    /// and error message (`crate::retention`). Lists, the audit chain and the record's id,
+    /// status, caller, times, action, plan hash and error code stay. Only final requests are
+    /// pruned. 0 keeps payloads forever. Default 30: payloads are most of the database's
+    /// growth and may quote hosts, addresses and people; a month covers reviewing an
+    /// outcome and a post-incident look, and the audit chain keeps what was done for good.
+    pub payload_retention_days: u32,
+    /// Seconds between pruning passes (default hourly: a pass clears what aged past the
+    /// retention since the last one).
+    pub retention_interval_secs: u64,
+    /// Requests cleared per transaction: a large backlog holds the writer for one bounded
+    /// batch at a time (default 500).
+    pub retention_batch: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            payload_retention_days: 30,
+            retention_interval_secs: 3600,
+            retention_batch: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -228,6 +255,7 @@ impl Default for Config {
             catalog: CatalogConfig::default(),
             api: ApiConfig::default(),
             approvals: ApprovalsConfig::default(),
+            audit: Default::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),
@@ -461,6 +489,15 @@ impl Config {
                 "store.url `{url}`: only sqlite: URLs are supported"
             ));
         }
+        if self.store.payload_retention_days > 0
+            && (self.store.retention_interval_secs == 0
+                || !(1..=10_000).contains(&self.store.retention_batch))
+        {
+            return bad(
+                "store.retention_interval_secs must be greater than zero and store.retention_batch between 1 and 10000 while store.payload_retention_days is set"
+                    .into(),
+            );
+        }
         Ok(())
     }
 
@@ -548,6 +585,35 @@ mod tests {
         }
         c.listen = "[::1]:30080".parse().unwrap();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn payload_retention_defaults_to_30_days_and_0_turns_it_off() {
+        let c = Config::default();
+        assert_eq!(
+            (c.store.payload_retention_days, c.store.retention_batch),
+            (30, 500)
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "off.toml",
+                "[store]\npayload_retention_days = 0\nretention_batch = 0\n",
+            )?;
+            let c = Config::load(Some(Path::new("off.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.payload_retention_days, 0);
+            jail.create_file(
+                "bad.toml",
+                "[store]\npayload_retention_days = 7\nretention_batch = 0\n",
+            )?;
+            let e = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("retention_batch"), "{e}");
+            jail.set_env("AIOPS_STORE__PAYLOAD_RETENTION_DAYS", "90");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.store.payload_retention_days, 90);
+            Ok(())
+        });
     }
 
     #[test]

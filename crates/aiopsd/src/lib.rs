@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod credentials;
@@ -22,6 +23,7 @@ pub mod pipeline;
 pub mod readiness;
 pub mod records;
 pub mod recovery;
+pub mod retention;
 pub mod retrieval;
 pub mod run;
 pub mod serve;
@@ -251,8 +253,9 @@ pub async fn serve(
     serve_state(listener, state, shutdown).await
 }
 
-/// Like [`serve`], with an app that is already built. Also runs the approval worker and,
-/// with `[tls]`, the certificate reloader; both stop with the server.
+/// Like [`serve`], with an app that is already built. Also runs the approval worker, the
+/// payload retention pass and, with `[tls]`, the certificate reloader; they stop with the
+/// server.
 pub async fn serve_state(
     listener: TcpListener,
     state: AppState,
@@ -278,6 +281,8 @@ pub async fn serve_state(
     recovery::recover(&state).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(approvals::worker(state.clone(), stop_rx.clone()));
+    tokio::spawn(audit::verifier(state.clone(), stop_rx.clone()));
+    tokio::spawn(retention::pruner(state.clone(), stop_rx.clone()));
     let reloader = tls.clone().map(|t| tokio::spawn(t.watch(stop_rx.clone())));
     tokio::spawn(async move {
         shutdown.await;

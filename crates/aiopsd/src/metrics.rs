@@ -46,6 +46,11 @@ pub struct ReconciliationLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerificationLabels {
+    pub outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -58,6 +63,8 @@ pub struct Metrics {
     /// alert: someone must look at the world).
     pub reconciliations: Family<ReconciliationLabels, Counter>,
     pub auth_failures: Family<ReasonLabels, Counter>,
+    /// Background verifications of the audit chain by outcome (`broken` is the alert).
+    pub verifications: Family<VerificationLabels, Counter>,
     /// `aiops_tls_cert_not_after_seconds`, exported once TLS is serving.
     pub tls_cert_not_after: TlsCertGauge,
 }
@@ -88,6 +95,7 @@ impl Default for Metrics {
         let quarantined = Family::<ReasonLabels, Counter>::default();
         let reconciliations = Family::<ReconciliationLabels, Counter>::default();
         let auth_failures = Family::<ReasonLabels, Counter>::default();
+        let verifications = Family::<VerificationLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -128,6 +136,11 @@ impl Default for Metrics {
             "Refused authentications by reason (missing, malformed, unknown, expired)",
             auth_failures.clone(),
         );
+        registry.register(
+            "audit_verifications",
+            "Background verifications of the audit chain by outcome",
+            verifications.clone(),
+        );
         let tls_cert_not_after = TlsCertGauge::default();
         registry.register_collector(Box::new(TlsCertCollector(tls_cert_not_after.clone())));
         Metrics {
@@ -140,6 +153,7 @@ impl Default for Metrics {
             quarantined,
             reconciliations,
             auth_failures,
+            verifications,
             tls_cert_not_after,
         }
     }
@@ -249,6 +263,15 @@ impl Metrics {
         self.quarantined
             .get_or_create(&ReasonLabels {
                 reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// A background verification of the audit chain ended: it verified, or it did not.
+    pub fn count_verification(&self, ok: bool) {
+        self.verifications
+            .get_or_create(&VerificationLabels {
+                outcome: if ok { "verified" } else { "broken" },
             })
             .inc();
     }

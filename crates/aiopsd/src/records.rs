@@ -31,10 +31,14 @@ pub async fn intent_record(app: &App, id: &str) -> Result<Option<IntentRecord>, 
             data: e.data,
         })
         .collect();
+    // Kept by payload retention, so they answer after pruning too.
+    let action = rec.action().and_then(|a| a.parse().ok());
+    let plan_hash = rec.plan_hash().map(str::to_string);
     Ok(Some(IntentRecord {
         id: rec.id,
         status: rec.status,
-        nl: rec.nl,
+        // Pruning leaves '' in the column; the answer says `null`.
+        nl: rec.pruned_at.is_none().then_some(rec.nl),
         dry_run: rec.dry_run,
         caller: rec.caller,
         created_at: rec.created_at,
@@ -50,6 +54,9 @@ pub async fn intent_record(app: &App, id: &str) -> Result<Option<IntentRecord>, 
             _ => Vec::new(),
         },
         timeline,
+        action,
+        plan_hash,
+        pruned_at: rec.pruned_at,
     }))
 }
 

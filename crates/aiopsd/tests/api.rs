@@ -226,9 +226,26 @@ async fn audit_verify_reports_tampering() {
     for nl in ["make me a sandwich", "list pods in shop"] {
         post_json(&s, "/api/v1/intent", &format!(r#"{{"nl": "{nl}"}}"#)).await;
     }
+    // The first verify has no checkpoint to start from: it recomputes every row and leaves
+    // a checkpoint at the head.
     let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
-    assert_eq!(v["ok"], true);
-    // Tamper with a row through a second connection to the same file.
+    assert_eq!(
+        (v["ok"].as_bool(), v["mode"].as_str()),
+        (Some(true), Some("full")),
+        "{v}"
+    );
+    let checkpoint = v["events"].as_i64().unwrap();
+    assert_eq!(v["checked"].as_i64(), Some(checkpoint));
+
+    post_json(&s, "/api/v1/intent", r#"{"nl": "make me a sandwich"}"#).await;
+    let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
+    assert_eq!(v["mode"], "incremental", "{v}");
+    assert_eq!(v["from_seq"].as_i64(), Some(checkpoint));
+    let since = v["events"].as_i64().unwrap() - checkpoint;
+    assert!(since > 0 && v["checked"].as_i64() == Some(since), "{v}");
+
+    // Tamper with rows through a second connection to the same file: one before the first
+    // checkpoint (a full verify finds it) and one after the last (the default finds it).
     let tamper = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
         .await
         .unwrap();
@@ -237,9 +254,32 @@ async fn audit_verify_reports_tampering() {
         "UPDATE audit_events SET outcome = 'allow' WHERE seq = 3",
     )
     .await;
+    let (_, v) = call(&s, get("/api/v1/audit/verify?mode=full")).await;
+    assert_eq!(
+        (v["ok"].as_bool(), v["first_bad_seq"].as_i64()),
+        (Some(false), Some(3)),
+        "{v}"
+    );
+    post_json(&s, "/api/v1/intent", r#"{"nl": "make me a sandwich"}"#).await;
+    let last: i64 = sqlx::query_scalar("SELECT max(seq) FROM audit_events")
+        .fetch_one(tamper.pool())
+        .await
+        .unwrap();
+    sqlx_exec(
+        &tamper,
+        &format!("UPDATE audit_events SET stage = 'plan' WHERE seq = {last}"),
+    )
+    .await;
     let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
-    assert_eq!(v["ok"], false, "{v}");
-    assert_eq!(v["first_bad_seq"], 3);
+    assert_eq!(
+        (v["ok"].as_bool(), v["first_bad_seq"].as_i64()),
+        (Some(false), Some(last)),
+        "{v}"
+    );
+
+    let (status, v) = call(&s, get("/api/v1/audit/verify?mode=everything")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_request", "{v}");
 }
 
 async fn sqlx_exec(store: &aiops_store::SqliteStore, sql: &str) {

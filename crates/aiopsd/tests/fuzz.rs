@@ -62,6 +62,7 @@ enum Route {
     Intent,
     Parse,
     IntentGet,
+    Intents,
     AuditVerify,
     Catalog,
     OpenApi,
@@ -75,13 +76,14 @@ enum Route {
     Elsewhere,
 }
 
-const ROUTES: [Route; 17] = [
+const ROUTES: [Route; 18] = [
     Route::Healthz,
     Route::Readyz,
     Route::Metrics,
     Route::Intent,
     Route::Parse,
     Route::IntentGet,
+    Route::Intents,
     Route::AuditVerify,
     Route::Catalog,
     Route::OpenApi,
@@ -278,6 +280,8 @@ fn query(route: Route) -> BoxedStrategy<String> {
     let key = match route {
         Route::Approvals => "state",
         Route::Quarantine => "limit",
+        // Opaque tokens: the values below and arbitrary segments must all be 4xx, not 5xx.
+        Route::Intents => "cursor",
         _ => "x",
     };
     let value: BoxedStrategy<String> = prop_oneof![
@@ -303,6 +307,10 @@ fn query(route: Route) -> BoxedStrategy<String> {
             "%00",
             "a%20b",
             "9223372036854775808",
+            // List cursors: of requests ("r1:01"), of approvals ("a1:x"), a bare tag.
+            "cjE6MDE",
+            "YTE6eA",
+            "cjE6",
         ])
         .prop_map(str::to_string),
         segment(),
@@ -332,6 +340,7 @@ fn path_for(route: Route) -> BoxedStrategy<String> {
         Route::OpenApi => fixed("/api/v1/openapi.json"),
         Route::Quarantine => fixed("/api/v1/quarantine"),
         Route::Approvals => fixed("/api/v1/approvals"),
+        Route::Intents => fixed("/api/v1/intents"),
         Route::Slack => fixed("/api/v1/slack/interactions"),
         Route::Documents => fixed("/api/v1/documents"),
         Route::IntentGet => prop_oneof![

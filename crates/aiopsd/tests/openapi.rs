@@ -23,6 +23,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("post", "/api/v1/intent"),
     ("post", "/api/v1/parse"),
+    ("get", "/api/v1/intents"),
     ("get", "/api/v1/intents/{id}"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/catalog"),

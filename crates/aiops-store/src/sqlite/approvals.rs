@@ -10,8 +10,8 @@ use super::SqliteStore;
 use super::requests::{append, apply_update};
 use super::rows::{load_approval, load_approvals, request_of, rfc3339_ms};
 use crate::{
-    ApprovalRecord, ApprovalStore, AuditEvent, Change, DecisionOutcome, NewApproval, NewDecision,
-    RequestStore, RequestUpdate, StoreError, now_rfc3339,
+    ApprovalQuery, ApprovalRecord, ApprovalStore, AuditEvent, Change, DecisionOutcome, NewApproval,
+    NewDecision, Page, RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
 
 /// The audit event of an approval's step (stage `approve`).
@@ -257,17 +257,9 @@ impl ApprovalStore for SqliteStore {
 
     async fn list_approvals(
         &self,
-        state: Option<ApprovalState>,
-    ) -> Result<Vec<ApprovalRecord>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        // `NULL` matches every state.
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM approvals WHERE $1 IS NULL OR state = $1 ORDER BY created_at, id",
-        )
-        .bind(state.map(ApprovalState::as_str))
-        .fetch_all(&mut *conn)
-        .await?;
-        load_approvals(&mut conn, ids).await
+        query: &ApprovalQuery,
+    ) -> Result<Page<ApprovalRecord>, StoreError> {
+        self.approvals_page(query).await
     }
 
     async fn decide_approval(&self, d: &NewDecision) -> Result<DecisionOutcome, StoreError> {

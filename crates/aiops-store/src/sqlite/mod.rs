@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file (WAL, synchronous=FULL so an acknowledged request
 //! survives power loss too), split by table group: requests and the audit chain
-//! (`requests`), approvals (`approvals`), the Slack outbox (`outbox`), row mapping (`rows`).
+//! (`requests`), approvals (`approvals`), the Slack outbox (`outbox`), row mapping (`rows`),
+//! keyset-paged lists (`lists`), payload retention (`retention`).
 //!
 //! **One write path.** Every write transaction goes through [`SqliteStore::begin_write`]: it
 //! holds the process's writer lock and starts with `BEGIN IMMEDIATE`. SQLite has one writer
@@ -17,9 +18,12 @@
 
 mod approvals;
 mod group;
+mod lists;
 mod outbox;
 mod requests;
+mod retention;
 mod rows;
+mod verify;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;

@@ -15,6 +15,7 @@ use crate::{
     AuditEvent, AuditRecord, ChainReport, Change, NewRequest, QuarantineRecord, RequestRecord,
     RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
+use aiops_core::VerifyMode;
 
 /// Appends `event` to the chain. Call only inside a write transaction: it reads the head and
 /// writes the next row.
@@ -187,78 +188,6 @@ async fn update_request_in(
     Ok(())
 }
 
-/// Recomputes the chain from `rows` (in `seq` order) and the head row.
-fn verify(rows: Vec<AuditRow>, head: Option<(i64, String)>) -> ChainReport {
-    let bad = |seq: i64, events: u64, head: &str, reason: String| ChainReport {
-        ok: false,
-        events,
-        head: head.to_string(),
-        first_bad_seq: Some(seq),
-        reason: Some(reason),
-    };
-    let mut prev = GENESIS_HASH.to_string();
-    let mut expected_seq = 1i64;
-    let mut count = 0u64;
-    for row in rows {
-        if row.seq != expected_seq {
-            return bad(
-                expected_seq,
-                count,
-                &prev,
-                format!("row {expected_seq} is missing (next row is {})", row.seq),
-            );
-        }
-        if row.prev_hash != prev {
-            return bad(
-                row.seq,
-                count,
-                &prev,
-                "prev_hash does not match the previous row".into(),
-            );
-        }
-        let recomputed = event_hash(HashedRow {
-            prev_hash: &row.prev_hash,
-            seq: row.seq,
-            at: &row.at,
-            request_id: row.request_id.as_deref(),
-            stage: &row.stage,
-            outcome: &row.outcome,
-            data: &row.data,
-            actor: &row.actor,
-        });
-        if recomputed != row.hash {
-            return bad(
-                row.seq,
-                count,
-                &prev,
-                "row content does not match its hash".into(),
-            );
-        }
-        prev = row.hash;
-        expected_seq += 1;
-        count += 1;
-    }
-    let (head_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH.to_string()));
-    if head_seq != expected_seq - 1 || head_hash != prev {
-        return bad(
-            expected_seq,
-            count,
-            &prev,
-            format!(
-                "chain ends at row {} but the head says row {head_seq}",
-                expected_seq - 1
-            ),
-        );
-    }
-    ChainReport {
-        ok: true,
-        events: count,
-        head: prev,
-        first_bad_seq: None,
-        reason: None,
-    }
-}
-
 impl SqliteStore {
     /// Fails every request in `status` as `interrupted` with `message`; returns their ids.
     async fn fail_all_in(
@@ -404,23 +333,31 @@ impl RequestStore for SqliteStore {
         rows.iter().map(quarantine_from_row).collect()
     }
 
+    async fn list_requests(
+        &self,
+        query: &crate::RequestQuery,
+    ) -> Result<crate::Page<crate::RequestSummary>, StoreError> {
+        self.requests_page(query).await
+    }
+
+    async fn prune_payloads(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<crate::PruneReport, StoreError> {
+        self.prune(before_ms, limit).await
+    }
+
     async fn append_event(&self, event: AuditEvent) -> Result<(), StoreError> {
         self.commit(vec![Change::Append(event)]).await
     }
 
     async fn verify_chain(&self) -> Result<ChainReport, StoreError> {
-        // One read transaction: the rows and the head are one snapshot (WAL), without
-        // holding up writers.
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<AuditRow> = sqlx::query_as("SELECT * FROM audit_events ORDER BY seq")
-            .fetch_all(&mut *tx)
-            .await?;
-        let head: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(verify(rows, head))
+        self.verify(VerifyMode::Full).await
+    }
+
+    async fn verify_incremental(&self) -> Result<ChainReport, StoreError> {
+        self.verify(VerifyMode::Incremental).await
     }
 
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError> {

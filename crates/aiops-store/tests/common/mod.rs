@@ -135,3 +135,24 @@ pub async fn status_of(s: &SqliteStore, id: &str) -> RequestStatus {
 pub async fn state_of(s: &SqliteStore, aid: &str) -> ApprovalState {
     s.get_approval(aid).await.unwrap().unwrap().state
 }
+
+/// Every approval (in `state` when given), oldest first, walking the pages.
+pub async fn all_approvals(s: &SqliteStore, state: Option<ApprovalState>) -> Vec<ApprovalRecord> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .list_approvals(&aiops_store::ApprovalQuery {
+                state,
+                limit: 100,
+                after,
+            })
+            .await
+            .unwrap();
+        out.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return out,
+        }
+    }
+}

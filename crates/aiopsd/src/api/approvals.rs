@@ -1,31 +1,41 @@
-//! `/api/v1/approvals…`: list, show, approve, reject.
+//! `/api/v1/approvals…`: list (keyset pages), show, approve, reject.
 
 use aiops_api::{
     ApprovalConflict, ApprovalDetail, ApprovalList, DecisionBody, DecisionResponse, ErrorBody,
     ErrorResponse,
 };
 use aiops_core::{ApprovalState, ErrorCode, Verdict};
+use aiops_store::{ApprovalQuery, CursorList};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiBytes, ApiError, ApiPath, ApiQuery, Authenticated, status_for};
+use super::{ApiBytes, ApiError, ApiPath, ApiQuery, Authenticated, page, status_for};
 use crate::AppState;
 use crate::approvals::{self, DecisionReply};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
+    /// Only approvals in this state.
+    #[param(value_type = Option<ApprovalState>)]
     state: Option<String>,
+    /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged.
+    cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/approvals", tag = "approvals", operation_id = "list_approvals",
-    params(("state" = Option<ApprovalState>, Query, description = "Only approvals in this state")),
+    params(ListQuery),
     responses(
-        (status = 200, description = "Approvals, oldest first", body = ApprovalList),
-        (status = 422, description = "Unknown state", body = ErrorResponse),
+        (status = 200, description = "One page of approvals, oldest first; `next_cursor` asks for the next", body = ApprovalList),
+        (status = 400, description = "A cursor this daemon did not issue for this list", body = ErrorResponse),
+        (status = 422, description = "Unknown state, or a limit outside 1..=500", body = ErrorResponse),
     ))]
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -44,8 +54,16 @@ pub(super) async fn list(
             )
         })?),
     };
-    let approvals = approvals::list(&state, filter).await?;
-    Ok(Json(ApprovalList { approvals }))
+    let query = ApprovalQuery {
+        state: filter,
+        limit: page::limit(q.limit)?,
+        after: page::cursor(q.cursor.as_deref(), CursorList::Approvals)?,
+    };
+    let page = approvals::list(&state, &query).await?;
+    Ok(Json(ApprovalList {
+        approvals: page.items,
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/approvals/{id}", tag = "approvals", operation_id = "show_approval",

@@ -1,16 +1,20 @@
-//! `/api/v1/intent`, `/api/v1/parse`, `/api/v1/intents/{id}`.
+//! `/api/v1/intent`, `/api/v1/parse`, `/api/v1/intents` (keyset pages), `/api/v1/intents/{id}`.
 
 use aiops_api::{
-    ErrorResponse, IntentRecord, IntentRequest, IntentResponse, ParseRequest, ParseResponse,
+    ErrorResponse, IntentList, IntentRecord, IntentRequest, IntentResponse, IntentSummary,
+    ParseRequest, ParseResponse,
 };
 use aiops_core::{ErrorCode, RequestStatus};
+use aiops_store::{CursorList, RequestQuery, RequestSummary};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
-use super::{ApiError, ApiJson, ApiPath, Authenticated, status_for};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Authenticated, page, status_for};
 use crate::AppState;
+use crate::failure::Failure;
 use crate::parse::{Parsed, validate};
 
 /// HTTP status of an intent's outcome: 200 (202 while waiting for a human); a failed
@@ -104,4 +108,81 @@ pub(super) async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no intent {id}")))?;
     Ok(Json(record))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    /// Only requests in this status.
+    #[param(value_type = Option<RequestStatus>)]
+    status: Option<String>,
+    /// Only requests of this caller (user name).
+    caller: Option<String>,
+    /// At most this many (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// The previous page's `next_cursor`, unchanged.
+    cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/intents", tag = "intents", operation_id = "list_intents",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of requests, newest first, without their payloads; `next_cursor` asks for the next", body = IntentList),
+        (status = 400, description = "A cursor this daemon did not issue for this list", body = ErrorResponse),
+        (status = 422, description = "Unknown status, an empty caller, or a limit outside 1..=500", body = ErrorResponse),
+    ))]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<IntentList>, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<RequestStatus>().map_err(|_| {
+            let all: Vec<&str> = <RequestStatus as strum::VariantArray>::VARIANTS
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("status must be one of {}", all.join(", ")),
+            )
+        })?),
+    };
+    if q.caller.as_deref().is_some_and(|c| c.trim().is_empty()) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "caller must not be empty",
+        ));
+    }
+    let query = RequestQuery {
+        status,
+        caller: q.caller,
+        limit: page::limit(q.limit)?,
+        cursor: page::cursor(q.cursor.as_deref(), CursorList::Requests)?,
+    };
+    let page = state
+        .store
+        .list_requests(&query)
+        .await
+        .map_err(Failure::from)?;
+    Ok(Json(IntentList {
+        intents: page.items.into_iter().map(summary).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
+}
+
+fn summary(r: RequestSummary) -> IntentSummary {
+    IntentSummary {
+        // An action this catalog no longer knows reads as none rather than failing the page.
+        action: r.action.and_then(|a| a.parse().ok()),
+        id: r.id,
+        status: r.status,
+        caller: r.caller,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        dry_run: r.dry_run,
+        pruned_at: r.pruned_at,
+    }
 }

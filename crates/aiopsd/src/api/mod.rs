@@ -11,6 +11,7 @@ mod intents;
 pub mod limits;
 mod openapi;
 mod ops;
+mod page;
 mod quarantine;
 mod slack;
 
@@ -56,6 +57,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/parse",
             guard(Operation::IntentsParse, post(intents::parse)),
+        )
+        .route(
+            "/api/v1/intents",
+            guard(Operation::IntentsRead, get(intents::list)),
         )
         .route(
             "/api/v1/intents/{id}",

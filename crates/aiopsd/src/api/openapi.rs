@@ -13,6 +13,7 @@ use utoipa::OpenApi;
     paths(
         super::intents::submit,
         super::intents::parse,
+        super::intents::list,
         super::intents::get,
         super::approvals::list,
         super::approvals::show,

@@ -6,9 +6,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use aiops_api::{ActionView, CatalogView, ChainReportView};
+use aiops_api::{ActionView, CatalogView, ChainReportView, ErrorResponse, VerifyQuery};
+use aiops_core::VerifyMode;
 
-use super::ApiError;
+use super::{ApiError, ApiQuery};
 use crate::AppState;
 use crate::failure::Failure;
 
@@ -46,14 +47,22 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations",
-    responses((status = 200, description = "The audit chain, recomputed", body = ChainReportView)))]
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations", params(VerifyQuery),
+    responses(
+        (status = 200, description = "The audit chain, recomputed (from the latest checkpoint unless `mode=full`)", body = ChainReportView),
+        (status = 422, description = "An unknown mode", body = ErrorResponse),
+    ))]
 pub(super) async fn verify_audit(
     State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<VerifyQuery>,
 ) -> Result<Json<ChainReportView>, ApiError> {
-    let report = state.store.verify_chain().await.map_err(Failure::from)?;
+    let report = match query.mode.unwrap_or(VerifyMode::Incremental) {
+        VerifyMode::Full => state.store.verify_chain().await,
+        VerifyMode::Incremental => state.store.verify_incremental().await,
+    }
+    .map_err(Failure::from)?;
     if !report.ok {
-        tracing::error!(first_bad_seq = ?report.first_bad_seq, reason = ?report.reason, "audit chain does not verify");
+        tracing::error!(first_bad_seq = ?report.first_bad_seq, reason = ?report.reason, mode = report.mode.as_str(), "audit chain does not verify");
     }
     Ok(Json(ChainReportView {
         ok: report.ok,
@@ -61,6 +70,9 @@ pub(super) async fn verify_audit(
         head: report.head,
         first_bad_seq: report.first_bad_seq,
         reason: report.reason,
+        mode: report.mode,
+        from_seq: report.from_seq,
+        checked: report.checked,
     }))
 }
 

@@ -45,7 +45,12 @@ pub(super) async fn drain(state: &App) -> Result<(), Failure> {
             continue;
         };
         let rec = state.store.get_request(&a.request_id).await?;
-        let action = str_field(rec.as_ref().and_then(|r| r.intent.as_ref()), "action");
+        // The action outlives payload retention (a message updated that late still names it).
+        let action = rec
+            .as_ref()
+            .and_then(|r| r.action())
+            .unwrap_or_default()
+            .to_string();
         let diff = str_field(rec.as_ref().and_then(|r| r.plan.as_ref()), "diff");
         let outcome = rec.as_ref().and_then(|r| {
             r.error

@@ -1,8 +1,8 @@
 //! Approvals as clients see them: with the request they approve.
 
 use aiops_api::{ApprovalDetail, ApprovalRecordView, DecisionRecordView};
-use aiops_core::{ApprovalState, Plan, Verdict};
-use aiops_store::{ApprovalRecord, DecisionRecord};
+use aiops_core::{Plan, Verdict};
+use aiops_store::{ApprovalQuery, ApprovalRecord, DecisionRecord, Page};
 use serde_json::Value;
 
 use crate::App;
@@ -20,7 +20,12 @@ pub async fn detail(
         .as_ref()
         .and_then(|r| r.intent.clone())
         .unwrap_or(Value::Null);
-    let action = intent["action"].as_str().unwrap_or_default().to_string();
+    // The action outlives payload retention; the parameters and the sentence do not.
+    let action = rec
+        .as_ref()
+        .and_then(|r| r.action())
+        .unwrap_or_default()
+        .to_string();
     let risk = app.catalog.get_named(&action).map(|s| s.risk);
     let approvers = a
         .decisions
@@ -35,7 +40,10 @@ pub async fn detail(
         action,
         risk,
         params: intent["params"].clone(),
-        nl: rec.as_ref().map(|r| r.nl.clone()),
+        nl: rec
+            .as_ref()
+            .filter(|r| r.pruned_at.is_none())
+            .map(|r| r.nl.clone()),
         requester: a.requester.clone(),
         approvals_required: a.approvals_required,
         approvers,
@@ -81,11 +89,15 @@ pub fn record_view(a: &ApprovalRecord) -> ApprovalRecordView {
     }
 }
 
-/// Every approval in `state` (all when `None`), oldest first.
-pub async fn list(app: &App, state: Option<ApprovalState>) -> Result<Vec<ApprovalDetail>, Failure> {
-    let mut out = Vec::new();
-    for a in app.store.list_approvals(state).await? {
-        out.push(detail(app, &a, false).await?);
+/// One page of approvals, oldest first, as `query` asks.
+pub async fn list(app: &App, query: &ApprovalQuery) -> Result<Page<ApprovalDetail>, Failure> {
+    let page = app.store.list_approvals(query).await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for a in &page.items {
+        items.push(detail(app, a, false).await?);
     }
-    Ok(out)
+    Ok(Page {
+        items,
+        next: page.next,
+    })
 }
