@@ -20,8 +20,14 @@
 //! (about 0.15 µs), and converts only the input. What remains is regorus interpreting the
 //! rules, a few hundred microseconds for `data.aiops.decision` on the shipped policy
 //! (`benches/evaluate.rs`). The policy's regular expressions are compiled once per
-//! engine instead of once per call (`RegexCache`).
+//! engine instead of once per call (`RegexCache`), and an input seen before is answered
+//! from memory, with the answer policy gave then (`memo.rs`: only for policies whose rules
+//! are functions of their input).
 #![forbid(unsafe_code)]
+
+mod memo;
+
+pub use memo::volatile_builtin;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -315,6 +321,7 @@ impl PolicyError {
 /// itself: regorus resets its evaluation state on every `eval_rule` anyway.
 pub struct PolicyEngine {
     engine: regorus::Engine,
+    memo: memo::Memo,
     revision: String,
     data: Json,
     sources: Vec<String>,
@@ -433,6 +440,7 @@ impl PolicyEngine {
         );
         Ok(PolicyEngine {
             engine,
+            memo: memo::Memo::for_sources(sorted.iter().map(|(_, src)| src.as_str())),
             revision,
             data,
             sources: sorted.iter().map(|(n, _)| n.clone()).collect(),
@@ -505,7 +513,7 @@ impl PolicyEngine {
     /// Evaluates `rule` on `input`; anything but a value of type `T` is an error.
     fn eval_strict<T: serde::de::DeserializeOwned>(
         &self,
-        rule: &str,
+        rule: &'static str,
         input: &impl Serialize,
     ) -> Result<T, PolicyError> {
         let result = self.eval_rule(rule, input)?;
@@ -524,20 +532,33 @@ impl PolicyEngine {
 
 impl PolicyEngine {
     /// Evaluates `rule` with `input` on a fresh clone of the prepared engine (see the type's
-    /// docs for why a clone and not a pool).
+    /// docs for why a clone and not a pool), unless the memo has policy's answer for exactly
+    /// this input already (`memo.rs`).
     ///
     /// The input goes through `serde_json::Value` into regorus's own deserializer: about
     /// 3 µs for a `PolicyInput`, under 1% of an evaluation, and it keeps regorus's rules for
     /// numbers and object keys (a hand-written conversion would have to track them).
-    fn eval_rule(&self, rule: &str, input: &impl Serialize) -> Result<regorus::Value, PolicyError> {
-        let value: regorus::Value = serde_json::to_value(input)
-            .and_then(serde_json::from_value)
+    fn eval_rule(
+        &self,
+        rule: &'static str,
+        input: &impl Serialize,
+    ) -> Result<regorus::Value, PolicyError> {
+        let json = serde_json::to_value(input)
             .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
-        let mut engine = self.engine.clone();
-        engine.set_input(value);
-        engine
-            .eval_rule(rule.to_string())
-            .map_err(|e| PolicyError::Eval(engine_error(&e)))
+        self.memo.get_or_eval(rule, &json, || {
+            let value: regorus::Value = serde_json::from_value(json.clone())
+                .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
+            let mut engine = self.engine.clone();
+            engine.set_input(value);
+            engine
+                .eval_rule(rule.to_string())
+                .map_err(|e| PolicyError::Eval(engine_error(&e)))
+        })
+    }
+
+    /// Whether answers are remembered ([`volatile_builtin`]: off when the policies call one).
+    pub fn memoizes(&self) -> bool {
+        self.memo.enabled()
     }
 }
 

@@ -2,7 +2,8 @@
 //! and rules in sequence, in reverse, and interleaved across threads, answers every one of
 //! them exactly as a fresh regorus engine does that was built for that input alone (with
 //! regorus's own `regex.*` builtins, so the engine's compiled-pattern cache is checked
-//! against them too).
+//! against them too). Every input is asked more than once, so the answers remembered by
+//! the engine's memo are checked the same way.
 
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
@@ -230,6 +231,10 @@ fn evaluations_do_not_leak_state_into_each_other() {
     );
 
     let engine = Arc::new(PolicyEngine::load(&policies_dir()).unwrap());
+    assert!(
+        engine.memoizes(),
+        "the shipped policies call no volatile builtin"
+    );
     let n = asks.len();
     // In order, then in reverse, then each one twice in a row: every neighbour differs.
     let order: Vec<usize> = (0..n)

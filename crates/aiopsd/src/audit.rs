@@ -40,13 +40,18 @@ pub async fn verifier(state: AppState, mut stop: watch::Receiver<bool>) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = every.tick() => verify_once(&state).await,
+            _ = every.tick() => {
+                verify_once(&state).await;
+            }
             _ = crate::serve::stopped(&mut stop) => break,
         }
     }
 }
 
-async fn verify_once(state: &AppState) {
+/// One background pass: an incremental verify, counted and logged. `Some(ok)` when the
+/// chain could be read (`ok`: it verifies, and a new checkpoint holds its head), `None` when
+/// it could not be read now (the store's error is logged; the next pass tries again).
+pub async fn verify_once(state: &AppState) -> Option<bool> {
     match state.store.verify_incremental().await {
         Ok(report) if report.ok => {
             state.metrics.count_verification(true);
@@ -57,6 +62,7 @@ async fn verify_once(state: &AppState) {
                 events = report.events,
                 "audit chain verified"
             );
+            Some(true)
         }
         Ok(report) => {
             state.metrics.count_verification(false);
@@ -66,7 +72,11 @@ async fn verify_once(state: &AppState) {
                 mode = report.mode.as_str(),
                 "audit chain does not verify"
             );
+            Some(false)
         }
-        Err(e) => tracing::warn!(error = %e, "audit chain could not be verified now"),
+        Err(e) => {
+            tracing::warn!(error = %e, "audit chain could not be verified now");
+            None
+        }
     }
 }

@@ -282,6 +282,47 @@ async fn audit_verify_reports_tampering() {
     assert_eq!(v["error"]["code"], "invalid_request", "{v}");
 }
 
+/// The background verifier's pass moves the checkpoint to the head (so the verify an
+/// operator asks for next starts there), counts its outcome, and reports a tampered row.
+#[tokio::test]
+async fn the_background_verifier_moves_the_checkpoint_and_counts_outcomes() {
+    let (dir, s) = app().await;
+    for nl in ["make me a sandwich", "list pods in shop"] {
+        post_json(&s, "/api/v1/intent", &format!(r#"{{"nl": "{nl}"}}"#)).await;
+    }
+    let count = |outcome: &str| {
+        let text = s.metrics.render();
+        let prefix = format!("aiops_audit_verifications_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map_or(0, |n| n.trim().parse::<u64>().unwrap())
+    };
+    assert_eq!((count("verified"), count("broken")), (0, 0));
+
+    assert_eq!(aiopsd::audit::verify_once(&s).await, Some(true));
+    assert_eq!(count("verified"), 1);
+    let head: i64 = {
+        let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
+        // Nothing was written since the pass: the operator's verify starts at the head.
+        assert_eq!((v["mode"].as_str(), v["checked"].as_i64()), (Some("incremental"), Some(0)), "{v}");
+        assert_eq!(v["from_seq"], v["events"], "{v}");
+        v["events"].as_i64().unwrap()
+    };
+    assert!(head > 0);
+
+    post_json(&s, "/api/v1/intent", r#"{"nl": "make me a sandwich"}"#).await;
+    let tamper = aiops_store::SqliteStore::open(&dir.path().join("aiops.db"))
+        .await
+        .unwrap();
+    sqlx_exec(
+        &tamper,
+        &format!("UPDATE audit_events SET outcome = 'allow' WHERE seq = {}", head + 1),
+    )
+    .await;
+    assert_eq!(aiopsd::audit::verify_once(&s).await, Some(false));
+    assert_eq!((count("verified"), count("broken")), (1, 1));
+}
+
 async fn sqlx_exec(store: &aiops_store::SqliteStore, sql: &str) {
     sqlx::query(sql).execute(store.pool()).await.unwrap();
 }
