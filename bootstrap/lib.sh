@@ -419,7 +419,8 @@ aiops_ensure_systemd_tools() {
 aiops_ensure_cargo_tool() {
     local name="$1" version="$2" root="$AIOPS_CACHE/tools"
     local bin="$root/bin/$name"
-    if [[ -x "$bin" && "$("$bin" --version 2>/dev/null)" == "$name $version" ]]; then
+    # cargo's own record of what it installed there (the tools differ in how --version works).
+    if [[ -x "$bin" ]] && grep -qF "\"$name $version (registry+" "$root/.crates2.json" 2>/dev/null; then
         printf '%s\n' "$bin"
         return 0
     fi

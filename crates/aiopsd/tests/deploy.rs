@@ -15,8 +15,9 @@
 //! registry); the unit is not started either (no systemd as PID 1), so what its sandbox does
 //! to a running daemon is argued in the unit's comments, not tested.
 
-// Runs systemd-analyze, bootstrap/install.sh and the built daemon.
-#![allow(clippy::disallowed_methods)]
+// Test helpers outside #[test] fns; they run systemd-analyze, bootstrap/install.sh and the
+// built daemon.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -184,10 +185,17 @@ fn the_unit_verifies_cleanly_and_rates_ok() {
     assert!(bare_score > MAX_EXPOSURE + 3.0, "unsandboxed: {bare_score}");
     let typo = analysis_root(&unit.replace("ProtectProc=invisible", "ProtectProc=invisibl"));
     let err = verify(typo.path()).unwrap_err();
-    assert!(err.contains("ProtectProc") || err.contains("/proc/"), "{err}");
+    assert!(
+        err.contains("ProtectProc") || err.contains("/proc/"),
+        "{err}"
+    );
 
     // What the score does not see but the daemon relies on.
-    assert_eq!(unit_values(&unit, "Type"), ["exec"], "no sd_notify in aiopsd");
+    assert_eq!(
+        unit_values(&unit, "Type"),
+        ["exec"],
+        "no sd_notify in aiopsd"
+    );
     assert_eq!(
         unit_values(&unit, "ExecStart"),
         ["/usr/local/bin/aiopsd --config /etc/aiops/aiopsd.toml serve"]
@@ -237,7 +245,10 @@ fn install_ok(root: &Path) -> (Vars, String) {
         out.status,
         text(&out.stdout)
     );
-    (Vars::parse("bootstrap/install.sh", &text(&out.stdout)), stderr)
+    (
+        Vars::parse("bootstrap/install.sh", &text(&out.stdout)),
+        stderr,
+    )
 }
 
 /// uid and gid of `user` in the passwd and group files under `root`.
@@ -284,7 +295,11 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     assert!(uid > 0 && uid < 1000, "a system uid: {uid}");
 
     // The playbooks and their module.
-    for f in ["playbooks/ping.yml", "playbooks/dns/add_record.yml", "library/aiops_nsupdate.py"] {
+    for f in [
+        "playbooks/ping.yml",
+        "playbooks/dns/add_record.yml",
+        "library/aiops_nsupdate.py",
+    ] {
         let p = at(&format!("/usr/local/share/aiops/ansible/{f}"));
         assert_eq!(mode(&p), 0o644, "{}", p.display());
     }
@@ -297,11 +312,17 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     assert_eq!(mode(&token_file), 0o600);
     assert_eq!(mode(&at("/etc/aiops")), 0o750);
     assert_eq!(mode(&at("/etc/aiops/secrets")), 0o750);
-    if rustix_is_root() {
+    if is_root() {
         // Readable by the service's group, the token by root only.
         let meta = |p: &Path| std::fs::metadata(p).unwrap();
         assert_eq!((meta(&config).uid(), meta(&config).gid()), (0, gid));
-        assert_eq!((meta(&at("/etc/aiops/secrets")).uid(), meta(&at("/etc/aiops/secrets")).gid()), (0, gid));
+        assert_eq!(
+            (
+                meta(&at("/etc/aiops/secrets")).uid(),
+                meta(&at("/etc/aiops/secrets")).gid()
+            ),
+            (0, gid)
+        );
         assert_eq!((meta(&token_file).uid(), meta(&token_file).gid()), (0, 0));
     }
     let token = read(&token_file).trim().to_string();
@@ -309,16 +330,26 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     let toml = read(&config);
     assert!(!toml.contains('@'), "a placeholder is left:\n{toml}");
     let loaded = aiopsd::Config::load(Some(&config)).unwrap();
-    assert_eq!(loaded.data_dir, Path::new("/var/lib/aiops"), "the unit's StateDirectory=aiops");
+    assert_eq!(
+        loaded.data_dir,
+        Path::new("/var/lib/aiops"),
+        "the unit's StateDirectory=aiops"
+    );
     assert_eq!(loaded.listen, aiopsd::Config::default().listen);
     assert_eq!(loaded.secrets_dir(), Path::new("/etc/aiops/secrets"));
     assert_eq!(
         loaded.ansible.playbook_dir,
         Path::new("/usr/local/share/aiops/ansible/playbooks")
     );
-    assert_eq!(loaded.ansible.playbook_bin, aiops_test_support::ansible_playbook().unwrap());
+    assert_eq!(
+        loaded.ansible.playbook_bin,
+        aiops_test_support::ansible_playbook().unwrap()
+    );
     let admin = &loaded.auth.users[0];
-    assert_eq!((admin.name.as_str(), admin.roles.as_slice()), ("admin", &["admin".to_string()][..]));
+    assert_eq!(
+        (admin.name.as_str(), admin.roles.as_slice()),
+        ("admin", &["admin".to_string()][..])
+    );
     assert_eq!(
         admin.token_sha256.as_deref(),
         Some(hex::encode(Sha256::digest(token.as_bytes())).as_str())
@@ -337,7 +368,10 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     let edited = format!("{toml}\n# edited by the operator\n");
     std::fs::write(&config, &edited).unwrap();
     let (_, stderr) = install_ok(&root);
-    assert!(stderr.contains("keeping /etc/aiops/aiopsd.toml"), "{stderr}");
+    assert!(
+        stderr.contains("keeping /etc/aiops/aiopsd.toml"),
+        "{stderr}"
+    );
     assert_eq!(read(&config), edited);
     assert_eq!(read(&token_file).trim(), token);
     assert_eq!(ids(&root, "aiops"), (uid, gid));
@@ -347,8 +381,14 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     std::fs::write(&config, format!("{edited}\nbogus_key = 1\n")).unwrap();
     let out = install(&root, &[]);
     let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "a rejected config must fail the install");
-    assert!(stderr.contains("bogus_key") && stderr.contains("check-config"), "{stderr}");
+    assert!(
+        !out.status.success(),
+        "a rejected config must fail the install"
+    );
+    assert!(
+        stderr.contains("bogus_key") && stderr.contains("check-config"),
+        "{stderr}"
+    );
 
     // --dry-run writes nothing.
     let dry = tmp.path().join("dry");
@@ -358,7 +398,7 @@ fn install_sh_installs_a_checked_config_and_keeps_it() {
     assert!(!dry.exists(), "--dry-run created {}", dry.display());
 }
 
-fn rustix_is_root() -> bool {
+fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
@@ -375,13 +415,21 @@ fn compose() -> Yaml {
 
 fn keys(y: &Yaml) -> BTreeSet<String> {
     y.as_hash()
-        .map(|h| h.keys().filter_map(|k| k.as_str().map(String::from)).collect())
+        .map(|h| {
+            h.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn strings(y: &Yaml) -> Vec<String> {
     y.as_vec()
-        .map(|v| v.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|v| {
+            v.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -416,14 +464,20 @@ fn compose_declares_the_appliance_with_health_checks_and_named_volumes() {
             "{name}: an image with a tag"
         );
         let test = strings(&s["healthcheck"]["test"]);
-        assert!(test.len() >= 2 && test[0] == "CMD", "{name}: a health check, {test:?}");
+        assert!(
+            test.len() >= 2 && test[0] == "CMD",
+            "{name}: a health check, {test:?}"
+        );
         assert_eq!(s["restart"].as_str(), Some("unless-stopped"), "{name}");
         for v in strings(&s["volumes"]) {
             let source = v.split(':').next().unwrap();
             if source.starts_with('.') {
                 assert!(dir.join(source).is_file(), "{name}: {source} is missing");
             } else {
-                assert!(declared.contains(source), "{name}: volume {source} is not declared");
+                assert!(
+                    declared.contains(source),
+                    "{name}: volume {source} is not declared"
+                );
                 used.insert(source.to_string());
             }
         }
@@ -433,7 +487,12 @@ fn compose_declares_the_appliance_with_health_checks_and_named_volumes() {
     // aiopsd waits for every backend to be healthy and is published on loopback only.
     let aiopsd = &services["aiopsd"];
     let waits = keys(&aiopsd["depends_on"]);
-    assert_eq!(waits, ["ollama", "openbao", "postgres", "qdrant"].map(String::from).into());
+    assert_eq!(
+        waits,
+        ["ollama", "openbao", "postgres", "qdrant"]
+            .map(String::from)
+            .into()
+    );
     for w in &waits {
         assert_eq!(
             aiopsd["depends_on"][w.as_str()]["condition"].as_str(),
@@ -441,7 +500,10 @@ fn compose_declares_the_appliance_with_health_checks_and_named_volumes() {
         );
     }
     let ports = strings(&aiopsd["ports"]);
-    assert!(!ports.is_empty() && ports.iter().all(|p| p.starts_with("127.0.0.1:")), "{ports:?}");
+    assert!(
+        !ports.is_empty() && ports.iter().all(|p| p.starts_with("127.0.0.1:")),
+        "{ports:?}"
+    );
     assert_eq!(aiopsd["read_only"].as_bool(), Some(true));
 
     // Its config loads, and agrees with the compose file and the image.
@@ -450,18 +512,33 @@ fn compose_declares_the_appliance_with_health_checks_and_named_volumes() {
     let container_port: u16 = ports[0].rsplit(':').next().unwrap().parse().unwrap();
     assert_eq!(config.listen.port(), container_port);
     let mounts = strings(&aiopsd["volumes"]);
-    assert!(mounts.contains(&format!("aiops-data:{}", config.data_dir.display())), "{mounts:?}");
-    assert!(mounts.iter().any(|m| m.starts_with("./aiopsd.toml:/etc/aiops/aiopsd.toml")));
     assert!(
-        dockerfile("ENV").iter().any(|e| e.contains("AIOPS_CONFIG=/etc/aiops/aiopsd.toml")),
+        mounts.contains(&format!("aiops-data:{}", config.data_dir.display())),
+        "{mounts:?}"
+    );
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("./aiopsd.toml:/etc/aiops/aiopsd.toml"))
+    );
+    assert!(
+        dockerfile("ENV")
+            .iter()
+            .any(|e| e.contains("AIOPS_CONFIG=/etc/aiops/aiopsd.toml")),
         "the image reads the file compose mounts"
     );
-    let venv = config.ansible.playbook_bin.parent().unwrap().parent().unwrap();
+    let venv = config
+        .ansible
+        .playbook_bin
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap();
     assert!(dockerfile("COPY").contains(&format!("--from=ansible {0} {0}", venv.display())));
-    assert!(
-        dockerfile("COPY")
-            .contains(&format!("deploy/ansible {}", config.ansible.playbook_dir.parent().unwrap().display()))
-    );
+    assert!(dockerfile("COPY").contains(&format!(
+        "deploy/ansible {}",
+        config.ansible.playbook_dir.parent().unwrap().display()
+    )));
     assert_eq!(config.secrets.provider, "vault");
 }
 
@@ -498,6 +575,9 @@ fn the_image_matches_the_daemon_and_the_bootstrap_pins() {
     assert_eq!(dockerfile("HEALTHCHECK").len(), 1);
     let ignore = read(&repo_root().join(".dockerignore"));
     for must in [".git", "target", ".aiops", "deploy/compose/secrets"] {
-        assert!(ignore.lines().any(|l| l == must), ".dockerignore lacks {must}");
+        assert!(
+            ignore.lines().any(|l| l == must),
+            ".dockerignore lacks {must}"
+        );
     }
 }
