@@ -152,6 +152,9 @@ fi
 if [[ -n "$ansible_playbook" && ! -x "$ansible_playbook" ]]; then
     aiops_die "--ansible-playbook $ansible_playbook is not executable"
 fi
+if [[ -z "$root" && "$(readlink -f "${ansible_playbook:-/}")" == /@(root|home)/* ]]; then
+    aiops_die "--ansible-playbook $ansible_playbook is under /root or /home, which the service cannot see (ProtectHome=)"
+fi
 if [[ -f "$binary" ]]; then
     put "$binary" "$bin_path" 0755
 else
@@ -197,9 +200,17 @@ if [[ -z "$ansible_playbook" ]]; then
     ansible_playbook="$venv_dir/bin/ansible-playbook"
     if ! aiops_ansible_venv_ok "$(R "$venv_dir")"; then
         aiops_log "creating $venv_dir (ansible-core $AIOPS_ANSIBLE_CORE_VERSION, dnspython $AIOPS_DNSPYTHON_VERSION)"
-        act aiops_make_venv "$(R "$venv_dir")" "could not create the ansible venv" \
+        # The system's Python first: the venv's interpreter must stay visible to the service,
+        # which cannot see /root or /home (ProtectHome=), where pyenv and the like live.
+        PATH="/usr/bin:/bin:$PATH" act aiops_make_venv "$(R "$venv_dir")" "could not create the ansible venv" \
             "ansible-core==$AIOPS_ANSIBLE_CORE_VERSION" "dnspython==$AIOPS_DNSPYTHON_VERSION"
         act chmod -R go-w,go+rX "$(R "$venv_dir")"
+    fi
+    if ((!dry_run)); then
+        interpreter="$(readlink -f "$(R "$venv_dir")/bin/python3")"
+        case "$interpreter" in
+        /root/* | /home/*) aiops_die "$venv_dir uses $interpreter, which the service cannot see (ProtectHome=): remove it and install python3 from Debian" ;;
+        esac
     fi
 fi
 
