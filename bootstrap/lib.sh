@@ -398,6 +398,43 @@ aiops_ensure_bind() {
     export AIOPS_NAMED AIOPS_DIG AIOPS_TSIG_KEYGEN
 }
 
+# systemd-analyze (unit checks: verify, security) and systemd-sysusers (bootstrap/install.sh),
+# from Debian's systemd package; no systemd needs to run. Exports AIOPS_SYSTEMD_ANALYZE.
+aiops_ensure_systemd_tools() {
+    if ! aiops_find_tool systemd-analyze >/dev/null || ! aiops_find_tool systemd-sysusers >/dev/null; then
+        if [[ "${AIOPS_NO_INSTALL:-0}" == "1" ]]; then
+            aiops_die "systemd-analyze and systemd-sysusers are not installed: run bootstrap/test-env.sh"
+        fi
+        aiops_log "installing systemd (for systemd-analyze and systemd-sysusers)"
+        aiops_apt_install systemd
+    fi
+    AIOPS_SYSTEMD_ANALYZE="$(aiops_find_tool systemd-analyze)" || aiops_die "systemd-analyze not found after install"
+    export AIOPS_SYSTEMD_ANALYZE
+}
+
+# Installs the cargo subcommand NAME at exactly VERSION from crates.io (`cargo install
+# --locked`) into $AIOPS_CACHE/tools once, and prints the binary's path. A cold install
+# compiles the tool (minutes on 2 cores); later runs only ask the binary its version.
+# Usage: aiops_ensure_cargo_tool NAME VERSION
+aiops_ensure_cargo_tool() {
+    local name="$1" version="$2" root="$AIOPS_CACHE/tools"
+    local bin="$root/bin/$name"
+    # cargo's own record of what it installed there (the tools differ in how --version works).
+    if [[ -x "$bin" ]] && grep -qF "\"$name $version (registry+" "$root/.crates2.json" 2>/dev/null; then
+        printf '%s\n' "$bin"
+        return 0
+    fi
+    [[ "${AIOPS_NO_INSTALL:-0}" != "1" ]] || aiops_die "$name $version is not installed in $root: run bootstrap/supply-chain.sh"
+    command -v cargo >/dev/null 2>&1 || aiops_die "cargo is not installed"
+    aiops_log "installing $name $version into $root (cargo install, once)"
+    # Its own scratch build, not the workspace's: no shared target directory, and no clippy
+    # wrapper or lint flags from bootstrap/run-tests.sh applied to the tool's code.
+    aiops_quiet env -u CARGO_TARGET_DIR -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS -u RUSTFLAGS \
+        CARGO_INCREMENTAL=0 cargo install --locked --root "$root" --version "=$version" "$name" ||
+        aiops_die "cargo install $name $version failed"
+    printf '%s\n' "$bin"
+}
+
 # A Python >= 3.11 able to create venvs (ansible-core 2.19 needs 3.11 on the controller).
 aiops_find_python() {
     local candidate path

@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: installs the real test servers (BIND 9, ansible-core),
 # then style gates, every crate's tests (unit, Rego, in-process API, end-to-end against real
 # BIND, Ansible, OpenBao, kube-apiserver, Qdrant and Ollama), the retrieval evaluation and the
-# parser evaluation on the shared sets.
+# parser evaluation on the shared sets, and the supply-chain checks (cargo-deny, SBOMs).
 # Slow builds are cached outside the repository ($AIOPS_CACHE, default ~/.cache/aiops).
 set -euo pipefail
 
@@ -25,9 +25,16 @@ cargo fmt --all -- --check
 # The test servers install (apt, a kube-apiserver build, downloads: minutes on a fresh
 # machine) while the workspace builds; the tests wait for both.
 env_out="$(mktemp)"
-trap 'rm -f "$env_out"' EXIT
+tools_log="$(mktemp)"
+trap 'rm -f "$env_out" "$tools_log"' EXIT
 bash "$here/test-env.sh" >"$env_out" &
 env_pid=$!
+# The supply-chain tools (cargo-deny, cargo-cyclonedx; about 2.5 CPU-minutes each to compile,
+# once, then cached in $AIOPS_CACHE/tools) build at the lowest priority meanwhile: on the CPU
+# the workspace build and the tests leave idle. In a session of its own, so a failed build
+# can stop it with its cargo.
+setsid nice -n 19 bash "$here/supply-chain.sh" --install-only >"$tools_log" 2>&1 &
+tools_pid=$!
 
 # Clippy and the test build in one pass. `cargo clippy` is `cargo check` with clippy-driver
 # as the workspace's rustc wrapper and its arguments in CLIPPY_ARGS; a separate clippy run
@@ -45,7 +52,8 @@ export CLIPPY_ARGS="-Dwarnings"
 step "cargo clippy --all-targets -- -D warnings, and the test build (one pass)"
 if ! cargo test --locked --workspace --all-targets --no-run; then
     kill "$env_pid" 2>/dev/null || true
-    wait "$env_pid" 2>/dev/null || true
+    kill -- "-$tools_pid" 2>/dev/null || true
+    wait "$env_pid" "$tools_pid" 2>/dev/null || true
     exit 1
 fi
 
@@ -73,3 +81,11 @@ for eval_set in "$repo"/../shared/eval/intents.jsonl "$repo"/../shared/eval/inte
     step "parser evaluation on ${eval_set#"$repo/"}"
     "$CARGO_TARGET_DIR/debug/aiopsd" eval "$eval_set"
 done
+
+step "supply chain: cargo deny check licenses bans sources, the SBOMs are current"
+if ! wait "$tools_pid"; then
+    cat "$tools_log" >&2
+    aiops_die "installing cargo-deny or cargo-cyclonedx failed (its output is above)"
+fi
+# Advisories need the RustSec database (not reachable here): bootstrap/supply-chain.sh says how.
+bash "$here/supply-chain.sh"

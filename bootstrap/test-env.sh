@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need (BIND 9, an ansible-core venv, OpenBao, a kube-apiserver
+# Installs what the tests need (BIND 9, an ansible-core venv, systemd's offline tools, OpenBao, a kube-apiserver
 # built from Debian's source package, etcd, the Qdrant server, the embedding model) and prints
 # where they are, as KEY=VALUE lines on stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
@@ -15,6 +15,7 @@ source "$here/lib.sh"
 
 aiops_ensure_bind
 aiops_ensure_ansible
+aiops_ensure_systemd_tools
 bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
 [[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
