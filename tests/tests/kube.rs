@@ -252,8 +252,7 @@ async fn expose_service_creates_the_route_and_the_certificate() {
     );
 
     let get = |group: &str, kind: &str, name: &str| {
-        let resource =
-            ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bar1", &resource);
         let name = name.to_string();
         async move { api.get(&name).await.unwrap().data["spec"].clone() }
@@ -279,7 +278,12 @@ async fn expose_service_creates_the_route_and_the_certificate() {
         }),
         "{route:#}"
     );
-    let cert = get("cert-manager.io", "Certificate", "web-bar1-corp-example-com").await;
+    let cert = get(
+        "cert-manager.io",
+        "Certificate",
+        "web-bar1-corp-example-com",
+    )
+    .await;
     assert_eq!(
         cert,
         json!({

@@ -465,8 +465,7 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
             "{route}: spec.parentRefs: <none> -> [{{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\",\"name\":\"{GATEWAY}\",\"namespace\":\"{GATEWAY_NS}\"}}]"
         ),
         format!(
-            "{route}: spec.rules: <none> -> {}",
-            stored_rules(8080)
+            "{route}: spec.rules: <none> -> [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":8080}}]}}]"
         ),
         format!("{cert}: metadata.labels.app.kubernetes.io/managed-by: <none> -> aiopsd"),
         format!("{cert}: spec.dnsNames: <none> -> [\"shop.example.com\"]"),
@@ -511,9 +510,7 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
             "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                             "name": GATEWAY, "namespace": GATEWAY_NS}],
             "hostnames": ["shop.example.com"],
-            // The backend's kind and weight and the match: the CRD's defaults, as upstream's.
-            "rules": [{"backendRefs": [{"kind": "Service", "name": "shop", "port": 8080, "weight": 1}],
-                       "matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}]
+            "rules": [{"backendRefs": [{"name": "shop", "port": 8080}]}]
         })
     );
     let cert_obj = certs.get("shop-example-com").await.unwrap();
@@ -562,9 +559,7 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
     assert_eq!(
         plan2.diff,
         format!(
-            "{route}: spec.rules: {} -> {}",
-            stored_rules(8080),
-            stored_rules(9090)
+            "{route}: spec.rules: [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":8080}}]}}] -> [{{\"backendRefs\":[{{\"name\":\"shop\",\"port\":9090}}]}}]"
         )
     );
     // …and someone editing the route after that plan makes it a conflict.
@@ -573,14 +568,6 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
     execute_err(&x, "k8s.expose_service", &p2, &plan2, "conflict").await;
     let route_now = routes.get("shop-shop-example-com").await.unwrap();
     assert_eq!(route_now.spec.rules[0].backend_refs[0].port, Some(8080));
-}
-
-/// `spec.rules` of an exposed route to `shop` as the server stores it (JSON of a plan diff):
-/// the executor's backend, with the CRD's defaults (the backend's kind and weight, the match).
-fn stored_rules(port: u16) -> String {
-    json!([{"backendRefs": [{"kind": "Service", "name": "shop", "port": port, "weight": 1}],
-            "matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}])
-    .to_string()
 }
 
 async fn rbac_without_patch_is_forbidden(ctx: Ctx) {

@@ -53,12 +53,7 @@ impl KubeApi {
     /// returns once they are Established and their kinds are served. Needs the kubectl that
     /// `bootstrap/test-env.sh` installs.
     pub fn install_crds(&self) -> Result<()> {
-        run_script(
-            SCRIPT,
-            &["crds", &self.state.path().to_string_lossy()],
-            &[],
-        )
-        .map(|_| ())
+        run_script(SCRIPT, &["crds", &self.state.path().to_string_lossy()], &[]).map(|_| ())
     }
 
     /// Its state directory (certificates, tokens, logs).
