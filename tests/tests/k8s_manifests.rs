@@ -325,10 +325,7 @@ fn every_overlay_renders_and_the_api_server_accepts_every_object() {
         let file = dir.path().join("namespaces.json");
         let list = json!({"apiVersion": "v1", "kind": "List", "items": namespaces});
         std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
-        let (ok, _, stderr) = run(
-            Some(&kubeconfig),
-            &["apply", "--server-side", "-f", file.to_str().unwrap()],
-        );
+        let (ok, _, stderr) = run(Some(&kubeconfig), &["apply", "-f", file.to_str().unwrap()]);
         assert!(ok, "{overlay}: creating the namespaces failed:\n{stderr}");
 
         let objects: Vec<Value> = docs.iter().cloned().map(for_v1_20).collect();
