@@ -20,7 +20,11 @@
 #   VAULT_ADDR=http://127.0.0.1:<port>
 #   VAULT_TOKEN=<dev root token>
 # Kubernetes: the cluster of $KUBECONFIG when set (Kind, K3s); with AIOPS_K8S=local it builds
-# (once, ≈8 min) and starts a local etcd + kube-apiserver and prints
+# (once, ≈8 min) and starts a local etcd + kube-apiserver, installs the project's Gateway API
+# and cert-manager CRDs (deploy/k8s/crds, waiting until they are Established) and a small
+# demo world (bootstrap/kube/dev-cluster.yaml: Deployments and Services `web` in the
+# namespaces `shop` and `bar1`, the Gateway and ClusterIssuer the k8s.expose_service objects
+# name), and prints
 #   KUBECONFIG=<path>
 # Runbook retrieval is on: the embedding model is installed (bootstrap/embeddings.sh), the
 # vectors live in an embedded Qdrant Edge shard in the data directory, and deploy/runbooks is
@@ -150,6 +154,14 @@ if [[ "${AIOPS_K8S:-}" == "local" ]]; then
     bash "$here/kube.sh" build >&2
     kube_out="$(bash "$here/kube.sh" start "$state/kube" "${AIOPS_KUBE_PORT:-16443}")"
     kubeconfig_out="$(aiops_kv_get KUBECONFIG <<<"$kube_out")"
+    # The kinds k8s.expose_service writes exist only once their CRDs are served.
+    bash "$here/kube.sh" crds "$state/kube" >&2
+    aiops_ensure_kubectl
+    # Applied on every run: what requests changed since (replicas, restarts, routes) is in
+    # fields the file does not name, so it stays.
+    aiops_quiet "$AIOPS_KUBECTL" --kubeconfig "$kubeconfig_out" apply \
+        -f "$here/kube/dev-cluster.yaml" ||
+        aiops_die "the local API server refused bootstrap/kube/dev-cluster.yaml"
 elif [[ -n "${AIOPS_K8S:-}" ]]; then
     aiops_die "AIOPS_K8S must be \"local\" (or unset, to use \$KUBECONFIG)"
 elif [[ -n "${KUBECONFIG:-}" ]]; then

@@ -2,10 +2,15 @@
 # A real Kubernetes API server for tests and local development: kube-apiserver built from
 # Debian bookworm's `kubernetes` source package with Debian's Go 1.19, backed by Debian's
 # etcd 3.4, both on 127.0.0.1. No controller-manager, no scheduler, no nodes: Deployments
-# get no ReplicaSets and pods stay Pending. CRDs work.
+# get no ReplicaSets and pods stay Pending. CRDs work. It serves the API groups of v1.20:
+# networking.k8s.io/v1 (NetworkPolicy) but policy/v1beta1 only (policy/v1, e.g. a
+# PodDisruptionBudget, came with v1.21 and is not in this source tree at all, so no
+# --runtime-config can turn it on).
 #
 #   bootstrap/kube.sh build                       build kube-apiserver once into $AIOPS_CACHE
 #   bootstrap/kube.sh start  <state-dir> <port>   start (or re-report) etcd + kube-apiserver
+#   bootstrap/kube.sh crds   <state-dir>          install deploy/k8s/crds (Gateway API and
+#                                                 cert-manager kinds) and wait until served
 #   bootstrap/kube.sh stop   <state-dir>          stop both
 #   bootstrap/kube.sh status <state-dir>          exit 0 if running and ready
 #
@@ -21,6 +26,10 @@
 # run; after success only the binary (≈110 MB) and the downloaded source stay.
 # ≈5-8 min cold on 2 cores.
 #
+# `crds` server-side applies the project's CRDs with kubectl (bootstrap/lib.sh
+# aiops_ensure_kubectl: a venv under $AIOPS_CACHE), so a second run updates them in place,
+# then waits until each is Established and its kinds answer a list.
+#
 # `start` and `status` print KEY=VALUE lines last on stdout (logs go to stderr):
 #   KUBECONFIG=<state-dir>/admin.kubeconfig                          (group system:masters)
 #   AIOPS_KUBE_RESTRICTED_KUBECONFIG=<state-dir>/restricted.kubeconfig (user aiops-restricted,
@@ -32,6 +41,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
 # shellcheck source=bootstrap/lib.sh
 source "$here/lib.sh"
 
@@ -55,11 +65,17 @@ readonly KUBE_STAMP="$KUBE_DIR/bin/kube-apiserver.version"
 readonly START_TIMEOUT_SECS=90
 readonly RESTRICTED_USER="aiops-restricted"
 readonly ADMIN_USER="aiops-admin"
+# The project's CRDs (deploy/k8s/crds), found by the label each of them carries.
+readonly CRD_DIR="$repo/deploy/k8s/crds"
+readonly CRD_SELECTOR="app.kubernetes.io/part-of=aiops-dev-crds"
+readonly CRD_KINDS="gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io,certificates.cert-manager.io,clusterissuers.cert-manager.io"
+readonly CRD_TIMEOUT_SECS=60
 
 usage() {
     cat >&2 <<'EOF'
 usage: kube.sh build
        kube.sh start <state-dir> <port>
+       kube.sh crds <state-dir>
        kube.sh stop <state-dir>
        kube.sh status <state-dir>
 EOF
@@ -565,6 +581,32 @@ cmd_start() {
     print_env "$state" "$port"
 }
 
+# Do the custom kinds answer a list? Established says the CRD was accepted; the handlers
+# that serve its kinds follow a moment later.
+crd_kinds_served() {
+    "$AIOPS_KUBECTL" --kubeconfig "$1" get "$CRD_KINDS" --all-namespaces >/dev/null 2>&1
+}
+
+cmd_crds() {
+    local state kubeconfig rc=0
+    state="$(aiops_abs_dir "$1")"
+    if ! servers_pid "$state" >/dev/null || ! ready "$state" "$(cat "$state/port" 2>/dev/null)"; then
+        aiops_die "no ready kube-apiserver in $state: run \`bootstrap/kube.sh start $1 <port>\` first"
+    fi
+    aiops_ensure_kubectl
+    kubeconfig="$state/admin.kubeconfig"
+    # Server-side apply: creates them, or updates them after an edit of deploy/k8s/crds.
+    aiops_quiet "$AIOPS_KUBECTL" --kubeconfig "$kubeconfig" apply --server-side \
+        --field-manager aiops-bootstrap -k "$CRD_DIR" ||
+        aiops_die "the API server refused the CRDs of $CRD_DIR"
+    aiops_quiet "$AIOPS_KUBECTL" --kubeconfig "$kubeconfig" wait --for condition=Established \
+        --timeout "${CRD_TIMEOUT_SECS}s" crd -l "$CRD_SELECTOR" ||
+        aiops_die "the CRDs of $CRD_DIR were not Established within ${CRD_TIMEOUT_SECS}s"
+    aiops_wait_for "$CRD_TIMEOUT_SECS" true -- crd_kinds_served "$kubeconfig" || rc=$?
+    ((rc == 0)) || aiops_die "the custom kinds ($CRD_KINDS) were not served within ${CRD_TIMEOUT_SECS}s"
+    aiops_log "CRDs of deploy/k8s/crds installed and served"
+}
+
 cmd_stop() {
     aiops_stop_state "$1" stop_servers
 }
@@ -573,4 +615,4 @@ cmd_status() {
     aiops_status "$1" servers_pid ready print_env
 }
 
-aiops_dispatch "build:0 start:2 stop:1 status:1" "$@"
+aiops_dispatch "build:0 start:2 crds:1 stop:1 status:1" "$@"

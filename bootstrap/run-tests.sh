@@ -60,7 +60,7 @@ fi
 step "test servers (bootstrap/test-env.sh)"
 wait "$env_pid" || aiops_die "bootstrap/test-env.sh failed (its output is above)"
 eval "$(grep -E '^[A-Z_]+=' "$env_out")"
-export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR
+export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR AIOPS_KUBECTL
 
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast

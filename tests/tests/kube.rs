@@ -197,6 +197,106 @@ async fn sentences_to_kubernetes_changes() {
     assert!(d.audit_ok().await);
 }
 
+/// `k8s.expose_service` on an API server with the project's CRDs, installed by
+/// `bootstrap/kube.sh crds` as `AIOPS_K8S=local bootstrap/dev-up.sh` does: the sentence
+/// becomes a Gateway API `HTTPRoute` on the appliance Gateway and a cert-manager
+/// `Certificate` from the DNS-01 ClusterIssuer, read back from the server as it stored them
+/// (the CRDs' defaults applied).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expose_service_creates_the_route_and_the_certificate() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let World {
+        api,
+        client,
+        _bind,
+        data: _data,
+        cfg,
+    } = World::start().await;
+    api.install_crds().unwrap_or_else(|e| panic!("{e}"));
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "bar1"}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let d = Daemon::start(cfg).await.unwrap();
+
+    // corp.example.com is a production zone and bar1 a namespace the policy data does not
+    // list (treated as production): a human approves.
+    let nl = "expose service web in bar1 as web-bar1.corp.example.com on port 8080";
+    let body = needs_approval(&d, nl).await;
+    assert_eq!(body["intent"]["action"], "k8s.expose_service");
+    assert_eq!(
+        body["intent"]["params"],
+        json!({"namespace": "bar1", "service": "web",
+               "hostname": "web-bar1.corp.example.com", "port": 8080})
+    );
+    let diff = body["plan"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("HTTPRoute bar1/web-web-bar1-corp-example-com: spec.hostnames: <none> -> [\"web-bar1.corp.example.com\"]"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("Certificate bar1/web-bar1-corp-example-com: spec.secretName: <none> -> web-bar1-corp-example-com-tls"),
+        "{diff}"
+    );
+    let aid = body["approval"]["id"].as_str().unwrap();
+    let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
+    assert_eq!(code, 200);
+    let rec = d
+        .wait_status(body["id"].as_str().unwrap(), &["success", "failed"], 30)
+        .await;
+    assert_eq!(rec["status"], "success", "{rec:#}");
+    assert_eq!(
+        rec["execution"]["result"]["httproute"],
+        "bar1/web-web-bar1-corp-example-com"
+    );
+
+    let get = |group: &str, kind: &str, name: &str| {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bar1", &resource);
+        let name = name.to_string();
+        async move { api.get(&name).await.unwrap().data["spec"].clone() }
+    };
+    let route = get(
+        "gateway.networking.k8s.io",
+        "HTTPRoute",
+        "web-web-bar1-corp-example-com",
+    )
+    .await;
+    let gateway = aiopsd::Config::default().kube;
+    assert_eq!(
+        route,
+        json!({
+            "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                            "name": gateway.gateway_name,
+                            "namespace": gateway.gateway_namespace}],
+            "hostnames": ["web-bar1.corp.example.com"],
+            // The backend's kind and weight, and the match, are the CRD's defaults.
+            "rules": [{"backendRefs": [{"kind": "Service", "name": "web",
+                                        "port": 8080, "weight": 1}],
+                       "matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}]
+        }),
+        "{route:#}"
+    );
+    let cert = get(
+        "cert-manager.io",
+        "Certificate",
+        "web-bar1-corp-example-com",
+    )
+    .await;
+    assert_eq!(
+        cert,
+        json!({
+            "secretName": "web-bar1-corp-example-com-tls",
+            "dnsNames": ["web-bar1.corp.example.com"],
+            "issuerRef": {"name": gateway.cluster_issuer, "kind": "ClusterIssuer",
+                          "group": "cert-manager.io"}
+        }),
+        "{cert:#}"
+    );
+    assert!(d.audit_ok().await);
+}
+
 /// A dry run of `nl` as the requester; returns the stored request's id.
 async fn planned(d: &Daemon, nl: &str) -> String {
     let (code, body) = d

@@ -28,7 +28,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Map, Value, json};
@@ -671,12 +670,12 @@ async fn unknown_objects_and_actions(ctx: Ctx) {
     execute_err(&x, "k8s.scale_deployment", &p, &plan, "invalid_params").await;
 }
 
-/// deploy/k8s/rbac.yaml, applied to the real server, is exactly what the executor needs:
+/// deploy/k8s/base/rbac.yaml, applied to the real server, is exactly what the executor needs:
 /// every action works with the ServiceAccount's token, anything else is refused.
 async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
     let client = ctx.client().await;
     let text =
-        std::fs::read_to_string(aiops_test_support::repo_root().join("deploy/k8s/rbac.yaml"))
+        std::fs::read_to_string(aiops_test_support::repo_root().join("deploy/k8s/base/rbac.yaml"))
             .unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
@@ -842,63 +841,6 @@ macro_rules! scenarios {
     };
 }
 
-async fn install_crds(client: &Client) -> Result<(), String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kube");
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut names = Vec::new();
-    for file in [
-        "crd-gateways.json",
-        "crd-httproutes.json",
-        "crd-certificates.json",
-    ] {
-        let text = std::fs::read_to_string(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
-        let crd: CustomResourceDefinition =
-            serde_json::from_str(&text).map_err(|e| format!("{file}: {e}"))?;
-        names.push(crd.metadata.name.clone().unwrap_or_default());
-        crds.create(&PostParams::default(), &crd)
-            .await
-            .map_err(|e| format!("create {file}: {e}"))?;
-    }
-    // Wait until each is Established and its resources are served.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for name in &names {
-        loop {
-            let crd = crds
-                .get(name)
-                .await
-                .map_err(|e| format!("get {name}: {e}"))?;
-            let established = crd
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-            if established {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("CRD {name} not established within 30s"));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    let routes: Api<aiops_exec::HttpRoute> = Api::default_namespaced(client.clone());
-    let certs: Api<aiops_exec::Certificate> = Api::default_namespaced(client.clone());
-    loop {
-        let served = routes.list(&Default::default()).await.is_ok()
-            && certs.list(&Default::default()).await.is_ok();
-        if served {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err("custom resources not served within 30s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
@@ -966,13 +908,10 @@ fn main() {
         admin_kubeconfig: server.kubeconfig.clone(),
         restricted_kubeconfig: server.restricted_kubeconfig.clone(),
     };
-    let setup = runtime.block_on(async {
-        let client = ctx.client().await;
-        install_crds(&client).await
-    });
-    if let Err(message) = setup {
+    // The project's own CRDs (deploy/k8s/crds), as the dev stack installs them.
+    if let Err(err) = server.install_crds() {
         drop(server);
-        println!("test install_crds ... FAILED\n\n{message}");
+        println!("test install_crds ... FAILED\n\n{err}");
         std::process::exit(101);
     }
 

@@ -48,6 +48,14 @@ impl KubeApi {
         })
     }
 
+    /// Installs the project's CRDs (`deploy/k8s/crds`: Gateway API `Gateway`/`HTTPRoute`,
+    /// cert-manager `Certificate`/`ClusterIssuer`) with `bootstrap/kube.sh crds`, which
+    /// returns once they are Established and their kinds are served. Needs the kubectl that
+    /// `bootstrap/test-env.sh` installs.
+    pub fn install_crds(&self) -> Result<()> {
+        run_script(SCRIPT, &["crds", &self.state.path().to_string_lossy()], &[]).map(|_| ())
+    }
+
     /// Its state directory (certificates, tokens, logs).
     pub fn state_dir(&self) -> &Path {
         self.state.path()

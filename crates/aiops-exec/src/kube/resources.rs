@@ -2,9 +2,10 @@
 //! (`gateway.networking.k8s.io/v1`) and the cert-manager `Certificate`
 //! (`cert-manager.io/v1`), derived with kube's `CustomResource` from their specs. Only the
 //! fields this executor sets are modelled; fields the server or a controller adds are
-//! ignored on reading, and `status` is kept as JSON. Schema generation is disabled: the
-//! CRDs are upstream's (installed by Gateway API and cert-manager, and in the tests from
-//! `tests/fixtures/kube/`), and a schema of this subset would be wrong.
+//! ignored on reading, and `status` is kept as JSON. Schema generation is disabled: on a
+//! cluster the CRDs are upstream's (installed with Gateway API and cert-manager), and a
+//! schema of this subset would be wrong there; the local API server of the dev stack and
+//! the tests gets the project's own subset CRDs (`deploy/k8s/crds`, `bootstrap/kube.sh crds`).
 
 use ::kube::CustomResource;
 use serde::{Deserialize, Serialize};
