@@ -38,6 +38,11 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::Mutex;
 
+// The daemon's allocator (crates/aiopsd/src/main.rs), so that both baselines differ from the
+// daemon only in the work they leave out, not in how memory is allocated.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "aiops-floor",

@@ -543,10 +543,12 @@ impl PolicyEngine {
         rule: &'static str,
         input: &impl Serialize,
     ) -> Result<regorus::Value, PolicyError> {
-        let json = serde_json::to_value(input)
+        // Straight to JSON text: it is both the memo's key and what the engine reads, so a
+        // remembered answer costs one serialisation and a lookup.
+        let json = serde_json::to_string(input)
             .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
-        self.memo.get_or_eval(rule, &json, || {
-            let value: regorus::Value = serde_json::from_value(json.clone())
+        self.memo.get_or_eval(rule, json, |json| {
+            let value = regorus::Value::from_json_str(json)
                 .map_err(|e| PolicyError::Eval(format!("cannot convert the input: {e}")))?;
             let mut engine = self.engine.clone();
             engine.set_input(value);

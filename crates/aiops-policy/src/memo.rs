@@ -68,22 +68,22 @@ impl Memo {
         self.0.is_some()
     }
 
-    /// The answer for `rule` on `input`: remembered, or computed by `evaluate` (and then
-    /// remembered when it is `Ok`).
+    /// The answer for `rule` on `input` (the input's JSON text): remembered, or computed by
+    /// `evaluate` (and then remembered when it is `Ok`).
     pub(crate) fn get_or_eval<E>(
         &self,
         rule: &'static str,
-        input: &serde_json::Value,
-        evaluate: impl FnOnce() -> Result<regorus::Value, E>,
+        input: String,
+        evaluate: impl FnOnce(&str) -> Result<regorus::Value, E>,
     ) -> Result<regorus::Value, E> {
         let Some(cache) = &self.0 else {
-            return evaluate();
+            return evaluate(&input);
         };
-        let key: Key = (rule, Arc::from(input.to_string()));
+        let key: Key = (rule, Arc::from(input));
         if let Some(known) = cache.get(&key) {
             return Ok(known);
         }
-        let value = evaluate()?;
+        let value = evaluate(&key.1)?;
         cache.insert(key, value.clone());
         Ok(value)
     }

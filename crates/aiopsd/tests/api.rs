@@ -304,7 +304,11 @@ async fn the_background_verifier_moves_the_checkpoint_and_counts_outcomes() {
     let head: i64 = {
         let (_, v) = call(&s, get("/api/v1/audit/verify")).await;
         // Nothing was written since the pass: the operator's verify starts at the head.
-        assert_eq!((v["mode"].as_str(), v["checked"].as_i64()), (Some("incremental"), Some(0)), "{v}");
+        assert_eq!(
+            (v["mode"].as_str(), v["checked"].as_i64()),
+            (Some("incremental"), Some(0)),
+            "{v}"
+        );
         assert_eq!(v["from_seq"], v["events"], "{v}");
         v["events"].as_i64().unwrap()
     };
@@ -316,7 +320,10 @@ async fn the_background_verifier_moves_the_checkpoint_and_counts_outcomes() {
         .unwrap();
     sqlx_exec(
         &tamper,
-        &format!("UPDATE audit_events SET outcome = 'allow' WHERE seq = {}", head + 1),
+        &format!(
+            "UPDATE audit_events SET outcome = 'allow' WHERE seq = {}",
+            head + 1
+        ),
     )
     .await;
     assert_eq!(aiopsd::audit::verify_once(&s).await, Some(false));
