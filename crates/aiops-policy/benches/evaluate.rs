@@ -20,7 +20,8 @@
 //!    reused with `set_input` instead of a clone, to show that the clone is not the cost.
 //!
 //! The percentile part runs only under `cargo bench` (criterion's `--bench` argument), not
-//! when the bench target is built or smoke-run as a test.
+//! when the bench target is built or smoke-run as a test. With `AIOPS_BENCH_PERCENTILES_ONLY`
+//! set it runs alone (what `bootstrap/bench.sh` does).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -404,6 +405,10 @@ fn main() {
 
     if std::env::args().any(|a| a == "--bench") {
         percentile_lines(&engine, &old);
+        // bootstrap/bench.sh reads the percentile lines alone.
+        if std::env::var_os("AIOPS_BENCH_PERCENTILES_ONLY").is_some() {
+            return;
+        }
     }
     let mut c = Criterion::default().configure_from_args();
     criterion_rows(&mut c, &engine, &old);
