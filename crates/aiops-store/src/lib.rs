@@ -26,7 +26,7 @@ mod traits;
 pub use aiops_core::VerifyMode;
 pub use audit::{AuditEvent, AuditRecord, ChainReport, GENESIS_HASH, HashedRow, event_hash};
 pub use error::StoreError;
-pub use postgres::{PgOptions, PostgresStore};
+pub use postgres::{ImportReport, PgOptions, PostgresStore};
 pub use records::{
     ApprovalEnd, ApprovalQuery, ApprovalRecord, Change, CommitStats, Cursor, CursorList,
     DecisionOutcome, DecisionRecord, NewApproval, NewDecision, NewRequest, Page, PruneReport,

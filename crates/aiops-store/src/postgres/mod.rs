@@ -22,6 +22,7 @@
 //! end the transaction of a client that stopped mid-way while holding the head lock.
 
 mod approvals;
+mod import;
 mod leases;
 mod lists;
 mod outbox;
@@ -38,6 +39,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
+
+pub use import::ImportReport;
 
 use crate::{CommitStats, StoreError};
 
