@@ -237,12 +237,16 @@ async fn a_sqlite_store_moves_to_postgres_unchanged_and_its_chain_goes_on() {
     );
     assert!(target.claim_approved().await.unwrap().is_none());
 
-    // A second migration into the same database is refused, and changes nothing.
+    // A second migration into the same database is refused, and changes nothing (the
+    // claim above appended its own row).
+    let before = target.verify_chain().await.unwrap();
+    assert!(before.ok && before.events > full.events, "{before:?}");
     let (ok, stdout, stderr) = migrate(dir.path(), pg.url());
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("empty"), "{stderr}");
     assert!(!stderr.contains(&password), "{stderr}");
-    assert_eq!(target.verify_chain().await.unwrap().events, full.events);
+    let after = target.verify_chain().await.unwrap();
+    assert_eq!((after.events, after.head), (before.events, before.head));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
