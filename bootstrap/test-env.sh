@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (BIND 9, an ansible-core venv, OpenBao, a kube-apiserver
-# built from Debian's source package, etcd, the Qdrant server, the embedding model) and prints
-# where they are, as KEY=VALUE lines on stdout:
+# built from Debian's source package, etcd, the Qdrant server, the embedding model,
+# PostgreSQL) and prints where they are, as KEY=VALUE lines on stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
 #   AIOPS_NAMED=/usr/sbin/named
 # Quick (about a second) when everything is already installed and built.
@@ -23,6 +23,9 @@ qdrant="$(bash "$here/qdrant.sh" install | aiops_kv_get AIOPS_QDRANT)"
 [[ -n "$qdrant" ]] || aiops_die "bootstrap/qdrant.sh install did not report the qdrant binary"
 embed_dir="$(bash "$here/embeddings.sh" install | aiops_kv_get AIOPS_EMBED_MODEL_DIR)"
 [[ -n "$embed_dir" ]] || aiops_die "bootstrap/embeddings.sh install did not report the model directory"
+# Debian's PostgreSQL server binaries (the store's tests start throwaway clusters).
+pg_bin="$(bash "$here/postgres.sh" install | aiops_kv_get AIOPS_PG_BIN)"
+[[ -n "$pg_bin" ]] || aiops_die "bootstrap/postgres.sh install did not report the server binaries"
 
 aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
-    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir"
+    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_PG_BIN "$pg_bin"
