@@ -37,6 +37,11 @@
 #   AIOPS_CA=<the CA certificate>  AIOPS_CLIENT_CERT=<client certificate>  AIOPS_CLIENT_KEY=<its key>
 # which the aiops CLI reads as they are (curl: --cacert, --cert, --key). The client
 # certificate maps to user `requester`.
+# Store: with AIOPS_STORE=postgres it starts a private PostgreSQL cluster
+# (bootstrap/postgres.sh, in <state>/postgres, port AIOPS_PG_PORT, default 15432) and runs the
+# daemon on it ([store] backend = "postgres"; the URL, which holds the cluster's password,
+# reaches the daemon through AIOPS_STORE_URL, not the config file); it prints
+#   AIOPS_PG_URL=postgres://aiops:<password>@127.0.0.1:<port>/aiops
 # Language model: with AIOPS_LLM=ollama it starts Ollama on loopback with two small models
 # (bootstrap/ollama.sh) and turns on the model parser ([llm]); it prints
 #   OLLAMA_HOST=http://127.0.0.1:<port>
@@ -48,6 +53,7 @@
 # AIOPS_DNS_PORT (15353), AIOPS_SLACK_PORT (30081), AIOPS_VAULT_PORT (18200),
 # AIOPS_SECRETS (directory | vault), AIOPS_K8S (local), AIOPS_KUBE_PORT (16443),
 # AIOPS_LLM (ollama), AIOPS_VECTOR (edge | qdrant), AIOPS_TLS (1),
+# AIOPS_STORE (sqlite | postgres), AIOPS_PG_PORT (15432),
 # AIOPS_PROFILE (release | dev), AIOPS_CACHE (~/.cache/aiops).
 # Stop everything with bootstrap/dev-down.sh.
 set -euo pipefail
@@ -175,6 +181,26 @@ kubeconfig = \"$kubeconfig_out\"
 "
 fi
 
+# The store: the embedded SQLite file, or a local PostgreSQL cluster.
+# The URL reaches check-config and the daemon through the environment (inherited, never on a
+# command line or in the config file).
+store_toml=""
+pg_url=""
+case "${AIOPS_STORE:-sqlite}" in
+    sqlite) unset AIOPS_STORE_URL ;;
+    postgres)
+        pg_out="$(bash "$here/postgres.sh" start "$state/postgres" "${AIOPS_PG_PORT:-15432}")"
+        pg_url="$(aiops_kv_get AIOPS_PG_URL <<<"$pg_out")"
+        [[ -n "$pg_url" ]] || aiops_die "bootstrap/postgres.sh did not report its URL"
+        export AIOPS_STORE_URL="$pg_url"
+        store_toml='
+[store]
+backend = "postgres"
+'
+        ;;
+    *) aiops_die "AIOPS_STORE must be \"sqlite\" or \"postgres\"" ;;
+esac
+
 # The language model: a local Ollama with the small models, or none.
 llm_toml=""
 ollama_host=""
@@ -249,6 +275,7 @@ data_dir = "$data"
 provider = "$secrets_mode"
 dir = "$secrets_dir"
 $vault_toml
+$store_toml
 [dns]
 server = "$dns_addr"
 
@@ -356,6 +383,9 @@ print_env() {
     fi
     if [[ -n "$qdrant_url" ]]; then
         aiops_kv AIOPS_QDRANT_URL "$qdrant_url"
+    fi
+    if [[ -n "$pg_url" ]]; then
+        aiops_kv AIOPS_PG_URL "$pg_url"
     fi
 }
 (umask 077 && rm -f "$state/dev.env" && print_env | tee "$state/dev.env")

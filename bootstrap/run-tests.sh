@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs the real test servers (BIND 9, ansible-core),
 # then style gates, every crate's tests (unit, Rego, in-process API, end-to-end against real
-# BIND, Ansible, OpenBao, kube-apiserver, Qdrant and Ollama), the retrieval evaluation and the
-# parser evaluation on the shared sets, and the supply-chain checks (cargo-deny, SBOMs).
+# BIND, Ansible, OpenBao, kube-apiserver, Qdrant, PostgreSQL and Ollama), the retrieval
+# evaluation and the parser evaluation on the shared sets, and the supply-chain checks
+# (cargo-deny, SBOMs).
 # Slow builds are cached outside the repository ($AIOPS_CACHE, default ~/.cache/aiops).
 set -euo pipefail
 
@@ -60,7 +61,8 @@ fi
 step "test servers (bootstrap/test-env.sh)"
 wait "$env_pid" || aiops_die "bootstrap/test-env.sh failed (its output is above)"
 eval "$(grep -E '^[A-Z_]+=' "$env_out")"
-export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR AIOPS_KUBECTL
+export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR AIOPS_KUBECTL \
+    AIOPS_PG_BIN
 
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast

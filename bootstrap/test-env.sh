@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (BIND 9, an ansible-core venv, systemd's offline tools, OpenBao,
 # a kube-apiserver built from Debian's source package, etcd, kubectl with kustomize, the Qdrant
-# server, the embedding model) and prints where they are, as KEY=VALUE lines on stdout:
+# server, the embedding model, PostgreSQL) and prints where they are, as KEY=VALUE lines on
+# stdout:
 #   AIOPS_ANSIBLE_PLAYBOOK=/…/ansible-venv/bin/ansible-playbook
 #   AIOPS_NAMED=/usr/sbin/named
 #   AIOPS_KUBECTL=/…/kubectl-venv/bin/kubectl
@@ -27,6 +28,10 @@ qdrant="$(bash "$here/qdrant.sh" install | aiops_kv_get AIOPS_QDRANT)"
 [[ -n "$qdrant" ]] || aiops_die "bootstrap/qdrant.sh install did not report the qdrant binary"
 embed_dir="$(bash "$here/embeddings.sh" install | aiops_kv_get AIOPS_EMBED_MODEL_DIR)"
 [[ -n "$embed_dir" ]] || aiops_die "bootstrap/embeddings.sh install did not report the model directory"
+# Debian's PostgreSQL server binaries (the store's tests start throwaway clusters).
+pg_bin="$(bash "$here/postgres.sh" install | aiops_kv_get AIOPS_PG_BIN)"
+[[ -n "$pg_bin" ]] || aiops_die "bootstrap/postgres.sh install did not report the server binaries"
 
 aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
-    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_KUBECTL "$AIOPS_KUBECTL"
+    AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_KUBECTL "$AIOPS_KUBECTL" \
+    AIOPS_PG_BIN "$pg_bin"

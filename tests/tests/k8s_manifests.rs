@@ -180,7 +180,7 @@ fn assert_daemon(overlay: &str, docs: &[Value]) {
         .collect();
     assert_eq!(env["AIOPS_CONFIG"]["value"], "/etc/aiops/aiopsd.toml");
     assert_eq!(
-        env["AIOPS_STORE__URL"]["valueFrom"]["secretKeyRef"],
+        env["AIOPS_STORE_URL"]["valueFrom"]["secretKeyRef"],
         json!({"name": "aiopsd-store", "key": "url"})
     );
     // The config file is the generated ConfigMap (its name carries the content hash).
@@ -215,20 +215,26 @@ fn assert_daemon(overlay: &str, docs: &[Value]) {
 }
 
 /// The shipped aiopsd.toml is a configuration the daemon accepts (unknown keys are errors),
-/// with the in-cluster settings. `[store] backend` is the PostgreSQL store's key, which the
-/// daemon of this revision does not know yet: it is checked, then left out of the load.
+/// with the in-cluster settings: the PostgreSQL store, its URL from the environment (what
+/// the Deployment sets from the Secret), never from the file.
 fn assert_config(overlay: &str, text: &str) {
-    let backend_line = "backend = \"postgres\"\n";
-    let store = text
-        .split("[store]")
-        .nth(1)
-        .and_then(|rest| rest.split("\n[").next())
-        .expect("a [store] section");
-    assert!(store.contains(backend_line), "{overlay}: [store] {store}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("aiopsd.toml");
-    std::fs::write(&file, text.replacen(backend_line, "", 1)).unwrap();
-    let c = aiopsd::Config::load(Some(&file)).unwrap_or_else(|e| panic!("{overlay}: {e}"));
+    std::fs::write(&file, text).unwrap();
+    let c = aiopsd::Config::load_with_store_url(
+        Some(&file),
+        Some("postgres://aiops:secret@postgres.aiops.svc:5432/aiops".into()),
+    )
+    .unwrap_or_else(|e| panic!("{overlay}: {e}"));
+    assert_eq!(
+        c.store.backend,
+        aiopsd::config::StoreBackend::Postgres,
+        "{overlay}"
+    );
+    assert!(
+        !text.contains("postgres://"),
+        "{overlay}: a URL in the config file"
+    );
     assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
     assert!(c.api.allow_plain_http);
     assert!(c.kube.enabled && c.kube.kubeconfig.is_none(), "in-cluster");

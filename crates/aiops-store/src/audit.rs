@@ -42,6 +42,11 @@ impl AuditEvent {
     }
 }
 
+/// The audit event of an approval's step (stage `approve`).
+pub(crate) fn approval_event(request_id: &str, outcome: &str, data: Value) -> AuditEvent {
+    AuditEvent::new(Some(request_id), "approve", outcome, data)
+}
+
 /// A stored audit row.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {

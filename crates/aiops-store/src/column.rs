@@ -4,8 +4,9 @@
 
 use aiops_core::{ApprovalState, Channel, RequestStatus, Verdict};
 use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Sqlite, Type};
+use sqlx::{Decode, Postgres, Sqlite, Type};
 
 /// A TEXT column on its way to a core enum.
 pub(crate) struct Text(String);
@@ -23,6 +24,22 @@ impl Type<Sqlite> for Text {
 impl<'r> Decode<'r, Sqlite> for Text {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         <String as Decode<'r, Sqlite>>::decode(value).map(Text)
+    }
+}
+
+impl Type<Postgres> for Text {
+    fn type_info() -> PgTypeInfo {
+        <String as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <String as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Text {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        <String as Decode<'r, Postgres>>::decode(value).map(Text)
     }
 }
 

@@ -3,8 +3,14 @@
 /// Errors of the store. `code()` is stable.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
+    /// The database cannot be reached (down, restarting, out of connections, too slow):
+    /// worth retrying later. Answered 503.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// This process's replica lease was taken over by another replica (it was presumed
+    /// dead): it may write nothing more, and the daemon stops. Code `store_unavailable`.
+    #[error("store lease lost: {0}")]
+    LeaseLost(String),
     #[error("store query failed: {0}")]
     Query(String),
     #[error("migration failed: {0}")]
@@ -23,7 +29,7 @@ pub enum StoreError {
 impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
-            StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::Unavailable(_) | StoreError::LeaseLost(_) => "store_unavailable",
             StoreError::Query(_) => "store_error",
             StoreError::Migration(_) => "store_migration_failed",
             StoreError::NotFound(_) => "not_found",
@@ -34,10 +40,28 @@ impl StoreError {
     }
 }
 
+/// SQLSTATE classes and codes of a Postgres server that cannot serve right now: connection
+/// exceptions (08), shutting down or starting up (57P01-57P03), out of connections (53300),
+/// a statement cancelled by `statement_timeout` (57014). Not the query's fault.
+fn pg_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            // A connection to Postgres dropped mid-message, or its TLS failed.
+            sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(ref db)
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some_and(|pg| pg_unavailable(pg.code())) =>
+            {
                 StoreError::Unavailable(e.to_string())
             }
             sqlx::Error::RowNotFound => StoreError::NotFound("row".into()),

@@ -149,6 +149,8 @@ pub struct ApprovalRecord {
     #[sqlx(try_from = "Text")]
     pub state: ApprovalState,
     pub requester: String,
+    // Stored as a 64-bit integer: Postgres has no unsigned type for sqlx to decode into u32.
+    #[sqlx(try_from = "i64")]
     pub approvals_required: u32,
     pub created_at: String,
     pub expires_at: String,

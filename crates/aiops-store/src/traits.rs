@@ -46,10 +46,15 @@ pub trait RequestStore: Send + Sync {
     /// `executing` whose request never started executing fail (never re-run). Returns the
     /// failed requests' ids. Requests caught `executing` are left alone: see
     /// [`RequestStore::interrupted_executions`].
+    ///
+    /// "A dead process": SQLite, every process but this one (call it once, at start-up,
+    /// holding the data directory). Postgres, the replicas whose lease expired: this takes
+    /// their requests over (see [`Replicas`]); call it periodically.
     async fn fail_interrupted(&self) -> Result<Vec<String>, StoreError>;
     /// Requests caught `executing` by a restart, oldest first: the change may or may not
     /// have happened. The daemon reconciles each against the world (it re-plans, never
     /// re-runs) and ends it, with its still-`executing` approval, in one transaction.
+    /// Postgres: those this replica took over from dead ones ([`RequestStore::fail_interrupted`]).
     async fn interrupted_executions(&self) -> Result<Vec<RequestRecord>, StoreError>;
     /// Quarantined model answers, newest first: at most `limit`, older than `before_id`
     /// when given (pagination by id).
@@ -131,8 +136,28 @@ pub trait SlackOutbox: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// The daemon's view of its store: all three parts. One implementation per database;
-/// anything that implements the three parts is a `Store`.
-pub trait Store: RequestStore + ApprovalStore + SlackOutbox {}
+/// How a store is shared between processes. SQLite is not: one serving process per file
+/// (the daemon's data-directory lock), so whatever is in flight at start-up was left by a
+/// dead process. Postgres is: several replicas serve one database, each holds a **lease**
+/// (a row with an expiry, renewed by [`Replicas::renew_lease`]) and owns the requests it
+/// runs; [`RequestStore::fail_interrupted`] takes over the requests of replicas whose lease
+/// expired, and the daemon calls it periodically.
+#[async_trait::async_trait]
+pub trait Replicas: Send + Sync {
+    /// How long this process's lease lives without renewal; `None` when the store is not
+    /// shared (then nothing needs renewing and leftovers are settled once, at start-up).
+    fn lease_ttl(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Extends this process's lease. [`StoreError::LeaseLost`] when another replica took it
+    /// over (this process was presumed dead and may write nothing more).
+    async fn renew_lease(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
 
-impl<T: RequestStore + ApprovalStore + SlackOutbox + ?Sized> Store for T {}
+/// The daemon's view of its store: all four parts. One implementation per database;
+/// anything that implements the four parts is a `Store`.
+pub trait Store: RequestStore + ApprovalStore + SlackOutbox + Replicas {}
+
+impl<T: RequestStore + ApprovalStore + SlackOutbox + Replicas + ?Sized> Store for T {}

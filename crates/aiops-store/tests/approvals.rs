@@ -1,49 +1,48 @@
-//! The approval state machine in the store, against a real SQLite file: compare-and-set
+//! The approval state machine in the store, against a real SQLite file and a real
+//! PostgreSQL cluster: compare-and-set
 //! transitions, idempotent decisions, distinct approvers, expiry, exactly-once claiming.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
 use aiops_core::{ApprovalState, RequestStatus, Verdict};
 use aiops_store::{
-    ApprovalEnd, ApprovalStore, AuditEvent, DecisionOutcome, RequestStore, RequestUpdate,
-    SlackOutbox, SqliteStore, StoreError, now_ms,
+    ApprovalEnd, AuditEvent, DecisionOutcome, RequestUpdate, Store, StoreError, now_ms,
 };
 use common::{
-    all_approvals, decide, decision, error_message, mark_executing, outcome, pending, state_of,
-    status_of, store, store_with_pending,
+    Backend, all_approvals, decide, decision, error_message, mark_executing, outcome, pending,
+    state_of, status_of, store, store_with_pending,
 };
 use serde_json::json;
 
-#[tokio::test]
-async fn approve_is_idempotent_and_closes_once() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    let (kind, approval) = outcome(decide(&s, &aid, "bob", Verdict::Approve).await);
+async fn approve_is_idempotent_and_closes_once(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    let (kind, approval) = outcome(decide(&*s, &aid, "bob", Verdict::Approve).await);
     assert_eq!(
         (kind, approval.state),
         ("recorded", ApprovalState::Approved)
     );
     // a double click is a no-op that says so
-    let again = decide(&s, &aid, "bob", Verdict::Approve).await;
+    let again = decide(&*s, &aid, "bob", Verdict::Approve).await;
     assert!(
         matches!(again, DecisionOutcome::Unchanged { .. }),
         "{again:?}"
     );
     // someone else deciding a closed approval gets the current state
-    let (kind, approval) = outcome(decide(&s, &aid, "carol", Verdict::Reject).await);
+    let (kind, approval) = outcome(decide(&*s, &aid, "carol", Verdict::Reject).await);
     assert_eq!((kind, approval.state), ("closed", ApprovalState::Approved));
     assert_eq!(approval.decisions.len(), 1);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn distinct_approvers_are_counted() {
-    let (_d, s, aid) = store_with_pending(2, 60_000).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Pending);
-    decide(&s, &aid, "carol", Verdict::Approve).await;
+async fn distinct_approvers_are_counted(b: Backend) {
+    let (s, aid) = store_with_pending(b, 2, 60_000).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Pending);
+    decide(&*s, &aid, "carol", Verdict::Approve).await;
     let a = s.get_approval(&aid).await.unwrap().unwrap();
     assert_eq!(a.state, ApprovalState::Approved);
     assert_eq!(
@@ -55,18 +54,16 @@ async fn distinct_approvers_are_counted() {
     );
 }
 
-#[tokio::test]
-async fn the_requester_cannot_decide_their_own_request() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    let (kind, approval) = outcome(decide(&s, &aid, "alice", Verdict::Approve).await);
+async fn the_requester_cannot_decide_their_own_request(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    let (kind, approval) = outcome(decide(&*s, &aid, "alice", Verdict::Approve).await);
     assert_eq!((kind, approval.state), ("closed", ApprovalState::Pending));
     assert!(approval.decisions.is_empty());
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
 }
 
-#[tokio::test]
-async fn reject_denies_the_request() {
-    let (_d, s, aid) = store_with_pending(2, 60_000).await;
+async fn reject_denies_the_request(b: Backend) {
+    let (s, aid) = store_with_pending(b, 2, 60_000).await;
     let mut d = decision(&aid, "bob", Verdict::Reject);
     d.reason = Some("not during business hours".into());
     s.decide_approval(&d).await.unwrap();
@@ -78,17 +75,16 @@ async fn reject_denies_the_request() {
     assert!(s.claim_approved().await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn late_decisions_expire_the_approval() {
-    let (_d, s, aid) = store_with_pending(1, -1).await;
-    let (kind, approval) = outcome(decide(&s, &aid, "bob", Verdict::Approve).await);
+async fn late_decisions_expire_the_approval(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, -1).await;
+    let (kind, approval) = outcome(decide(&*s, &aid, "bob", Verdict::Approve).await);
     assert_eq!((kind, approval.state), ("expired", ApprovalState::Expired));
     assert_eq!(
         s.get_request("r1").await.unwrap().unwrap().error.unwrap()["code"],
         "approval_expired"
     );
     // the sweeper finds others
-    let aid2 = pending(&s, "r2", 1, -1).await;
+    let aid2 = pending(&*s, "r2", 1, -1).await;
     let swept = s.expire_due(now_ms()).await.unwrap();
     assert_eq!(
         swept.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
@@ -96,27 +92,26 @@ async fn late_decisions_expire_the_approval() {
     );
     assert!(s.expire_due(now_ms()).await.unwrap().is_empty());
     assert_eq!(
-        all_approvals(&s, Some(ApprovalState::Expired)).await.len(),
+        all_approvals(&*s, Some(ApprovalState::Expired)).await.len(),
         2
     );
-    assert_eq!(all_approvals(&s, None).await.len(), 2);
+    assert_eq!(all_approvals(&*s, None).await.len(), 2);
     assert!(
-        all_approvals(&s, Some(ApprovalState::Pending))
+        all_approvals(&*s, Some(ApprovalState::Pending))
             .await
             .is_empty()
     );
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn an_approved_request_is_claimed_exactly_once() {
-    let (_d, s) = store().await;
-    let s = std::sync::Arc::new(s);
-    let aid = pending(&s, "r1", 1, 60_000).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
+async fn an_approved_request_is_claimed_exactly_once(b: Backend) {
+    let s = store(b).await;
+    let store = s.arc();
+    let aid = pending(&*s, "r1", 1, 60_000).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
     let mut claims = Vec::new();
     for _ in 0..8 {
-        let s = s.clone();
+        let s = store.clone();
         claims.push(tokio::spawn(
             async move { s.claim_approved().await.unwrap() },
         ));
@@ -128,16 +123,16 @@ async fn an_approved_request_is_claimed_exactly_once() {
         }
     }
     assert_eq!(won, 1);
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Executing);
     // a restart now fails it rather than running it again
+    let s = s.restart().await;
     s.fail_interrupted().await.unwrap();
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Failed);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Failed);
     assert!(s.claim_approved().await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn slack_signatures_are_single_use() {
-    let (_d, s) = store().await;
+async fn slack_signatures_are_single_use(b: Backend) {
+    let s = store(b).await;
     let now = now_ms();
     assert!(s.slack_nonce("v0=abc", now, now - 300_000).await.unwrap());
     assert!(!s.slack_nonce("v0=abc", now, now - 300_000).await.unwrap());
@@ -151,7 +146,7 @@ async fn slack_signatures_are_single_use() {
 
 /// Ends request `r1` as `status` together with its executing approval `aid` (`to`).
 async fn end_together(
-    s: &SqliteStore,
+    s: &dyn Store,
     aid: &str,
     status: RequestStatus,
     to: ApprovalState,
@@ -172,51 +167,49 @@ async fn end_together(
     .await
 }
 
-#[tokio::test]
-async fn the_request_and_its_approval_end_together() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
+async fn the_request_and_its_approval_end_together(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
     s.claim_approved().await.unwrap().unwrap();
-    end_together(&s, &aid, RequestStatus::Success, ApprovalState::Succeeded)
+    end_together(&*s, &aid, RequestStatus::Success, ApprovalState::Succeeded)
         .await
         .unwrap();
-    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Succeeded);
+    assert_eq!(status_of(&*s, "r1").await, RequestStatus::Success);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Succeeded);
     // Ending it again is a conflict, and nothing of that failed transaction is kept.
-    let err = end_together(&s, &aid, RequestStatus::Failed, ApprovalState::Failed)
+    let err = end_together(&*s, &aid, RequestStatus::Failed, ApprovalState::Failed)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
-    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
+    assert_eq!(status_of(&*s, "r1").await, RequestStatus::Success);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn an_approval_caught_executing_with_its_request_waits_for_reconciliation() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
+async fn an_approval_caught_executing_with_its_request_waits_for_reconciliation(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
     s.claim_approved().await.unwrap().unwrap();
-    mark_executing(&s, "r1").await;
+    mark_executing(&*s, "r1").await;
+    let s = s.restart().await;
     // A restart does not fail it blindly: the request is listed for reconciliation and
     // its approval stays executing, to end with it.
     assert!(s.fail_interrupted().await.unwrap().is_empty());
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Executing);
     let executing = s.interrupted_executions().await.unwrap();
     assert_eq!(executing.len(), 1);
     assert_eq!(executing[0].approval_id.as_deref(), Some(aid.as_str()));
-    end_together(&s, &aid, RequestStatus::Failed, ApprovalState::Failed)
+    end_together(&*s, &aid, RequestStatus::Failed, ApprovalState::Failed)
         .await
         .unwrap();
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Failed);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Failed);
     assert!(s.interrupted_executions().await.unwrap().is_empty());
     assert!(s.claim_approved().await.unwrap().is_none());
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn only_state_machine_transitions_are_stored() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    decide(&s, &aid, "bob", Verdict::Approve).await;
+async fn only_state_machine_transitions_are_stored(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    decide(&*s, &aid, "bob", Verdict::Approve).await;
     s.claim_approved().await.unwrap().unwrap();
     // executing → pending does not exist: refused before anything is written
     let err = s
@@ -230,24 +223,34 @@ async fn only_state_machine_transitions_are_stored() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "conflict");
-    assert_eq!(state_of(&s, &aid).await, ApprovalState::Executing);
+    assert_eq!(state_of(&*s, &aid).await, ApprovalState::Executing);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn an_unknown_stored_state_is_corrupt_data() {
-    let (_d, s, aid) = store_with_pending(1, 60_000).await;
-    sqlx::query("UPDATE approvals SET state = 'maybe' WHERE id = $1")
-        .bind(&aid)
-        .execute(s.pool())
-        .await
-        .unwrap();
+async fn an_unknown_stored_state_is_corrupt_data(b: Backend) {
+    let (s, aid) = store_with_pending(b, 1, 60_000).await;
+    s.exec(&format!(
+        "UPDATE approvals SET state = 'maybe' WHERE id = '{aid}'"
+    ))
+    .await;
     let err = s.get_approval(&aid).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    sqlx::query("UPDATE requests SET status = 'limbo' WHERE id = 'r1'")
-        .execute(s.pool())
-        .await
-        .unwrap();
+    s.exec("UPDATE requests SET status = 'limbo' WHERE id = 'r1'")
+        .await;
     let err = s.get_request("r1").await.unwrap_err();
     assert_eq!(err.code(), "store_corrupt", "{err}");
 }
+
+both_backends!(
+    approve_is_idempotent_and_closes_once,
+    distinct_approvers_are_counted,
+    the_requester_cannot_decide_their_own_request,
+    reject_denies_the_request,
+    late_decisions_expire_the_approval,
+    an_approved_request_is_claimed_exactly_once,
+    slack_signatures_are_single_use,
+    the_request_and_its_approval_end_together,
+    an_approval_caught_executing_with_its_request_waits_for_reconciliation,
+    only_state_machine_transitions_are_stored,
+    an_unknown_stored_state_is_corrupt_data,
+);

@@ -1,33 +1,31 @@
-//! Audit-chain checkpoints against a real SQLite file: a verification that succeeds records
+//! Audit-chain checkpoints against a real SQLite file and a real PostgreSQL cluster: a verification that succeeds records
 //! one; an incremental verify starts from the latest and recomputes only the rows after it,
 //! anchored on that row's hash; a full verify still recomputes everything.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
-use aiops_store::{AuditEvent, Change, RequestStore, SqliteStore, VerifyMode};
+use aiops_store::{AuditEvent, Change, Store, VerifyMode};
+use common::{Backend, TestStore};
 use serde_json::json;
 
 /// Appends `n` events in one commit.
-async fn append(s: &SqliteStore, n: usize) {
+async fn append(s: &dyn Store, n: usize) {
     let events = (0..n)
         .map(|i| Change::Append(AuditEvent::new(None, "note", "noted", json!({"i": i}))))
         .collect();
     s.commit(events).await.unwrap();
 }
 
-async fn checkpoints(s: &SqliteStore) -> Vec<(i64, String)> {
-    sqlx::query_as("SELECT seq, mode FROM audit_checkpoints ORDER BY seq")
-        .fetch_all(s.pool())
-        .await
-        .unwrap()
+async fn checkpoints(s: &TestStore) -> Vec<(i64, String)> {
+    s.checkpoints().await
 }
 
-#[tokio::test]
-async fn incremental_verify_recomputes_only_the_rows_since_the_last_checkpoint() {
-    let (_d, s) = common::store().await;
-    append(&s, 2000).await;
+async fn incremental_verify_recomputes_only_the_rows_since_the_last_checkpoint(b: Backend) {
+    let s = common::store(b).await;
+    append(&*s, 2000).await;
     // No checkpoint yet: incremental is a full verify, and leaves one at the head.
     let first = s.verify_incremental().await.unwrap();
     assert!(first.ok, "{first:?}");
@@ -37,17 +35,14 @@ async fn incremental_verify_recomputes_only_the_rows_since_the_last_checkpoint()
     );
     assert_eq!(checkpoints(&s).await, [(2000, "full".to_string())]);
 
-    append(&s, 7).await;
+    append(&*s, 7).await;
     let next = s.verify_incremental().await.unwrap();
     assert!(next.ok, "{next:?}");
     assert_eq!(
         (next.mode, next.from_seq, next.checked, next.events),
         (VerifyMode::Incremental, 2000, 7, 2007)
     );
-    let head: String = sqlx::query_scalar("SELECT hash FROM audit_head")
-        .fetch_one(s.pool())
-        .await
-        .unwrap();
+    let head = s.head_hash().await;
     assert_eq!(next.head, head);
     assert_eq!(
         checkpoints(&s).await,
@@ -73,16 +68,13 @@ async fn incremental_verify_recomputes_only_the_rows_since_the_last_checkpoint()
     );
 }
 
-#[tokio::test]
-async fn a_changed_row_after_the_checkpoint_is_found_incrementally() {
-    let (_d, s) = common::store().await;
-    append(&s, 10).await;
+async fn a_changed_row_after_the_checkpoint_is_found_incrementally(b: Backend) {
+    let s = common::store(b).await;
+    append(&*s, 10).await;
     assert!(s.verify_incremental().await.unwrap().ok);
-    append(&s, 5).await;
-    sqlx::query("UPDATE audit_events SET outcome = 'forged' WHERE seq = 13")
-        .execute(s.pool())
-        .await
-        .unwrap();
+    append(&*s, 5).await;
+    s.exec("UPDATE audit_events SET outcome = 'forged' WHERE seq = 13")
+        .await;
     let r = s.verify_incremental().await.unwrap();
     assert!(!r.ok);
     assert_eq!((r.first_bad_seq, r.checked), (Some(13), 2), "{r:?}");
@@ -90,49 +82,47 @@ async fn a_changed_row_after_the_checkpoint_is_found_incrementally() {
     assert_eq!(checkpoints(&s).await.len(), 1);
 }
 
-#[tokio::test]
-async fn rewriting_history_up_to_the_checkpoint_breaks_its_anchor() {
-    let (_d, s) = common::store().await;
-    append(&s, 10).await;
+async fn rewriting_history_up_to_the_checkpoint_breaks_its_anchor(b: Backend) {
+    let s = common::store(b).await;
+    append(&*s, 10).await;
     assert!(s.verify_incremental().await.unwrap().ok);
-    append(&s, 3).await;
+    append(&*s, 3).await;
     // Someone rewrites row 10's hash (as a consistent rewrite of rows up to it would):
     // the checkpoint no longer matches the chain.
-    sqlx::query("UPDATE audit_events SET hash = 'rewritten' WHERE seq = 10")
-        .execute(s.pool())
-        .await
-        .unwrap();
+    s.exec("UPDATE audit_events SET hash = 'rewritten' WHERE seq = 10")
+        .await;
     let r = s.verify_incremental().await.unwrap();
     assert!(!r.ok);
     assert_eq!(r.first_bad_seq, Some(10));
     assert!(r.reason.unwrap().contains("checkpoint"));
 
     // Deleting the checkpoint's row is the same.
-    let (_d, s) = common::store().await;
-    append(&s, 10).await;
+    let s = common::store(b).await;
+    append(&*s, 10).await;
     assert!(s.verify_incremental().await.unwrap().ok);
-    sqlx::query("DELETE FROM audit_events WHERE seq = 10")
-        .execute(s.pool())
-        .await
-        .unwrap();
+    s.exec("DELETE FROM audit_events WHERE seq = 10").await;
     let r = s.verify_incremental().await.unwrap();
     assert_eq!((r.ok, r.first_bad_seq), (false, Some(10)), "{r:?}");
 }
 
-#[tokio::test]
-async fn an_edit_below_the_checkpoint_that_keeps_the_hashes_needs_a_full_verify() {
-    let (_d, s) = common::store().await;
-    append(&s, 10).await;
+async fn an_edit_below_the_checkpoint_that_keeps_the_hashes_needs_a_full_verify(b: Backend) {
+    let s = common::store(b).await;
+    append(&*s, 10).await;
     assert!(s.verify_incremental().await.unwrap().ok);
     // Content changed, hashes left alone: the rows after the checkpoint are untouched, so the
     // incremental verify (which does not read row 4) passes; the full verify finds it. This is
     // the trade-off `VerifyMode::Incremental` documents.
-    sqlx::query("UPDATE audit_events SET outcome = 'forged' WHERE seq = 4")
-        .execute(s.pool())
-        .await
-        .unwrap();
-    append(&s, 2).await;
+    s.exec("UPDATE audit_events SET outcome = 'forged' WHERE seq = 4")
+        .await;
+    append(&*s, 2).await;
     assert!(s.verify_incremental().await.unwrap().ok);
     let full = s.verify_chain().await.unwrap();
     assert_eq!((full.ok, full.first_bad_seq), (false, Some(4)), "{full:?}");
 }
+
+both_backends!(
+    incremental_verify_recomputes_only_the_rows_since_the_last_checkpoint,
+    a_changed_row_after_the_checkpoint_is_found_incrementally,
+    rewriting_history_up_to_the_checkpoint_breaks_its_anchor,
+    an_edit_below_the_checkpoint_that_keeps_the_hashes_needs_a_full_verify,
+);

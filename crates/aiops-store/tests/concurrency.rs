@@ -1,26 +1,25 @@
-//! Many writers at once, against a real SQLite file: every kind of write from many tasks
-//! of one process, and two store instances (two daemons) on the same file. Nothing may fail
-//! with "database is locked": in-process writers queue on the store's one write path,
-//! other processes wait on SQLite's lock (`busy_timeout`).
+//! Many writers at once, against a real SQLite file and a real PostgreSQL cluster: every
+//! kind of write from many tasks of one process, and two store instances (two daemons, two
+//! replicas) on the same database. Nothing may fail: on SQLite, in-process writers queue on
+//! the store's one write path and other processes wait on SQLite's lock (`busy_timeout`),
+//! never "database is locked"; on Postgres, writers take turns on the chain's head lock.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aiops_core::{ApprovalState, RequestStatus, Verdict};
-use aiops_store::{
-    ApprovalStore, AuditEvent, RequestStore, RequestUpdate, SlackOutbox, SlackResult, SqliteStore,
-    StoreError, now_ms,
-};
-use common::{all_approvals, decide, decision, pending, request, store};
+use aiops_store::{AuditEvent, RequestUpdate, SlackResult, Store, StoreError, now_ms};
+use common::{Backend, all_approvals, decide, decision, pending, request, store};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 /// One worker's mix of writes, interleaving with the others'. Returns its first error.
-async fn mixed_writes(s: Arc<SqliteStore>, worker: usize) -> Result<(), StoreError> {
+async fn mixed_writes(s: Arc<dyn Store>, worker: usize) -> Result<(), StoreError> {
     for round in 0..6 {
         let id = format!("w{worker}-{round}");
         let now = now_ms();
@@ -34,7 +33,7 @@ async fn mixed_writes(s: Arc<SqliteStore>, worker: usize) -> Result<(), StoreErr
                 .await?
         );
         // a direct request through to success
-        request(&s, &id, "alice").await;
+        request(&*s, &id, "alice").await;
         s.update_request(
             &id,
             RequestUpdate {
@@ -45,7 +44,7 @@ async fn mixed_writes(s: Arc<SqliteStore>, worker: usize) -> Result<(), StoreErr
         )
         .await?;
         // an approval: posted to Slack, refused to the requester, approved, re-clicked
-        let aid = pending(&s, &format!("{id}-a"), 1, 60_000).await;
+        let aid = pending(&*s, &format!("{id}-a"), 1, 60_000).await;
         s.slack_result(
             &aid,
             SlackResult::Failed {
@@ -84,7 +83,7 @@ async fn mixed_writes(s: Arc<SqliteStore>, worker: usize) -> Result<(), StoreErr
             .await?;
         }
         // and one that is rejected outright, plus a sweep and a note
-        let rid = pending(&s, &format!("{id}-r"), 2, 60_000).await;
+        let rid = pending(&*s, &format!("{id}-r"), 2, 60_000).await;
         s.decide_approval(&decision(&rid, "bob", Verdict::Reject))
             .await?;
         s.expire_due(now_ms()).await?;
@@ -100,10 +99,9 @@ async fn mixed_writes(s: Arc<SqliteStore>, worker: usize) -> Result<(), StoreErr
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_mixed_writes_never_fail_and_keep_one_chain() {
-    let (_d, s) = store().await;
-    let s = Arc::new(s);
+async fn concurrent_mixed_writes_never_fail_and_keep_one_chain(b: Backend) {
+    let store = store(b).await;
+    let s = store.arc();
     let mut tasks = JoinSet::new();
     for worker in 0..12 {
         tasks.spawn(mixed_writes(s.clone(), worker));
@@ -132,7 +130,7 @@ async fn concurrent_mixed_writes_never_fail_and_keep_one_chain() {
         .unwrap();
     }
     let mut states = BTreeMap::<&str, usize>::new();
-    for a in all_approvals(&s, None).await {
+    for a in all_approvals(&*s, None).await {
         *states.entry(a.state.as_str()).or_default() += 1;
     }
     assert_eq!(
@@ -143,16 +141,14 @@ async fn concurrent_mixed_writes_never_fail_and_keep_one_chain() {
     assert!(report.ok, "{report:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_stores_on_one_file_claim_each_approval_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("aiops.db");
-    let first = Arc::new(SqliteStore::open(&path).await.unwrap());
-    let second = Arc::new(SqliteStore::open(&path).await.unwrap());
+async fn two_stores_on_one_database_claim_each_approval_exactly_once(b: Backend) {
+    let first_store = store(b).await;
+    let second_store = first_store.reopen().await;
+    let (first, second) = (first_store.arc(), second_store.arc());
     const APPROVALS: usize = 40;
     for i in 0..APPROVALS {
-        let aid = pending(&first, &format!("r{i}"), 1, 60_000).await;
-        decide(&first, &aid, "bob", Verdict::Approve).await;
+        let aid = pending(&*first, &format!("r{i}"), 1, 60_000).await;
+        decide(&*first, &aid, "bob", Verdict::Approve).await;
     }
     // Four workers per "daemon", each claiming until nothing is left.
     let mut tasks = JoinSet::new();
@@ -181,7 +177,9 @@ async fn two_stores_on_one_file_claim_each_approval_exactly_once() {
     );
     for s in [&first, &second] {
         assert_eq!(
-            all_approvals(s, Some(ApprovalState::Executing)).await.len(),
+            all_approvals(&**s, Some(ApprovalState::Executing))
+                .await
+                .len(),
             APPROVALS
         );
         let report = s.verify_chain().await.unwrap();
@@ -189,3 +187,8 @@ async fn two_stores_on_one_file_claim_each_approval_exactly_once() {
         assert_eq!(report.events, (APPROVALS * 4) as u64);
     }
 }
+
+both_backends!(
+    concurrent_mixed_writes_never_fail_and_keep_one_chain,
+    two_stores_on_one_database_claim_each_approval_exactly_once,
+);

@@ -1,17 +1,18 @@
-//! Keyset pagination against a real SQLite file: walking every page of 1000 approvals and
+//! Keyset pagination against a real SQLite file and a real PostgreSQL cluster: walking every page of 1000 approvals and
 //! 1000 requests with a filter and a small limit sees each item exactly once, in order,
 //! while other writers insert during the walk; cursors the store did not issue are refused.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
 use aiops_core::{ApprovalState, RequestStatus};
 use aiops_store::{
-    ApprovalQuery, ApprovalStore, AuditEvent, Change, Cursor, CursorList, NewApproval, NewRequest,
-    RequestQuery, RequestStore, RequestUpdate, SqliteStore, now_ms,
+    ApprovalQuery, AuditEvent, Change, Cursor, CursorList, NewApproval, NewRequest, RequestQuery,
+    RequestUpdate, Store, now_ms,
 };
-use common::{rfc3339, store};
+use common::{Backend, rfc3339, store};
 use serde_json::json;
 
 const N: usize = 1000;
@@ -58,7 +59,7 @@ fn with_approval(n: usize, ttl_ms: i64) -> [Change; 2] {
 
 /// Walks `state`'s approvals in pages of `limit`, calling `between` after each page.
 async fn walk_approvals(
-    s: &SqliteStore,
+    s: &dyn Store,
     state: Option<ApprovalState>,
     limit: u32,
     mut between: impl AsyncFnMut(usize),
@@ -106,9 +107,8 @@ fn exactly_once_in_order(seen: &[String], expected: &[String]) {
     assert!(of_expected.iter().zip(expected).all(|(a, b)| *a == b));
 }
 
-#[tokio::test]
-async fn approvals_page_oldest_first_exactly_once_while_others_insert() {
-    let (_d, s) = store().await;
+async fn approvals_page_oldest_first_exactly_once_while_others_insert(b: Backend) {
+    let s = store(b).await;
     // One commit for all of them (group commit applies changes in order, atomically).
     let mut changes = Vec::new();
     for n in 0..N {
@@ -126,7 +126,7 @@ async fn approvals_page_oldest_first_exactly_once_while_others_insert() {
     // walked (as a ULID minted in the same millisecond could be): never seen, and neither
     // shifts what is left to see.
     let mut extra = 0usize;
-    let seen = walk_approvals(&s, Some(ApprovalState::Pending), 7, async |page| {
+    let seen = walk_approvals(&*s, Some(ApprovalState::Pending), 7, async |page| {
         let newer = N + page;
         let mut changes = Vec::from(with_approval(newer, 3_600_000));
         let walked = 7 * page;
@@ -155,8 +155,8 @@ async fn approvals_page_oldest_first_exactly_once_while_others_insert() {
 
     // Every state, in pages of 50, and the decisions come with their approvals.
     let aid0 = aid(1);
-    common::decide(&s, &aid0, "bob", aiops_core::Verdict::Approve).await;
-    let all = walk_approvals(&s, None, 50, async |_| {}).await;
+    common::decide(&*s, &aid0, "bob", aiops_core::Verdict::Approve).await;
+    let all = walk_approvals(&*s, None, 50, async |_| {}).await;
     let originals: Vec<String> = (0..N).map(aid).collect();
     exactly_once_in_order(&all, &originals);
     let first = s
@@ -173,9 +173,8 @@ async fn approvals_page_oldest_first_exactly_once_while_others_insert() {
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn requests_page_newest_first_with_filters_exactly_once() {
-    let (_d, s) = store().await;
+async fn requests_page_newest_first_with_filters_exactly_once(b: Backend) {
+    let s = store(b).await;
     let mut changes = Vec::new();
     for n in 0..N {
         let caller = if n % 2 == 0 { "alice" } else { "bob" };
@@ -282,9 +281,8 @@ async fn requests_page_newest_first_with_filters_exactly_once() {
     assert!(tail.next.is_none());
 }
 
-#[tokio::test]
-async fn cursors_the_store_did_not_issue_are_refused() {
-    let (_d, s) = store().await;
+async fn cursors_the_store_did_not_issue_are_refused(b: Backend) {
+    let s = store(b).await;
     let requests_cursor = Cursor::after(CursorList::Requests, rid(3)).encode();
     for token in [
         "",
@@ -338,3 +336,9 @@ async fn cursors_the_store_did_not_issue_are_refused() {
         .unwrap();
     assert!(page.items.is_empty() && page.next.is_none());
 }
+
+both_backends!(
+    approvals_page_oldest_first_exactly_once_while_others_insert,
+    requests_page_newest_first_with_filters_exactly_once,
+    cursors_the_store_did_not_issue_are_refused,
+);

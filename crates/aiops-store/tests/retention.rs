@@ -1,21 +1,19 @@
-//! Payload retention against a real SQLite file: final requests past the cutoff lose their
+//! Payload retention against a real SQLite file and a real PostgreSQL cluster: final requests past the cutoff lose their
 //! payload and keep what lists and audit links need, requests that can still move on are
 //! untouched, the audit chain still verifies and records each pass, and batches are bounded.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
 use aiops_core::{Actor, RequestStatus};
-use aiops_store::{
-    ApprovalStore, AuditEvent, RequestQuery, RequestRecord, RequestStore, RequestUpdate,
-    SqliteStore, now_ms,
-};
-use common::{mark_executing, pending, request, store};
+use aiops_store::{AuditEvent, RequestQuery, RequestRecord, RequestUpdate, Store, now_ms};
+use common::{Backend, TestStore, mark_executing, pending, request, store};
 use serde_json::{Value, json};
 
 /// Request `id` that ended `status` with every payload column filled.
-async fn finished(s: &SqliteStore, id: &str, status: RequestStatus) {
+async fn finished(s: &dyn Store, id: &str, status: RequestStatus) {
     request(s, id, "alice").await;
     s.update_request(
         id,
@@ -36,50 +34,51 @@ async fn finished(s: &SqliteStore, id: &str, status: RequestStatus) {
     .unwrap();
 }
 
-async fn get(s: &SqliteStore, id: &str) -> RequestRecord {
+async fn get(s: &dyn Store, id: &str) -> RequestRecord {
     s.get_request(id).await.unwrap().unwrap()
 }
 
 /// Every audit row, in chain order.
-async fn chain(s: &SqliteStore) -> Vec<(Option<String>, String, String, Value, String)> {
-    sqlx::query_as("SELECT request_id, stage, outcome, data, actor FROM audit_events ORDER BY seq")
-        .fetch_all(s.pool())
+async fn chain(s: &TestStore) -> Vec<(Option<String>, String, String, Value, String)> {
+    s.audit_rows()
         .await
-        .unwrap()
         .into_iter()
-        .map(
-            |(r, st, o, d, a): (Option<String>, String, String, String, String)| {
-                (r, st, o, serde_json::from_str(&d).unwrap(), a)
-            },
-        )
+        .map(|r| {
+            (
+                r.request_id,
+                r.stage,
+                r.outcome,
+                serde_json::from_str(&r.data).unwrap(),
+                r.actor,
+            )
+        })
         .collect()
 }
 
-#[tokio::test]
-async fn old_final_requests_lose_their_payload_and_the_chain_still_verifies() {
-    let (_d, s) = store().await;
-    finished(&s, "r1-success", RequestStatus::Success).await;
-    finished(&s, "r2-failed", RequestStatus::Failed).await;
-    finished(&s, "r3-dry-run", RequestStatus::DryRun).await;
+async fn old_final_requests_lose_their_payload_and_the_chain_still_verifies(b: Backend) {
+    let s = store(b).await;
+    finished(&*s, "r1-success", RequestStatus::Success).await;
+    finished(&*s, "r2-failed", RequestStatus::Failed).await;
+    finished(&*s, "r3-dry-run", RequestStatus::DryRun).await;
     // Requests that can still move on.
-    request(&s, "r4-received", "bob").await;
-    request(&s, "r5-executing", "bob").await;
-    mark_executing(&s, "r5-executing").await;
-    let approval = pending(&s, "r6-pending", 1, 3_600_000).await;
+    request(&*s, "r4-received", "bob").await;
+    request(&*s, "r5-executing", "bob").await;
+    mark_executing(&*s, "r5-executing").await;
+    let approval = pending(&*s, "r6-pending", 1, 3_600_000).await;
     let cutoff = now_ms();
     // A final request after the cutoff keeps its payload.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    finished(&s, "r7-recent", RequestStatus::Success).await;
+    finished(&*s, "r7-recent", RequestStatus::Success).await;
 
     let untouched = ["r4-received", "r5-executing", "r6-pending", "r7-recent"];
     let mut before = Vec::new();
     for id in untouched {
-        before.push(get(&s, id).await);
+        before.push(get(&*s, id).await);
     }
     let originals = [
-        get(&s, "r1-success").await,
-        get(&s, "r2-failed").await,
-        get(&s, "r3-dry-run").await,
+        get(&*s, "r1-success").await,
+        get(&*s, "r2-failed").await,
+        get(&*s, "r3-dry-run").await,
     ];
     let rows_before = chain(&s).await;
 
@@ -89,7 +88,7 @@ async fn old_final_requests_lose_their_payload_and_the_chain_still_verifies() {
     assert_eq!(report.last_id.as_deref(), Some("r3-dry-run"));
 
     for was in &originals {
-        let now = get(&s, &was.id).await;
+        let now = get(&*s, &was.id).await;
         // Cleared.
         assert_eq!(now.nl, "");
         assert_eq!(
@@ -129,13 +128,13 @@ async fn old_final_requests_lose_their_payload_and_the_chain_still_verifies() {
         assert_eq!(now.plan_hash(), was.plan_hash());
     }
     // The error keeps its code; its message (which may quote the sentence) goes.
-    let failed = get(&s, "r2-failed").await;
+    let failed = get(&*s, "r2-failed").await;
     assert_eq!(failed.error.as_ref().unwrap()["code"], "executor_failed");
     assert!(!failed.error.unwrap().to_string().contains("10.0.0.9"));
-    assert_eq!(get(&s, "r1-success").await.error, None);
+    assert_eq!(get(&*s, "r1-success").await.error, None);
 
     for (id, was) in untouched.iter().zip(&before) {
-        assert_eq!(&get(&s, id).await, was, "{id} changed");
+        assert_eq!(&get(&*s, id).await, was, "{id} changed");
     }
     assert_eq!(
         s.get_approval(&approval).await.unwrap().unwrap().request_id,
@@ -184,11 +183,10 @@ async fn old_final_requests_lose_their_payload_and_the_chain_still_verifies() {
     assert!(r7.pruned_at.is_none());
 }
 
-#[tokio::test]
-async fn a_backlog_is_pruned_in_bounded_batches_each_audited() {
-    let (_d, s) = store().await;
+async fn a_backlog_is_pruned_in_bounded_batches_each_audited(b: Backend) {
+    let s = store(b).await;
     for n in 0..5 {
-        finished(&s, &format!("r{n}"), RequestStatus::Success).await;
+        finished(&*s, &format!("r{n}"), RequestStatus::Success).await;
     }
     let cutoff = now_ms() + 1;
     let mut batches = Vec::new();
@@ -219,7 +217,12 @@ async fn a_backlog_is_pruned_in_bounded_batches_each_audited() {
     assert_eq!(passes, [2, 2, 1]);
     assert!(s.verify_chain().await.unwrap().ok);
     for n in 0..5 {
-        assert!(get(&s, &format!("r{n}")).await.pruned_at.is_some());
+        assert!(get(&*s, &format!("r{n}")).await.pruned_at.is_some());
     }
     assert_eq!(s.prune_payloads(cutoff, 2).await.unwrap().count, 0);
 }
+
+both_backends!(
+    old_final_requests_lose_their_payload_and_the_chain_still_verifies,
+    a_backlog_is_pruned_in_bounded_batches_each_audited,
+);

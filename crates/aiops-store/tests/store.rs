@@ -1,17 +1,18 @@
-//! The store against a real SQLite file: atomic request + audit writes, the hash chain, and
-//! that tampering of any kind is detected.
+//! The store against a real SQLite file and a real PostgreSQL cluster: atomic request +
+//! audit writes, the hash chain, and that tampering of any kind is detected.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+#[macro_use]
 mod common;
 
 use aiops_core::{Actor, AuthMethod, RequestStatus};
-use aiops_store::{AuditEvent, ChainReport, RequestStore, RequestUpdate, SqliteStore};
-use common::{error_message, mark_executing, request, status_of, store};
+use aiops_store::{AuditEvent, ChainReport, RequestUpdate, Store};
+use common::{Backend, TestStore, error_message, mark_executing, request, status_of, store};
 use serde_json::json;
 
 /// A request that was accepted and succeeded: two audit rows.
-async fn seed(s: &SqliteStore, id: &str) {
+async fn seed(s: &dyn Store, id: &str) {
     request(s, id, "anonymous").await;
     s.update_request(
         id,
@@ -29,10 +30,9 @@ async fn seed(s: &SqliteStore, id: &str) {
     .unwrap();
 }
 
-#[tokio::test]
-async fn requests_and_events_round_trip() {
-    let (_d, s) = store().await;
-    seed(&s, "r1").await;
+async fn requests_and_events_round_trip(b: Backend) {
+    let s = store(b).await;
+    seed(&*s, "r1").await;
     let r = s.get_request("r1").await.unwrap().unwrap();
     assert_eq!(r.status, RequestStatus::Success);
     assert_eq!(r.execution, Some(json!({"changed": true})));
@@ -57,10 +57,9 @@ async fn requests_and_events_round_trip() {
     assert_eq!(s.verify_chain().await.unwrap().events, 2);
 }
 
-#[tokio::test]
-async fn every_row_names_its_actor_and_the_hash_covers_it() {
-    let (_d, s) = store().await;
-    seed(&s, "r1").await;
+async fn every_row_names_its_actor_and_the_hash_covers_it(b: Backend) {
+    let s = store(b).await;
+    seed(&*s, "r1").await;
     let ev = s.events_for("r1").await.unwrap();
     // The store's own events are the daemon's; the caller's are the caller's.
     assert_eq!(ev[0].actor, Some(Actor::system()));
@@ -81,37 +80,28 @@ async fn every_row_names_its_actor_and_the_hash_covers_it() {
     assert_eq!(r.first_bad_seq, Some(2));
 }
 
-#[tokio::test]
-async fn rows_from_before_actors_still_verify() {
-    let (_d, s) = store().await;
-    seed(&s, "r1").await;
+async fn rows_from_before_actors_still_verify(b: Backend) {
+    let s = store(b).await;
+    seed(&*s, "r1").await;
     // Rewrite the chain as an older version wrote it: no actor column value, hashes
     // without one. It must verify, and the rows read back without an actor.
-    let rows: Vec<(i64, String, Option<String>, String, String, String)> = sqlx::query_as(
-        "SELECT seq, at, request_id, stage, outcome, data FROM audit_events ORDER BY seq",
-    )
-    .fetch_all(s.pool())
-    .await
-    .unwrap();
     let mut prev = aiops_store::GENESIS_HASH.to_string();
-    for (seq, at, request_id, stage, outcome, data) in rows {
+    for row in s.audit_rows().await {
         let hash = aiops_store::event_hash(aiops_store::HashedRow {
             prev_hash: &prev,
-            seq,
-            at: &at,
-            request_id: request_id.as_deref(),
-            stage: &stage,
-            outcome: &outcome,
-            data: &data,
+            seq: row.seq,
+            at: &row.at,
+            request_id: row.request_id.as_deref(),
+            stage: &row.stage,
+            outcome: &row.outcome,
+            data: &row.data,
             actor: "",
         });
-        sqlx::query("UPDATE audit_events SET actor = '', prev_hash = $1, hash = $2 WHERE seq = $3")
-            .bind(&prev)
-            .bind(&hash)
-            .bind(seq)
-            .execute(s.pool())
-            .await
-            .unwrap();
+        s.exec(&format!(
+            "UPDATE audit_events SET actor = '', prev_hash = '{prev}', hash = '{hash}' WHERE seq = {}",
+            row.seq
+        ))
+        .await;
         prev = hash;
     }
     let r = tamper(&s, &format!("UPDATE audit_head SET hash = '{prev}'")).await;
@@ -124,21 +114,20 @@ async fn rows_from_before_actors_still_verify() {
             .all(|e| e.actor.is_none())
     );
     // New rows after them name their actor and the chain still verifies.
-    seed(&s, "r2").await;
+    seed(&*s, "r2").await;
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-/// Runs `sql` against the file behind the store's back, then verifies the chain.
-async fn tamper(s: &SqliteStore, sql: &str) -> ChainReport {
-    sqlx::query(sql).execute(s.pool()).await.unwrap();
+/// Runs `sql` against the database behind the store's back, then verifies the chain.
+async fn tamper(s: &TestStore, sql: &str) -> ChainReport {
+    s.exec(sql).await;
     s.verify_chain().await.unwrap()
 }
 
-#[tokio::test]
-async fn chain_verifies_and_detects_each_kind_of_tampering() {
-    let (_d, s) = store().await;
-    seed(&s, "r1").await;
-    seed(&s, "r2").await;
+async fn chain_verifies_and_detects_each_kind_of_tampering(b: Backend) {
+    let s = store(b).await;
+    seed(&*s, "r1").await;
+    seed(&*s, "r2").await;
     let report = s.verify_chain().await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.events, 4);
@@ -159,36 +148,30 @@ async fn chain_verifies_and_detects_each_kind_of_tampering() {
     assert!(r.ok);
 
     // 2. change the data and recompute that row's own hash: the next row's prev_hash breaks
-    let (prev, at, actor): (String, String, String) =
-        sqlx::query_as("SELECT prev_hash, at, actor FROM audit_events WHERE seq = 2")
-            .fetch_one(s.pool())
-            .await
-            .unwrap();
+    let row = s.audit_rows().await.remove(1);
     let forged = aiops_store::event_hash(aiops_store::HashedRow {
-        prev_hash: &prev,
+        prev_hash: &row.prev_hash,
         seq: 2,
-        at: &at,
+        at: &row.at,
         request_id: Some("r1"),
         stage: "execute",
         outcome: "succeeded",
         data: r#"{"changed":false}"#,
-        actor: &actor,
+        actor: &row.actor,
     });
-    sqlx::query("UPDATE audit_events SET data = '{\"changed\":false}', hash = $1 WHERE seq = 2")
-        .bind(&forged)
-        .execute(s.pool())
-        .await
-        .unwrap();
+    s.exec(&format!(
+        "UPDATE audit_events SET data = '{{\"changed\":false}}', hash = '{forged}' WHERE seq = 2"
+    ))
+    .await;
     let r = s.verify_chain().await.unwrap();
     assert!(!r.ok);
     assert_eq!(r.first_bad_seq, Some(3));
 }
 
-#[tokio::test]
-async fn deleting_rows_is_detected() {
-    let (_d, s) = store().await;
-    seed(&s, "r1").await;
-    seed(&s, "r2").await;
+async fn deleting_rows_is_detected(b: Backend) {
+    let s = store(b).await;
+    seed(&*s, "r1").await;
+    seed(&*s, "r2").await;
     let r = tamper(&s, "DELETE FROM audit_events WHERE seq = 4").await;
     assert!(!r.ok, "truncating the tail must be detected");
     let r = tamper(&s, "DELETE FROM audit_events WHERE seq = 2").await;
@@ -196,12 +179,13 @@ async fn deleting_rows_is_detected() {
     assert_eq!(r.first_bad_seq, Some(2));
 }
 
-#[tokio::test]
-async fn interrupted_executions_are_left_for_reconciliation_not_rerun() {
-    let (_d, s) = store().await;
-    request(&s, "r1", "a").await;
-    mark_executing(&s, "r1").await;
-    request(&s, "r0", "a").await;
+async fn interrupted_executions_are_left_for_reconciliation_not_rerun(b: Backend) {
+    let s = store(b).await;
+    request(&*s, "r1", "a").await;
+    mark_executing(&*s, "r1").await;
+    request(&*s, "r0", "a").await;
+    // The process stops; the next one settles what it left.
+    let s = s.restart().await;
     // Stopped before executing: failed, nothing was changed.
     assert_eq!(s.fail_interrupted().await.unwrap(), ["r0"]);
     let r0 = s.get_request("r0").await.unwrap().unwrap();
@@ -218,15 +202,14 @@ async fn interrupted_executions_are_left_for_reconciliation_not_rerun() {
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn concurrent_writers_keep_one_chain() {
-    let (_d, s) = store().await;
-    let s = std::sync::Arc::new(s);
+async fn concurrent_writers_keep_one_chain(b: Backend) {
+    let s = store(b).await;
+    let s = s.arc();
     let mut tasks = Vec::new();
     for i in 0..20 {
         let s = s.clone();
         tasks.push(tokio::spawn(
-            async move { seed(&s, &format!("r{i}")).await },
+            async move { seed(&*s, &format!("r{i}")).await },
         ));
     }
     for t in tasks {
@@ -237,23 +220,18 @@ async fn concurrent_writers_keep_one_chain() {
     assert_eq!(r.events, 40);
 }
 
-#[tokio::test]
-async fn data_survives_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("aiops.db");
-    {
-        let s = SqliteStore::open(&path).await.unwrap();
-        seed(&s, "r1").await;
-    }
-    let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(status_of(&s, "r1").await, RequestStatus::Success);
+async fn data_survives_reopen(b: Backend) {
+    let first = store(b).await;
+    seed(&*first, "r1").await;
+    let s = first.reopen().await;
+    drop(first);
+    assert_eq!(status_of(&*s, "r1").await, RequestStatus::Success);
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn quarantined_answers_are_stored_with_their_stage_and_listed_newest_first() {
-    let (_d, s) = store().await;
-    request(&s, "q1", "alice").await;
+async fn quarantined_answers_are_stored_with_their_stage_and_listed_newest_first(b: Backend) {
+    let s = store(b).await;
+    request(&*s, "q1", "alice").await;
     let entry = |i: usize| aiops_core::Quarantined {
         parser: aiops_core::ParserKind::Llm,
         model: format!("tiny:{i}"),
@@ -292,9 +270,8 @@ async fn quarantined_answers_are_stored_with_their_stage_and_listed_newest_first
     assert!(s.verify_chain().await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn a_failed_stage_write_stores_no_quarantine_either() {
-    let (_d, s) = store().await;
+async fn a_failed_stage_write_stores_no_quarantine_either(b: Backend) {
+    let s = store(b).await;
     // No such request: the update fails, and its quarantine rows go with it.
     let err = s
         .update_request(
@@ -316,3 +293,16 @@ async fn a_failed_stage_write_stores_no_quarantine_either() {
     assert!(err.is_err());
     assert!(s.list_quarantine(None, 10).await.unwrap().is_empty());
 }
+
+both_backends!(
+    requests_and_events_round_trip,
+    every_row_names_its_actor_and_the_hash_covers_it,
+    rows_from_before_actors_still_verify,
+    chain_verifies_and_detects_each_kind_of_tampering,
+    deleting_rows_is_detected,
+    interrupted_executions_are_left_for_reconciliation_not_rerun,
+    concurrent_writers_keep_one_chain,
+    data_survives_reopen,
+    quarantined_answers_are_stored_with_their_stage_and_listed_newest_first,
+    a_failed_stage_write_stores_no_quarantine_either,
+);

@@ -1,7 +1,7 @@
 //! The shared test harness of the workspace: the real servers the tests run against, started
 //! by the project's own bootstrap scripts (BIND 9 via `bootstrap/bind.sh`, OpenBao via
 //! `bootstrap/openbao.sh`, kube-apiserver + etcd via `bootstrap/kube.sh`, Qdrant via
-//! `bootstrap/qdrant.sh`, Ollama with the small test models via `bootstrap/ollama.sh`), the one place
+//! `bootstrap/qdrant.sh`, PostgreSQL via `bootstrap/postgres.sh`, Ollama with the small test models via `bootstrap/ollama.sh`), the one place
 //! that picks ports for them, the test identities, readers for `/proc` process trees
 //! (`procs`) and request timelines, and the only stand-in: a local receiver
 //! for Slack's Web API (feature `slack`), because Slack itself is unreachable from tests.
@@ -23,6 +23,7 @@ mod ollama;
 mod openbao;
 mod paths;
 pub mod ports;
+mod postgres;
 pub mod procs;
 mod qdrant;
 pub mod schedule;
@@ -41,6 +42,7 @@ pub use logs::LogBuffer;
 pub use ollama::{GEMMA, Ollama, SMOLLM};
 pub use openbao::OpenBao;
 pub use paths::{cache_dir, repo_root};
+pub use postgres::Postgres;
 pub use qdrant::Qdrant;
 pub use script::{Vars, run_script};
 pub use timeline::{count_stage, stages};

@@ -56,8 +56,29 @@ pub struct LogConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite:PATH`; default `<data_dir>/aiops.db`.
+    /// `sqlite` (the embedded default: one file, one serving process) or `postgres`
+    /// (several replicas on one database).
+    pub backend: StoreBackend,
+    /// SQLite only: `sqlite:PATH` (default `<data_dir>/aiops.db`). A PostgreSQL URL is never
+    /// taken from here (nor from `AIOPS_STORE__URL`): it holds a password.
     pub url: Option<String>,
+    /// Postgres: `postgres://user:password@host:port/database`, read from the environment
+    /// variable `AIOPS_STORE_URL` only (a Kubernetes Secret, a systemd credential), never
+    /// from the config file (a key of that name there is refused as unknown). Shown
+    /// redacted (`Debug`, `check-config`), never logged.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub postgres_url: Option<StoreUrl>,
+    /// Postgres: connections in the pool.
+    pub max_connections: u32,
+    /// Postgres: how long a request waits for a connection before the store answers
+    /// `store_unavailable` (503): the bound on a request while the database is down.
+    pub acquire_timeout_ms: u64,
+    /// Postgres: the server cancels a statement running longer, lock waits included.
+    pub statement_timeout_ms: u64,
+    /// Postgres: how long this replica's lease lives without a heartbeat (renewed every
+    /// third of it). Once it expired, another replica takes over this one's requests in
+    /// flight (`crate::replicas`): fail what never executed, reconcile executions.
+    pub lease_ttl_secs: u64,
     /// Days after a request's last change (its outcome) before its payload is cleared: the
     /// sentence, intent, policy decision, plan and diff, executor output, retrieved context
     /// and error message (`crate::retention`). Lists, the audit chain and the record's id,
@@ -76,13 +97,94 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
+        let pg = aiops_store::PgOptions::default();
         StoreConfig {
+            backend: StoreBackend::Sqlite,
             url: None,
+            postgres_url: None,
+            max_connections: pg.max_connections,
+            acquire_timeout_ms: pg.acquire_timeout.as_millis() as u64,
+            statement_timeout_ms: pg.statement_timeout.as_millis() as u64,
+            lease_ttl_secs: pg.lease_ttl.as_secs(),
             payload_retention_days: 30,
             retention_interval_secs: 3600,
             retention_batch: 500,
         }
     }
+}
+
+/// Which database holds the store.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL that may hold a password. `Debug` and `Serialize` (what `check-config`
+/// prints) show it with the password replaced; [`StoreUrl::expose`] is for connecting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreUrl(url.into())
+    }
+
+    /// The URL as written, password included: only for opening the store.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with the password of its user info and any `password=` parameter replaced
+    /// by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for StoreUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+/// `scheme://user:secret@host/db?password=secret` → `scheme://user:***@host/db?password=***`.
+/// The user info ends at the last `@` of the URL, so a password holding `/`, `?` or `@`
+/// (which should be percent-encoded, but may not be) is still covered; a URL that is not
+/// `scheme://…` at all is shown as `***` (it cannot be told what part is secret).
+fn redact_url(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        return url.to_string();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".into();
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => rest.to_string(),
+        },
+        None => rest.to_string(),
+    };
+    let Some((main, query)) = rest.split_once('?') else {
+        return format!("{scheme}://{rest}");
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{scheme}://{main}?{}", params.join("&"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -327,9 +429,22 @@ impl Default for ApprovalsConfig {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(pub String);
 
+/// The environment variable holding the PostgreSQL URL (`[store] backend = "postgres"`).
+pub const STORE_URL_ENV: &str = "AIOPS_STORE_URL";
+
 impl Config {
     /// Defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_store_url(file, std::env::var(STORE_URL_ENV).ok())
+    }
+
+    /// [`Config::load`] with the PostgreSQL URL given rather than read from
+    /// [`STORE_URL_ENV`] (what the daemon's environment would hold): for checks of a
+    /// configuration meant for another environment, such as the shipped manifests'.
+    pub fn load_with_store_url(
+        file: Option<&Path>,
+        store_url: Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(f) = file {
             if !f.exists() {
@@ -350,7 +465,13 @@ impl Config {
                 })
                 .split("__"),
         );
-        let config: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        let mut config: Config = fig.extract().map_err(|e| ConfigError(e.to_string()))?;
+        // The PostgreSQL URL (it holds a password) from the environment only, by its
+        // conventional name, as a Kubernetes Secret or a systemd credential provides it. An
+        // empty value (an unset Secret key) is none. The SQLite backend ignores it.
+        if config.store.backend == StoreBackend::Postgres {
+            config.store.postgres_url = store_url.filter(|u| !u.is_empty()).map(StoreUrl::new);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -482,13 +603,7 @@ impl Config {
         {
             return bad("slack.api_base must be https (plain http only on loopback)".into());
         }
-        if let Some(url) = &self.store.url
-            && !url.starts_with("sqlite:")
-        {
-            return bad(format!(
-                "store.url `{url}`: only sqlite: URLs are supported"
-            ));
-        }
+        self.validate_store()?;
         if self.store.payload_retention_days > 0
             && (self.store.retention_interval_secs == 0
                 || !(1..=10_000).contains(&self.store.retention_batch))
@@ -497,6 +612,55 @@ impl Config {
                 "store.retention_interval_secs must be greater than zero and store.retention_batch between 1 and 10000 while store.payload_retention_days is set"
                     .into(),
             );
+        }
+        Ok(())
+    }
+
+    /// The URL is never echoed: it may hold a password.
+    fn validate_store(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError(m.to_string()));
+        let store = &self.store;
+        if store
+            .url
+            .as_deref()
+            .is_some_and(|u| !u.starts_with("sqlite:"))
+        {
+            return bad(
+                "store.url takes a sqlite: URL only; a PostgreSQL URL (it holds a password) is read from the environment variable AIOPS_STORE_URL, with store.backend = \"postgres\"",
+            );
+        }
+        if store.backend == StoreBackend::Sqlite {
+            return Ok(());
+        }
+        if store.url.is_some() {
+            return bad(
+                "store.url is for store.backend = \"sqlite\"; with \"postgres\" the URL comes from AIOPS_STORE_URL",
+            );
+        }
+        match store.postgres_url.as_ref().map(StoreUrl::expose) {
+            None => {
+                return bad(
+                    "store.backend = \"postgres\" needs the environment variable AIOPS_STORE_URL=postgres://user:password@host:port/database",
+                );
+            }
+            Some(u) if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) => {
+                return bad(
+                    "AIOPS_STORE_URL must be a postgres:// or postgresql:// URL (not repeated here: it may hold a password)",
+                );
+            }
+            Some(_) => {}
+        }
+        if store.max_connections == 0
+            || store.acquire_timeout_ms == 0
+            || store.statement_timeout_ms == 0
+            || store.lease_ttl_secs == 0
+        {
+            return bad(
+                "store.max_connections, acquire_timeout_ms, statement_timeout_ms and lease_ttl_secs must be greater than zero",
+            );
+        }
+        if store.max_connections > 1000 {
+            return bad("store.max_connections must be at most 1000");
         }
         Ok(())
     }
@@ -537,10 +701,19 @@ impl Config {
         self.data_dir.join("run")
     }
 
+    /// Where the store is, as the config says (see [`StoreConfig`]).
     pub fn store_path(&self) -> StoreLocation {
-        match &self.store.url {
-            Some(url) => StoreLocation::Url(url.clone()),
-            None => StoreLocation::File(self.data_dir.join("aiops.db")),
+        match (
+            self.store.backend,
+            &self.store.postgres_url,
+            &self.store.url,
+        ) {
+            (StoreBackend::Postgres, Some(url), _) => StoreLocation::Postgres {
+                url: url.clone(),
+                options: self.store.pg_options(),
+            },
+            (_, _, Some(url)) => StoreLocation::Url(url.clone()),
+            (_, _, None) => StoreLocation::File(self.data_dir.join("aiops.db")),
         }
     }
 }
@@ -556,10 +729,29 @@ pub fn check_exposure(addr: SocketAddr, config: &Config) -> Result<(), ConfigErr
     Ok(())
 }
 
+impl StoreConfig {
+    /// The Postgres pool and lease settings.
+    pub fn pg_options(&self) -> aiops_store::PgOptions {
+        aiops_store::PgOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: std::time::Duration::from_millis(self.acquire_timeout_ms),
+            statement_timeout: std::time::Duration::from_millis(self.statement_timeout_ms),
+            lease_ttl: std::time::Duration::from_secs(self.lease_ttl_secs),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum StoreLocation {
+    /// A SQLite file.
     File(PathBuf),
+    /// A `sqlite:` URL.
     Url(String),
+    /// A Postgres database shared by replicas.
+    Postgres {
+        url: StoreUrl,
+        options: aiops_store::PgOptions,
+    },
 }
 
 #[cfg(test)]
@@ -614,6 +806,104 @@ mod tests {
             assert_eq!(c.store.payload_retention_days, 90);
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_store_backend_is_typed_and_its_url_comes_from_the_environment_only() {
+        let url = "postgres://aiops:s3cr/et@db.example:5432/aiops?sslmode=prefer&password=other";
+        assert_eq!(
+            StoreUrl::new(url).redacted(),
+            "postgres://aiops:***@db.example:5432/aiops?sslmode=prefer&password=***"
+        );
+        // A password holding `?` and `@` unencoded is still covered.
+        assert_eq!(
+            StoreUrl::new("postgres://u:p?a@ss@h/d").redacted(),
+            "postgres://u:***@h/d"
+        );
+        assert_eq!(StoreUrl::new("garbage:pw").redacted(), "***");
+        assert_eq!(
+            StoreUrl::new("postgres://db/aiops").redacted(),
+            "postgres://db/aiops"
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "pg.toml",
+                "[store]\nbackend = \"postgres\"\nlease_ttl_secs = 5\nmax_connections = 4\n",
+            )?;
+            let load = |f: &str| Config::load(Some(Path::new(f))).map_err(|e| e.to_string());
+            // Required for postgres, and refused without it (naming the variable).
+            let e = load("pg.toml").unwrap_err();
+            assert!(e.contains("AIOPS_STORE_URL"), "{e}");
+            jail.set_env("AIOPS_STORE_URL", url);
+            let c = load("pg.toml")?;
+            assert_eq!(c.store.backend, StoreBackend::Postgres);
+            assert_eq!(
+                c.store.postgres_url.as_ref().map(StoreUrl::expose),
+                Some(url)
+            );
+            let options = c.store.pg_options();
+            assert_eq!(options.lease_ttl.as_secs(), 5);
+            assert_eq!(options.max_connections, 4);
+            assert_eq!(options.acquire_timeout.as_millis(), 5000);
+            // Neither Debug nor what check-config prints holds the password.
+            for shown in [
+                format!("{c:?}"),
+                serde_json::to_string(&c).unwrap_or_default(),
+            ] {
+                assert!(
+                    !shown.contains("s3cr/et") && !shown.contains("other"),
+                    "{shown}"
+                );
+                assert!(shown.contains("aiops:***@db.example"), "{shown}");
+            }
+            assert!(matches!(c.store_path(), StoreLocation::Postgres { .. }));
+            // The config file cannot hold it: neither as `url` nor as `postgres_url`.
+            jail.create_file(
+                "in-file.toml",
+                "[store]\nbackend = \"postgres\"\nurl = \"postgres://aiops:filepw@h/aiops\"\n",
+            )?;
+            let e = load("in-file.toml").unwrap_err();
+            assert!(
+                e.contains("AIOPS_STORE_URL") && !e.contains("filepw"),
+                "{e}"
+            );
+            jail.create_file(
+                "field.toml",
+                "[store]\nbackend = \"postgres\"\npostgres_url = \"postgres://aiops:filepw@h/aiops\"\n",
+            )?;
+            let e = load("field.toml").unwrap_err();
+            assert!(e.contains("postgres_url") && !e.contains("filepw"), "{e}");
+            // Nor the prefixed environment form of the key.
+            jail.set_env("AIOPS_STORE__URL", "postgres://aiops:envpw@h/aiops");
+            let e = load("pg.toml").unwrap_err();
+            assert!(!e.contains("envpw"), "{e}");
+            jail.clear_env();
+            jail.set_env("AIOPS_STORE_URL", url);
+            // The SQLite backend ignores the variable.
+            jail.create_file("lite.toml", "[store]\nbackend = \"sqlite\"\n")?;
+            let c = load("lite.toml")?;
+            assert!(c.store.postgres_url.is_none());
+            assert!(matches!(c.store_path(), StoreLocation::File(_)));
+            // Not a postgres URL: refused, unechoed.
+            jail.set_env("AIOPS_STORE_URL", "mysql://u:pw@h/d");
+            let e = load("pg.toml").unwrap_err();
+            assert!(e.contains("postgres://") && !e.contains("pw@"), "{e}");
+            jail.set_env("AIOPS_STORE_URL", url);
+            jail.create_file(
+                "zero.toml",
+                "[store]\nbackend = \"postgres\"\nacquire_timeout_ms = 0\n",
+            )?;
+            assert!(load("zero.toml").unwrap_err().contains("greater than zero"));
+            jail.create_file("bad.toml", "[store]\nbackend = \"oracle\"\n")?;
+            assert!(load("bad.toml").is_err());
+            Ok(())
+        });
+        // The default stays embedded.
+        assert_eq!(Config::default().store.backend, StoreBackend::Sqlite);
+        assert!(matches!(
+            Config::default().store_path(),
+            StoreLocation::File(_)
+        ));
     }
 
     #[test]

@@ -18,11 +18,13 @@ pub mod executors;
 pub mod failure;
 mod lock;
 pub mod metrics;
+pub mod migrate;
 pub mod parse;
 pub mod pipeline;
 pub mod readiness;
 pub mod records;
 pub mod recovery;
+pub mod replicas;
 pub mod retention;
 pub mod retrieval;
 pub mod run;
@@ -36,7 +38,7 @@ use std::sync::Arc;
 use aiops_core::{Catalog, IntentParser, NoRetriever, Retriever};
 use aiops_policy::PolicyEngine;
 use aiops_secrets::{DirectorySource, SecretSource};
-use aiops_store::{SqliteStore, Store};
+use aiops_store::{PostgresStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -154,6 +156,9 @@ impl App {
         let store: Arc<dyn Store> = match config.store_path() {
             config::StoreLocation::File(path) => Arc::new(SqliteStore::open(&path).await?),
             config::StoreLocation::Url(url) => Arc::new(SqliteStore::open_url(&url).await?),
+            config::StoreLocation::Postgres { url, options } => {
+                Arc::new(PostgresStore::connect(url.expose(), options).await?)
+            }
         };
         let secrets: Arc<dyn SecretSource> = match &config.secrets.vault {
             Some(vault) if config.secrets.provider == "vault" => Arc::new(
@@ -272,7 +277,9 @@ pub async fn serve_state(
         None => None,
     };
     // One serving process per data directory: a second one would settle the first one's
-    // in-flight work as interrupted. Held until this function returns.
+    // in-flight work as interrupted (and reclaim its run area). Held until this function
+    // returns. With a shared store (Postgres) each replica has a data directory of its own;
+    // the store's leases say which replica owns which request (`replicas`).
     let _lock = lock::DataDirLock::acquire(&state.config.data_dir)?;
     // Only the process that serves (its listener is bound and it holds the data directory)
     // settles what a previous process left half-done; `check-config` never does. It
@@ -284,8 +291,15 @@ pub async fn serve_state(
     tokio::spawn(audit::verifier(state.clone(), stop_rx.clone()));
     tokio::spawn(retention::pruner(state.clone(), stop_rx.clone()));
     let reloader = tls.clone().map(|t| tokio::spawn(t.watch(stop_rx.clone())));
+    // A shared store: renew this replica's lease, and take over the work of dead replicas.
+    // A lost lease (this replica was presumed dead) stops the server.
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+    let lease = replicas::spawn(&state, stop_rx.clone(), lost_tx);
     tokio::spawn(async move {
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            Ok(()) = lost_rx => {}
+        }
         let _ = stop_tx.send(true);
     });
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -296,6 +310,11 @@ pub async fn serve_state(
     let _ = worker.await;
     if let Some(r) = reloader {
         let _ = r.await;
+    }
+    if let Some(lease) = lease
+        && let Ok(Err(lost)) = lease.await
+    {
+        return Err(StartError::Store(lost));
     }
     tracing::info!("stopped");
     Ok(())

@@ -53,6 +53,15 @@ enum Command {
     /// Validate the configuration, catalog and policies (and load the [tls] files), print
     /// the effective config, exit.
     CheckConfig,
+    /// Copy a SQLite store into the empty PostgreSQL database named by the environment
+    /// variable AIOPS_STORE_URL (requests, approvals, audit rows with their hashes
+    /// unchanged, checkpoints), then verify the chain there. Stop the daemon serving the
+    /// SQLite store first. Prints what was copied as JSON.
+    Migrate {
+        /// The SQLite store: its file, or the data directory holding `aiops.db`.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Create a local CA, a server certificate (localhost, 127.0.0.1) and a client
     /// certificate in DIR, for development and tests (keys 0600). Existing files are kept;
     /// prints their paths as KEY=VALUE lines.
@@ -71,6 +80,50 @@ fn main() -> ExitCode {
         Command::Serve => run(cli.config, false),
         Command::CheckConfig => run(cli.config, true),
         Command::GenCerts { dir } => gen_certs(&dir),
+        Command::Migrate { from } => migrate(&from),
+    }
+}
+
+/// The target's URL holds a password: it is read from the environment only (never a
+/// command line, which every user of the host can read) and never printed.
+fn migrate(from: &std::path::Path) -> ExitCode {
+    let Some(to) = std::env::var(aiopsd::config::STORE_URL_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!(
+            "aiopsd: migrate: set {} to the target database (postgres://user:password@host:port/database)",
+            aiopsd::config::STORE_URL_ENV
+        );
+        return ExitCode::from(2);
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aiopsd: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(aiopsd::migrate::migrate(from, &to)) {
+        Ok(report) => {
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            if report.chain.ok {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("aiopsd: the copied audit chain does not verify in Postgres");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("aiopsd: migrate: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

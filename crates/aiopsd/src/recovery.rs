@@ -26,6 +26,10 @@
 //!    written in the same transaction as the request's end (the chain keeps verifying).
 //!    Reconciling only reads the world, so a crash during recovery just reconciles again at
 //!    the next start.
+//!
+//! With a shared store (Postgres, several replicas) steps 2 and 3 concern the requests of
+//! replicas whose lease expired, and run periodically on every replica ([`settle`], driven
+//! by `crate::replicas`); step 1 stays per process (each replica has its own run area).
 
 use aiops_core::{
     ApprovalState, ErrorCode, Intent, Plan, Reconciliation, RequestStatus, StageName,
@@ -69,6 +73,14 @@ pub fn reclaim_before_start(config: &Config) -> Result<Reclaimed, StartError> {
 /// once, holding the data directory, before serving.
 pub async fn recover(app: &App) -> Result<(), StartError> {
     reclaim(&app.config)?;
+    settle(app).await
+}
+
+/// The store's part of [`recover`]: fails what dead processes left before it executed and
+/// reconciles what they left executing. With a shared store (Postgres) "dead processes"
+/// are the replicas whose lease expired, and `crate::replicas` calls this periodically; it
+/// never touches the run area, which belongs to this process's live runs.
+pub async fn settle(app: &App) -> Result<(), StartError> {
     let failed = app.store.fail_interrupted().await?;
     if !failed.is_empty() {
         tracing::warn!(count = failed.len(), ids = ?failed, "requests stopped before they executed were marked failed");

@@ -25,17 +25,20 @@
 // Starting the real daemon binary is what this test is for.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "common/process.rs"]
+mod process;
+
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::sync::OnceLock;
 
 use aiops_core::RequestStatus;
 use aiops_store::{RequestStore, SqliteStore};
 use aiops_test_support::identities::{ADMIN_TOKEN, ALL, APPROVER_TOKEN, REQUESTER_TOKEN};
 use aiops_test_support::procs::{self, Proc, alive, tree};
-use aiops_test_support::{Bind, count_stage, ports, repo_root, stages};
+use aiops_test_support::{Bind, count_stage, repo_root, stages};
+use process::Aiopsd;
 use serde_json::{Value, json};
 
 /// Where the pause task sits in the play.
@@ -206,154 +209,6 @@ fn be_a_subreaper() {
     });
 }
 
-/// The real `aiopsd serve`, its log captured.
-struct Aiopsd {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-    client: reqwest::Client,
-}
-
-impl Aiopsd {
-    /// Starts the daemon and returns once it is serving (its log says `listening`, which
-    /// comes after recovery). Retries on another port if the picked one was taken.
-    fn start(env: &Env) -> Aiopsd {
-        for _ in 0..5 {
-            let port = ports::free_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_aiopsd"))
-                .arg("--config")
-                .arg(env.config(port))
-                .arg("serve")
-                .env_remove("RUST_LOG")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start aiopsd");
-            let log = Arc::new(Mutex::new(String::new()));
-            let (tx, rx) = mpsc::channel();
-            let stderr = child.stderr.take().expect("stderr");
-            let sink = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    let listening = line.contains("listening");
-                    sink.lock().expect("log").push_str(&format!("{line}\n"));
-                    if listening {
-                        let _ = tx.send(());
-                    }
-                }
-            });
-            // Either the daemon serves, or its log ends (it exited).
-            if rx.recv().is_ok() {
-                return Aiopsd {
-                    child,
-                    url: format!("http://127.0.0.1:{port}"),
-                    log,
-                    client: reqwest::Client::new(),
-                };
-            }
-            let _ = child.wait();
-            let text = log.lock().expect("log").clone();
-            assert!(
-                text.contains("cannot listen"),
-                "aiopsd did not start:\n{text}"
-            );
-        }
-        panic!("no free port for aiopsd after 5 attempts");
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().expect("log").clone()
-    }
-
-    /// POSTs a sentence as alice without waiting for the answer (the daemon will die
-    /// before it answers).
-    fn submit(&self, nl: &str) {
-        let req = self
-            .client
-            .post(format!("{}/api/v1/intent", self.url))
-            .bearer_auth(REQUESTER_TOKEN)
-            .json(&json!({"nl": nl}));
-        tokio::spawn(async move {
-            let _ = req.send().await;
-        });
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, token: &str, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request");
-        (r.status().as_u16(), r.text().await.unwrap_or_default())
-    }
-
-    async fn record(&self, id: &str) -> Value {
-        let (code, body) = self
-            .get(REQUESTER_TOKEN, &format!("/api/v1/intents/{id}"))
-            .await;
-        assert_eq!(code, 200, "{body}");
-        serde_json::from_str(&body).expect("json")
-    }
-
-    async fn audit_ok(&self) -> bool {
-        let (_, body) = self.get(ADMIN_TOKEN, "/api/v1/audit/verify").await;
-        serde_json::from_str::<Value>(&body).expect("json")["ok"] == true
-    }
-
-    /// `aiops_reconciliations_total{outcome}`.
-    async fn reconciliations(&self, outcome: &str) -> u64 {
-        let (_, metrics) = self.get(ADMIN_TOKEN, "/metrics").await;
-        let series = format!("aiops_reconciliations_total{{outcome=\"{outcome}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// `kill -9`, and reaps it.
-    fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap aiopsd");
-    }
-
-    /// A clean stop (SIGTERM), for the end of a test.
-    fn stop(mut self) {
-        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("pid");
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Aiopsd {
-    /// A test that fails half-way must not leave a daemon (or, through its supervisor, a
-    /// run) behind.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// How long a run's supervisor may take to exit once the daemon is dead: it does so in
 /// milliseconds; this only turns a run that outlives the daemon into a failure rather than
 /// a hang.
@@ -391,7 +246,7 @@ fn processes_of_runs_under(run_dir: &Path) -> Vec<u32> {
 /// the daemon with SIGKILL, and checks that the whole run died with it. Returns the id
 /// of the request caught executing.
 async fn kill_at_pause(env: &Env, nl: &str, secret_in_run: bool) -> String {
-    let daemon = Aiopsd::start(env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let reached = env.reached();
     daemon.submit(nl);
     kill_when_reached(env, daemon, reached, secret_in_run).await
@@ -487,7 +342,7 @@ async fn killed_before_the_change_is_nothing_applied_with_no_secret_or_child_lef
     let env = Env::new(Pause::BeforeChange);
     let id = kill_at_pause(&env, "add dns record crash1.local to 192.0.2.11", true).await;
 
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let rec = daemon.record(&id).await;
     assert_eq!(rec["status"], "failed", "{rec:#}");
     assert_eq!(rec["error"]["code"], "interrupted", "{rec:#}");
@@ -516,7 +371,7 @@ async fn killed_after_the_change_is_verified_after_restart() {
     // The update happened before the kill.
     assert_eq!(env.bind.dig("crash2.local", "A"), ["192.0.2.12"]);
 
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let rec = daemon.record(&id).await;
     assert_eq!(rec["status"], "success", "{rec:#}");
     assert_eq!(rec["execution"]["reconciliation"], "verified_after_restart");
@@ -539,7 +394,7 @@ async fn a_record_changed_out_of_band_is_state_unknown_and_alerts() {
     env.bind
         .nsupdate("local", &["update add crash3.local. 300 A 192.0.2.99"]);
 
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let rec = daemon.record(&id).await;
     assert_eq!(rec["status"], "failed", "{rec:#}");
     assert_eq!(rec["error"]["code"], "interrupted");
@@ -568,7 +423,7 @@ async fn an_interrupted_playbook_run_cannot_be_checked_so_it_is_state_unknown() 
     let env = Env::new(Pause::BeforeChange);
     let id = kill_at_pause(&env, "run the ping playbook", false).await;
 
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let rec = daemon.record(&id).await;
     assert_eq!(rec["status"], "failed", "{rec:#}");
     assert_eq!(rec["execution"]["reconciliation"], "state_unknown");
@@ -584,7 +439,7 @@ async fn an_approved_run_killed_half_way_ends_its_approval_with_it() {
     let env = Env::new(Pause::BeforeChange);
     env.bind
         .nsupdate("local", &["update add crash5.local. 300 A 192.0.2.15"]);
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let (code, body) = daemon
         .post(
             REQUESTER_TOKEN,
@@ -611,7 +466,7 @@ async fn an_approved_run_killed_half_way_ends_its_approval_with_it() {
     assert_eq!(code, 200, "{decided:#}");
     assert_eq!(kill_when_reached(&env, daemon, reached, true).await, id);
 
-    let daemon = Aiopsd::start(&env);
+    let daemon = Aiopsd::start(|port| env.config(port), &[]);
     let rec = daemon.record(&id).await;
     assert_eq!(rec["status"], "failed", "{rec:#}");
     assert_eq!(rec["execution"]["reconciliation"], "nothing_applied");

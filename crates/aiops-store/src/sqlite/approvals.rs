@@ -3,21 +3,18 @@
 
 use aiops_core::approval::{self, ApprovalView, Ballot, Transition};
 use aiops_core::{ApprovalState, RequestStatus};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use super::requests::{append, apply_update};
-use super::rows::{load_approval, load_approvals, request_of, rfc3339_ms};
+use super::rows::{load_approval, load_approvals, request_of};
+use crate::audit::approval_event;
+use crate::clock::rfc3339_ms;
 use crate::{
     ApprovalQuery, ApprovalRecord, ApprovalStore, AuditEvent, Change, DecisionOutcome, NewApproval,
     NewDecision, Page, RequestStore, RequestUpdate, StoreError, now_rfc3339,
 };
-
-/// The audit event of an approval's step (stage `approve`).
-pub(super) fn approval_event(request_id: &str, outcome: &str, data: Value) -> AuditEvent {
-    AuditEvent::new(Some(request_id), "approve", outcome, data)
-}
 
 /// Compare-and-set of an approval's state: `Conflict` if it was not in `from`, or if
 /// `from → to` is not a transition of the state machine.

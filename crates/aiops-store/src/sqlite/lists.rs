@@ -9,46 +9,11 @@ use std::collections::HashMap;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
+use crate::paging::{DecisionRow, cursor_id, page_of, probe};
 use crate::{
-    ApprovalQuery, ApprovalRecord, Cursor, CursorList, DecisionRecord, Page, RequestQuery,
-    RequestSummary, StoreError,
+    ApprovalQuery, ApprovalRecord, CursorList, DecisionRecord, Page, RequestQuery, RequestSummary,
+    StoreError,
 };
-
-/// The id a cursor of `list` ends at; a cursor of the other list is refused.
-fn cursor_id(cursor: Option<&Cursor>, list: CursorList) -> Result<Option<&str>, StoreError> {
-    match cursor {
-        None => Ok(None),
-        Some(c) if c.list() == list => Ok(Some(c.last_id())),
-        Some(_) => Err(StoreError::InvalidCursor(
-            "a cursor of another list".to_string(),
-        )),
-    }
-}
-
-/// The page's rows (`limit + 1` were asked for) and the cursor of the next page.
-fn page_of<T>(mut rows: Vec<T>, limit: u32, list: CursorList, id: impl Fn(&T) -> &str) -> Page<T> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|last| Cursor::after(list, id(last)))
-    } else {
-        None
-    };
-    Page { items: rows, next }
-}
-
-/// `limit + 1`, as SQLite binds it.
-fn probe(limit: u32) -> i64 {
-    i64::from(limit) + 1
-}
-
-/// A decision with the approval it belongs to.
-#[derive(sqlx::FromRow)]
-struct DecisionRow {
-    approval_id: String,
-    #[sqlx(flatten)]
-    decision: DecisionRecord,
-}
 
 /// Fills in the decisions of `approvals` with one query (not one per approval).
 async fn attach_decisions(

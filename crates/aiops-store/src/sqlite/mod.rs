@@ -61,6 +61,9 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// One serving process per file: nothing to renew (see [`crate::Replicas`]).
+impl crate::Replicas for SqliteStore {}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and runs migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {

@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::SqliteStore;
-use super::approvals::approval_event;
 use super::requests::append;
 use super::rows::{load_approvals, request_of};
+use crate::audit::approval_event;
 use crate::{ApprovalRecord, SlackOutbox, SlackResult, StoreError};
 
 impl SqliteStore {

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use sqlx::{Row, SqliteConnection};
 
 use super::SqliteStore;
-use super::approvals::{approval_event, insert_approval, set_approval_state};
-use super::rows::AuditRow;
-use crate::audit::{GENESIS_HASH, HashedRow, event_hash};
+use super::approvals::{insert_approval, set_approval_state};
+use crate::audit::{GENESIS_HASH, HashedRow, approval_event, event_hash};
+use crate::chain::AuditRow;
 use crate::{
     AuditEvent, AuditRecord, ChainReport, Change, NewRequest, QuarantineRecord, RequestRecord,
     RequestStore, RequestUpdate, StoreError, now_rfc3339,

@@ -13,21 +13,9 @@ use strum::VariantArray;
 
 use super::SqliteStore;
 use super::requests::append;
+use crate::PRUNED_MESSAGE;
+use crate::clock::rfc3339_of;
 use crate::{AuditEvent, PruneReport, StoreError, now_rfc3339};
-
-/// The message a pruned request's error keeps in place of its own.
-const PRUNED_MESSAGE: &str = "removed by payload retention";
-
-/// Milliseconds since the epoch as the store writes timestamps (RFC 3339, UTC).
-fn rfc3339_of(ms: i64) -> Result<String, StoreError> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .ok_or_else(|| StoreError::Query(format!("cutoff out of range: {ms} ms")))
-}
 
 impl SqliteStore {
     pub(super) async fn prune(

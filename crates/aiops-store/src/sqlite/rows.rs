@@ -1,45 +1,9 @@
-//! Rows to records: audit rows (with their exact stored text, which the chain hashes) and
-//! approvals with their decisions. Requests, approvals and decisions map with
+//! Rows to records: approvals with their decisions (audit rows: `crate::chain`). Requests, approvals and decisions map with
 //! `sqlx::FromRow` (see `crate::records`); enum columns parse through `crate::column`.
 
-use serde_json::Value;
 use sqlx::SqliteConnection;
 
-use crate::{ApprovalRecord, AuditRecord, DecisionRecord, StoreError};
-
-/// An audit row as stored.
-#[derive(sqlx::FromRow)]
-pub(super) struct AuditRow {
-    pub seq: i64,
-    pub at: String,
-    pub request_id: Option<String>,
-    pub stage: String,
-    pub outcome: String,
-    /// The exact canonical JSON text the row's hash covers.
-    pub data: String,
-    /// Canonical JSON of the actor; empty on rows from before rows named one.
-    pub actor: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl From<AuditRow> for AuditRecord {
-    fn from(r: AuditRow) -> Self {
-        // A tampered row may hold text that is not JSON; show it rather than fail the read.
-        let data = serde_json::from_str(&r.data).unwrap_or(Value::String(r.data));
-        AuditRecord {
-            seq: r.seq,
-            at: r.at,
-            request_id: r.request_id,
-            stage: r.stage,
-            outcome: r.outcome,
-            data,
-            actor: serde_json::from_str(&r.actor).ok(),
-            prev_hash: r.prev_hash,
-            hash: r.hash,
-        }
-    }
-}
+use crate::{ApprovalRecord, DecisionRecord, StoreError};
 
 pub(super) async fn load_approval(
     conn: &mut SqliteConnection,
@@ -87,12 +51,4 @@ pub(super) async fn load_approvals(
         }
     }
     Ok(out)
-}
-
-/// An RFC 3339 timestamp in milliseconds since the Unix epoch.
-pub(super) fn rfc3339_ms(text: &str) -> Result<i64, StoreError> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| StoreError::Query(format!("bad timestamp {text}: {e}")))?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| StoreError::Query(format!("timestamp out of range: {text}")))
 }
