@@ -88,13 +88,16 @@ async fn commit_together(s: &TestStore, commits: Vec<Vec<Change>>) -> Vec<Result
                 .unwrap();
             let tasks = spawn(s.arc());
             // Every commit waits for the head's row lock (the pool has enough connections
-            // for these few): the server says so.
+            // for these few): the server says so. Asked on a connection of its own, outside
+            // the blocker's transaction: within one transaction `pg_stat_activity` is a
+            // snapshot taken at its first read, which would never see the later waiters.
+            let mut observer = sqlx::PgConnection::connect(s.server().url()).await.unwrap();
             loop {
                 let waiting: i64 = sqlx::query_scalar(
                     "SELECT count(*) FROM pg_stat_activity
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
                 )
-                .fetch_one(&mut blocker)
+                .fetch_one(&mut observer)
                 .await
                 .unwrap();
                 if waiting as usize >= n {
