@@ -28,7 +28,6 @@
 #[path = "common/process.rs"]
 mod process;
 
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -37,8 +36,8 @@ use aiops_core::RequestStatus;
 use aiops_store::{RequestStore, SqliteStore};
 use aiops_test_support::identities::{ADMIN_TOKEN, ALL, APPROVER_TOKEN, REQUESTER_TOKEN};
 use aiops_test_support::procs::{self, Proc, alive, tree};
-use aiops_test_support::{Bind, count_stage, repo_root, stages};
-use process::Aiopsd;
+use aiops_test_support::{Bind, count_stage, stages};
+use process::{Aiopsd, PausePoint, test_playbooks};
 use serde_json::{Value, json};
 
 /// Where the pause task sits in the play.
@@ -55,6 +54,7 @@ enum Pause {
 struct Env {
     bind: Bind,
     tmp: tempfile::TempDir,
+    pause: PausePoint,
 }
 
 impl Env {
@@ -62,15 +62,14 @@ impl Env {
         be_a_subreaper();
         let bind = Bind::start().unwrap_or_else(|e| panic!("{e}"));
         let tmp = tempfile::tempdir().expect("tmp");
-        let env = Env { bind, tmp };
+        let pause_point = PausePoint::create(tmp.path().join("reached.fifo"));
+        let env = Env {
+            bind,
+            tmp,
+            pause: pause_point,
+        };
         std::fs::create_dir_all(env.data_dir()).expect("data dir");
         env.write_playbooks(pause);
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            env.fifo(),
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .expect("mkfifo");
         env
     }
 
@@ -82,10 +81,6 @@ impl Env {
         self.data_dir().join("run")
     }
 
-    fn fifo(&self) -> PathBuf {
-        self.tmp.path().join("reached.fifo")
-    }
-
     fn playbook_dir(&self) -> PathBuf {
         self.tmp.path().join("ansible/playbooks")
     }
@@ -93,29 +88,12 @@ impl Env {
     /// The shipped DNS playbooks (and the module) with a pause task, and a `ping`
     /// playbook that is only a pause (an arbitrary playbook, which no check can witness).
     fn write_playbooks(&self, pause: Pause) {
-        let shipped = repo_root().join("deploy/ansible");
-        let library = self.tmp.path().join("ansible/library");
-        std::fs::create_dir_all(&library).expect("library");
-        std::fs::copy(
-            shipped.join("library/aiops_nsupdate.py"),
-            library.join("aiops_nsupdate.py"),
-        )
-        .expect("copy the module");
-        std::fs::create_dir_all(self.playbook_dir().join("dns")).expect("playbooks");
         let section = match pause {
             Pause::BeforeChange => "pre_tasks",
             Pause::AfterChange => "post_tasks",
         };
-        let task = format!(
-            "  {section}:\n    - name: crash-test pause point\n      when: not ansible_check_mode\n      ansible.builtin.shell: \"sleep 100000 & echo reached > {}; wait\"\n",
-            self.fifo().display()
-        );
-        for name in ["dns/add_record.yml", "dns/delete_record.yml"] {
-            let text = std::fs::read_to_string(shipped.join("playbooks").join(name))
-                .expect("shipped playbook");
-            std::fs::write(self.playbook_dir().join(name), format!("{text}{task}"))
-                .expect("write playbook");
-        }
+        let task = self.pause.task(section, "crash-test pause point");
+        test_playbooks(self.tmp.path(), &task);
         std::fs::write(
             self.playbook_dir().join("ping.yml"),
             format!(
@@ -152,18 +130,6 @@ impl Env {
         let path = self.tmp.path().join("aiopsd.toml");
         std::fs::write(&path, toml).expect("write config");
         path
-    }
-
-    /// Blocks (on a blocking thread) until the pause task writes to the FIFO.
-    fn reached(&self) -> tokio::task::JoinHandle<String> {
-        let fifo = self.fifo();
-        tokio::task::spawn_blocking(move || {
-            let mut text = String::new();
-            std::fs::File::open(fifo)
-                .and_then(|mut f| f.read_to_string(&mut text))
-                .expect("read the fifo");
-            text
-        })
     }
 
     /// The TSIG secret: the canary that must be on no file but where it belongs.
@@ -247,7 +213,7 @@ fn processes_of_runs_under(run_dir: &Path) -> Vec<u32> {
 /// of the request caught executing.
 async fn kill_at_pause(env: &Env, nl: &str, secret_in_run: bool) -> String {
     let daemon = Aiopsd::start(|port| env.config(port), &[]);
-    let reached = env.reached();
+    let reached = env.pause.reached();
     daemon.submit(nl);
     kill_when_reached(env, daemon, reached, secret_in_run).await
 }
@@ -455,7 +421,7 @@ async fn an_approved_run_killed_half_way_ends_its_approval_with_it() {
     let id = body["id"].as_str().unwrap().to_string();
     let aid = body["approval"]["id"].as_str().unwrap().to_string();
     // Bob approves; the worker runs it, up to the pause.
-    let reached = env.reached();
+    let reached = env.pause.reached();
     let (code, decided) = daemon
         .post(
             APPROVER_TOKEN,

@@ -23,13 +23,12 @@
 mod process;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aiops_test_support::identities::{ADMIN_TOKEN, ALL, APPROVER_TOKEN, REQUESTER_TOKEN};
-use aiops_test_support::{Bind, Postgres, count_stage, procs, repo_root, stages};
-use process::Aiopsd;
+use aiops_test_support::{Bind, Postgres, count_stage, procs, stages};
+use process::{Aiopsd, PausePoint, test_playbooks};
 use serde_json::{Value, json};
 
 /// How long a replica's lease lives in these tests: short, so a takeover comes quickly.
@@ -44,31 +43,28 @@ struct Env {
     bind: Bind,
     pg: Postgres,
     tmp: tempfile::TempDir,
+    pause: Option<PausePoint>,
 }
 
 impl Env {
     fn new(pause: bool) -> Env {
         let bind = Bind::start().unwrap_or_else(|e| panic!("{e}"));
         let pg = Postgres::start().unwrap_or_else(|e| panic!("{e}"));
+        let tmp = tempfile::tempdir().expect("tmp");
+        let pause = pause.then(|| PausePoint::create(tmp.path().join("reached.fifo")));
         let env = Env {
             bind,
             pg,
-            tmp: tempfile::tempdir().expect("tmp"),
+            tmp,
+            pause,
         };
-        env.write_playbooks(pause);
-        if pause {
-            rustix::fs::mkfifoat(
-                rustix::fs::CWD,
-                env.fifo(),
-                rustix::fs::Mode::from_raw_mode(0o600),
-            )
-            .expect("mkfifo");
-        }
+        env.write_playbooks();
         env
     }
 
-    fn fifo(&self) -> PathBuf {
-        self.tmp.path().join("reached.fifo")
+    /// The pause point (a test that asked for one).
+    fn pause(&self) -> &PausePoint {
+        self.pause.as_ref().expect("an Env with a pause point")
     }
 
     fn witness(&self) -> PathBuf {
@@ -83,32 +79,15 @@ impl Env {
         self.tmp.path().join(replica).join("data")
     }
 
-    fn write_playbooks(&self, pause: bool) {
-        let shipped = repo_root().join("deploy/ansible");
-        let library = self.tmp.path().join("ansible/library");
-        std::fs::create_dir_all(&library).expect("library");
-        std::fs::copy(
-            shipped.join("library/aiops_nsupdate.py"),
-            library.join("aiops_nsupdate.py"),
-        )
-        .expect("copy the module");
-        std::fs::create_dir_all(self.playbook_dir().join("dns")).expect("playbooks");
+    fn write_playbooks(&self) {
         let mut extra = format!(
             "  pre_tasks:\n    - name: witness of a real run\n      when: not ansible_check_mode\n      ansible.builtin.shell: \"echo '{{{{ record_name }}}}' >> {}\"\n",
             self.witness().display()
         );
-        if pause {
-            extra.push_str(&format!(
-                "  post_tasks:\n    - name: replicas-test pause point\n      when: not ansible_check_mode\n      ansible.builtin.shell: \"sleep 100000 & echo reached > {}; wait\"\n",
-                self.fifo().display()
-            ));
+        if let Some(pause) = &self.pause {
+            extra.push_str(&pause.task("post_tasks", "replicas-test pause point"));
         }
-        for name in ["dns/add_record.yml", "dns/delete_record.yml"] {
-            let text = std::fs::read_to_string(shipped.join("playbooks").join(name))
-                .expect("shipped playbook");
-            std::fs::write(self.playbook_dir().join(name), format!("{text}{extra}"))
-                .expect("write playbook");
-        }
+        test_playbooks(self.tmp.path(), &extra);
     }
 
     /// The config of replica `name` on `port`: its own data directory, the shared database
@@ -165,25 +144,15 @@ impl Env {
         runs
     }
 
-    /// Blocks (on a blocking thread) until the pause task writes to the FIFO.
-    fn reached(&self) -> tokio::task::JoinHandle<String> {
-        let fifo = self.fifo();
-        tokio::task::spawn_blocking(move || {
-            let mut text = String::new();
-            std::fs::File::open(fifo)
-                .and_then(|mut f| f.read_to_string(&mut text))
-                .expect("read the fifo");
-            text
-        })
-    }
-
     /// What the pause task wrote. A run that never gets there fails the test instead of
     /// hanging it: the reader is released (the FIFO opened for writing once) first.
     async fn await_reached(&self, reached: tokio::task::JoinHandle<String>) -> String {
         match tokio::time::timeout(PATIENCE, reached).await {
             Ok(text) => text.expect("fifo reader"),
             Err(_) => {
-                let _ = std::fs::OpenOptions::new().write(true).open(self.fifo());
+                let _ = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&self.pause().fifo);
                 panic!("the run never reached the pause point");
             }
         }
@@ -364,7 +333,7 @@ async fn a_replica_killed_mid_execution_is_recovered_once_by_another() {
     let env = Env::new(true);
     let a = env.start("a", LEASE_TTL_SECS);
     let b = env.start("b", LEASE_TTL_SECS);
-    let reached = env.reached();
+    let reached = env.pause().reached();
     // Not answered: the run pauses after the change, and a dies there.
     a.submit("add dns record takeover.local to 192.0.2.77");
     assert_eq!(env.await_reached(reached).await.trim(), "reached");

@@ -165,3 +165,66 @@ impl Drop for Aiopsd {
         }
     }
 }
+
+/// The shipped DNS playbooks (`dns/add_record.yml`, `dns/delete_record.yml`) and the
+/// `aiops_nsupdate` module copied under `<root>/ansible`, each playbook with `extra` (play
+/// keys such as `post_tasks:`) appended. Returns the playbook directory.
+pub fn test_playbooks(root: &std::path::Path, extra: &str) -> PathBuf {
+    let shipped = aiops_test_support::repo_root().join("deploy/ansible");
+    let library = root.join("ansible/library");
+    let playbooks = root.join("ansible/playbooks");
+    std::fs::create_dir_all(&library).expect("library");
+    std::fs::copy(
+        shipped.join("library/aiops_nsupdate.py"),
+        library.join("aiops_nsupdate.py"),
+    )
+    .expect("copy the module");
+    std::fs::create_dir_all(playbooks.join("dns")).expect("playbooks");
+    for name in ["dns/add_record.yml", "dns/delete_record.yml"] {
+        let text = std::fs::read_to_string(shipped.join("playbooks").join(name))
+            .expect("shipped playbook");
+        std::fs::write(playbooks.join(name), format!("{text}{extra}")).expect("write playbook");
+    }
+    playbooks
+}
+
+/// A point a playbook run stops at: a FIFO its pause task writes to, then sleeps until the
+/// run's process tree is killed.
+pub struct PausePoint {
+    pub fifo: PathBuf,
+}
+
+impl PausePoint {
+    /// Makes the FIFO at `fifo`.
+    pub fn create(fifo: PathBuf) -> PausePoint {
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .expect("mkfifo");
+        PausePoint { fifo }
+    }
+
+    /// The play section `section` (`pre_tasks`, `post_tasks`) holding the pause task, for a
+    /// real run only (not the dry run's check mode).
+    pub fn task(&self, section: &str, name: &str) -> String {
+        format!(
+            "  {section}:\n    - name: {name}\n      when: not ansible_check_mode\n      ansible.builtin.shell: \"sleep 100000 & echo reached > {}; wait\"\n",
+            self.fifo.display()
+        )
+    }
+
+    /// Blocks (on a blocking thread) until the pause task writes to the FIFO.
+    pub fn reached(&self) -> tokio::task::JoinHandle<String> {
+        let fifo = self.fifo.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut text = String::new();
+            std::fs::File::open(fifo)
+                .and_then(|mut f| f.read_to_string(&mut text))
+                .expect("read the fifo");
+            text
+        })
+    }
+}
