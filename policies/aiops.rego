@@ -49,9 +49,10 @@ needs_approval if {
 	model_parsed
 }
 
-# Only the deterministic rules parser counts as not model-parsed; anything else (a missing
-# or unknown parser) is treated as model-parsed: fail closed.
-model_parsed if not inp.parser == "rules"
+# Only the deterministic rules parser, and a rollback (the catalog's inverse of an earlier
+# change, computed, not read), count as not model-parsed; anything else (a missing or
+# unknown parser) is treated as model-parsed: fail closed.
+model_parsed if not inp.parser in {"rules", "rollback"}
 
 verdict_reasons := array.concat([verdict], sort(notes))
 
@@ -204,8 +205,8 @@ deny contains msg if {
 deny contains msg if {
 	is_object(input)
 	"parser" in object.keys(inp)
-	not inp.parser in {"rules", "llm"}
-	msg := sprintf("input.parser must be rules or llm (got %s)", [got(inp, "parser")])
+	not inp.parser in {"rules", "llm", "rollback"}
+	msg := sprintf("input.parser must be rules, llm or rollback (got %s)", [got(inp, "parser")])
 }
 
 default confidence := "unknown"

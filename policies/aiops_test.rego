@@ -626,11 +626,30 @@ test_a_missing_parser_is_treated_as_model_parsed if {
 test_an_unknown_parser_is_denied if {
 	i := object.union(object.remove(base, ["parser"]), {"parser": "oracle"})
 	decide(i).outcome == "deny"
-	reason_has(i, "input.parser must be rules or llm")
+	reason_has(i, "input.parser must be rules, llm or rollback")
 }
 
 test_a_model_parsed_dry_run_is_allowed_and_says_a_real_run_waits if {
 	d := decide(dry(llm(base)))
 	d.outcome == "allow"
 	contains(d.reasons[0], "subject to approval")
+}
+
+# --- Rollbacks ------------------------------------------------------------------------------
+
+rollback(r) := object.union(object.remove(r, ["parser", "confidence"]), {"parser": "rollback", "confidence": 1})
+
+test_a_rollback_is_not_model_parsed_so_a_lab_change_runs if {
+	decide(rollback(base)).outcome == "allow"
+}
+
+test_a_destructive_rollback_waits_for_a_human_like_any_other if {
+	i := rollback(req("dns.delete_record", "destructive", {"name": "test.local", "type": "A"}))
+	decide(i).outcome == "require_approval"
+	reason_has(i, "is destructive")
+}
+
+test_unexposing_a_service_is_destructive if {
+	i := rollback(req("k8s.unexpose_service", "destructive", {"namespace": "dev", "service": "web", "hostname": "web.local"}))
+	decide(i).outcome == "require_approval"
 }

@@ -49,6 +49,10 @@ fn base_config(data_dir: &Path) -> aiopsd::Config {
         data_dir: data_dir.to_path_buf(),
         ..Default::default()
     };
+    // A world that differs is read again until the settle time is over: the tests that
+    // change it behind the appliance's back should not wait the shipped minutes.
+    c.verify.max_settle_ms = 1_500;
+    c.verify.interval_ms = 100;
     c.auth.users = aiops_test_support::identities::ALL
         .iter()
         .map(|id| aiopsd::config::UserConfig {

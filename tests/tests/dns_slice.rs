@@ -63,8 +63,14 @@ async fn sentence_to_resolving_record() {
             "plan:planned",
             "credentials:fetched",
             "execute:started",
-            "execute:succeeded"
+            "execute:succeeded",
+            "verify:verified"
         ]
+    );
+    assert_eq!(rec["verification"]["outcome"], "verified");
+    assert_eq!(
+        rec["verification"]["evidence"]["found"],
+        json!(["192.168.1.100"])
     );
     // the credentials stage records the path it read, not the value
     let creds = rec["timeline"]

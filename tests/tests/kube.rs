@@ -294,6 +294,134 @@ async fn expose_service_creates_the_route_and_the_certificate() {
         }),
         "{cert:#}"
     );
+    // Read back through the API server after the apply.
+    assert_eq!(rec["verification"]["outcome"], "verified", "{rec:#}");
+    assert_eq!(rec["verification"]["evidence"]["read"], "kube-apiserver");
+
+    // Rolled back: the inverse deletes what the change created (the Certificate, then the
+    // HTTPRoute), a destructive request that waits for a human like any other.
+    let id = rec["id"].as_str().unwrap();
+    let (code, undo) = d
+        .post(&format!("/api/v1/intents/{id}/rollback"), json!({}))
+        .await;
+    assert_eq!(
+        (code, undo["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{undo:#}"
+    );
+    assert_eq!(undo["intent"]["action"], "k8s.unexpose_service");
+    assert_eq!(
+        undo["plan"]["diff"],
+        "Certificate bar1/web-bar1-corp-example-com: deleted\nHTTPRoute bar1/web-web-bar1-corp-example-com: deleted"
+    );
+    let aid = undo["approval"]["id"].as_str().unwrap();
+    let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
+    assert_eq!(code, 200);
+    let done = d
+        .wait_status(undo["id"].as_str().unwrap(), &["success", "failed"], 30)
+        .await;
+    assert_eq!(done["status"], "success", "{done:#}");
+    assert_eq!(done["verification"]["outcome"], "verified");
+    let exists = |group: &str, kind: &str, name: &str| {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "bar1", &resource);
+        let name = name.to_string();
+        async move { api.get_opt(&name).await.unwrap().is_some() }
+    };
+    assert!(
+        !exists(
+            "gateway.networking.k8s.io",
+            "HTTPRoute",
+            "web-web-bar1-corp-example-com"
+        )
+        .await
+    );
+    assert!(
+        !exists(
+            "cert-manager.io",
+            "Certificate",
+            "web-bar1-corp-example-com"
+        )
+        .await
+    );
+    assert_eq!(d.record(id).await["rollbacks"], json!([undo["id"]]));
+    assert!(d.audit_ok().await);
+}
+
+/// Scale 1 → 5 in production (a human approves), verified against the API server, then
+/// rolled back to 1 through the same gate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_is_verified_and_rolled_back_through_an_approval() {
+    let World {
+        api: _api,
+        client,
+        _bind,
+        data: _data,
+        cfg,
+    } = World::start().await;
+    Api::<Deployment>::namespaced(client.clone(), "production")
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .unwrap();
+    let d = Daemon::start(cfg).await.unwrap();
+    let approve = |body: serde_json::Value| {
+        let d = &d;
+        async move {
+            let aid = body["approval"]["id"].as_str().unwrap();
+            let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
+            assert_eq!(code, 200);
+            d.wait_status(body["id"].as_str().unwrap(), &["success", "failed"], 30)
+                .await
+        }
+    };
+
+    let up = needs_approval(
+        &d,
+        "scale deployment web in namespace production to 5 replicas",
+    )
+    .await;
+    assert_eq!(up["plan"]["before"], json!({"replicas": 1}));
+    let up = approve(up).await;
+    assert_eq!(up["status"], "success", "{up:#}");
+    assert_eq!(replicas(&client, "production").await, 5);
+    let v = &up["verification"];
+    assert_eq!(v["outcome"], "verified", "{up:#}");
+    // No controller-manager runs here: the spec is what can be checked.
+    assert!(
+        v["evidence"]
+            .to_string()
+            .contains("no controller reports status"),
+        "{v:#}"
+    );
+
+    let id = up["id"].as_str().unwrap();
+    let (code, back) = d
+        .post(&format!("/api/v1/intents/{id}/rollback"), json!({}))
+        .await;
+    assert_eq!(
+        (code, back["status"].as_str()),
+        (202, Some("pending_approval")),
+        "{back:#}"
+    );
+    assert_eq!(
+        back["intent"]["params"],
+        json!({"namespace": "production", "name": "web", "replicas": 1})
+    );
+    assert_eq!(back["plan"]["diff"], "spec.replicas: 5 -> 1");
+    assert_eq!(
+        replicas(&client, "production").await,
+        5,
+        "nothing before approval"
+    );
+    let back = approve(back).await;
+    assert_eq!(back["status"], "success", "{back:#}");
+    assert_eq!(back["verification"]["outcome"], "verified");
+    assert_eq!(back["rollback_of"], id);
+    assert_eq!(replicas(&client, "production").await, 1);
     assert!(d.audit_ok().await);
 }
 

@@ -24,6 +24,18 @@ pub struct ActionView {
     /// The JSON Schema its parameters must satisfy.
     #[schema(value_type = Object)]
     pub schema: Value,
+    /// How a change is read back after it ran (`{"read", "settle_ms"}`); absent for reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub verify: Option<Value>,
+    /// How a change is undone: rules (`if`, then `action` with `params`, or `refuse`), the
+    /// first that applies wins; empty for reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub inverse: Vec<Value>,
+    /// Reached only as another action's rollback; parsers are not offered it.
+    #[serde(default)]
+    pub internal: bool,
 }
 
 impl From<&ActionSpec> for ActionView {
@@ -34,6 +46,13 @@ impl From<&ActionSpec> for ActionView {
             risk: a.risk,
             executor: a.executor.name().to_string(),
             schema: a.schema.clone(),
+            verify: a.verify.as_ref().and_then(|v| serde_json::to_value(v).ok()),
+            inverse: a
+                .inverse
+                .iter()
+                .filter_map(|r| serde_json::to_value(r).ok())
+                .collect(),
+            internal: a.internal,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Requests: `POST /api/v1/intent`, `POST /api/v1/parse`, `GET /api/v1/intents` and
 //! `GET /api/v1/intents/{id}`.
 
-use aiops_core::{ActionId, ApprovalState, Intent, Plan, RequestStatus, Risk, Target};
+use aiops_core::{
+    ActionId, ApprovalState, Intent, Plan, RequestStatus, Risk, Target, Verification,
+};
 use aiops_policy::Decision;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,6 +85,11 @@ pub struct PlanView {
     pub diff: String,
     /// Whether the real run would change anything.
     pub changes: bool,
+    /// What the change replaces, kept so it can be undone (`POST
+    /// /api/v1/intents/{id}/rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
 }
 
 impl From<&Plan> for PlanView {
@@ -92,6 +99,7 @@ impl From<&Plan> for PlanView {
             target: p.target.clone(),
             diff: p.diff.clone(),
             changes: p.changes,
+            before: p.before.clone(),
         }
     }
 }
@@ -137,6 +145,12 @@ pub struct IntentResponse {
     /// The answer of a question action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// What reading the world back after the change found (changes that ran only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// The request this one rolls back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorBody>,
 }
@@ -155,6 +169,8 @@ impl IntentResponse {
             execution: None,
             context: Vec::new(),
             answer: None,
+            verification: None,
+            rollback_of: None,
             error: None,
         }
     }
@@ -219,6 +235,15 @@ pub struct IntentRecord {
     /// RFC 3339: when payload retention cleared the payload; absent while it is whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned_at: Option<String>,
+    /// What reading the world back after the change found (changes that ran only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// The request this one rolls back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
+    /// The requests that roll this one back, oldest first (from the audit trail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks: Vec<String>,
 }
 
 /// One request as `GET /api/v1/intents` lists it: what it is and how it stands, never its
@@ -251,4 +276,13 @@ pub struct IntentList {
     /// unchanged.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/intents/{id}/rollback` body (optional): roll back as a dry run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// Plan the inverse only: nothing is changed.
+    #[serde(default)]
+    pub dry_run: bool,
 }

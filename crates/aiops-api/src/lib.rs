@@ -30,7 +30,7 @@ pub use documents::{
 pub use error::{ErrorBody, ErrorResponse};
 pub use intent::{
     ApprovalSummary, IntentList, IntentRecord, IntentRequest, IntentResponse, IntentSummary,
-    ParseRequest, ParseResponse, ParseStatus, PlanView, TimelineEntry,
+    ParseRequest, ParseResponse, ParseStatus, PlanView, RollbackRequest, TimelineEntry,
 };
 pub use quarantine::{QuarantineEntry, QuarantineList};
 
@@ -39,6 +39,7 @@ pub use quarantine::{QuarantineEntry, QuarantineList};
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(components(schemas(
     IntentRequest,
+    RollbackRequest,
     IntentResponse,
     PlanView,
     ApprovalSummary,
@@ -73,6 +74,8 @@ pub use quarantine::{QuarantineEntry, QuarantineList};
     aiops_core::Intent,
     aiops_core::Target,
     aiops_core::Plan,
+    aiops_core::Verification,
+    aiops_core::VerificationOutcome,
     aiops_core::Risk,
     aiops_core::RequestStatus,
     aiops_core::ApprovalState,

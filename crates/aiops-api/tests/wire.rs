@@ -147,6 +147,10 @@ fn intent_answers() {
     let r: IntentResponse = round_trip("IntentResponse", sample!("intent_success"));
     assert_eq!(r.status, RequestStatus::Success);
     assert!(r.plan.is_some() && r.error.is_none() && r.reason.is_none());
+    let v = r.verification.expect("a change carries its verification");
+    assert_eq!(v.outcome, aiops_core::VerificationOutcome::Verified);
+    assert_eq!(v.evidence["found"][0], "10.1.1.3");
+    assert!(r.plan.unwrap().before.is_some());
     let r: IntentResponse = round_trip("IntentResponse", sample!("intent_dry_run"));
     assert_eq!(r.status, RequestStatus::DryRun);
     assert_eq!(r.execution.unwrap()["would_change"], true);

@@ -2,9 +2,11 @@
 //! `AIOPS_TOKEN`, `AIOPS_CA`, `AIOPS_CLIENT_CERT`, `AIOPS_CLIENT_KEY`), which wins over the
 //! defaults.
 
+use std::time::Duration;
+
 use aiops_core::ApprovalState;
 use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use strum::VariantArray;
 
 use crate::client::{TlsFiles, Token};
@@ -14,6 +16,10 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:30080";
 
 /// The largest page the daemon answers (`limit` of its lists).
 pub const MAX_PAGE: u32 = 500;
+
+/// How long `ask` and `rollback` wait for a request to end by default: an hour, long
+/// enough for a human to see the approval and decide.
+pub const DEFAULT_WAIT_SECS: u64 = 3600;
 
 /// Operator CLI for aiopsd.
 #[derive(Debug, Parser)]
@@ -67,6 +73,50 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Ask for a change (or a question) in plain language and wait for its outcome.
+    ///
+    /// The daemon parses the sentence into a catalog action, asks the policy, plans the
+    /// change (the diff), runs it and reads the world back (the verification), or holds it
+    /// for approval. While it is held, `aiops ask` polls it (a spinner on a terminal) until
+    /// it ends or --wait-timeout passes. Ctrl-C stops the waiting only: the request stays
+    /// with the daemon, approvers can still approve it, and `aiops show ID` follows it.
+    ///
+    /// Exit codes: 0 success, dry_run, answered (or held for approval with --no-wait);
+    /// 4 denied, unrecognized or failed (a diverged verification too); 5 still not ended
+    /// at --wait-timeout; 130 Ctrl-C; 1 the daemon refused the call; 3 it cannot be reached.
+    Ask {
+        /// The request, in plain language (quote it).
+        #[arg(value_name = "SENTENCE", value_parser = NonEmptyStringValueParser::new())]
+        sentence: String,
+        /// Plan only: show what would change; nothing is changed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Show one request: who asked what, its audit timeline, the verification and the error.
+    Show {
+        /// The request id (printed by `aiops ask`).
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+    },
+    /// Undo a request that succeeded: ask for the catalog inverse of its change.
+    ///
+    /// The rollback is a new request (with its own id, policy decision, approval and
+    /// verification) that restores what the change replaced. The daemon refuses it (exit 1,
+    /// with its reason) when the request changed nothing or its action cannot be undone
+    /// (not_reversible), or when the world moved on since the change (conflict; the message
+    /// says what differs). Waiting, Ctrl-C and exit codes are as for `aiops ask`.
+    Rollback {
+        /// The id of the request to undo.
+        #[arg(value_parser = NonEmptyStringValueParser::new())]
+        id: String,
+        /// Plan the inverse only: show what would change; nothing is changed.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Changes waiting for (or decided by) a human.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
@@ -130,6 +180,31 @@ pub enum ApprovalsCommand {
         #[arg(long, value_parser = NonEmptyStringValueParser::new())]
         reason: String,
     },
+}
+
+/// How `ask` and `rollback` wait for a request held for approval (or still executing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+pub struct WaitArgs {
+    /// Do not wait: print the answer as it is (a request held for approval prints its
+    /// approval id and exits 0; follow it with `aiops show ID`).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after SECS seconds (exit 5); the request itself goes on.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = DEFAULT_WAIT_SECS,
+        conflicts_with = "no_wait",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub wait_timeout: u64,
+}
+
+impl WaitArgs {
+    /// How long to wait, or `None` for `--no-wait`.
+    pub fn timeout(self) -> Option<Duration> {
+        (!self.no_wait).then(|| Duration::from_secs(self.wait_timeout))
+    }
 }
 
 /// The `--state` of `approvals list`: one approval state, or `all` (`None`).
@@ -243,6 +318,58 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn ask_and_rollback_wait_an_hour_unless_told() {
+        let cli = Cli::try_parse_from(["aiops", "ask", "delete the A record x.local"]).unwrap();
+        let Command::Ask {
+            sentence,
+            dry_run,
+            wait,
+        } = cli.command
+        else {
+            panic!("{cli:?}")
+        };
+        assert_eq!(sentence, "delete the A record x.local");
+        assert!(!dry_run);
+        assert_eq!(wait.timeout(), Some(Duration::from_secs(3600)));
+        let cli = Cli::try_parse_from([
+            "aiops",
+            "rollback",
+            "01J",
+            "--dry-run",
+            "--wait-timeout",
+            "90",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Rollback { dry_run: true, wait, .. }
+                if wait.timeout() == Some(Duration::from_secs(90))
+        ));
+        let cli = Cli::try_parse_from(["aiops", "ask", "x", "--no-wait"]).unwrap();
+        assert!(matches!(cli.command, Command::Ask { wait, .. } if wait.timeout().is_none()));
+        // Usage errors before any request: no sentence, an empty one, a zero or negative
+        // timeout, a timeout with --no-wait.
+        for args in [
+            &["aiops", "ask"][..],
+            &["aiops", "ask", ""],
+            &["aiops", "ask", "x", "--wait-timeout", "0"],
+            &["aiops", "ask", "x", "--wait-timeout", "-5"],
+            &["aiops", "ask", "x", "--no-wait", "--wait-timeout", "5"],
+            &["aiops", "show"],
+            &["aiops", "rollback"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("ask")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("Ctrl-C stops the waiting only"), "{help}");
     }
 
     #[test]

@@ -17,6 +17,11 @@ use crate::error::{CliError, display_url};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for a whole answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for the answer to a submitted request (`aiops ask`, `aiops rollback`):
+/// the daemon plans, runs and verifies the change before it answers, and gives up on its
+/// own after `api.request_timeout_secs` (300 s by default) with a 504 that says how to find
+/// the outcome. Waiting a little longer lets the daemon's answer, not ours, say how it ended.
+pub const SUBMIT_TIMEOUT: Duration = Duration::from_secs(330);
 
 /// The API bearer token. Its `Debug` never shows the value; only [`Token::expose`] does,
 /// and only the request builder and the output redaction call it.
@@ -162,15 +167,33 @@ impl Api {
     }
 
     pub async fn get(&self, url: Url) -> Result<Reply, CliError> {
-        self.send(self.http.get(url.clone()), &url).await
-    }
-
-    pub async fn post_json(&self, url: Url, body: &impl Serialize) -> Result<Reply, CliError> {
-        self.send(self.http.post(url.clone()).json(body), &url)
+        self.send(self.http.get(url.clone()), &url, REQUEST_TIMEOUT)
             .await
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, url: &Url) -> Result<Reply, CliError> {
+    pub async fn post_json(&self, url: Url, body: &impl Serialize) -> Result<Reply, CliError> {
+        self.send(
+            self.http.post(url.clone()).json(body),
+            &url,
+            REQUEST_TIMEOUT,
+        )
+        .await
+    }
+
+    /// POSTs a request for a change: like [`Api::post_json`], but waits up to
+    /// [`SUBMIT_TIMEOUT`] for the answer.
+    pub async fn submit_json(&self, url: Url, body: &impl Serialize) -> Result<Reply, CliError> {
+        self.send(self.http.post(url.clone()).json(body), &url, SUBMIT_TIMEOUT)
+            .await
+    }
+
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &Url,
+        timeout: Duration,
+    ) -> Result<Reply, CliError> {
+        let req = req.timeout(timeout);
         let mut req = match &self.token {
             Some(t) => {
                 let mut value =
@@ -188,10 +211,16 @@ impl Api {
         loop {
             // A JSON or empty body always clones; without a clone there is no retry.
             let retry = req.try_clone();
-            let resp = req.send().await.map_err(|e| transport_error(&e, url))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| transport_error(&e, url, timeout))?;
             let status = resp.status().as_u16();
             let wait = retry_after(&resp);
-            let body = resp.text().await.map_err(|e| transport_error(&e, url))?;
+            let body = resp
+                .text()
+                .await
+                .map_err(|e| transport_error(&e, url, timeout))?;
             // Rate limited (`aiops ingest` of a large tree sends one request per document):
             // wait as told, a few times, for short waits only.
             match (status, wait, retry) {
@@ -250,7 +279,7 @@ pub fn endpoint(base: &Url, segments: &[&str]) -> Url {
 
 /// Connection failures (refused, unresolvable host, connect timeout) mean the daemon is
 /// not there: exit code 3. Anything else on the wire is exit code 1.
-fn transport_error(e: &reqwest::Error, url: &Url) -> CliError {
+fn transport_error(e: &reqwest::Error, url: &Url, timeout: Duration) -> CliError {
     let origin = origin(url);
     if e.is_connect() {
         CliError::Unreachable {
@@ -260,7 +289,7 @@ fn transport_error(e: &reqwest::Error, url: &Url) -> CliError {
     } else if e.is_timeout() {
         CliError::Other(format!(
             "aiopsd at {origin} did not answer within {} s",
-            REQUEST_TIMEOUT.as_secs()
+            timeout.as_secs()
         ))
     } else {
         let cause = root_cause(e);

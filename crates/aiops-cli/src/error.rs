@@ -1,8 +1,15 @@
 //! What can go wrong, the exit code for each, and the one line printed on stderr.
 //!
 //! Exit codes: 0 ok; 1 the server refused or failed (HTTP 4xx/5xx) or another error;
-//! 2 usage (clap's own code, also used for a bad `--url`); 3 the daemon cannot be reached.
+//! 2 usage (clap's own code, also used for a bad `--url`); 3 the daemon cannot be reached;
+//! 4 a request the daemon recorded ended without succeeding (denied, unrecognized, failed,
+//! a diverged verification); 5 a request had not ended when `--wait-timeout` passed;
+//! 130 Ctrl-C while waiting. 4 and 5 are apart from 1 so a script can tell "the daemon
+//! refused the call" from "the change was tried and did not happen" from "still waiting".
 
+use std::time::Duration;
+
+use aiops_core::{ErrorCode, RequestStatus};
 use reqwest::Url;
 use serde_json::Value;
 
@@ -28,6 +35,29 @@ pub enum CliError {
     Unreachable { url: String, detail: String },
     /// Anything else (a timeout, a body that is not JSON).
     Other(String),
+    /// A request the daemon recorded ended without succeeding: denied, unrecognized,
+    /// failed (also a diverged verification, a rollback the world moved on from).
+    Unsuccessful {
+        id: String,
+        status: RequestStatus,
+        /// The server's error code, when it sent one.
+        code: Option<ErrorCode>,
+        /// Why, in the server's words (its error message, the policy's reasons, the
+        /// parser's reason).
+        why: String,
+        /// What goes on stdout all the same: the summary, or the JSON with `--json`.
+        printed: String,
+    },
+    /// The request had not ended when `--wait-timeout` passed. It goes on server side.
+    WaitTimeout {
+        id: String,
+        status: RequestStatus,
+        waited: Duration,
+        /// The last state seen, as for [`CliError::Unsuccessful`].
+        printed: String,
+    },
+    /// Ctrl-C while waiting: only the waiting stops, the request goes on server side.
+    Interrupted { id: String },
 }
 
 impl CliError {
@@ -76,6 +106,10 @@ impl CliError {
             CliError::Usage(_) => 2,
             CliError::Api { .. } | CliError::Other(_) => 1,
             CliError::Unreachable { .. } => 3,
+            CliError::Unsuccessful { .. } => 4,
+            CliError::WaitTimeout { .. } => 5,
+            // 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
+            CliError::Interrupted { .. } => 130,
         }
     }
 
@@ -83,6 +117,21 @@ impl CliError {
     pub fn raw_body(&self) -> Option<&str> {
         match self {
             CliError::Api { raw, .. } if !raw.trim().is_empty() => Some(raw),
+            _ => None,
+        }
+    }
+
+    /// What to print on stdout besides the error line on stderr: the server's body with
+    /// `--json`; a request's summary (or its JSON) whatever the flags, since it says what
+    /// happened to the request.
+    pub fn stdout(&self, json: bool) -> Option<&str> {
+        match self {
+            CliError::Unsuccessful { printed, .. } | CliError::WaitTimeout { printed, .. }
+                if !printed.trim().is_empty() =>
+            {
+                Some(printed)
+            }
+            _ if json => self.raw_body(),
             _ => None,
         }
     }
@@ -112,9 +161,45 @@ impl CliError {
                 "aiops: cannot connect to aiopsd at {url}: {detail}\n\
                  hint: is the daemon running? Start it with bootstrap/dev-up.sh, or point --url / AIOPS_URL at it"
             ),
+            CliError::Unsuccessful {
+                id,
+                status,
+                code,
+                why,
+                ..
+            } => {
+                let ended = match (status, code) {
+                    (_, Some(ErrorCode::VerificationDiverged)) => "diverged from its plan",
+                    (RequestStatus::Denied, _) => "was denied",
+                    (RequestStatus::Unrecognized, _) => "was unrecognized",
+                    (RequestStatus::Failed, _) => "failed",
+                    _ => "did not succeed",
+                };
+                let mut line = format!("aiops: request {id} {ended}: {}", one_line(why));
+                if let Some(code) = code {
+                    line.push_str(&format!(" ({code})"));
+                }
+                line
+            }
+            CliError::WaitTimeout {
+                id, status, waited, ..
+            } => format!(
+                "aiops: gave up waiting after {}: request {id} is still {status}\n\
+                 hint: it goes on server side; follow it with `aiops show {id}`",
+                crate::render::human_duration(waited.as_secs())
+            ),
+            CliError::Interrupted { id } => format!(
+                "aiops: stopped waiting; request {id} goes on server side\n\
+                 hint: follow it with `aiops show {id}`"
+            ),
         };
         redact(&text, token)
     }
+}
+
+/// One line: a server's multi-line message must not break the one error line.
+fn one_line(s: &str) -> String {
+    crate::render::one_line(s.trim())
 }
 
 /// Replaces every occurrence of the token with `<redacted>`.

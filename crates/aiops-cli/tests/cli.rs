@@ -10,6 +10,7 @@
 
 use std::process::Output;
 
+use aiops_core::RequestStatus;
 use aiops_e2e::{
     ADMIN_TOKEN, APPROVER_TOKEN, Daemon, REQUESTER_TOKEN, offline_config, ports, with_identities,
     with_retrieval,
@@ -617,5 +618,255 @@ async fn a_rate_limited_command_waits_as_told_and_succeeds() {
             .any(|l| l.starts_with("aiops_http_requests_total{") && l.contains("status=\"429\"")),
         "{metrics}"
     );
+    d.stop().await;
+}
+
+/// A request that ran `dns.create_a_record c.local` and was read back, written straight into
+/// the store with its audit rows (intake, parse, decide, plan, execute, verify), as the
+/// pipeline leaves one. Returns the request id.
+async fn succeeded_request(d: &Daemon, n: u32) -> String {
+    let store = &d.state.store;
+    let rid = format!("01JC11TESTSUCCESS{n:09}");
+    let params = json!({"name": "c.local", "ip": "10.1.1.3", "ttl": 3600});
+    store
+        .create_request(
+            &NewRequest {
+                id: rid.clone(),
+                nl: "add dns record c.local to 10.1.1.3".into(),
+                dry_run: false,
+                caller: "alice".into(),
+            },
+            AuditEvent::new(
+                Some(&rid),
+                "intake",
+                "accepted",
+                json!({"caller": "alice", "dry_run": false, "nl_chars": 34}),
+            ),
+        )
+        .await
+        .expect("create_request");
+    let events = [
+        (
+            "parse",
+            "parsed",
+            json!({"action": "dns.create_a_record", "params": params, "parser": "rules"}),
+        ),
+        (
+            "decide",
+            "allow",
+            json!({"outcome": "allow", "reasons": ["non-production target: allowed"]}),
+        ),
+        (
+            "plan",
+            "planned",
+            json!({"changes": true, "hash": "d".repeat(64)}),
+        ),
+    ];
+    for (stage, outcome, data) in events {
+        store
+            .append_event(AuditEvent::new(Some(&rid), stage, outcome, data))
+            .await
+            .expect("append_event");
+    }
+    store
+        .update_request(
+            &rid,
+            RequestUpdate {
+                status: Some(RequestStatus::Success),
+                intent: Some(json!({"action": "dns.create_a_record", "params": params, "parser": "rules", "confidence": 0.93})),
+                execution: Some(json!({"executor": "ansible", "changed": true, "result": "Record added successfully"})),
+                ..Default::default()
+            },
+            AuditEvent::new(Some(&rid), "execute", "succeeded", json!({"changed": true})),
+        )
+        .await
+        .expect("update_request");
+    // Read back after the change, as the verify stage records it.
+    let verification = json!({"outcome": "verified", "evidence": {"read": "c.local A", "from": "127.0.0.1:53"},
+                              "at": "2026-01-01T00:00:00Z", "attempts": 1});
+    store
+        .append_event(AuditEvent::new(
+            Some(&rid),
+            "verify",
+            "verified",
+            verification,
+        ))
+        .await
+        .expect("append_event");
+    rid
+}
+
+/// A request the policy denied: nothing ran, so there is nothing to roll back.
+async fn denied_request(d: &Daemon, n: u32) -> String {
+    let store = &d.state.store;
+    let rid = format!("01JC11TESTDENIED{n:010}");
+    store
+        .create_request(
+            &NewRequest {
+                id: rid.clone(),
+                nl: "delete the A record prod.example".into(),
+                dry_run: false,
+                caller: "alice".into(),
+            },
+            AuditEvent::new(Some(&rid), "intake", "accepted", json!({})),
+        )
+        .await
+        .expect("create_request");
+    store
+        .update_request(
+            &rid,
+            RequestUpdate {
+                status: Some(RequestStatus::Denied),
+                intent: Some(json!({"action": "dns.delete_record", "params": {"name": "prod.example", "type": "A"}, "parser": "rules", "confidence": 0.9})),
+                decision: Some(json!({"outcome": "deny", "reasons": ["production zone"], "policy_revision": "r", "approvals_required": 0})),
+                ..Default::default()
+            },
+            AuditEvent::new(Some(&rid), "decide", "deny", json!({"outcome": "deny", "reasons": ["production zone"]})),
+        )
+        .await
+        .expect("update_request");
+    rid
+}
+
+/// `ask`, `show` and `rollback` through the real binary. The offline daemon has no DNS,
+/// Ansible or Kubernetes, so nothing here gets as far as a plan: a sentence nothing
+/// recognizes, and requests written into the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_through_the_real_binary() {
+    let (_data, d) = start_daemon().await;
+    let url = d.url.clone();
+    let mut cli = Cli { runs: Vec::new() };
+
+    // A sentence nothing recognizes: the request is recorded, and ends unrecognized (exit 4).
+    let r = cli.at(&url, &["ask", "make me a sandwich"]).await;
+    assert_eq!(r.code, 4, "{r}");
+    assert!(r.stdout.contains("status: unrecognized"), "{r}");
+    assert!(r.stderr.contains("was unrecognized"), "{r}");
+    let id = r
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(|s| s.trim().to_string())
+        .expect("the summary names the request");
+    let r = cli
+        .at(&url, &["--json", "ask", "make me a sandwich", "--no-wait"])
+        .await;
+    assert_eq!(r.code, 4, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(v["status"], "unrecognized", "{r}");
+    // ...and `show` finds it, with its timeline.
+    let r = cli.at(&url, &["show", &id]).await;
+    assert_eq!(r.code, 0, "{r}");
+    assert!(r.stdout.contains("status:  unrecognized"), "{r}");
+    assert!(r.stdout.contains("request: make me a sandwich"), "{r}");
+    assert!(r.stdout.contains("timeline:\n  SEQ"), "{r}");
+
+    // A request that ran: the header, the timeline table, the execution and its verification.
+    let rid = succeeded_request(&d, 1).await;
+    let r = cli.at(&url, &["show", &rid]).await;
+    assert_eq!(r.code, 0, "{r}");
+    for want in [
+        format!("id:      {rid}"),
+        "status:  success".into(),
+        "caller:  alice".into(),
+        "request: add dns record c.local to 10.1.1.3".into(),
+        "action:  dns.create_a_record".into(),
+        "params:  name=c.local ip=10.1.1.3 ttl=3600".into(),
+        format!("hint: undo it with `aiops rollback {rid}`"),
+    ] {
+        assert!(r.stdout.contains(&want), "missing {want:?}: {r}");
+    }
+    // (Aligned with the verification when the daemon reports one.)
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("execution:")
+            && l.ends_with(" ansible: Record added successfully (changed)")),
+        "{r}"
+    );
+    let table: Vec<&str> = r
+        .stdout
+        .split("timeline:\n")
+        .nth(1)
+        .expect("a timeline")
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        table[0].trim_start().starts_with("SEQ") && table[0].ends_with("DETAIL"),
+        "{r}"
+    );
+    let row = |stage: &str| {
+        table
+            .iter()
+            .find(|l| l.split_whitespace().nth(2) == Some(stage))
+            .copied()
+            .unwrap_or_else(|| panic!("no {stage} row: {r}"))
+    };
+    assert!(row("intake").contains("caller=alice"), "{r}");
+    assert!(
+        row("decide").ends_with("non-production target: allowed"),
+        "{r}"
+    );
+    assert!(row("plan").ends_with("changes, hash dddddddddddd"), "{r}");
+    assert!(row("execute").ends_with("changed"), "{r}");
+    assert!(
+        row("verify").ends_with("verified, read c.local A from 127.0.0.1:53"),
+        "{r}"
+    );
+    assert_eq!(
+        table[0].find("DETAIL"),
+        row("verify").find("verified, "),
+        "aligned: {r}"
+    );
+
+    // --json: the record, parseable, with its timeline.
+    let r = cli.at(&url, &["--json", "show", &rid]).await;
+    assert_eq!(r.code, 0, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(v["id"], rid.as_str());
+    assert_eq!(v["status"], "success");
+    let stages: Vec<&str> = v["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .filter_map(|e| e["stage"].as_str())
+        .collect();
+    assert!(
+        stages.starts_with(&["intake", "parse", "decide", "plan", "execute", "verify"]),
+        "{v:#}"
+    );
+
+    // Unknown ids: the daemon's 404, in words.
+    let unknown = "01JDNOTAREQUEST0000000000A";
+    let r = cli.at(&url, &["show", unknown]).await;
+    assert_eq!(r.code, 1, "{r}");
+    assert_eq!(
+        r.stderr.trim(),
+        format!("aiops: no intent {unknown} (not_found, HTTP 404)")
+    );
+    let r = cli.at(&url, &["rollback", unknown]).await;
+    assert_eq!(r.code, 1, "{r}");
+    assert!(r.stderr.contains("(not_found, HTTP 404)"), "{r}");
+    assert!(r.stdout.is_empty(), "{r}");
+
+    // A denied request changed nothing: there is nothing to undo, and the daemon says why.
+    let denied = denied_request(&d, 1).await;
+    let r = cli.at(&url, &["rollback", &denied]).await;
+    assert_eq!(r.code, 1, "{r}");
+    let line = r.stderr.trim();
+    assert!(
+        line.starts_with("aiops: ") && line.ends_with("(not_reversible, HTTP 409)"),
+        "{r}"
+    );
+    let r = cli
+        .at(&url, &["--json", "rollback", &denied, "--dry-run"])
+        .await;
+    assert_eq!(r.code, 1, "{r}");
+    let v: Value = serde_json::from_str(&r.stdout).expect("--json prints the error body");
+    assert_eq!(v["error"]["code"], "not_reversible", "{r}");
+
+    // The tokens never appear in anything the CLI printed.
+    for r in &cli.runs {
+        assert!(!r.all().contains(REQUESTER_TOKEN), "token leaked: {r}");
+    }
     d.stop().await;
 }

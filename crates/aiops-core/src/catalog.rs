@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::undo::{Inverse, InverseRule, VerifySpec, resolve};
 use crate::{ActionId, CoreError, Intent, ParserKind, Target};
 
 /// The shipped catalog, embedded so the daemon needs no files to start.
@@ -91,6 +92,18 @@ pub struct ActionSpec {
     #[serde(default)]
     pub examples: Vec<ActionExample>,
     pub schema: Value,
+    /// How a change is read back from the world after it ran (every change action has one;
+    /// read actions none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+    /// How a change is undone: rules, the first that applies wins (see `undo`). Every
+    /// change action declares one, if only to refuse with a reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inverse: Vec<InverseRule>,
+    /// Reached only as another action's inverse: parsers are not offered it, and an intent
+    /// a parser proposes for it is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// One example of an action: a sentence and the parameters it means.
@@ -159,6 +172,17 @@ impl Catalog {
         if actions.is_empty() {
             return Err(CoreError::InvalidCatalog("no actions".into()));
         }
+        for compiled in actions.values() {
+            let spec = &compiled.spec;
+            for inverse in spec.inverse.iter().filter_map(|r| r.action) {
+                if !actions.contains_key(&inverse) {
+                    return Err(CoreError::InvalidCatalog(format!(
+                        "action `{}`: its inverse `{inverse}` is not in the catalog",
+                        spec.name
+                    )));
+                }
+            }
+        }
         let revision = crate::sha256_hex(text);
         Ok(Catalog { actions, revision })
     }
@@ -180,6 +204,30 @@ impl Catalog {
         self.actions.values().map(|a| &a.spec)
     }
 
+    /// The actions a parser may propose: all but the internal ones.
+    pub fn parseable(&self) -> impl Iterator<Item = &ActionSpec> {
+        self.actions().filter(|a| !a.internal)
+    }
+
+    /// The intent that undoes a change of `action` with `params`, whose plan recorded
+    /// `before`; or why there is none. The inverse is validated like any parsed intent.
+    pub fn inverse(
+        &self,
+        action: ActionId,
+        params: &Map<String, Value>,
+        before: &Value,
+    ) -> Result<Intent, String> {
+        let spec = self
+            .get(action)
+            .ok_or_else(|| format!("`{action}` is not in the catalog"))?;
+        match resolve(&spec.inverse, params, before) {
+            Inverse::Refused(reason) => Err(reason),
+            Inverse::Action { action, params } => self
+                .validate(action.as_str(), &params, ParserKind::Rollback, 1.0)
+                .map_err(|e| format!("the inverse is not a valid request: {e}")),
+        }
+    }
+
     /// Turns a parser's raw output into a typed [`Intent`]: normalises names, fills defaults,
     /// and validates against the action's schema (unknown parameters rejected).
     pub fn validate(
@@ -194,6 +242,11 @@ impl Catalog {
             .ok()
             .and_then(|id| self.actions.get(&id))
             .ok_or_else(|| CoreError::UnknownAction(action.to_string()))?;
+        if compiled.spec.internal && parser != ParserKind::Rollback {
+            return Err(CoreError::UnknownAction(format!(
+                "{action} (reached only as a rollback)"
+            )));
+        }
         let mut params = params.clone();
         normalize(&compiled.spec.schema, &mut params);
         apply_defaults(&compiled.spec.schema, &mut params);
@@ -271,6 +324,24 @@ pub fn zone_of<'a>(name: &str, zones: &'a [String]) -> Option<&'a str> {
 fn compile(spec: ActionSpec) -> Result<CompiledAction, CoreError> {
     let bad = |msg: String| CoreError::InvalidCatalog(format!("action `{}`: {msg}", spec.name));
     let schema = &spec.schema;
+    match (spec.risk, &spec.verify, spec.inverse.is_empty()) {
+        (Risk::Read, None, true) => {}
+        (Risk::Read, _, _) => {
+            return Err(bad(
+                "a read action changes nothing: it has no verifier and no inverse".into(),
+            ));
+        }
+        (_, Some(_), false) => {}
+        _ => {
+            return Err(bad(
+                "a change action declares its verifier and its inverse (rules that may refuse)"
+                    .into(),
+            ));
+        }
+    }
+    for rule in &spec.inverse {
+        rule.check().map_err(bad)?;
+    }
     if schema.get("type") != Some(&Value::String("object".into()))
         || schema.get("additionalProperties") != Some(&Value::Bool(false))
     {

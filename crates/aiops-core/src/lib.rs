@@ -50,6 +50,7 @@ mod error;
 mod hash;
 mod stage;
 mod types;
+mod undo;
 mod vocab;
 
 pub use catalog::{
@@ -62,8 +63,9 @@ pub use stage::{
     ParseVerdict, Proposal, QuarantineReason, Quarantined, Retrieval, RetrieveError, Retriever,
     WrittenAnswer,
 };
-pub use types::{Intent, Plan, Target};
+pub use types::{Intent, Plan, Target, Verification};
+pub use undo::{Condition, Inverse, InverseRule, VerifyRead, VerifySpec};
 pub use vocab::{
     ActionId, Actor, ApprovalState, AuthMethod, Caller, Channel, ErrorCode, ParserKind,
-    Reconciliation, RequestStatus, StageName, Verdict, VerifyMode,
+    Reconciliation, RequestStatus, StageName, Verdict, VerificationOutcome, VerifyMode,
 };

@@ -37,6 +37,12 @@ pub struct Plan {
     /// changed object still fails execution through this precondition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_state: Option<Value>,
+    /// The part of the world the change replaces, read by the same dry run (a record's old
+    /// addresses, a Deployment's old replicas): what the catalog's inverse needs to undo it.
+    /// Outside the hash like `executor_state`: the diff already shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
 }
 
 impl Plan {
@@ -56,7 +62,14 @@ impl Plan {
             changes,
             hash,
             executor_state: None,
+            before: None,
         }
+    }
+
+    /// Attaches the state the change replaces (not hashed).
+    pub fn with_before(mut self, before: Option<Value>) -> Self {
+        self.before = before;
+        self
     }
 
     /// Attaches the executor's preconditions (not hashed).
@@ -64,4 +77,23 @@ impl Plan {
         self.executor_state = state;
         self
     }
+}
+
+/// What reading the world back after a change found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Verification {
+    pub outcome: crate::VerificationOutcome,
+    /// Why it could not be read (`unverified`), or what differs (`diverged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `diverged`: one `what: planned -> found` line per difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// What was read, from where (`{"read", "from", "found", …}`); also in the audit row.
+    #[schema(value_type = Object)]
+    pub evidence: Value,
+    /// RFC 3339: when the last reading was taken.
+    pub at: String,
+    /// How many readings it took.
+    pub attempts: u32,
 }

@@ -173,6 +173,9 @@ vocabulary! {
         Rules,
         /// A language model, verified by grounding.
         Llm,
+        /// Not a parser: the catalog's inverse of an earlier change (`POST
+        /// /api/v1/intents/{id}/rollback`), as deterministic as the rules.
+        Rollback,
     }
 }
 
@@ -206,6 +209,9 @@ vocabulary! {
         #[serde(rename = "k8s.expose_service")]
         #[strum(serialize = "k8s.expose_service")]
         K8sExposeService,
+        #[serde(rename = "k8s.unexpose_service")]
+        #[strum(serialize = "k8s.unexpose_service")]
+        K8sUnexposeService,
         #[serde(rename = "ansible.run_playbook")]
         #[strum(serialize = "ansible.run_playbook")]
         AnsibleRunPlaybook,
@@ -228,6 +234,18 @@ impl PartialEq<&str> for ActionId {
 }
 
 vocabulary! {
+    /// What reading the world back after a change found.
+    pub enum VerificationOutcome {
+        /// The world matches the plan.
+        Verified,
+        /// The world could not be read (or had not settled in time); the reason says why.
+        Unverified,
+        /// The world differs from the plan: the request fails though the executor said ok.
+        Diverged,
+    }
+}
+
+vocabulary! {
     /// The stages of the request path, as the audit log, the metrics and the logs name them.
     pub enum StageName {
         Intake,
@@ -239,6 +257,10 @@ vocabulary! {
         Approve,
         Credentials,
         Execute,
+        /// Reading the world back after a change.
+        Verify,
+        /// A rollback asked for (on the request it undoes) or refused.
+        Rollback,
         /// Start-up settling what a previous process left half-done.
         Recover,
         /// Payload retention clearing the payloads of old, finished requests.
@@ -319,6 +341,11 @@ vocabulary! {
         ApprovalRejected,
         ApprovalVoid,
         ApprovalFailed,
+        // After a change.
+        /// The executor said it succeeded, but the world read back differs from the plan.
+        VerificationDiverged,
+        /// The request has no inverse to run (nothing changed, or the action cannot be undone).
+        NotReversible,
         // Backends.
         CredentialsUnavailable,
         InvalidSecretPath,

@@ -45,8 +45,9 @@ mod supervise;
 
 pub use crate::kube::{
     Certificate, CertificateSpec, EXECUTION_TIME, HttpBackendRef, HttpRoute, HttpRouteRule,
-    HttpRouteSpec, IssuerRef, KubeConfig, KubeExecutor, KubeOutcome, KubePlan, MANAGED_BY_LABEL,
-    NO_CHANGES, ParentReference, READ_ONLY, RESTARTED_AT_ANNOTATION, expose_names, host_label,
+    HttpRouteSpec, IssuerRef, KubeConfig, KubeExecutor, KubeObservation, KubeOutcome, KubePlan,
+    MANAGED_BY_LABEL, NO_CHANGES, ParentReference, READ_ONLY, RESTARTED_AT_ANNOTATION,
+    expose_names, host_label,
 };
 pub use ansible::{Ansible, AnsibleConfig, PlaybookRun, Reclaimed, reclaim_run_area};
 pub use dns::{DnsAnswer, dns_lookup};

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use aiops_test_support::KubeApi;
 
-use aiops_exec::{ExecError, KubeConfig, KubeExecutor, KubeOutcome, KubePlan};
+use aiops_exec::{ExecError, KubeConfig, KubeExecutor, KubeObservation, KubeOutcome, KubePlan};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
@@ -198,6 +198,37 @@ async fn execute_err(
             assert_eq!(err.code(), code, "{err}");
             err
         }
+    }
+}
+
+async fn observe_ok(
+    x: &KubeExecutor,
+    action: &str,
+    p: &Map<String, Value>,
+    plan: &KubePlan,
+    executed: &Value,
+) -> KubeObservation {
+    x.observe(action, p, plan, executed)
+        .await
+        .unwrap_or_else(|e| panic!("observe {action}: {e} ({})", e.code()))
+}
+
+/// The evidence of an observation that matched; panics with the observation otherwise.
+fn matched(o: KubeObservation) -> Value {
+    match o {
+        KubeObservation::Matches { evidence } => evidence,
+        other => panic!("expected Matches, got {other:?}"),
+    }
+}
+
+/// The diff lines of an observation that differed; panics with the observation otherwise.
+fn differs(o: KubeObservation) -> Vec<String> {
+    match o {
+        KubeObservation::Differs { diff, evidence } => {
+            assert_eq!(evidence["read"], json!("kube-apiserver"), "{evidence}");
+            diff
+        }
+        other => panic!("expected Differs, got {other:?}"),
     }
 }
 
@@ -570,6 +601,416 @@ async fn expose_applies_route_and_certificate_once(ctx: Ctx) {
     assert_eq!(route_now.spec.rules[0].backend_refs[0].port, Some(8080));
 }
 
+async fn scale_is_observed_against_the_world(ctx: Ctx) {
+    let ns = ctx.namespace("observe-scale").await;
+    ctx.deployment(&ns, "web", 2).await;
+    let x = ctx.executor().await;
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client().await, &ns);
+    let p = params(json!({"namespace": ns, "name": "web", "replicas": 5}));
+
+    let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
+    assert_eq!(plan.before, json!({"replicas": 2}));
+    let out = execute_ok(&x, "k8s.scale_deployment", &p, &plan).await;
+
+    // No controller-manager here: the spec is all there is to check, and the evidence
+    // says so.
+    let evidence = matched(observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await);
+    assert_eq!(evidence["read"], json!("kube-apiserver"));
+    assert_eq!(
+        evidence["rollout"],
+        json!("no controller reports status; spec only")
+    );
+    let object = &evidence["objects"][0];
+    assert_eq!(object["kind"], json!("Deployment"));
+    assert_eq!(object["name"], json!(format!("{ns}/web")));
+    assert_eq!(object["found"], json!({"spec.replicas": 5}));
+    assert_eq!(
+        object["resourceVersion"],
+        json!(ctx.deployment_rv(&ns, "web").await)
+    );
+
+    // Someone scales it back behind the executor's back.
+    edited_by_someone_else(&deployments, "web", json!({"spec": {"replicas": 3}})).await;
+    let diff = differs(observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await);
+    assert_eq!(diff, ["spec.replicas: 5 -> 3"]);
+
+    // A controller that reports a rollout still in progress (status written the way the
+    // deployment controller writes it: through the status subresource).
+    ctx.deployment(&ns, "api", 1).await;
+    let p = params(json!({"namespace": ns, "name": "api", "replicas": 5}));
+    let plan = plan_ok(&x, "k8s.scale_deployment", &p).await;
+    assert_eq!(plan.before, json!({"replicas": 1}));
+    let out = execute_ok(&x, "k8s.scale_deployment", &p, &plan).await;
+    let generation = ctx.get_deployment(&ns, "api").await.metadata.generation;
+    let status = |observed: Option<i64>, available: i32| {
+        json!({"status": {"observedGeneration": observed, "replicas": 5, "updatedReplicas": 5,
+                          "readyReplicas": 5, "availableReplicas": available}})
+    };
+    let pp = PatchParams::default();
+    deployments
+        .patch_status("api", &pp, &Patch::Merge(status(generation, 2)))
+        .await
+        .expect("status patch");
+    match observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await {
+        KubeObservation::Settling { why, evidence } => {
+            assert_eq!(
+                why,
+                "rollout in progress: 2 of 5 replicas available (5 updated, 5 ready)"
+            );
+            assert_eq!(evidence["rollout"]["availableReplicas"], json!(2));
+            assert_eq!(evidence["rollout"]["observedGeneration"], json!(generation));
+        }
+        other => panic!("expected Settling, got {other:?}"),
+    }
+    // The controller has not seen the latest generation yet: settling too.
+    let older = generation.map(|g| g - 1);
+    deployments
+        .patch_status("api", &pp, &Patch::Merge(status(older, 5)))
+        .await
+        .expect("status patch");
+    match observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await {
+        KubeObservation::Settling { why, .. } => {
+            assert!(why.contains("has not yet seen generation"), "{why}");
+        }
+        other => panic!("expected Settling, got {other:?}"),
+    }
+    // Rolled out: matches, with the rollout as evidence.
+    deployments
+        .patch_status("api", &pp, &Patch::Merge(status(generation, 5)))
+        .await
+        .expect("status patch");
+    let evidence = matched(observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await);
+    assert_eq!(evidence["rollout"]["availableReplicas"], json!(5));
+    assert_eq!(evidence["rollout"]["desiredReplicas"], json!(5));
+
+    // Deleted since: a difference, not a failure to read.
+    deployments
+        .delete("api", &DeleteParams::default())
+        .await
+        .expect("delete deployment");
+    let diff = differs(observe_ok(&x, "k8s.scale_deployment", &p, &plan, &out.result).await);
+    assert_eq!(diff, [format!("deployment {ns}/api: present -> missing")]);
+}
+
+async fn restart_is_observed_against_the_world(ctx: Ctx) {
+    let ns = ctx.namespace("observe-restart").await;
+    ctx.deployment(&ns, "api", 2).await;
+    let x = ctx.executor().await;
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client().await, &ns);
+    let p = params(json!({"namespace": ns, "name": "api"}));
+
+    let plan = plan_ok(&x, "k8s.restart_deployment", &p).await;
+    assert_eq!(plan.before, Value::Null);
+    let out = execute_ok(&x, "k8s.restart_deployment", &p, &plan).await;
+    let at = out.result["restartedAt"].as_str().unwrap().to_string();
+    let evidence = matched(observe_ok(&x, "k8s.restart_deployment", &p, &plan, &out.result).await);
+    let key = format!(
+        "spec.template.metadata.annotations.{}",
+        aiops_exec::RESTARTED_AT_ANNOTATION
+    );
+    assert_eq!(evidence["objects"][0]["found"], json!({ key.as_str(): at }));
+
+    // Someone restarts it again (another time) behind the executor's back.
+    let other = "2000-01-01T00:00:00Z";
+    let patch = json!({"spec": {"template": {"metadata": {"annotations":
+        {aiops_exec::RESTARTED_AT_ANNOTATION: other}}}}});
+    edited_by_someone_else(&deployments, "api", patch).await;
+    let diff = differs(observe_ok(&x, "k8s.restart_deployment", &p, &plan, &out.result).await);
+    assert_eq!(diff, [format!("{key}: {at} -> {other}")]);
+
+    // Without the execution's result there is nothing to compare with.
+    let err = x
+        .observe("k8s.restart_deployment", &p, &plan, &json!({}))
+        .await
+        .expect_err("no restartedAt");
+    assert_eq!(err.code(), "invalid_params", "{err}");
+}
+
+async fn expose_is_observed_and_records_what_it_replaces(ctx: Ctx) {
+    let ns = ctx.namespace("observe-expose").await;
+    let x = ctx.executor().await;
+    let client = ctx.client().await;
+    let routes: Api<aiops_exec::HttpRoute> = Api::namespaced(client.clone(), &ns);
+    let certs: Api<aiops_exec::Certificate> = Api::namespaced(client, &ns);
+    let p = params(
+        json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com", "port": 8080}),
+    );
+    let route = format!("HTTPRoute {ns}/shop-shop-example-com");
+    let cert = format!("Certificate {ns}/shop-example-com");
+
+    let plan = plan_ok(&x, "k8s.expose_service", &p).await;
+    assert_eq!(
+        plan.before,
+        json!({"httproute": false, "certificate": false})
+    );
+    let out = execute_ok(&x, "k8s.expose_service", &p, &plan).await;
+    let evidence = matched(observe_ok(&x, "k8s.expose_service", &p, &plan, &out.result).await);
+    let objects = evidence["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 2, "{evidence}");
+    assert_eq!(objects[0]["kind"], json!("HTTPRoute"));
+    assert_eq!(
+        objects[0]["found"]["spec"]["hostnames"],
+        json!(["shop.example.com"])
+    );
+    assert!(objects[0]["resourceVersion"].is_string(), "{evidence}");
+    assert_eq!(objects[1]["kind"], json!("Certificate"));
+    assert_eq!(
+        objects[1]["found"]["spec"]["secretName"],
+        json!("shop-example-com-tls")
+    );
+
+    // Planned again once they exist: the plan records that they were there.
+    let again = plan_ok(&x, "k8s.expose_service", &p).await;
+    assert_eq!(
+        again.before,
+        json!({"httproute": true, "certificate": true})
+    );
+
+    // Someone retargets the route: the field that differs is named.
+    let patch = json!({"spec": {"hostnames": ["other.example.com"]}});
+    edited_by_someone_else(&routes, "shop-shop-example-com", patch).await;
+    let diff = differs(observe_ok(&x, "k8s.expose_service", &p, &plan, &out.result).await);
+    assert_eq!(
+        diff,
+        [format!(
+            "{route}: spec.hostnames: [\"shop.example.com\"] -> [\"other.example.com\"]"
+        )]
+    );
+
+    // Someone deletes the certificate.
+    certs
+        .delete("shop-example-com", &DeleteParams::default())
+        .await
+        .expect("delete certificate");
+    let diff = differs(observe_ok(&x, "k8s.expose_service", &p, &plan, &out.result).await);
+    assert!(
+        diff.contains(&format!("{cert}: present -> missing")),
+        "{diff:?}"
+    );
+}
+
+async fn unexpose_deletes_what_expose_created(ctx: Ctx) {
+    let ns = ctx.namespace("unexpose").await;
+    let x = ctx.executor().await;
+    let client = ctx.client().await;
+    let routes: Api<aiops_exec::HttpRoute> = Api::namespaced(client.clone(), &ns);
+    let certs: Api<aiops_exec::Certificate> = Api::namespaced(client, &ns);
+    let expose = params(
+        json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com", "port": 8080}),
+    );
+    let plan = plan_ok(&x, "k8s.expose_service", &expose).await;
+    execute_ok(&x, "k8s.expose_service", &expose, &plan).await;
+    let route_obj = routes.get("shop-shop-example-com").await.unwrap();
+    let cert_obj = certs.get("shop-example-com").await.unwrap();
+
+    let p = params(json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com"}));
+    let plan = plan_ok(&x, "k8s.unexpose_service", &p).await;
+    assert!(plan.changes);
+    assert_eq!(
+        plan.diff,
+        format!(
+            "Certificate {ns}/shop-example-com: deleted\nHTTPRoute {ns}/shop-shop-example-com: deleted"
+        )
+    );
+    assert_eq!(plan.before, json!({"port": 8080}));
+    assert_eq!(
+        plan.preconditions,
+        json!({
+            "httproute": {"name": "shop-shop-example-com",
+                          "resourceVersion": route_obj.metadata.resource_version,
+                          "uid": route_obj.metadata.uid},
+            "certificate": {"name": "shop-example-com",
+                            "resourceVersion": cert_obj.metadata.resource_version,
+                            "uid": cert_obj.metadata.uid},
+        })
+    );
+    // The dry runs deleted nothing.
+    assert!(
+        routes
+            .get_opt("shop-shop-example-com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(certs.get_opt("shop-example-com").await.unwrap().is_some());
+    // Not done yet: observing says what is still there.
+    let diff = differs(observe_ok(&x, "k8s.unexpose_service", &p, &plan, &json!({})).await);
+    assert_eq!(
+        diff,
+        [
+            format!("Certificate {ns}/shop-example-com: deleted -> present"),
+            format!("HTTPRoute {ns}/shop-shop-example-com: deleted -> present"),
+        ]
+    );
+
+    let out = execute_ok(&x, "k8s.unexpose_service", &p, &plan).await;
+    assert!(out.changed);
+    assert_eq!(
+        out.result,
+        json!({
+            "httproute": format!("{ns}/shop-shop-example-com"),
+            "certificate": format!("{ns}/shop-example-com"),
+            "deleted": [format!("certificate {ns}/shop-example-com"),
+                        format!("httproute {ns}/shop-shop-example-com")],
+        })
+    );
+    assert!(
+        routes
+            .get_opt("shop-shop-example-com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(certs.get_opt("shop-example-com").await.unwrap().is_none());
+    let evidence = matched(observe_ok(&x, "k8s.unexpose_service", &p, &plan, &out.result).await);
+    let found: Vec<&Value> = evidence["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["found"])
+        .collect();
+    assert_eq!(found, [&Value::Null, &Value::Null], "{evidence}");
+
+    // Nothing left: nothing to do, nothing done.
+    let again = plan_ok(&x, "k8s.unexpose_service", &p).await;
+    assert!(!again.changes);
+    assert_eq!(again.diff, aiops_exec::NO_CHANGES);
+    assert_eq!(again.before, json!({"port": null}));
+    let out = execute_ok(&x, "k8s.unexpose_service", &p, &again).await;
+    assert!(!out.changed);
+    assert_eq!(out.result["deleted"], json!([]));
+}
+
+async fn unexpose_refuses_what_is_not_ours_or_changed(ctx: Ctx) {
+    let ns = ctx.namespace("unexpose-guard").await;
+    let x = ctx.executor().await;
+    let client = ctx.client().await;
+    let routes: Api<aiops_exec::HttpRoute> = Api::namespaced(client.clone(), &ns);
+    let certs: Api<aiops_exec::Certificate> = Api::namespaced(client, &ns);
+
+    // Never exposed: nothing to delete.
+    let p = params(json!({"namespace": ns, "service": "none", "hostname": "none.example.com"}));
+    let plan = plan_ok(&x, "k8s.unexpose_service", &p).await;
+    assert!(!plan.changes);
+    assert_eq!(plan.diff, aiops_exec::NO_CHANGES);
+    assert!(
+        !execute_ok(&x, "k8s.unexpose_service", &p, &plan)
+            .await
+            .changed
+    );
+
+    // A route under the derived name that someone else made (no managed-by label).
+    let (route_name, _, _) = aiops_exec::expose_names("hand", "hand.example.com");
+    let theirs = aiops_exec::HttpRoute::new(
+        &route_name,
+        aiops_exec::HttpRouteSpec {
+            hostnames: vec!["hand.example.com".into()],
+            ..Default::default()
+        },
+    );
+    routes
+        .create(&PostParams::default(), &theirs)
+        .await
+        .expect("someone else's route");
+    let p = params(json!({"namespace": ns, "service": "hand", "hostname": "hand.example.com"}));
+    let err = plan_err(&x, "k8s.unexpose_service", &p).await;
+    assert_eq!(err.code(), "conflict", "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "HTTPRoute {ns}/{route_name} is not managed by this appliance"
+        )),
+        "{err}"
+    );
+    assert!(routes.get_opt(&route_name).await.unwrap().is_some());
+
+    // Ours, but the route changes after the plan: nothing is deleted, not even the
+    // certificate (which comes first in deletion order).
+    let expose = params(
+        json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com", "port": 80}),
+    );
+    let plan = plan_ok(&x, "k8s.expose_service", &expose).await;
+    execute_ok(&x, "k8s.expose_service", &expose, &plan).await;
+    let p = params(json!({"namespace": ns, "service": "shop", "hostname": "shop.example.com"}));
+    let plan = plan_ok(&x, "k8s.unexpose_service", &p).await;
+    assert_eq!(plan.before, json!({"port": 80}));
+    let label = json!({"metadata": {"labels": {"edited": "by-hand"}}});
+    edited_by_someone_else(&routes, "shop-shop-example-com", label).await;
+    let err = execute_err(&x, "k8s.unexpose_service", &p, &plan, "conflict").await;
+    assert!(
+        err.to_string()
+            .contains(&format!("HTTPRoute {ns}/shop-shop-example-com changed")),
+        "{err}"
+    );
+    assert!(certs.get_opt("shop-example-com").await.unwrap().is_some());
+    assert!(
+        routes
+            .get_opt("shop-shop-example-com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The certificate re-created under its name since planning (same spec, same label,
+    // another uid): a conflict too. Re-created by hand rather than by exposing again,
+    // which would re-apply the route as well and, a second later, bump its
+    // resourceVersion (the apply's managedFields time).
+    let plan = plan_ok(&x, "k8s.unexpose_service", &p).await;
+    let mut copy = certs.get("shop-example-com").await.unwrap();
+    certs
+        .delete("shop-example-com", &DeleteParams::default())
+        .await
+        .expect("delete certificate");
+    copy.metadata = kube::api::ObjectMeta {
+        name: copy.metadata.name,
+        labels: copy.metadata.labels,
+        ..Default::default()
+    };
+    certs
+        .create(&PostParams::default(), &copy)
+        .await
+        .expect("re-create certificate");
+    let err = execute_err(&x, "k8s.unexpose_service", &p, &plan, "conflict").await;
+    assert!(err.to_string().contains("re-created"), "{err}");
+    assert!(certs.get_opt("shop-example-com").await.unwrap().is_some());
+    assert!(
+        routes
+            .get_opt("shop-shop-example-com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn delete_pod_is_observed_gone(ctx: Ctx) {
+    let ns = ctx.namespace("observe-delete").await;
+    let pod = ctx.pod(&ns, "worker-3", 1).await;
+    let x = ctx.executor().await;
+    let p = params(json!({"namespace": ns, "name": "worker-3"}));
+    let plan = plan_ok(&x, "k8s.delete_pod", &p).await;
+    assert_eq!(plan.before, Value::Null);
+
+    // Before the delete the pod is still there, and observing says so.
+    let uid = pod.metadata.uid.clone().unwrap();
+    let diff = differs(observe_ok(&x, "k8s.delete_pod", &p, &plan, &json!({})).await);
+    assert_eq!(
+        diff,
+        [format!(
+            "pod {ns}/worker-3: deleted -> still present (uid {uid})"
+        )]
+    );
+
+    let out = execute_ok(&x, "k8s.delete_pod", &p, &plan).await;
+    let evidence = matched(observe_ok(&x, "k8s.delete_pod", &p, &plan, &out.result).await);
+    let object = &evidence["objects"][0];
+    assert_eq!(object["kind"], json!("Pod"));
+    assert_eq!(object["name"], json!(format!("{ns}/worker-3")));
+    // Gone at once, or marked for deletion (no kubelet to finish it).
+    assert!(
+        object["found"].is_null() || object["found"]["deletionTimestamp"].is_string(),
+        "{evidence}"
+    );
+}
+
 async fn rbac_without_patch_is_forbidden(ctx: Ctx) {
     let ns = ctx.namespace("rbac").await;
     let before = ctx.deployment(&ns, "web", 2).await;
@@ -664,8 +1105,17 @@ async fn unknown_objects_and_actions(ctx: Ctx) {
         diff: String::new(),
         changes: false,
         preconditions: json!({}),
+        before: Value::Null,
     };
     execute_err(&x, "dns.create_a_record", &p, &plan, "unknown_action").await;
+    // A read-only action changed nothing: there is nothing to observe.
+    for action in ["k8s.list_pods", "k8s.drain_node"] {
+        let err = x
+            .observe(action, &p, &plan, &json!({}))
+            .await
+            .expect_err("nothing to observe");
+        assert_eq!(err.code(), "unknown_action", "{action}: {err}");
+    }
     // A plan without its preconditions is refused before anything is sent.
     execute_err(&x, "k8s.scale_deployment", &p, &plan, "invalid_params").await;
 }
@@ -713,10 +1163,12 @@ async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
             "apps/deployments:list",
             "apps/deployments:patch",
             "cert-manager.io/certificates:create",
+            "cert-manager.io/certificates:delete",
             "cert-manager.io/certificates:get",
             "cert-manager.io/certificates:list",
             "cert-manager.io/certificates:patch",
             "gateway.networking.k8s.io/httproutes:create",
+            "gateway.networking.k8s.io/httproutes:delete",
             "gateway.networking.k8s.io/httproutes:get",
             "gateway.networking.k8s.io/httproutes:list",
             "gateway.networking.k8s.io/httproutes:patch",
@@ -786,6 +1238,10 @@ async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
             "k8s.expose_service",
             json!({"namespace": ns, "service": "web", "hostname": "web.example.com", "port": 80}),
         ),
+        (
+            "k8s.unexpose_service",
+            json!({"namespace": ns, "service": "web", "hostname": "web.example.com"}),
+        ),
     ];
     for (action, p) in runs {
         let p = params(p);
@@ -793,11 +1249,34 @@ async fn deployed_rbac_allows_the_actions_and_nothing_more(ctx: Ctx) {
             .plan(action, &p)
             .await
             .unwrap_or_else(|e| panic!("{action} plan as aiopsd: {e}"));
-        x.execute(action, &p, &plan)
+        let out = x
+            .execute(action, &p, &plan)
             .await
             .unwrap_or_else(|e| panic!("{action} execute as aiopsd: {e}"));
+        // Verifying needs no right beyond the ones granted (it only reads).
+        if action != "k8s.list_pods" {
+            let seen = x
+                .observe(action, &p, &plan, &out.result)
+                .await
+                .unwrap_or_else(|e| panic!("{action} observe as aiopsd: {e}"));
+            assert!(
+                matches!(seen, KubeObservation::Matches { .. }),
+                "{action}: {seen:?}"
+            );
+        }
     }
     assert_eq!(replicas(&ctx.get_deployment(&ns, "web").await), Some(3));
+    // Unexpose deleted what expose created.
+    let routes: Api<aiops_exec::HttpRoute> = Api::namespaced(client.clone(), &ns);
+    let certs: Api<aiops_exec::Certificate> = Api::namespaced(client.clone(), &ns);
+    assert!(
+        routes
+            .get_opt("web-web-example-com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(certs.get_opt("web-example-com").await.unwrap().is_none());
 
     // Nothing beyond: no creating Deployments, no reading Secrets, no deleting Deployments.
     let sa_client = aiops_test_support::client_for(&sa_kubeconfig).await;
@@ -854,6 +1333,12 @@ fn main() {
         delete_of_a_recreated_pod_is_a_conflict,
         list_pods_returns_structured_entries,
         expose_applies_route_and_certificate_once,
+        scale_is_observed_against_the_world,
+        restart_is_observed_against_the_world,
+        expose_is_observed_and_records_what_it_replaces,
+        unexpose_deletes_what_expose_created,
+        unexpose_refuses_what_is_not_ours_or_changed,
+        delete_pod_is_observed_gone,
         rbac_without_patch_is_forbidden,
         unknown_objects_and_actions,
         deployed_rbac_allows_the_actions_and_nothing_more,
@@ -994,6 +1479,7 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
         diff: "spec.replicas: 2 -> 3".into(),
         changes: true,
         preconditions: json!({"resourceVersion": "1", "uid": "u"}),
+        before: json!({"replicas": 2}),
     };
     let err = execute_err(
         &x,
@@ -1005,5 +1491,12 @@ async fn api_server_stopped_is_unavailable(ctx: Ctx) {
     .await;
     let token = std::fs::read_to_string(ctx.admin_kubeconfig.parent().unwrap().join("admin.token"))
         .unwrap();
+    assert!(!err.to_string().contains(token.trim()));
+    // Reading the world back fails the same way: the caller reports it unverified.
+    let err = x
+        .observe("k8s.scale_deployment", &p, &plan, &json!({}))
+        .await
+        .expect_err("server is down");
+    assert!(matches!(err, ExecError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains(token.trim()));
 }

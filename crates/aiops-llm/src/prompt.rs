@@ -114,7 +114,7 @@ pub struct PromptSet {
 impl PromptSet {
     pub fn build(templates: Templates, catalog: &Catalog) -> Self {
         let revision = templates.revision(catalog.revision());
-        let actions: Vec<&ActionSpec> = catalog.actions().collect();
+        let actions: Vec<&ActionSpec> = catalog.parseable().collect();
         let listing = actions
             .iter()
             .map(|a| {
@@ -340,14 +340,14 @@ mod tests {
     fn prompts_are_generated_from_the_catalog() {
         let catalog = Catalog::embedded().unwrap();
         let set = PromptSet::build(Templates::embedded(), &catalog);
-        let n = catalog.actions().count();
+        let n = catalog.parseable().count();
         // system + every example of every action (user + assistant turns)
-        let examples: usize = catalog.actions().map(|a| a.examples.len()).sum();
+        let examples: usize = catalog.parseable().map(|a| a.examples.len()).sum();
         assert_eq!(set.one.prefix.len(), 1 + 2 * examples);
         assert_eq!(set.fill.len(), n);
         assert_eq!(set.one.format["anyOf"].as_array().unwrap().len(), n + 1);
         let system = &set.one.prefix[0].content;
-        for a in catalog.actions() {
+        for a in catalog.parseable() {
             assert!(system.contains(&a.name.to_string()), "{}", a.name);
         }
         // The few-shot answer of "restart the deployment api" leaves the unstated default out,

@@ -42,6 +42,8 @@ pub struct Config {
     /// TLS on the API (`crate::tls::TlsConfig`); none: plain HTTP, loopback only unless
     /// `api.allow_plain_http`.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Reading the world back after a change (`crate::verify::VerifyConfig`).
+    pub verify: crate::verify::VerifyConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -358,6 +360,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             approvals: ApprovalsConfig::default(),
             audit: Default::default(),
+            verify: Default::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),

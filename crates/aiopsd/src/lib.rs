@@ -27,10 +27,12 @@ pub mod recovery;
 pub mod replicas;
 pub mod retention;
 pub mod retrieval;
+pub mod rollback;
 pub mod run;
 pub mod serve;
 pub mod slack;
 pub mod tls;
+pub mod verify;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub http_duration: Family<HttpLabels, Histogram>,
     pub stage_duration: Family<StageLabels, Histogram>,
     pub decisions: Family<OutcomeLabels, Counter>,
+    /// Changes read back after they ran, by verification outcome.
+    pub change_verifications: Family<OutcomeLabels, Counter>,
     pub intents: Family<StatusLabels, Counter>,
     pub quarantined: Family<ReasonLabels, Counter>,
     /// Executions interrupted by a stop, by what recovery found (`state_unknown` is the
@@ -91,6 +93,7 @@ impl Default for Metrics {
             latency_histogram as fn() -> Histogram,
         );
         let decisions = Family::<OutcomeLabels, Counter>::default();
+        let change_verifications = Family::<OutcomeLabels, Counter>::default();
         let intents = Family::<StatusLabels, Counter>::default();
         let quarantined = Family::<ReasonLabels, Counter>::default();
         let reconciliations = Family::<ReconciliationLabels, Counter>::default();
@@ -115,6 +118,11 @@ impl Default for Metrics {
             "policy_decisions",
             "Policy decisions by outcome",
             decisions.clone(),
+        );
+        registry.register(
+            "change_verifications",
+            "Changes read back after they ran, by outcome (verified, unverified, diverged)",
+            change_verifications.clone(),
         );
         registry.register(
             "intents",
@@ -149,6 +157,7 @@ impl Default for Metrics {
             http_duration,
             stage_duration,
             decisions,
+            change_verifications,
             intents,
             quarantined,
             reconciliations,
@@ -241,6 +250,14 @@ impl Metrics {
         self.intents
             .get_or_create(&StatusLabels {
                 status: status.as_str().to_string(),
+            })
+            .inc();
+    }
+
+    pub fn count_verification_outcome(&self, outcome: aiops_core::VerificationOutcome) {
+        self.change_verifications
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.as_str().to_string(),
             })
             .inc();
     }

@@ -129,7 +129,8 @@ mod tests {
     fn the_rules_parser_reads_every_catalog_example() {
         let catalog = Catalog::embedded().expect("the shipped catalog loads");
         let mut checked = 0;
-        for spec in catalog.actions() {
+        // Internal actions (reached only as rollbacks) have no sentences.
+        for spec in catalog.parseable() {
             assert!(!spec.examples.is_empty(), "{} has no examples", spec.name);
             for ex in &spec.examples {
                 match parse_rules(&catalog, &ex.nl) {

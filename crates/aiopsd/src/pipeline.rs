@@ -5,6 +5,7 @@
 
 use aiops_core::{
     ActionSpec, ErrorCode, Intent, ParseContext, Plan, RequestStatus, Retrieval, StageName,
+    VerificationOutcome,
 };
 use aiops_policy::{Caller, Decision, Outcome, PolicyInput, Stage};
 use aiops_store::{NewApproval, NewRequest, RequestUpdate};
@@ -42,38 +43,61 @@ pub(crate) fn finish(result: Result<(), Halt>, run: Run<'_>) -> Result<IntentRes
 
 async fn run_path(run: &mut Run<'_>, nl: String, dry_run: bool) -> Result<(), Halt> {
     let app = run.app;
-    // intake: recorded with the request's first durability point (its end, or the start of
-    // its execution); nothing is acknowledged before then.
+    intake(run, nl.clone(), dry_run, None).await?;
+    let context = run.step(StageName::Retrieve, retrieve(app, &nl)).await?;
+    let (intent, spec) = run
+        .step(StageName::Parse, parse(app, &nl, &context))
+        .await?;
+    decide_and_act(run, &intent, &spec, dry_run).await
+}
+
+/// intake: recorded with the request's first durability point (its end, or the start of
+/// its execution); nothing is acknowledged before then. A rollback names the request it
+/// undoes.
+pub(crate) async fn intake(
+    run: &mut Run<'_>,
+    nl: String,
+    dry_run: bool,
+    rollback_of: Option<&str>,
+) -> Result<(), Halt> {
+    let mut data =
+        json!({"dry_run": dry_run, "caller": run.caller.user, "nl_chars": nl.chars().count()});
+    if let Some(id) = rollback_of {
+        data["rollback_of"] = json!(id);
+    }
     let new = NewRequest {
         id: run.id().to_string(),
-        nl: nl.clone(),
+        nl,
         dry_run,
         caller: run.caller.user.clone(),
     };
-    let data =
-        json!({"dry_run": dry_run, "caller": run.caller.user, "nl_chars": nl.chars().count()});
     run.step(StageName::Intake, async {
         Step::Next(
             (),
             Record::new(StepOutcome::Accepted, data).write(Write::CreateRequest(new)),
         )
     })
-    .await?;
+    .await
+}
 
-    let context = run.step(StageName::Retrieve, retrieve(app, &nl)).await?;
-    let (intent, spec) = run
-        .step(StageName::Parse, parse(app, &nl, &context))
-        .await?;
-    let input = policy_input(&run.caller, &intent, &spec, dry_run, Stage::Decide);
+/// decide → plan → approve or execute: the path of any intent, parsed or a rollback's.
+pub(crate) async fn decide_and_act(
+    run: &mut Run<'_>,
+    intent: &Intent,
+    spec: &ActionSpec,
+    dry_run: bool,
+) -> Result<(), Halt> {
+    let app = run.app;
+    let input = policy_input(&run.caller, intent, spec, dry_run, Stage::Decide);
     let decision = run.step(StageName::Decide, decide(app, input)).await?;
     let plan = run
-        .step(StageName::Plan, plan(app, &spec, &intent, dry_run))
+        .step(StageName::Plan, plan(app, spec, intent, dry_run))
         .await?;
     if decision.outcome == Outcome::RequireApproval {
-        let approval = pending_approval(app, run, &intent, &plan, &decision);
+        let approval = pending_approval(app, run, intent, &plan, &decision);
         return run.step(StageName::Approve, approval).await;
     }
-    execute(run, &spec, &intent, &plan, dry_run).await
+    execute(run, spec, intent, &plan, dry_run).await
 }
 
 /// retrieve: runbook context for the request.
@@ -237,7 +261,9 @@ pub(crate) async fn make_plan(
 ) -> Result<Plan, Failure> {
     let target = app.catalog.target(intent, &app.zones);
     let planned = app.executors.plan(spec, intent, &target).await?;
-    Ok(Plan::new(intent, target, planned.diff, planned.changes).with_executor_state(planned.state))
+    Ok(Plan::new(intent, target, planned.diff, planned.changes)
+        .with_executor_state(planned.state)
+        .with_before(planned.before))
 }
 
 /// plan: the dry run; a dry-run request ends here.
@@ -353,8 +379,60 @@ pub(crate) async fn execute(
         recheck(app, input, spec, plan, dry_run, approved_by),
     )
     .await?;
-    run.step(StageName::Execute, act(app, spec, intent, plan, lease))
-        .await
+    let execution = run
+        .step(StageName::Execute, act(app, spec, intent, plan, lease))
+        .await?;
+    run.step(
+        StageName::Verify,
+        verify(app, spec, intent, plan, execution),
+    )
+    .await
+}
+
+/// verify: the world read back through the executor's own read path (module `verify`).
+/// Buffered with the execution's row: both are durable with the request's end.
+async fn verify(
+    app: &App,
+    spec: &ActionSpec,
+    intent: &Intent,
+    plan: &Plan,
+    mut execution: Value,
+) -> Step<()> {
+    let settle = crate::verify::settle_of(app, spec);
+    let verification = crate::verify::verify(app, spec, intent, plan, &execution, settle).await;
+    app.metrics.count_verification_outcome(verification.outcome);
+    execution["verification"] = json!(verification);
+    let data = json!({
+        "outcome": verification.outcome,
+        "reason": verification.reason,
+        "diff": verification.diff,
+        "evidence": verification.evidence,
+        "attempts": verification.attempts,
+    });
+    let mut update = RequestUpdate {
+        execution: Some(execution),
+        ..Default::default()
+    };
+    let status = if verification.outcome == VerificationOutcome::Diverged {
+        let message = format!(
+            "the executor reported success, but the world read back differs from the plan: {}",
+            verification
+                .diff
+                .as_deref()
+                .unwrap_or_default()
+                .replace('\n', "; ")
+        );
+        update.error = Some(json!({"code": ErrorCode::VerificationDiverged, "message": message}));
+        RequestStatus::Failed
+    } else {
+        RequestStatus::Success
+    };
+    Step::End(
+        status,
+        Record::new(verification.outcome.into(), data)
+            .update(update)
+            .verification(verification),
+    )
 }
 
 /// credentials: exactly the secrets the action declares, just before it runs.
@@ -445,7 +523,13 @@ async fn recheck(
 }
 
 /// execute: the executor acts; the lease (and its secrets) is dropped right after.
-async fn act(app: &App, spec: &ActionSpec, intent: &Intent, plan: &Plan, lease: Lease) -> Step<()> {
+async fn act(
+    app: &App,
+    spec: &ActionSpec,
+    intent: &Intent,
+    plan: &Plan,
+    lease: Lease,
+) -> Step<Value> {
     let result = app.executors.execute(spec, intent, plan, &lease).await;
     drop(lease);
     match result {
@@ -478,15 +562,18 @@ async fn act(app: &App, spec: &ActionSpec, intent: &Intent, plan: &Plan, lease: 
                 .get("changed")
                 .cloned()
                 .unwrap_or(Value::Bool(false));
-            Step::End(
-                RequestStatus::Success,
-                Record::new(StepOutcome::Succeeded, json!({"changed": changed})).update(
-                    RequestUpdate {
-                        execution: Some(execution),
-                        ..Default::default()
-                    },
-                ),
-            )
+            let record = Record::new(StepOutcome::Succeeded, json!({"changed": changed})).update(
+                RequestUpdate {
+                    execution: Some(execution.clone()),
+                    ..Default::default()
+                },
+            );
+            // A change is not done until it is read back (the verify stage); a read is.
+            if spec.verify.is_some() {
+                Step::Next(execution, record)
+            } else {
+                Step::End(RequestStatus::Success, record)
+            }
         }
         Err(f) => Step::Fail(f),
     }

@@ -18,10 +18,15 @@ pub async fn intent_record(app: &App, id: &str) -> Result<Option<IntentRecord>, 
             .map(|a| crate::approvals::record_view(&a)),
         None => None,
     };
-    let timeline = app
-        .store
-        .events_for(id)
-        .await?
+    let events = app.store.events_for(id).await?;
+    let rollback_of = crate::rollback::rollback_of(&events);
+    let rollbacks = crate::rollback::rollback_ids(&events);
+    let verification = rec
+        .execution
+        .as_ref()
+        .and_then(|e| e.get("verification"))
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let timeline = events
         .into_iter()
         .map(|e| TimelineEntry {
             seq: e.seq,
@@ -57,6 +62,9 @@ pub async fn intent_record(app: &App, id: &str) -> Result<Option<IntentRecord>, 
         action,
         plan_hash,
         pruned_at: rec.pruned_at,
+        verification,
+        rollback_of,
+        rollbacks,
     }))
 }
 

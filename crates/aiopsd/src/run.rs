@@ -59,6 +59,13 @@ pub enum StepOutcome {
     Failed,
     DeniedAtExecution,
     ApprovalInsufficient,
+    // Verification (`aiops_core::VerificationOutcome`).
+    Verified,
+    Unverified,
+    Diverged,
+    // Rollback: asked for (on the request it undoes), refused by a world that moved on.
+    Requested,
+    Conflict,
     // Recovery of an interrupted execution (`aiops_core::Reconciliation`).
     VerifiedAfterRestart,
     NothingApplied,
@@ -84,6 +91,16 @@ impl From<aiops_core::Reconciliation> for StepOutcome {
             aiops_core::Reconciliation::VerifiedAfterRestart => StepOutcome::VerifiedAfterRestart,
             aiops_core::Reconciliation::NothingApplied => StepOutcome::NothingApplied,
             aiops_core::Reconciliation::StateUnknown => StepOutcome::StateUnknown,
+        }
+    }
+}
+
+impl From<aiops_core::VerificationOutcome> for StepOutcome {
+    fn from(v: aiops_core::VerificationOutcome) -> Self {
+        match v {
+            aiops_core::VerificationOutcome::Verified => StepOutcome::Verified,
+            aiops_core::VerificationOutcome::Unverified => StepOutcome::Unverified,
+            aiops_core::VerificationOutcome::Diverged => StepOutcome::Diverged,
         }
     }
 }
@@ -124,6 +141,8 @@ pub struct Record {
     pub approval: Option<ApprovalSummary>,
     /// The answer of a question (`ops.ask`).
     pub answer: Option<String>,
+    /// What reading the world back found (the verify stage).
+    pub verification: Option<aiops_core::Verification>,
     /// Commit this record, and every one buffered before it, before the run goes on.
     pub durable: bool,
 }
@@ -138,6 +157,7 @@ impl Record {
             reason: None,
             approval: None,
             answer: None,
+            verification: None,
             durable: false,
         }
     }
@@ -170,6 +190,11 @@ impl Record {
 
     pub fn answer(mut self, answer: String) -> Self {
         self.answer = Some(answer);
+        self
+    }
+
+    pub fn verification(mut self, verification: aiops_core::Verification) -> Self {
+        self.verification = Some(verification);
         self
     }
 }
@@ -297,6 +322,12 @@ impl<'a> Run<'a> {
 
     pub fn into_response(self) -> IntentResponse {
         self.resp
+    }
+
+    /// Buffers an audit row about another request (the link a rollback leaves on the
+    /// request it undoes), committed with this run's next durability point.
+    pub fn note(&mut self, event: AuditEvent) {
+        self.pending.push(Change::Append(event));
     }
 
     /// Runs one stage: times `fut`, then records its outcome (log, metric, audit row with
@@ -519,6 +550,9 @@ fn mirror(resp: &mut IntentResponse, record: &Record) {
         }
         if let Some(answer) = &record.answer {
             resp.answer = Some(answer.clone());
+        }
+        if let Some(verification) = &record.verification {
+            resp.verification = Some(verification.clone());
         }
     }
 }

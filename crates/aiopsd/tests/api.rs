@@ -350,7 +350,19 @@ async fn health_metrics_and_catalog() {
     assert_eq!(ready["checks"]["ansible"]["ok"], false);
     assert_eq!(ready["checks"]["dns"]["ok"], false);
     let (_, cat) = call(&s, get("/api/v1/catalog")).await;
-    assert_eq!(cat["actions"].as_array().unwrap().len(), 10);
+    let actions = cat["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 11);
+    let named = |n: &str| actions.iter().find(|a| a["name"] == n).unwrap().clone();
+    // Verifiers and inverses are catalog data, shown with each action.
+    let create = named("dns.create_a_record");
+    assert_eq!(create["verify"]["read"], "dns_answer");
+    assert_eq!(
+        create["inverse"].as_array().unwrap().last().unwrap()["action"],
+        "dns.delete_record"
+    );
+    assert!(named("k8s.restart_deployment")["inverse"][0]["refuse"].is_string());
+    assert_eq!(named("k8s.unexpose_service")["internal"], true);
+    assert!(named("dns.lookup").get("verify").is_none());
 
     let resp = aiopsd::api::router(s.clone())
         .oneshot(get("/metrics"))

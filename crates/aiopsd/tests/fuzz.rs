@@ -62,6 +62,7 @@ enum Route {
     Intent,
     Parse,
     IntentGet,
+    Rollback,
     Intents,
     AuditVerify,
     Catalog,
@@ -76,13 +77,14 @@ enum Route {
     Elsewhere,
 }
 
-const ROUTES: [Route; 18] = [
+const ROUTES: [Route; 19] = [
     Route::Healthz,
     Route::Readyz,
     Route::Metrics,
     Route::Intent,
     Route::Parse,
     Route::IntentGet,
+    Route::Rollback,
     Route::Intents,
     Route::AuditVerify,
     Route::Catalog,
@@ -104,6 +106,7 @@ impl Route {
             | Route::Parse
             | Route::Approve
             | Route::Reject
+            | Route::Rollback
             | Route::Slack
             | Route::Documents => Method::POST,
             _ => Method::GET,
@@ -349,6 +352,14 @@ fn path_for(route: Route) -> BoxedStrategy<String> {
             any::<prop::sample::Index>().prop_map(|i| format!("{KNOWN}{}", i.index(1 << 16))),
         ]
         .prop_map(|s| format!("/api/v1/intents/{s}"))
+        .boxed(),
+        // A stored request here never ran (backends are down): a rollback of it is refused
+        // as not reversible, of anything else not found.
+        Route::Rollback => prop_oneof![
+            segment(),
+            any::<prop::sample::Index>().prop_map(|i| format!("{KNOWN}{}", i.index(1 << 16))),
+        ]
+        .prop_map(|s| format!("/api/v1/intents/{s}/rollback"))
         .boxed(),
         Route::ApprovalShow => segment()
             .prop_map(|s| format!("/api/v1/approvals/{s}"))
@@ -869,6 +880,13 @@ fn body_for(route: Route, auth: &Auth) -> BoxedStrategy<Vec<u8>> {
         ]
         .boxed(),
         Route::Approve | Route::Reject => decision_body().boxed(),
+        Route::Rollback => prop_oneof![
+            3 => Just(Vec::new()),
+            2 => any::<bool>().prop_map(|d| json_of(json!({"dry_run": d}))),
+            1 => hostile_json(),
+            1 => json_value().prop_map(json_of),
+        ]
+        .boxed(),
         Route::Slack => slack_body().boxed(),
         Route::Documents if auth.admin() => refused_ingest_body().boxed(),
         Route::Documents => prop_oneof![ingest_body(), refused_ingest_body()].boxed(),

@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/parse"),
     ("get", "/api/v1/intents"),
     ("get", "/api/v1/intents/{id}"),
+    ("post", "/api/v1/intents/{id}/rollback"),
     ("get", "/api/v1/audit/verify"),
     ("get", "/api/v1/catalog"),
     ("get", "/api/v1/openapi.json"),

@@ -15,6 +15,7 @@ use aiops_store::{ApprovalRecord, RequestRecord};
 use aiopsd::credentials::Lease;
 use aiopsd::executors::{Executor, ExecutorKind, PlanOutput, ReadyCheck};
 use aiopsd::failure::Failure;
+use aiopsd::verify::Observation;
 use aiopsd::{App, AppState, Config};
 
 mod common;
@@ -32,6 +33,9 @@ struct Recorder {
     /// their last audit rows).
     witness_db: Mutex<Option<std::path::PathBuf>>,
     witnessed: Mutex<Vec<(String, String)>>,
+    /// When set, reading the world back after a change finds this address instead of the
+    /// planned one (someone changed it behind the appliance's back).
+    world_says: Mutex<Option<String>>,
 }
 
 struct FakeAnsible(Arc<Recorder>);
@@ -68,6 +72,7 @@ impl Executor for FakeAnsible {
             ),
             changes: true,
             state: None,
+            before: None,
         })
     }
 
@@ -99,6 +104,30 @@ impl Executor for FakeAnsible {
 
     async fn ready(&self) -> Vec<ReadyCheck> {
         Vec::new()
+    }
+
+    async fn observe(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        _plan: &Plan,
+        _execution: &Value,
+    ) -> Result<Observation, Failure> {
+        let planned = intent
+            .params
+            .get("ip")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let found = self.0.world_says.lock().unwrap().clone();
+        let evidence = json!({"read": "fake", "found": found.clone().unwrap_or(planned.clone())});
+        Ok(match found {
+            Some(other) if other != planned => Observation::Differs {
+                diff: vec![format!("{} A: {planned} -> {other}", name_of(intent))],
+                evidence,
+            },
+            _ => Observation::Matches { evidence },
+        })
     }
 }
 
@@ -203,13 +232,68 @@ async fn a_direct_change_runs_every_stage_once_in_order() {
             ("credentials", "none_needed"),
             ("execute", "started"),
             ("execute", "succeeded"),
+            ("verify", "verified"),
         ])
     );
     // The response says what the store says.
     let stored = stored(&app, &resp.id).await;
     assert_eq!(stored.status, resp.status);
     assert_eq!(stored.execution, resp.execution);
+    let verification = resp.verification.expect("a change is verified");
+    assert_eq!(verification.outcome.as_str(), "verified");
+    assert_eq!(verification.evidence["found"], "10.0.0.1");
+    assert_eq!(
+        stored.execution.unwrap()["verification"]["outcome"],
+        "verified"
+    );
     assert!(app.store.verify_chain().await.unwrap().ok);
+}
+
+/// The executor says ok, but the world read back differs: the request fails as diverged,
+/// the execution it reported and the evidence are both kept, at the same two commits.
+#[tokio::test]
+async fn a_change_the_world_does_not_show_fails_as_diverged() {
+    let (_dir, rec, app) = fixture().await;
+    *rec.world_says.lock().unwrap() = Some("10.9.9.9".into());
+    let before = app.store.commit_stats().commits;
+    let resp = submit(
+        &app,
+        "Add DNS A record for moved.local to 10.0.0.1",
+        "alice",
+    )
+    .await;
+    assert_eq!(app.store.commit_stats().commits - before, 2);
+    assert_eq!(resp.status.as_str(), "failed", "{resp:?}");
+    let error = resp.error.expect("an error");
+    assert_eq!(error.code.as_str(), "verification_diverged");
+    assert!(
+        error
+            .message
+            .contains("moved.local A: 10.0.0.1 -> 10.9.9.9"),
+        "{}",
+        error.message
+    );
+    let v = resp.verification.expect("verification");
+    assert_eq!(v.outcome.as_str(), "diverged");
+    assert_eq!(
+        v.diff.as_deref(),
+        Some("moved.local A: 10.0.0.1 -> 10.9.9.9")
+    );
+    // The settle time is over before the last reading (config: `max_settle_ms`), and a
+    // world that differs is read again until then.
+    assert!(v.attempts >= 2, "{v:?}");
+    assert_eq!(*rec.executions.lock().unwrap(), ["moved.local"]);
+    let rows = timeline(&app, &resp.id).await;
+    assert_eq!(
+        rows[rows.len() - 2..],
+        pairs(&[("execute", "succeeded"), ("verify", "diverged")])
+    );
+    let stored = stored(&app, &resp.id).await;
+    assert_eq!(stored.execution.as_ref().unwrap()["changed"], true);
+    assert_eq!(
+        stored.execution.unwrap()["verification"]["evidence"]["found"],
+        "10.9.9.9"
+    );
 }
 
 /// The durability points of `run`: a request that does not execute is one commit, one that
@@ -271,7 +355,7 @@ async fn a_request_commits_once_unless_it_executes_then_twice_executing_first() 
             Some("intake")
         );
     }
-    assert_eq!(timeline(&app, &done.id).await.len(), 8);
+    assert_eq!(timeline(&app, &done.id).await.len(), 9);
     assert!(app.store.verify_chain().await.unwrap().ok);
 }
 

@@ -30,6 +30,8 @@ impl KubeExecutor {
             diff: format!("pod {}: present (uid {uid}) -> deleted", target.qualified()),
             changes: true,
             preconditions,
+            // A deleted pod is not put back by an action: its controller recreates it.
+            before: Value::Null,
         })
     }
 
@@ -70,13 +72,26 @@ impl KubeExecutor {
         params: &Map<String, Value>,
         plan: &KubePlan,
     ) -> Result<bool, ExecError> {
+        Ok(self.read_planned_pod(params, plan).await?.0)
+    }
+
+    /// [`Self::pod_deleted`]'s answer, with the pod now under the planned name (if any) so
+    /// `observe` can show what it found.
+    pub(super) async fn read_planned_pod(
+        &self,
+        params: &Map<String, Value>,
+        plan: &KubePlan,
+    ) -> Result<(bool, Option<Pod>), ExecError> {
         let target = Named::from_params(params, "name", "pod")?;
         let planned_uid = precondition(plan, "uid")?;
         match self.get::<Pod>(&target).await {
-            Err(ExecError::NotFound { .. }) => Ok(true),
+            Err(ExecError::NotFound { .. }) => Ok((true, None)),
             Err(e) => Err(e),
-            Ok((_, pod)) => Ok(pod.metadata.uid.as_deref() != Some(planned_uid)
-                || pod.metadata.deletion_timestamp.is_some()),
+            Ok((_, pod)) => {
+                let deleted = pod.metadata.uid.as_deref() != Some(planned_uid)
+                    || pod.metadata.deletion_timestamp.is_some();
+                Ok((deleted, Some(pod)))
+            }
         }
     }
 }

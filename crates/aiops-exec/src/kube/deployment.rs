@@ -38,6 +38,17 @@ impl Change {
         }
     }
 
+    /// What the change replaces, for its inverse: the replicas a scale overwrites (`null`
+    /// when unset). A restart replaces nothing an action could put back.
+    fn before(&self, current: &Deployment) -> Value {
+        match self {
+            Change::Scale { .. } => {
+                json!({ "replicas": current.spec.as_ref().and_then(|s| s.replicas) })
+            }
+            Change::Restart { .. } => Value::Null,
+        }
+    }
+
     fn result(&self, target: &Named<'_>, after: &Deployment) -> Value {
         match self {
             Change::Scale { .. } => json!({
@@ -66,7 +77,11 @@ impl KubeExecutor {
         let mut after = to_json(&dry)?;
         change.stabilise(&mut after);
         let lines = diff::object_diff(Some(&to_json(&current)?), &after);
-        Ok(change_plan(lines, preconditions_of(&current.metadata)))
+        Ok(change_plan(
+            lines,
+            preconditions_of(&current.metadata),
+            change.before(&current),
+        ))
     }
 
     pub(super) async fn execute_deployment(

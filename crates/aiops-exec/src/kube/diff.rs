@@ -51,6 +51,50 @@ pub(crate) fn object_diff(before: Option<&Value>, after: &Value) -> Vec<String> 
         .collect()
 }
 
+/// Where `live` does not hold what `desired` sets, one `path: desired -> live` line each,
+/// sorted by path. Only what `desired` names is compared, so fields the server or a
+/// controller adds (defaults, extra keys of an array item) are no difference. Objects are
+/// walked key by key; arrays and scalars are leaves, as in [`object_diff`]: an array must
+/// have as many items as desired, each holding what its desired item sets.
+pub(crate) fn subset_diff(prefix: &str, desired: &Value, live: Option<&Value>) -> Vec<String> {
+    let mut lines = Vec::new();
+    subset_lines(prefix, desired, live, &mut lines);
+    lines.sort();
+    lines
+}
+
+fn subset_lines(path: &str, desired: &Value, live: Option<&Value>, out: &mut Vec<String>) {
+    match desired {
+        Value::Object(map) => {
+            for (key, d) in map {
+                subset_lines(
+                    &format!("{path}.{key}"),
+                    d,
+                    live.and_then(|l| l.get(key)),
+                    out,
+                );
+            }
+        }
+        leaf if !holds(leaf, live) => {
+            out.push(format!("{path}: {} -> {}", show(Some(leaf)), show(live)));
+        }
+        _ => {}
+    }
+}
+
+/// Whether `live` holds everything `desired` sets (`null` sets nothing).
+fn holds(desired: &Value, live: Option<&Value>) -> bool {
+    match (desired, live) {
+        (Value::Null, _) => true,
+        (Value::Object(d), Some(Value::Object(l))) => d.iter().all(|(key, v)| holds(v, l.get(key))),
+        (Value::Array(d), Some(Value::Array(l))) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(d, l)| holds(d, Some(l)))
+        }
+        (Value::Object(_) | Value::Array(_), _) => false,
+        (scalar, live) => live == Some(scalar),
+    }
+}
+
 /// The value at `path`, if every step is an object key.
 pub(crate) fn lookup<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(key))
@@ -139,6 +183,45 @@ mod tests {
         );
         assert_eq!(show(None), "<none>");
         assert_eq!(show(Some(&json!("text"))), "text");
+    }
+
+    #[test]
+    fn subset_ignores_what_the_server_adds_and_names_what_differs() {
+        let desired = json!({"hostnames": ["a.example.com"],
+                             "rules": [{"backendRefs": [{"name": "web", "port": 80}]}],
+                             "issuerRef": {"name": "ca", "kind": null}});
+        let live = json!({"hostnames": ["a.example.com"],
+                          "rules": [{"backendRefs": [{"name": "web", "port": 80, "weight": 1}],
+                                     "matches": [{"path": {"type": "PathPrefix"}}]}],
+                          "issuerRef": {"name": "ca", "group": "cert-manager.io"},
+                          "extra": true});
+        assert!(subset_diff("spec", &desired, Some(&live)).is_empty());
+
+        let changed = json!({"hostnames": ["b.example.com"],
+                             "rules": [{"backendRefs": [{"name": "web", "port": 81}]}],
+                             "issuerRef": {}});
+        assert_eq!(
+            subset_diff("spec", &desired, Some(&changed)),
+            vec![
+                "spec.hostnames: [\"a.example.com\"] -> [\"b.example.com\"]",
+                "spec.issuerRef.name: ca -> <none>",
+                "spec.rules: [{\"backendRefs\":[{\"name\":\"web\",\"port\":80}]}] -> [{\"backendRefs\":[{\"name\":\"web\",\"port\":81}]}]",
+            ]
+        );
+        // An extra item is a difference: the route would send traffic elsewhere too.
+        let longer = json!({"hostnames": ["a.example.com", "b.example.com"]});
+        assert_eq!(
+            subset_diff(
+                "spec",
+                &json!({"hostnames": ["a.example.com"]}),
+                Some(&longer)
+            ),
+            vec!["spec.hostnames: [\"a.example.com\"] -> [\"a.example.com\",\"b.example.com\"]"]
+        );
+        assert_eq!(
+            subset_diff("spec", &json!({"replicas": 3}), None),
+            vec!["spec.replicas: 3 -> <none>"]
+        );
     }
 
     #[test]

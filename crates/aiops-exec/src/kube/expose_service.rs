@@ -32,18 +32,18 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 const MAX_NAME: usize = 63;
 
 /// The parameters of `k8s.expose_service` and the names derived from them.
-struct Expose<'a> {
-    namespace: &'a str,
+pub(super) struct Expose<'a> {
+    pub(super) namespace: &'a str,
     service: &'a str,
     hostname: &'a str,
     port: i32,
-    route_name: String,
-    cert_name: String,
+    pub(super) route_name: String,
+    pub(super) cert_name: String,
     secret_name: String,
 }
 
 impl<'a> Expose<'a> {
-    fn from_params(params: &'a Map<String, Value>) -> Result<Self, ExecError> {
+    pub(super) fn from_params(params: &'a Map<String, Value>) -> Result<Self, ExecError> {
         let namespace = params::namespace(params)?;
         let service = params::string(params, "service")?;
         let hostname = params::string(params, "hostname")?;
@@ -61,8 +61,8 @@ impl<'a> Expose<'a> {
     }
 }
 
-/// A custom resource this action applies.
-trait Applied:
+/// A custom resource this action applies (and `k8s.unexpose_service` deletes).
+pub(super) trait Applied:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
     + fmt::Debug
@@ -81,19 +81,19 @@ impl<K> Applied for K where
 }
 
 /// One object to apply: its API, name, and how plans and messages name it.
-struct Target<'a, K> {
-    api: Api<K>,
+pub(super) struct Target<'a, K> {
+    pub(super) api: Api<K>,
     namespace: &'a str,
-    name: &'a str,
+    pub(super) name: &'a str,
     plural: Cow<'static, str>,
     /// `httproute`, `certificate`: the key of its preconditions in the plan.
-    key: String,
+    pub(super) key: String,
     /// `httproute shop/web-app-example-com`, for errors.
     what: String,
 }
 
 impl<'a, K: Applied> Target<'a, K> {
-    fn new(executor: &KubeExecutor, namespace: &'a str, name: &'a str) -> Self {
+    pub(super) fn new(executor: &KubeExecutor, namespace: &'a str, name: &'a str) -> Self {
         let key = K::kind(&()).to_ascii_lowercase();
         Target {
             api: executor.api(namespace),
@@ -105,8 +105,18 @@ impl<'a, K: Applied> Target<'a, K> {
         }
     }
 
-    fn op<'b>(&'b self, verb: &'b str) -> Op<'b> {
+    pub(super) fn op<'b>(&'b self, verb: &'b str) -> Op<'b> {
         Op::new(verb, &self.plural, &self.what)
+    }
+
+    /// `Kind namespace/name`, as diff lines and observations name it.
+    pub(super) fn titled(&self) -> String {
+        format!("{} {}/{}", K::kind(&()), self.namespace, self.name)
+    }
+
+    /// `namespace/name`.
+    pub(super) fn qualified(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
     }
 
     /// Its resourceVersion at planning (`None`: it did not exist).
@@ -123,10 +133,10 @@ impl KubeExecutor {
         let expose = Expose::from_params(params)?;
         let route = Target::<HttpRoute>::new(self, expose.namespace, &expose.route_name);
         let cert = Target::<Certificate>::new(self, expose.namespace, &expose.cert_name);
-        let (mut lines, route_preconditions) = self
+        let (mut lines, route_preconditions, route_existed) = self
             .plan_apply(&route, &self.desired_route(&expose, None))
             .await?;
-        let (cert_lines, cert_preconditions) = self
+        let (cert_lines, cert_preconditions, cert_existed) = self
             .plan_apply(&cert, &self.desired_certificate(&expose, None))
             .await?;
         lines.extend(cert_lines);
@@ -134,7 +144,13 @@ impl KubeExecutor {
             route.key.as_str(): route_preconditions,
             cert.key.as_str(): cert_preconditions,
         });
-        Ok(change_plan(lines, preconditions))
+        // Undoing an expose deletes only what it created: an object that was already
+        // there (perhaps with another port or issuer) cannot be put back by a delete.
+        let before = json!({
+            route.key.as_str(): route_existed,
+            cert.key.as_str(): cert_existed,
+        });
+        Ok(change_plan(lines, preconditions, before))
     }
 
     pub(super) async fn execute_expose(
@@ -172,12 +188,13 @@ impl KubeExecutor {
     }
 
     /// Reads the object and dry-runs applying `desired`: the diff lines (prefixed with
-    /// `Kind namespace/name: `) and the preconditions execution holds the server to.
+    /// `Kind namespace/name: `), the preconditions execution holds the server to, and
+    /// whether the object existed.
     async fn plan_apply<K: Applied>(
         &self,
         target: &Target<'_, K>,
         desired: &K,
-    ) -> Result<(Vec<String>, Value), ExecError> {
+    ) -> Result<(Vec<String>, Value, bool), ExecError> {
         let now = self.get_opt(target).await?;
         let dry = self.server_side_apply(target, desired, true).await?;
         let before = now.as_ref().map(to_json).transpose()?;
@@ -187,7 +204,7 @@ impl KubeExecutor {
             .map(|line| format!("{kind} {}/{}: {line}", target.namespace, target.name))
             .collect();
         let preconditions = object_preconditions(target.name, now.as_ref().map(Resource::meta));
-        Ok((lines, preconditions))
+        Ok((lines, preconditions, now.is_some()))
     }
 
     /// An object that did not exist at planning must not exist now either (server-side
@@ -219,7 +236,10 @@ impl KubeExecutor {
     }
 
     /// The object, if it exists.
-    async fn get_opt<K: Applied>(&self, target: &Target<'_, K>) -> Result<Option<K>, ExecError> {
+    pub(super) async fn get_opt<K: Applied>(
+        &self,
+        target: &Target<'_, K>,
+    ) -> Result<Option<K>, ExecError> {
         self.call(target.op("get"), target.api.get_opt(target.name))
             .await
     }
@@ -243,7 +263,11 @@ impl KubeExecutor {
         .await
     }
 
-    fn desired_route(&self, expose: &Expose<'_>, resource_version: Option<&str>) -> HttpRoute {
+    pub(super) fn desired_route(
+        &self,
+        expose: &Expose<'_>,
+        resource_version: Option<&str>,
+    ) -> HttpRoute {
         HttpRoute {
             metadata: self.desired_meta(expose.namespace, &expose.route_name, resource_version),
             spec: HttpRouteSpec {
@@ -265,7 +289,7 @@ impl KubeExecutor {
         }
     }
 
-    fn desired_certificate(
+    pub(super) fn desired_certificate(
         &self,
         expose: &Expose<'_>,
         resource_version: Option<&str>,

@@ -16,11 +16,19 @@
 //!   Gateway API [`HttpRoute`] attached to the configured Gateway and a cert-manager
 //!   [`Certificate`] from the configured ClusterIssuer, both typed. Applying what is
 //!   already there changes nothing (`changes == false`, `changed == false`).
+//! - `k8s.unexpose_service` undoes it: deletes the Certificate, then the HTTPRoute, only if
+//!   they carry this appliance's [`MANAGED_BY_LABEL`], each held to its planned `uid` and
+//!   `resourceVersion`.
+//! - A plan also records what the change replaces ([`KubePlan::before`]: the replicas a
+//!   scale overwrites, whether expose's objects existed, the port of the route unexpose
+//!   deletes), so the daemon can derive the change's inverse.
+//! - [`KubeExecutor::observe`] reads the world back after a change (GETs only) and says
+//!   whether it matches what was executed, differs, or is still settling (module `observe`).
 //!
 //! One module per action (`scale`, `restart`, `list_pods`, `delete_pod`,
-//! `expose_service`); `deployment` runs the patch that `scale` and `restart` define; `client` builds
-//! the client and runs calls, `params` reads the actions' parameters, `plan` holds what
-//! planning hands to execution.
+//! `expose_service`, `unexpose_service`); `deployment` runs the patch that `scale` and
+//! `restart` define; `client` builds the client and runs calls, `params` reads the actions'
+//! parameters, `plan` holds what planning hands to execution.
 //!
 //! Errors: unreachable server or timeout → [`ExecError::Unavailable`]; RBAC 403 →
 //! [`ExecError::Forbidden`] naming the verb and resource; 404 → [`ExecError::NotFound`];
@@ -33,14 +41,17 @@ mod diff;
 mod error;
 mod expose_service;
 mod list_pods;
+mod observe;
 mod params;
 mod plan;
 mod resources;
 mod restart;
 mod scale;
+mod unexpose_service;
 
 pub use client::KubeConfig;
 pub use expose_service::{MANAGED_BY_LABEL, expose_names, host_label};
+pub use observe::KubeObservation;
 pub use plan::{KubeOutcome, KubePlan, NO_CHANGES, READ_ONLY};
 pub use resources::{
     Certificate, CertificateSpec, HttpBackendRef, HttpRoute, HttpRouteRule, HttpRouteSpec,
@@ -74,6 +85,7 @@ impl KubeExecutor {
             "k8s.list_pods" => self.plan_list_pods(params).await,
             "k8s.delete_pod" => self.plan_delete_pod(params).await,
             "k8s.expose_service" => self.plan_expose(params).await,
+            "k8s.unexpose_service" => self.plan_unexpose(params).await,
             other => Err(ExecError::UnknownAction(other.to_string())),
         }
     }
@@ -94,6 +106,7 @@ impl KubeExecutor {
             "k8s.list_pods" => self.execute_list_pods(params).await,
             "k8s.delete_pod" => self.execute_delete_pod(params, plan).await,
             "k8s.expose_service" => self.execute_expose(params, plan).await,
+            "k8s.unexpose_service" => self.execute_unexpose(params, plan).await,
             other => Err(ExecError::UnknownAction(other.to_string())),
         }
     }

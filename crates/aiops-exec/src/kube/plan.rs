@@ -24,6 +24,11 @@ pub struct KubePlan {
     /// What execution holds the server to (`resourceVersion`, `uid`, …); not part of the
     /// diff.
     pub preconditions: Value,
+    /// The part of the world the change replaces, read while planning: what an inverse
+    /// needs to put it back (`{"replicas": 2}` before a scale). `Null` when there is
+    /// nothing to record. Defaulted so plans stored before it existed still read.
+    #[serde(default)]
+    pub before: Value,
 }
 
 /// The result of executing one action.
@@ -35,8 +40,9 @@ pub struct KubeOutcome {
     pub result: Value,
 }
 
-/// The plan of a change: the diff lines (none: [`NO_CHANGES`]) and its preconditions.
-pub(super) fn change_plan(lines: Vec<String>, preconditions: Value) -> KubePlan {
+/// The plan of a change: the diff lines (none: [`NO_CHANGES`]), its preconditions and
+/// what it replaces.
+pub(super) fn change_plan(lines: Vec<String>, preconditions: Value, before: Value) -> KubePlan {
     KubePlan {
         changes: !lines.is_empty(),
         diff: if lines.is_empty() {
@@ -45,15 +51,17 @@ pub(super) fn change_plan(lines: Vec<String>, preconditions: Value) -> KubePlan 
             lines.join("\n")
         },
         preconditions,
+        before,
     }
 }
 
-/// The plan of a read-only action: nothing to hold the server to.
+/// The plan of a read-only action: nothing to hold the server to, nothing replaced.
 pub(super) fn read_only_plan() -> KubePlan {
     KubePlan {
         diff: READ_ONLY.to_string(),
         changes: false,
         preconditions: json!({}),
+        before: Value::Null,
     }
 }
 
@@ -98,16 +106,26 @@ pub(super) fn planned_rv<'a>(
     key: &str,
     name: &str,
 ) -> Result<Option<&'a str>, ExecError> {
-    let entry = plan
-        .preconditions
+    Ok(planned_entry(plan, key, name)?
+        .get("resourceVersion")
+        .and_then(Value::as_str))
+}
+
+/// The entry made by [`object_preconditions`] under `key` for object `name`. A plan for
+/// another object (parameters changed since planning) is refused.
+pub(super) fn planned_entry<'a>(
+    plan: &'a KubePlan,
+    key: &str,
+    name: &str,
+) -> Result<&'a Value, ExecError> {
+    plan.preconditions
         .get(key)
         .filter(|e| e.get("name").and_then(Value::as_str) == Some(name))
         .ok_or_else(|| {
             ExecError::InvalidParams(format!(
                 "the plan has no precondition for {key} {name}: plan the action again"
             ))
-        })?;
-    Ok(entry.get("resourceVersion").and_then(Value::as_str))
+        })
 }
 
 /// A delete's preconditions from [`preconditions_of`]'s value.
@@ -138,8 +156,19 @@ mod tests {
 
     #[test]
     fn plans_without_changes_say_so() {
-        let plan = change_plan(vec![], json!({}));
+        let plan = change_plan(vec![], json!({}), Value::Null);
         assert!(!plan.changes);
         assert_eq!(plan.diff, NO_CHANGES);
+        assert_eq!(plan.before, Value::Null);
+    }
+
+    #[test]
+    fn plans_stored_without_before_still_read() {
+        let plan: KubePlan = serde_json::from_value(json!({
+            "diff": "spec.replicas: 2 -> 5", "changes": true,
+            "preconditions": {"resourceVersion": "1", "uid": "u"}
+        }))
+        .expect("a plan without `before`");
+        assert_eq!(plan.before, Value::Null);
     }
 }

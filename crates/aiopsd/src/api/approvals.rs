@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiBytes, ApiError, ApiPath, ApiQuery, Authenticated, page, status_for};
+use super::{
+    ApiBytes, ApiError, ApiPath, ApiQuery, Authenticated, optional_json, page, status_for,
+};
 use crate::AppState;
 use crate::approvals::{self, DecisionReply};
 
@@ -114,26 +116,6 @@ macro_rules! decision_handler {
 decision_handler!(approve, "/api/v1/approvals/{id}/approve", Verdict::Approve);
 decision_handler!(reject, "/api/v1/approvals/{id}/reject", Verdict::Reject);
 
-/// The body is optional (`{"reason": ...}`); an empty body is no reason.
-fn decision_body(bytes: &[u8]) -> Result<DecisionBody, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DecisionBody::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("the body does not match the request schema: {e}"),
-            )
-        } else {
-            ApiError::new(
-                ErrorCode::MalformedJson,
-                format!("the body is not valid JSON: {e}"),
-            )
-        }
-    })
-}
-
 async fn decide(
     state: &AppState,
     id: &str,
@@ -141,7 +123,8 @@ async fn decide(
     bytes: &[u8],
     verdict: Verdict,
 ) -> Result<Response, ApiError> {
-    let body = decision_body(bytes)?;
+    // The body is optional (`{"reason": ...}`); an empty body is no reason.
+    let body: DecisionBody = optional_json(bytes)?;
     let channel = body.http_channel().map_err(|other| {
         ApiError::new(
             ErrorCode::InvalidRequest,

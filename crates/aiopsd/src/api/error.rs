@@ -41,7 +41,9 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         C::Forbidden => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        C::Conflict | C::ApprovalClosed | C::ApprovalExpired => StatusCode::CONFLICT,
+        C::Conflict | C::ApprovalClosed | C::ApprovalExpired | C::NotReversible => {
+            StatusCode::CONFLICT
+        }
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -57,7 +59,8 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         | C::DnsUnavailable
         | C::RetrievalUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         C::ExecutorTimeout => StatusCode::GATEWAY_TIMEOUT,
-        C::ExecutorFailed => StatusCode::BAD_GATEWAY,
+        // The executor said ok, the world read back says otherwise: the backend failed.
+        C::ExecutorFailed | C::VerificationDiverged => StatusCode::BAD_GATEWAY,
         C::InvalidCatalog
         | C::PolicyError
         | C::PolicyLoadFailed

@@ -100,3 +100,24 @@ fn bytes_rejection(r: BytesRejection) -> ApiError {
         )
     }
 }
+
+/// An optional JSON body: empty (or only whitespace) is `T::default()`; JSON that does not
+/// parse is a 400 `malformed_json`, JSON of the wrong shape a 422 `invalid_request`.
+pub fn optional_json<T: Default + DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("the body does not match the request schema: {e}"),
+            )
+        } else {
+            ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("the body is not valid JSON: {e}"),
+            )
+        }
+    })
+}

@@ -2,7 +2,7 @@
 
 use aiops_api::{
     ErrorResponse, IntentList, IntentRecord, IntentRequest, IntentResponse, IntentSummary,
-    ParseRequest, ParseResponse,
+    ParseRequest, ParseResponse, RollbackRequest,
 };
 use aiops_core::{ErrorCode, RequestStatus};
 use aiops_store::{CursorList, RequestQuery, RequestSummary};
@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, Authenticated, page, status_for};
+use super::{
+    ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery, Authenticated, optional_json, page, status_for,
+};
 use crate::AppState;
 use crate::failure::Failure;
 use crate::parse::{Parsed, validate};
@@ -47,15 +49,18 @@ pub(super) async fn submit(
     Authenticated(caller): Authenticated,
     ApiJson(req): ApiJson<IntentRequest>,
 ) -> Result<Response, ApiError> {
-    // The path runs in its own task: a client that hangs up must not cancel an execution
-    // half-way and leave the record saying `executing`.
-    let task_state = state.clone();
-    let resp = tokio::spawn(async move { crate::pipeline::submit(&task_state, req, caller).await })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "intent task failed");
-            ApiError::new(ErrorCode::Internal, "internal error")
-        })??;
+    answered(async move { crate::pipeline::submit(&state, req, caller).await }).await
+}
+
+/// Runs a request's path in its own task, so a client that hangs up does not cancel an
+/// execution half-way and leave the record saying `executing`; answers its outcome.
+async fn answered(
+    path: impl std::future::Future<Output = Result<IntentResponse, Failure>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let resp = tokio::spawn(path).await.map_err(|e| {
+        tracing::error!(error = %e, "intent task failed");
+        ApiError::new(ErrorCode::Internal, "internal error")
+    })??;
     Ok((http_status(&resp), Json(resp)).into_response())
 }
 
@@ -101,13 +106,41 @@ pub(super) async fn get(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<IntentRecord>, ApiError> {
-    if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !is_request_id(&id) {
         return Err(ApiError::not_found(format!("no intent {id}")));
     }
     let record = crate::records::intent_record(&state, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no intent {id}")))?;
     Ok(Json(record))
+}
+
+#[utoipa::path(post, path = "/api/v1/intents/{id}/rollback", tag = "intents", operation_id = "rollback_intent",
+    params(("id" = String, Path, description = "The request to undo (a ULID)")),
+    request_body(content = Option<RollbackRequest>, description = "Optional; `{\"dry_run\": true}` plans the inverse only"),
+    responses(
+        (status = 200, description = "The rollback request's outcome (`rollback_of` names the undone request)", body = IntentResponse),
+        (status = 202, description = "The rollback waits for approval", body = IntentResponse),
+        (status = 404, description = "No such request", body = ErrorResponse),
+        (status = 409, description = "Nothing to undo (`not_reversible`), a rollback of it still in flight, or the world has moved on since the change (`conflict`, then with the IntentResponse body of the refused rollback)", body = ErrorResponse),
+        (status = 503, description = "The world could not be read to check the change is still in place", body = IntentResponse),
+    ))]
+pub(super) async fn rollback(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiPath(id): ApiPath<String>,
+    ApiBytes(body): ApiBytes,
+) -> Result<Response, ApiError> {
+    if !is_request_id(&id) {
+        return Err(ApiError::not_found(format!("no intent {id}")));
+    }
+    let req: RollbackRequest = optional_json(&body)?;
+    answered(async move { crate::rollback::rollback(&state, &id, req, caller).await }).await
+}
+
+/// Whether `id` can be a request id (a ULID); anything else is not found without a lookup.
+fn is_request_id(id: &str) -> bool {
+    id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -31,7 +31,7 @@ use tower::ServiceBuilder;
 
 pub use access::Authenticated;
 pub use error::{ApiError, status_for};
-pub use extract::{ApiBytes, ApiPath, ApiQuery};
+pub use extract::{ApiBytes, ApiPath, ApiQuery, optional_json};
 pub use openapi::openapi;
 
 use crate::AppState;
@@ -66,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/intents/{id}",
             guard(Operation::IntentsRead, get(intents::get)),
+        )
+        .route(
+            "/api/v1/intents/{id}/rollback",
+            guard(Operation::IntentsSubmit, post(intents::rollback)),
         )
         .route(
             "/api/v1/audit/verify",

@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         super::intents::parse,
         super::intents::list,
         super::intents::get,
+        super::intents::rollback,
         super::approvals::list,
         super::approvals::show,
         super::approvals::approve,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use aiops_core::{ActionId, ActionSpec, ErrorCode, ExecutorBinding, Intent, Plan, Target};
-use aiops_exec::{Ansible, PlaybookRun};
+use aiops_exec::{Ansible, DnsAnswer, PlaybookRun, dns_lookup};
 use aiops_secrets::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
@@ -14,6 +14,7 @@ use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, Reconciled, str_para
 use crate::config::Config;
 use crate::credentials::Lease;
 use crate::failure::Failure;
+use crate::verify::Observation;
 
 /// The catalog's name for the TSIG key; the config says where the secret source keeps it.
 const TSIG_SECRET: &str = "dns/tsig";
@@ -108,6 +109,66 @@ impl AnsibleExecutor {
         })
     }
 
+    /// The record set a DNS change replaces, read from the authoritative server:
+    /// `{"records": [...], "ttl": n}` (what its inverse restores). `None` for playbooks.
+    async fn dns_before(&self, intent: &Intent) -> Result<Option<Value>, Failure> {
+        let Some((name, rtype)) = dns_record_of(intent) else {
+            return Ok(None);
+        };
+        let answer = self.lookup(&name, &rtype).await?;
+        Ok(Some(json!({"records": answer.records, "ttl": answer.ttl})))
+    }
+
+    async fn lookup(&self, name: &str, rtype: &str) -> Result<DnsAnswer, Failure> {
+        Ok(dns_lookup(self.dns.server, name, rtype, self.dns.timeout).await?)
+    }
+
+    /// A DNS change read back from the authoritative server: a created A record holds
+    /// exactly the planned address with the planned TTL; a deleted record set is empty.
+    async fn observe_dns(
+        &self,
+        intent: &Intent,
+        name: &str,
+        rtype: &str,
+    ) -> Result<Observation, Failure> {
+        let answer = self.lookup(name, rtype).await?;
+        let evidence = json!({
+            "read": "dns",
+            "server": self.dns.server.to_string(),
+            "query": format!("{name} {rtype}"),
+            "found": answer.records,
+            "ttl": answer.ttl,
+        });
+        let found = if answer.records.is_empty() {
+            "nothing".to_string()
+        } else {
+            answer.records.join(", ")
+        };
+        let mut diff = Vec::new();
+        if intent.action == ActionId::DnsCreateARecord {
+            let ip = str_param(intent, "ip");
+            if answer.records != [ip.as_str()] {
+                diff.push(format!("{name} {rtype}: {ip} -> {found}"));
+            }
+            let ttl = intent.params.get("ttl").and_then(Value::as_u64);
+            let found_ttl = answer.ttl.map(u64::from);
+            if diff.is_empty() && ttl != found_ttl {
+                diff.push(format!(
+                    "{name} {rtype} ttl: {} -> {}",
+                    ttl.map_or("?".into(), |t| t.to_string()),
+                    found_ttl.map_or("none".into(), |t| t.to_string())
+                ));
+            }
+        } else if !answer.records.is_empty() {
+            diff.push(format!("{name} {rtype}: absent -> {found}"));
+        }
+        Ok(if diff.is_empty() {
+            Observation::Matches { evidence }
+        } else {
+            Observation::Differs { diff, evidence }
+        })
+    }
+
     /// The variables of the fixed DNS playbooks.
     fn dns_vars(&self, intent: &Intent, target: &Target) -> Result<Map<String, Value>, Failure> {
         let Target::DnsZone {
@@ -189,6 +250,7 @@ impl Executor for AnsibleExecutor {
             diff,
             changes: out.changed,
             state: None,
+            before: self.dns_before(intent).await?,
         })
     }
 
@@ -219,6 +281,37 @@ impl Executor for AnsibleExecutor {
         )]
     }
 
+    /// DNS changes are read from the authoritative server; a playbook is run again in check
+    /// mode, which must report no changes.
+    async fn observe(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        _execution: &Value,
+    ) -> Result<Observation, Failure> {
+        if let Some((name, rtype)) = dns_record_of(intent) {
+            return self.observe_dns(intent, &name, &rtype).await;
+        }
+        let run = self.playbook_run(spec, intent, &plan.target, BTreeMap::new(), true)?;
+        let out = self.ansible.run(&run).await?;
+        let evidence = json!({
+            "read": "ansible-playbook --check",
+            "playbook": run.playbook,
+            "changed": out.changed,
+            "tasks": out.tasks,
+        });
+        if !out.changed {
+            return Ok(Observation::Matches { evidence });
+        }
+        let diff = if out.diff.trim().is_empty() {
+            vec![format!("{}: no changes -> {}", run.playbook, out.msg)]
+        } else {
+            out.diff.lines().map(str::to_string).collect()
+        };
+        Ok(Observation::Differs { diff, evidence })
+    }
+
     /// The DNS playbooks' check mode reads the record set from the server, so re-planning
     /// shows what a run did. An arbitrary playbook's check mode does not (command and
     /// shell tasks are skipped in it): an interrupted playbook run cannot be checked.
@@ -229,5 +322,14 @@ impl Executor for AnsibleExecutor {
             );
         }
         Reconciled::by_replan(plan, self.plan(spec, intent, &plan.target).await)
+    }
+}
+
+/// The record set a DNS change acts on: (name, type); `None` for other actions.
+fn dns_record_of(intent: &Intent) -> Option<(String, String)> {
+    match intent.action {
+        ActionId::DnsCreateARecord => Some((str_param(intent, "name"), "A".to_string())),
+        ActionId::DnsDeleteRecord => Some((str_param(intent, "name"), str_param(intent, "type"))),
+        _ => None,
     }
 }

@@ -83,6 +83,7 @@ impl Executor for DnsExecutor {
             ),
             changes: false,
             state: None,
+            before: None,
         })
     }
 

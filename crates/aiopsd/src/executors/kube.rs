@@ -1,13 +1,14 @@
 //! The `k8s.*` actions through the Kubernetes executor of `aiops-exec`.
 
 use aiops_core::{ActionId, ActionSpec, Intent, Plan, Reconciliation, Target};
-use aiops_exec::{KubeExecutor, KubePlan};
+use aiops_exec::{KubeExecutor, KubeObservation, KubePlan};
 use serde_json::{Value, json};
 
 use super::{Executor, ExecutorKind, PlanOutput, ReadyCheck, Reconciled};
 use crate::config::Config;
 use crate::credentials::Lease;
 use crate::failure::Failure;
+use crate::verify::Observation;
 
 pub struct KubeActions {
     kube: KubeExecutor,
@@ -40,6 +41,7 @@ impl Executor for KubeActions {
             diff: plan.diff,
             changes: plan.changes,
             state: Some(plan.preconditions),
+            before: Some(plan.before).filter(|b| !b.is_null()),
         })
     }
 
@@ -67,6 +69,31 @@ impl Executor for KubeActions {
             "kubernetes",
             self.kube.version().await,
         )]
+    }
+
+    /// Re-reads the objects through the API server (GETs only).
+    async fn observe(
+        &self,
+        _spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        execution: &Value,
+    ) -> Result<Observation, Failure> {
+        let executed = execution.get("result").unwrap_or(&Value::Null);
+        let observed = self
+            .kube
+            .observe(
+                intent.action.as_str(),
+                &intent.params,
+                &kube_plan(plan),
+                executed,
+            )
+            .await?;
+        Ok(match observed {
+            KubeObservation::Matches { evidence } => Observation::Matches { evidence },
+            KubeObservation::Differs { diff, evidence } => Observation::Differs { diff, evidence },
+            KubeObservation::Settling { why, evidence } => Observation::Settling { why, evidence },
+        })
     }
 
     /// A dry-run delete of a pod being deleted still succeeds with the same diff, so a
@@ -101,5 +128,6 @@ fn kube_plan(plan: &Plan) -> KubePlan {
         diff: plan.diff.clone(),
         changes: plan.changes,
         preconditions: plan.executor_state.clone().unwrap_or(Value::Null),
+        before: plan.before.clone().unwrap_or(Value::Null),
     }
 }

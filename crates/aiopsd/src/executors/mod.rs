@@ -26,6 +26,7 @@ pub use retrieval::{NO_RUNBOOK, RunbookAnswers};
 use crate::config::Config;
 use crate::credentials::Lease;
 use crate::failure::Failure;
+use crate::verify::Observation;
 
 /// The kinds of executor an action can be bound to (`ExecutorBinding` in the catalog).
 #[derive(
@@ -57,6 +58,20 @@ pub struct PlanOutput {
     pub diff: String,
     pub changes: bool,
     pub state: Option<Value>,
+    /// What the change replaces, for its inverse (`Plan::before`).
+    pub before: Option<Value>,
+}
+
+impl PlanOutput {
+    /// A plan with no preconditions and nothing recorded for an inverse.
+    pub fn new(diff: String, changes: bool) -> Self {
+        PlanOutput {
+            diff,
+            changes,
+            state: None,
+            before: None,
+        }
+    }
 }
 
 /// One readiness check of an executor's backend, for `/readyz`.
@@ -110,6 +125,23 @@ pub trait Executor: Send + Sync {
 
     /// Live checks of the backend, for readiness.
     async fn ready(&self) -> Vec<ReadyCheck>;
+
+    /// Reads back what an execution of `plan` (which reported `execution`) did, through
+    /// this executor's own read path, and compares it with the plan (module `verify`).
+    async fn observe(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        execution: &Value,
+    ) -> Result<Observation, Failure> {
+        let _ = (spec, plan, execution);
+        Ok(Observation::NoReadPath(format!(
+            "the {} executor has no read path for `{}`",
+            self.kind(),
+            intent.action
+        )))
+    }
 
     /// What an execution of `plan`, interrupted by a stop, did to the world: found by
     /// re-planning, never by running it again (module `reconcile`). Executors whose dry
@@ -216,6 +248,18 @@ impl Executors {
     ) -> Result<Value, Failure> {
         self.for_action(spec)?
             .execute(spec, intent, plan, lease)
+            .await
+    }
+
+    pub async fn observe(
+        &self,
+        spec: &ActionSpec,
+        intent: &Intent,
+        plan: &Plan,
+        execution: &Value,
+    ) -> Result<Observation, Failure> {
+        self.for_action(spec)?
+            .observe(spec, intent, plan, execution)
             .await
     }
 

@@ -113,6 +113,7 @@ mod tests {
             diff: diff.into(),
             changes,
             state: None,
+            before: None,
         })
     }
 

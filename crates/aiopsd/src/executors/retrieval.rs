@@ -65,6 +65,7 @@ impl Executor for RunbookAnswers {
             diff: format!("read-only: search the runbooks ({})", self.retriever.name()),
             changes: false,
             state: None,
+            before: None,
         })
     }
 

@@ -17,6 +17,9 @@ pub fn offline_config(data_dir: &std::path::Path) -> Config {
     c.dns.server = "127.0.0.1:9".parse().expect("addr");
     c.dns.timeout_ms = 200;
     c.ansible.playbook_bin = "/nonexistent/ansible-playbook".into();
+    // A world that differs is read again until the settle time is over: keep it short.
+    c.verify.max_settle_ms = 400;
+    c.verify.interval_ms = 50;
     c.auth.users = vec![aiopsd::config::UserConfig {
         name: "tester".into(),
         roles: ["viewer", "operator", "approver", "admin"]

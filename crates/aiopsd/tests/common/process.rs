@@ -166,27 +166,7 @@ impl Drop for Aiopsd {
     }
 }
 
-/// The shipped DNS playbooks (`dns/add_record.yml`, `dns/delete_record.yml`) and the
-/// `aiops_nsupdate` module copied under `<root>/ansible`, each playbook with `extra` (play
-/// keys such as `post_tasks:`) appended. Returns the playbook directory.
-pub fn test_playbooks(root: &std::path::Path, extra: &str) -> PathBuf {
-    let shipped = aiops_test_support::repo_root().join("deploy/ansible");
-    let library = root.join("ansible/library");
-    let playbooks = root.join("ansible/playbooks");
-    std::fs::create_dir_all(&library).expect("library");
-    std::fs::copy(
-        shipped.join("library/aiops_nsupdate.py"),
-        library.join("aiops_nsupdate.py"),
-    )
-    .expect("copy the module");
-    std::fs::create_dir_all(playbooks.join("dns")).expect("playbooks");
-    for name in ["dns/add_record.yml", "dns/delete_record.yml"] {
-        let text = std::fs::read_to_string(shipped.join("playbooks").join(name))
-            .expect("shipped playbook");
-        std::fs::write(playbooks.join(name), format!("{text}{extra}")).expect("write playbook");
-    }
-    playbooks
-}
+pub use aiops_test_support::test_playbooks;
 
 /// A point a playbook run stops at: a FIFO its pause task writes to, then sleeps until the
 /// run's process tree is killed.
