@@ -204,6 +204,11 @@ async fn playbooks_run_only_from_the_allow_list() {
         .await;
     assert_eq!(body["intent"]["params"]["playbook"], "ping");
     assert_eq!(body["execution"]["playbook"], "ping.yml");
+    // A playbook is verified by running it again in check mode: it must change nothing.
+    let v = &body["verification"];
+    assert_eq!(v["outcome"], "verified", "{body:#}");
+    assert_eq!(v["evidence"]["read"], "ansible-playbook --check");
+    assert_eq!(v["evidence"]["changed"], false);
     let ran = d.executions_started().await;
     assert_eq!(ran, 1, "the ping run is counted");
 

@@ -36,6 +36,46 @@ async fn approve_and_run(d: &Daemon, body: &Value) -> Value {
     d.wait_worker(&id_of(body), &["success", "failed"]).await
 }
 
+/// A daemon whose DNS playbooks hand off to the test after their update (`HandOff`).
+async fn stack_with_hand_off() -> (Bind, tempfile::TempDir, HandOff, Daemon) {
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let hand_off = HandOff::new(&data.path().join("hand-off"));
+    let mut cfg = config_for(&bind, data.path());
+    cfg.ansible.playbook_dir = test_playbooks(data.path(), &hand_off.post_tasks(120));
+    let d = Daemon::start(cfg).await.expect("daemon starts");
+    (bind, data, hand_off, d)
+}
+
+/// Submits `nl` in a task of its own and returns once its run waits at the hand-off; the
+/// task answers the HTTP status and body once the test released it.
+async fn submit_to_hand_off(
+    d: &Daemon,
+    hand_off: &HandOff,
+    nl: &str,
+) -> tokio::task::JoinHandle<(u16, Value)> {
+    let (client, url, nl) = (d.client.clone(), d.url.clone(), nl.to_string());
+    let submitted = tokio::spawn(async move {
+        let resp = client
+            .post(format!("{url}/api/v1/intent"))
+            .json(&json!({"nl": nl}))
+            .send()
+            .await
+            .expect("the request is answered");
+        let code = resp.status().as_u16();
+        (code, resp.json::<Value>().await.expect("a JSON body"))
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !hand_off.is_reached() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached the hand-off"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    submitted
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dns_change_is_verified_by_reading_the_authoritative_server() {
     let (bind, _data, d) = stack().await;
@@ -79,34 +119,9 @@ async fn a_dns_change_is_verified_by_reading_the_authoritative_server() {
 /// otherwise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_behind_the_appliances_back_before_verification_is_diverged() {
-    let bind = Bind::start().expect("BIND starts");
-    let data = tempfile::tempdir().unwrap();
-    let hand_off = HandOff::new(&data.path().join("hand-off"));
-    let mut cfg = config_for(&bind, data.path());
-    cfg.ansible.playbook_dir = test_playbooks(data.path(), &hand_off.post_tasks(120));
-    let d = Daemon::start(cfg).await.expect("daemon starts");
-
-    let submitted = {
-        let (client, url) = (d.client.clone(), d.url.clone());
-        tokio::spawn(async move {
-            let resp = client
-                .post(format!("{url}/api/v1/intent"))
-                .json(&json!({"nl": "add dns record moved.local to 10.0.5.1"}))
-                .send()
-                .await
-                .expect("the request is answered");
-            let code = resp.status().as_u16();
-            (code, resp.json::<Value>().await.expect("a JSON body"))
-        })
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while !hand_off.is_reached() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never reached the hand-off"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (bind, _data, hand_off, d) = stack_with_hand_off().await;
+    let submitted =
+        submit_to_hand_off(&d, &hand_off, "add dns record moved.local to 10.0.5.1").await;
     assert_eq!(
         bind.dig("moved.local", "A"),
         ["10.0.5.1"],
@@ -136,6 +151,36 @@ async fn a_change_made_behind_the_appliances_back_before_verification_is_diverge
     let rec = d.record(&id_of(&body)).await;
     assert_eq!(stages(&rec).last().unwrap(), "verify:diverged");
     assert!(d.audit_ok().await);
+}
+
+/// The authoritative server stops answering between execute and verify: the change is
+/// reported as made (the executor said so) but `unverified`, with the reason, never
+/// `verified` by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_that_cannot_be_read_back_is_unverified_with_the_reason() {
+    let (bind, _data, hand_off, d) = stack_with_hand_off().await;
+    let submitted =
+        submit_to_hand_off(&d, &hand_off, "add dns record dark.local to 10.0.9.1").await;
+    bind.stop();
+    hand_off.release();
+    let (code, body) = submitted.await.unwrap();
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("success")),
+        "{body:#}"
+    );
+    let v = &body["verification"];
+    assert_eq!(v["outcome"], "unverified", "{body:#}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read back"),
+        "{v:#}"
+    );
+    // Read again until the settle time was over (the test config's 1.5 s).
+    assert!(v["attempts"].as_u64().unwrap() >= 2, "{v:#}");
+    assert_eq!(v["evidence"]["error"]["code"], "dns_unavailable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
