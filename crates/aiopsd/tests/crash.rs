@@ -180,6 +180,10 @@ fn be_a_subreaper() {
 /// a hang.
 const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long a run may take to reach its pause point (an approval's worker re-plans first);
+/// a run that ends without getting there fails the test instead of hanging it.
+const PAUSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Waits for `p` (this process's child since the daemon died: the test is a subreaper) to
 /// exit, and reaps it. Fails, naming what is still alive, if it does not.
 fn wait_for_exit(p: &Proc, below: &[Proc]) {
@@ -222,10 +226,10 @@ async fn kill_at_pause(env: &Env, nl: &str, secret_in_run: bool) -> String {
 async fn kill_when_reached(
     env: &Env,
     daemon: Aiopsd,
-    reached: tokio::task::JoinHandle<String>,
+    reached: process::Reached,
     secret_in_run: bool,
 ) -> String {
-    assert_eq!(reached.await.expect("fifo").trim(), "reached");
+    assert_eq!(reached.within(PAUSE_WITHIN).await.trim(), "reached");
 
     // The run, as it is at the pause.
     let below = tree(daemon.pid());

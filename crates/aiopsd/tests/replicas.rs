@@ -144,20 +144,6 @@ impl Env {
         runs
     }
 
-    /// What the pause task wrote. A run that never gets there fails the test instead of
-    /// hanging it: the reader is released (the FIFO opened for writing once) first.
-    async fn await_reached(&self, reached: tokio::task::JoinHandle<String>) -> String {
-        match tokio::time::timeout(PATIENCE, reached).await {
-            Ok(text) => text.expect("fifo reader"),
-            Err(_) => {
-                let _ = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&self.pause().fifo);
-                panic!("the run never reached the pause point");
-            }
-        }
-    }
-
     /// The replicas holding a lease, as the database says.
     fn leases(&self) -> usize {
         self.pg
@@ -336,7 +322,7 @@ async fn a_replica_killed_mid_execution_is_recovered_once_by_another() {
     let reached = env.pause().reached();
     // Not answered: the run pauses after the change, and a dies there.
     a.submit("add dns record takeover.local to 192.0.2.77");
-    assert_eq!(env.await_reached(reached).await.trim(), "reached");
+    assert_eq!(reached.within(PATIENCE).await.trim(), "reached");
     // The change happened; the request is executing, owned by a.
     assert_eq!(env.bind.dig("takeover.local", "A"), ["192.0.2.77"]);
     let (_, list) = b

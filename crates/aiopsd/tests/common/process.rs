@@ -195,16 +195,43 @@ impl PausePoint {
         )
     }
 
-    /// Blocks (on a blocking thread) until the pause task writes to the FIFO.
-    pub fn reached(&self) -> tokio::task::JoinHandle<String> {
+    /// Waits (on a blocking thread) for the pause task to write to the FIFO.
+    pub fn reached(&self) -> Reached {
         let fifo = self.fifo.clone();
-        tokio::task::spawn_blocking(move || {
+        let handle = tokio::task::spawn_blocking(move || {
             use std::io::Read;
             let mut text = String::new();
             std::fs::File::open(fifo)
                 .and_then(|mut f| f.read_to_string(&mut text))
                 .expect("read the fifo");
             text
-        })
+        });
+        Reached {
+            fifo: self.fifo.clone(),
+            handle,
+        }
+    }
+}
+
+/// A wait for a run to reach its pause point.
+pub struct Reached {
+    fifo: PathBuf,
+    handle: tokio::task::JoinHandle<String>,
+}
+
+impl Reached {
+    /// What the pause task wrote. A run that ends without reaching the pause fails the test
+    /// after `limit` instead of hanging it: the reader blocked on the FIFO is released by
+    /// opening it for writing (a blocking thread cannot be cancelled, and the runtime would
+    /// wait for it).
+    pub async fn within(mut self, limit: std::time::Duration) -> String {
+        match tokio::time::timeout(limit, &mut self.handle).await {
+            Ok(text) => text.expect("fifo"),
+            Err(_) => {
+                let _ = std::fs::OpenOptions::new().write(true).open(&self.fifo);
+                let _ = self.handle.await;
+                panic!("the run did not reach its pause point within {limit:?}");
+            }
+        }
     }
 }
