@@ -33,7 +33,10 @@ async fn approve_and_run(d: &Daemon, body: &Value) -> Value {
     let aid = body["approval"]["id"].as_str().unwrap();
     let (code, decided) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
     assert_eq!(code, 200, "{decided:#}");
-    d.wait_worker(&id_of(body), &["success", "failed"]).await
+    // The worker re-plans (a check-mode playbook run), executes and verifies: not within one
+    // worker interval on a loaded machine, so wait for the outcome itself.
+    d.wait_status(&id_of(body), &["success", "failed"], 120)
+        .await
 }
 
 /// A daemon whose DNS playbooks hand off to the test after their update (`HandOff`).
