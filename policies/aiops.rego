@@ -49,10 +49,11 @@ needs_approval if {
 	model_parsed
 }
 
-# Only the deterministic rules parser, and a rollback (the catalog's inverse of an earlier
-# change, computed, not read), count as not model-parsed; anything else (a missing or
-# unknown parser) is treated as model-parsed: fail closed.
-model_parsed if not inp.parser in {"rules", "rollback"}
+# Only the deterministic rules parser, a rollback (the catalog's inverse of an earlier
+# change, computed, not read) and an MCP tool call (typed arguments an authenticated caller
+# sent, checked against the schema; no sentence is interpreted) count as not model-parsed;
+# anything else (a missing or unknown parser) is treated as model-parsed: fail closed.
+model_parsed if not inp.parser in {"rules", "rollback", "mcp"}
 
 verdict_reasons := array.concat([verdict], sort(notes))
 
@@ -205,8 +206,8 @@ deny contains msg if {
 deny contains msg if {
 	is_object(input)
 	"parser" in object.keys(inp)
-	not inp.parser in {"rules", "llm", "rollback"}
-	msg := sprintf("input.parser must be rules, llm or rollback (got %s)", [got(inp, "parser")])
+	not inp.parser in {"rules", "llm", "rollback", "mcp"}
+	msg := sprintf("input.parser must be rules, llm, rollback or mcp (got %s)", [got(inp, "parser")])
 }
 
 default confidence := "unknown"

@@ -626,7 +626,7 @@ test_a_missing_parser_is_treated_as_model_parsed if {
 test_an_unknown_parser_is_denied if {
 	i := object.union(object.remove(base, ["parser"]), {"parser": "oracle"})
 	decide(i).outcome == "deny"
-	reason_has(i, "input.parser must be rules, llm or rollback")
+	reason_has(i, "input.parser must be rules, llm, rollback or mcp")
 }
 
 test_a_model_parsed_dry_run_is_allowed_and_says_a_real_run_waits if {
@@ -652,4 +652,16 @@ test_a_destructive_rollback_waits_for_a_human_like_any_other if {
 test_unexposing_a_service_is_destructive if {
 	i := rollback(req("k8s.unexpose_service", "destructive", {"namespace": "dev", "service": "web", "hostname": "web.local"}))
 	decide(i).outcome == "require_approval"
+}
+
+# --- MCP tool calls -----------------------------------------------------------------------
+
+mcp(r) := object.union(object.remove(r, ["parser", "confidence"]), {"parser": "mcp", "confidence": 1})
+
+test_an_mcp_call_is_typed_so_a_lab_change_runs if {
+	decide(mcp(base)).outcome == "allow"
+}
+
+test_a_destructive_mcp_call_waits_for_a_human if {
+	needs_approval(mcp(req("dns.delete_record", "destructive", {"name": "test.local", "type": "A"})))
 }

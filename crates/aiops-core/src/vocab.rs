@@ -176,6 +176,9 @@ vocabulary! {
         /// Not a parser: the catalog's inverse of an earlier change (`POST
         /// /api/v1/intents/{id}/rollback`), as deterministic as the rules.
         Rollback,
+        /// Not a parser: an MCP tool call, whose arguments are the action's typed parameters
+        /// (checked against its schema like any parser's output; nothing is interpreted).
+        Mcp,
     }
 }
 

@@ -57,3 +57,21 @@ pub fn kubectl() -> Result<PathBuf> {
         })
     }
 }
+
+/// The Python with the MCP SDK (PyPI `mcp`) that `bootstrap/test-env.sh` installed:
+/// `AIOPS_MCP_PYTHON`, else the venv in the cache.
+pub fn mcp_python() -> Result<PathBuf> {
+    let path = std::env::var_os("AIOPS_MCP_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("mcp-venv/bin/python"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(HarnessError::NotInstalled {
+            what: "the MCP SDK's Python",
+            path,
+            hint: "run `bash bootstrap/test-env.sh` (or set AIOPS_MCP_PYTHON)",
+        })
+    }
+}

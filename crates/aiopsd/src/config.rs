@@ -44,6 +44,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsConfig>,
     /// Reading the world back after a change (`crate::verify::VerifyConfig`).
     pub verify: crate::verify::VerifyConfig,
+    /// The MCP server at `/mcp` (`crate::mcp::McpConfig`).
+    pub mcp: crate::mcp::McpConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -361,6 +363,7 @@ impl Default for Config {
             approvals: ApprovalsConfig::default(),
             audit: Default::default(),
             verify: Default::default(),
+            mcp: Default::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),

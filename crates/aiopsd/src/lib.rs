@@ -17,6 +17,7 @@ pub mod eval;
 pub mod executors;
 pub mod failure;
 mod lock;
+pub mod mcp;
 pub mod metrics;
 pub mod migrate;
 pub mod parse;

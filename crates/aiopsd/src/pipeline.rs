@@ -33,6 +33,51 @@ pub async fn submit(
     finish(run_path(&mut run, nl, req.dry_run).await, run)
 }
 
+/// Runs an already typed intent (an MCP tool call, validated against its schema) down the
+/// path from decide on, as `caller`; answered like [`submit`].
+pub async fn submit_call(
+    app: &App,
+    intent: Intent,
+    dry_run: bool,
+    caller: Caller,
+) -> Result<IntentResponse, Failure> {
+    let Some(spec) = app.catalog.get(intent.action).cloned() else {
+        return Err(Failure::new(
+            ErrorCode::UnknownAction,
+            "not a catalog action",
+        ));
+    };
+    let mut run = Run::start(app, caller);
+    let nl = format!(
+        "{} call: {} {}",
+        intent.parser,
+        intent.action,
+        Value::Object(intent.params.clone())
+    );
+    let result = async {
+        intake(&mut run, nl, dry_run, None).await?;
+        typed(&mut run, &intent, json!({})).await?;
+        decide_and_act(&mut run, &intent, &spec, dry_run).await
+    }
+    .await;
+    finish(result, run)
+}
+
+/// parse, for an intent no parser read (an MCP call, a rollback's inverse): records it with
+/// `data` and how it came.
+pub(crate) async fn typed(run: &mut Run<'_>, intent: &Intent, mut data: Value) -> Result<(), Halt> {
+    data["parser"] = json!(intent.parser);
+    data["action"] = json!(intent.action);
+    let update = RequestUpdate {
+        intent: Some(json!(intent)),
+        ..Default::default()
+    };
+    run.step(StageName::Parse, async {
+        Step::Next((), Record::new(StepOutcome::Parsed, data).update(update))
+    })
+    .await
+}
+
 /// The response of a run that stopped, or the store failure that stopped it.
 pub(crate) fn finish(result: Result<(), Halt>, run: Run<'_>) -> Result<IntentResponse, Failure> {
     match result {

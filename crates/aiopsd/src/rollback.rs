@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::App;
 use crate::failure::Failure;
-use crate::pipeline::{decide_and_act, finish, intake};
+use crate::pipeline::{decide_and_act, finish, intake, typed};
 use crate::run::{Halt, Record, Run, Step, StepOutcome};
 
 /// Starts the rollback of request `id` as `caller`: a new request, answered like
@@ -194,18 +194,7 @@ async fn run_rollback(run: &mut Run<'_>, undo: &Undo, dry_run: bool) -> Result<(
     intake(run, nl, dry_run, Some(&undo.id)).await?;
     run.step(StageName::Rollback, still_in_place(app, undo))
         .await?;
-    let inverse = undo.inverse.clone();
-    let data = json!({"parser": inverse.parser, "action": inverse.action, "rollback_of": undo.id});
-    run.step(StageName::Parse, async {
-        Step::Next(
-            (),
-            Record::new(StepOutcome::Parsed, data).update(aiops_store::RequestUpdate {
-                intent: Some(json!(inverse)),
-                ..Default::default()
-            }),
-        )
-    })
-    .await?;
+    typed(run, &undo.inverse, json!({"rollback_of": undo.id})).await?;
     decide_and_act(run, &undo.inverse, &undo.inverse_spec, dry_run).await
 }
 

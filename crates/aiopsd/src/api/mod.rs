@@ -117,6 +117,17 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         // Slack signs its requests; the signature is this route's authentication.
         .route("/api/v1/slack/interactions", post(slack::interactions));
+    if state.config.mcp.enabled {
+        // Any tool a caller may call is checked again per call (`mcp`); connecting at all
+        // needs the right to read requests.
+        // The Streamable HTTP transport's methods (POST messages, GET a stream, DELETE a
+        // session), so `route_layer` has routes to wrap.
+        let service = crate::mcp::service(state.clone());
+        let mcp = axum::routing::post_service(service.clone())
+            .get_service(service.clone())
+            .delete_service(service);
+        guarded = guarded.route("/mcp", guard(Operation::IntentsRead, mcp));
+    }
     if state.config.auth.public_metrics {
         public = public.route("/metrics", get(ops::metrics));
     } else {

@@ -1,0 +1,237 @@
+//! The MCP server with a client nobody here wrote: the Python `mcp` SDK (PyPI, installed by
+//! `bootstrap/test-env.sh`) over Streamable HTTP at `/mcp`, against the real BIND and
+//! Ansible. Every tool call is the same typed, policy-checked, planned, approval-gated and
+//! audited request as a `curl`.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+// Running the SDK's client is the point of this file.
+#![allow(clippy::disallowed_methods)]
+
+use aiops_e2e::{
+    APPROVER_TOKEN, Bind, Daemon, REQUESTER_TOKEN, config_for, stages, with_identities,
+};
+use aiops_test_support::identities::VIEWER_TOKEN;
+use serde_json::{Value, json};
+
+async fn stack() -> (Bind, tempfile::TempDir, Daemon) {
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let cfg = with_identities(config_for(&bind, data.path()));
+    let daemon = Daemon::start(cfg).await.expect("daemon starts");
+    (bind, data, daemon)
+}
+
+/// Runs `steps` through the SDK's client as `token` (none: no credentials); one JSON value
+/// per step, or the client's `{"error"}`.
+async fn client(d: &Daemon, token: Option<&str>, steps: Value) -> Vec<Value> {
+    let python = aiops_test_support::mcp_python().unwrap_or_else(|e| panic!("{e}"));
+    let script = aiops_test_support::repo_root().join("tests/mcp/client.py");
+    let url = format!("{}/mcp", d.url);
+    let token = token.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut cmd = std::process::Command::new(python);
+        cmd.arg(script)
+            .arg(url)
+            .env_remove("AIOPS_TOKEN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(t) = token {
+            cmd.env("AIOPS_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("python runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(steps.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| {
+                    panic!("{e}: {l}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+                })
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+fn tool<'a>(tools: &'a Value, name: &str) -> &'a Value {
+    tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no tool {name}: {tools:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_gates() {
+    let (bind, _data, d) = stack().await;
+    let out = client(
+        &d,
+        Some(REQUESTER_TOKEN),
+        json!([
+            {"op": "list"},
+            // A change dry-runs unless asked otherwise.
+            {"op": "call", "name": "dns_create_a_record",
+             "arguments": {"name": "agent.local", "ip": "10.0.10.1"}},
+            {"op": "call", "name": "dns_create_a_record",
+             "arguments": {"name": "agent.local", "ip": "10.0.10.1", "dry_run": false}},
+            // The schema is the boundary: extra or invalid arguments are a tool error.
+            {"op": "call", "name": "dns_create_a_record",
+             "arguments": {"name": "agent.local", "ip": "10.0.10.1", "cmd": "rm -rf /"}},
+            {"op": "call", "name": "dns_create_a_record",
+             "arguments": {"name": "agent.local", "ip": "999.0.0.1", "dry_run": false}},
+            // Destructive: waits for a human.
+            {"op": "call", "name": "dns_delete_record",
+             "arguments": {"name": "agent.local", "type": "A", "dry_run": false}},
+        ]),
+    )
+    .await;
+    assert_eq!(out.len(), 6, "{out:#?}");
+
+    // Listing: one tool per parseable action (internal ones are not offered), the action's
+    // schema plus dry_run, the risk in the description, the annotations.
+    let tools = &out[0];
+    let names: Vec<&str> = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"dns_create_a_record"), "{names:?}");
+    assert!(names.contains(&"get_request"));
+    assert!(!names.contains(&"k8s_unexpose_service"), "{names:?}");
+    let create = tool(tools, "dns_create_a_record");
+    assert_eq!(create["inputSchema"]["additionalProperties"], false);
+    assert_eq!(create["inputSchema"]["required"], json!(["name", "ip"]));
+    assert_eq!(
+        create["inputSchema"]["properties"]["dry_run"]["default"],
+        true
+    );
+    assert!(
+        create["description"]
+            .as_str()
+            .unwrap()
+            .contains("Risk: change")
+    );
+    assert_eq!(create["annotations"]["readOnlyHint"], false);
+    assert_eq!(create["annotations"]["destructiveHint"], false);
+    assert_eq!(create["annotations"]["idempotentHint"], true);
+    assert_eq!(
+        tool(tools, "dns_delete_record")["annotations"]["destructiveHint"],
+        true
+    );
+    let lookup = tool(tools, "dns_lookup");
+    assert_eq!(lookup["annotations"]["readOnlyHint"], true);
+    assert_eq!(
+        lookup["inputSchema"]["properties"]["dry_run"]["default"],
+        false
+    );
+
+    // The dry run planned and changed nothing.
+    let dry = &out[1];
+    assert!(!dry["isError"].as_bool().unwrap(), "{dry:#}");
+    assert_eq!(dry["structured"]["status"], "dry_run");
+    assert!(
+        dry["text"].as_str().unwrap().contains("10.0.10.1"),
+        "{dry:#}"
+    );
+    // The real run: `dig` sees it, and it was verified.
+    let real = &out[2];
+    assert_eq!(real["structured"]["status"], "success", "{real:#}");
+    assert_eq!(real["structured"]["verification"]["outcome"], "verified");
+    assert_eq!(bind.dig("agent.local", "A"), ["10.0.10.1"]);
+    // Schema violations never become requests.
+    for bad in [&out[3], &out[4]] {
+        assert!(bad["isError"].as_bool().unwrap(), "{bad:#}");
+        assert_eq!(
+            bad["structured"]["error"]["code"], "invalid_params",
+            "{bad:#}"
+        );
+    }
+    // Destructive: pending, with the approval id; approved over REST, then read back.
+    let pending = &out[5];
+    assert_eq!(
+        pending["structured"]["status"], "pending_approval",
+        "{pending:#}"
+    );
+    let aid = pending["structured"]["approval"]["id"].as_str().unwrap();
+    assert!(pending["text"].as_str().unwrap().contains(aid));
+    let (code, _) = d.decide_as(APPROVER_TOKEN, aid, "approve", json!({})).await;
+    assert_eq!(code, 200);
+    let rid = pending["structured"]["id"].as_str().unwrap();
+    d.wait_status(rid, &["success", "failed"], 120).await;
+    let after = client(
+        &d,
+        Some(REQUESTER_TOKEN),
+        json!([{"op": "call", "name": "get_request", "arguments": {"id": rid}}]),
+    )
+    .await;
+    assert_eq!(after[0]["structured"]["status"], "success", "{after:#?}");
+    assert!(bind.dig("agent.local", "A").is_empty());
+
+    // In the audit chain exactly like an API request: the caller, parser `mcp`.
+    let rec = d.record(real["structured"]["id"].as_str().unwrap()).await;
+    assert_eq!(rec["caller"], "alice");
+    assert_eq!(rec["intent"]["parser"], "mcp");
+    assert_eq!(
+        stages(&rec),
+        [
+            "intake:accepted",
+            "parse:parsed",
+            "decide:allow",
+            "plan:planned",
+            "credentials:fetched",
+            "execute:started",
+            "execute:succeeded",
+            "verify:verified"
+        ]
+    );
+    assert!(d.audit_ok().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_credentials_no_connection_and_roles_see_only_their_tools() {
+    let (_bind, _data, d) = stack().await;
+    // The SDK's client cannot even initialize without credentials…
+    let refused = client(&d, None, json!([{"op": "list"}])).await;
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert!(refused[0]["error"].is_string(), "{refused:#?}");
+    // …because `/mcp` answers 401 like every other guarded route.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "t", "version": "0"}}});
+    let resp = d
+        .anonymous
+        .post(format!("{}/mcp", d.url))
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().contains_key("www-authenticate"));
+    // A viewer may read, not change: policy hides the change and destructive tools.
+    let viewer = client(&d, Some(VIEWER_TOKEN), json!([
+        {"op": "list"},
+        {"op": "call", "name": "dns_delete_record", "arguments": {"name": "x.local", "type": "A"}},
+    ]))
+    .await;
+    let names: Vec<&str> = viewer[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"dns_lookup"), "{names:?}");
+    assert!(!names.contains(&"dns_delete_record"), "{names:?}");
+    assert!(!names.contains(&"dns_create_a_record"), "{names:?}");
+    assert!(viewer[1]["isError"].as_bool().unwrap(), "{viewer:#?}");
+}
