@@ -292,7 +292,9 @@ async fn only_an_owner_approves_and_every_row_names_its_actor() {
         .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
         .await;
     assert_eq!(code, 200, "{body:#}");
-    d.wait_worker(&id, &["success"]).await;
+    // The worker re-plans (a check-mode playbook run), executes and verifies: more than one
+    // worker interval on a loaded machine, so wait for the outcome itself.
+    d.wait_status(&id, &["success"], 120).await;
     assert!(bind.dig("owned.local", "A").is_empty());
 
     // Who did what, and how they proved it, row by row.
