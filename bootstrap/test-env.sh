@@ -7,6 +7,7 @@
 #   AIOPS_NAMED=/usr/sbin/named
 #   AIOPS_KUBECTL=/…/kubectl-venv/bin/kubectl
 #   AIOPS_MCP_PYTHON=/…/mcp-venv/bin/python
+#   AIOPS_MCP_INSPECTOR=/…/mcp-inspector/inspector
 # Quick (about a second) when everything is already installed and built.
 #
 # Typical use:  eval "$(bash bootstrap/test-env.sh)"; export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED
@@ -23,6 +24,8 @@ aiops_ensure_systemd_tools
 aiops_ensure_kubectl
 # The MCP Python SDK (PyPI `mcp`): a real MCP client for the MCP server's tests.
 aiops_ensure_mcp_client
+# The MCP Inspector (npm `@modelcontextprotocol/inspector`, CLI mode): a second real client.
+aiops_ensure_mcp_inspector
 bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
 [[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
@@ -37,4 +40,5 @@ pg_bin="$(bash "$here/postgres.sh" install | aiops_kv_get AIOPS_PG_BIN)"
 
 aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
     AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_KUBECTL "$AIOPS_KUBECTL" \
-    AIOPS_PG_BIN "$pg_bin" AIOPS_MCP_PYTHON "$AIOPS_MCP_PYTHON"
+    AIOPS_PG_BIN "$pg_bin" AIOPS_MCP_PYTHON "$AIOPS_MCP_PYTHON" \
+    AIOPS_MCP_INSPECTOR "$AIOPS_MCP_INSPECTOR"

@@ -1,6 +1,8 @@
 """An MCP client nobody here wrote: the Python `mcp` SDK (PyPI), driven by the tests.
 
-Usage: client.py URL  (bearer token in AIOPS_TOKEN, none if unset)
+Usage: client.py URL                 Streamable HTTP to the daemon's /mcp
+       client.py --stdio AIOPSD URL  stdio, to `AIOPSD mcp --url URL` (the relay)
+The bearer token is AIOPS_TOKEN (none if unset); over stdio the relay gets it the same way.
 Reads steps as JSON from stdin: [{"op": "list"}, {"op": "call", "name": ..., "arguments": {...}}]
 and prints one JSON object per step: the tools (name, inputSchema, annotations, description)
 or the call's result (isError, structuredContent, text). A failure to connect or initialize
@@ -13,49 +15,84 @@ import os
 import sys
 
 import httpx2
-from mcp import ClientSession
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 
-async def run(url, steps):
+async def run(target, steps):
     token = os.environ.get("AIOPS_TOKEN")
+    if target[0] == "--stdio":
+        aiopsd, url = target[1], target[2]
+        env = {"AIOPS_TOKEN": token} if token else {}
+        params = StdioServerParameters(command=aiopsd, args=["mcp", "--url", url], env=env)
+        async with stdio_client(params) as (read, write):
+            await session_steps(read, write, steps)
+        return
     headers = {"authorization": f"Bearer {token}"} if token else {}
     async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
-        async with streamable_http_client(url, http_client=http) as streams:
-            read, write = streams[0], streams[1]
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                for step in steps:
-                    if step["op"] == "list":
-                        tools = (await session.list_tools()).tools
-                        out = [
-                            {
-                                "name": t.name,
-                                "description": t.description,
-                                "inputSchema": t.inputSchema if hasattr(t, "inputSchema") else t.input_schema,
-                                "annotations": (t.annotations.model_dump(by_alias=True, exclude_none=True)
-                                                if t.annotations else None),
-                            }
-                            for t in tools
-                        ]
-                        print(json.dumps({"tools": out}), flush=True)
-                    elif step["op"] == "call":
-                        r = await session.call_tool(step["name"], step.get("arguments", {}))
-                        text = "".join(getattr(c, "text", "") for c in r.content)
-                        structured = getattr(r, "structuredContent", None)
-                        if structured is None:
-                            structured = getattr(r, "structured_content", None)
-                        is_error = getattr(r, "isError", None)
-                        if is_error is None:
-                            is_error = getattr(r, "is_error", None)
-                        print(json.dumps({"isError": bool(is_error), "structured": structured,
-                                          "text": text}), flush=True)
+        async with streamable_http_client(target[0], http_client=http) as streams:
+            await session_steps(streams[0], streams[1], steps)
+
+
+async def session_steps(read, write, steps):
+    async with ClientSession(read, write) as session:
+        await session.initialize()
+        for step in steps:
+            print(json.dumps(await one_step(session, step)), flush=True)
+
+
+async def one_step(session, step):
+    op = step["op"]
+    if op == "list":
+        tools = (await session.list_tools()).tools
+        return {"tools": [
+            {
+                "name": t.name,
+                "description": t.description,
+                "inputSchema": t.inputSchema if hasattr(t, "inputSchema") else t.input_schema,
+                "annotations": (t.annotations.model_dump(by_alias=True, exclude_none=True)
+                                if t.annotations else None),
+            }
+            for t in tools
+        ]}
+    if op == "call":
+        r = await session.call_tool(step["name"], step.get("arguments", {}))
+        text = "".join(getattr(c, "text", "") for c in r.content)
+        structured = getattr(r, "structuredContent", None)
+        if structured is None:
+            structured = getattr(r, "structured_content", None)
+        is_error = getattr(r, "isError", None)
+        if is_error is None:
+            is_error = getattr(r, "is_error", None)
+        return {"isError": bool(is_error), "structured": structured, "text": text}
+    if op == "resources":
+        # Every page, following nextCursor; the page sizes show the paging.
+        pages, cursor = [], None
+        while True:
+            r = await session.list_resources(cursor=cursor) if cursor else await session.list_resources()
+            pages.append([{"uri": str(x.uri), "name": x.name, "mimeType": x.mimeType} for x in r.resources])
+            cursor = r.nextCursor
+            if not cursor:
+                return {"pages": pages}
+    if op == "read":
+        r = await session.read_resource(step["uri"])
+        return {"contents": [{"uri": str(c.uri), "mimeType": c.mimeType,
+                              "text": getattr(c, "text", None)} for c in r.contents]}
+    if op == "prompts":
+        r = await session.list_prompts()
+        return {"prompts": [p.model_dump(exclude_none=True) for p in r.prompts]}
+    if op == "prompt":
+        r = await session.get_prompt(step["name"], step.get("arguments", {}))
+        return {"messages": [{"role": m.role, "text": getattr(m.content, "text", None)}
+                             for m in r.messages]}
+    raise ValueError(f"unknown op {op}")
 
 
 def main():
     steps = json.load(sys.stdin)
     try:
-        asyncio.run(run(sys.argv[1], steps))
+        asyncio.run(run(sys.argv[1:], steps))
     except BaseException as e:  # noqa: BLE001 - the test reads the reason
         root = e
         while isinstance(root, BaseExceptionGroup) and root.exceptions:

@@ -523,6 +523,24 @@ impl Drop for Daemon {
 }
 
 /// Seconds since the Unix epoch, for Slack request timestamps.
+/// The `aiopsd` binary `cargo test --workspace` built beside this test (`target/<profile>/`),
+/// for the tests that run it as a process (`aiopsd mcp`).
+pub fn aiopsd_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/<test> → target/<profile>/aiopsd
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("aiopsd"))
+        .expect("the test runs from target/<profile>/deps");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p aiopsd` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

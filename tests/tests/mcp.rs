@@ -1,5 +1,6 @@
-//! The MCP server with a client nobody here wrote: the Python `mcp` SDK (PyPI, installed by
-//! `bootstrap/test-env.sh`) over Streamable HTTP at `/mcp`, against the real BIND and
+//! The MCP server with clients nobody here wrote, installed by `bootstrap/test-env.sh`: the
+//! Python `mcp` SDK (PyPI) over both transports (Streamable HTTP at `/mcp`, and stdio through
+//! `aiopsd mcp`, the relay), and the MCP Inspector's CLI (npm), against the real BIND and
 //! Ansible. Every tool call is the same typed, policy-checked, planned, approval-gated and
 //! audited request as a `curl`.
 
@@ -21,18 +22,35 @@ async fn stack() -> (Bind, tempfile::TempDir, Daemon) {
     (bind, data, daemon)
 }
 
+/// How the SDK's client reaches the server.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// Streamable HTTP to the daemon's `/mcp`.
+    Http,
+    /// stdio to `aiopsd mcp --url …/mcp`, the relay a desktop client starts.
+    Stdio,
+}
+
 /// Runs `steps` through the SDK's client as `token` (none: no credentials); one JSON value
 /// per step, or the client's `{"error"}`.
-async fn client(d: &Daemon, token: Option<&str>, steps: Value) -> Vec<Value> {
+async fn client(d: &Daemon, via: Via, token: Option<&str>, steps: Value) -> Vec<Value> {
     let python = aiops_test_support::mcp_python().unwrap_or_else(|e| panic!("{e}"));
     let script = aiops_test_support::repo_root().join("tests/mcp/client.py");
     let url = format!("{}/mcp", d.url);
+    let target: Vec<String> = match via {
+        Via::Http => vec![url],
+        Via::Stdio => vec![
+            "--stdio".into(),
+            aiops_e2e::aiopsd_binary().display().to_string(),
+            url,
+        ],
+    };
     let token = token.map(str::to_string);
     tokio::task::spawn_blocking(move || {
         use std::io::Write;
         let mut cmd = std::process::Command::new(python);
         cmd.arg(script)
-            .arg(url)
+            .args(target)
             .env_remove("AIOPS_TOKEN")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -71,10 +89,20 @@ fn tool<'a>(tools: &'a Value, name: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_gates() {
+async fn over_http_the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_gates() {
+    tools_through_the_gates(Via::Http).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_gates() {
+    tools_through_the_gates(Via::Stdio).await;
+}
+
+async fn tools_through_the_gates(via: Via) {
     let (bind, _data, d) = stack().await;
     let out = client(
         &d,
+        via,
         Some(REQUESTER_TOKEN),
         json!([
             {"op": "list"},
@@ -170,6 +198,7 @@ async fn the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_ga
     d.wait_status(rid, &["success", "failed"], 120).await;
     let after = client(
         &d,
+        via,
         Some(REQUESTER_TOKEN),
         json!([{"op": "call", "name": "get_request", "arguments": {"id": rid}}]),
     )
@@ -200,10 +229,18 @@ async fn the_sdk_client_lists_the_catalog_as_tools_and_calls_them_through_the_ga
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_credentials_no_connection_and_roles_see_only_their_tools() {
     let (_bind, _data, d) = stack().await;
-    // The SDK's client cannot even initialize without credentials…
-    let refused = client(&d, None, json!([{"op": "list"}])).await;
-    assert_eq!(refused.len(), 1, "{refused:#?}");
-    assert!(refused[0]["error"].is_string(), "{refused:#?}");
+    // The SDK's client cannot even initialize without credentials or with a wrong token, over
+    // either transport (the relay passes the daemon's refusal on and ends)…
+    for via in [Via::Http, Via::Stdio] {
+        for token in [None, Some("not-a-token")] {
+            let refused = client(&d, via, token, json!([{"op": "list"}])).await;
+            assert_eq!(refused.len(), 1, "{via:?} {token:?}: {refused:#?}");
+            assert!(
+                refused[0]["error"].is_string(),
+                "{via:?} {token:?}: {refused:#?}"
+            );
+        }
+    }
     // …because `/mcp` answers 401 like every other guarded route.
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                       "params": {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -218,20 +255,161 @@ async fn no_credentials_no_connection_and_roles_see_only_their_tools() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     assert!(resp.headers().contains_key("www-authenticate"));
-    // A viewer may read, not change: policy hides the change and destructive tools.
-    let viewer = client(&d, Some(VIEWER_TOKEN), json!([
-        {"op": "list"},
-        {"op": "call", "name": "dns_delete_record", "arguments": {"name": "x.local", "type": "A"}},
-    ]))
-    .await;
-    let names: Vec<&str> = viewer[0]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"dns_lookup"), "{names:?}");
-    assert!(!names.contains(&"dns_delete_record"), "{names:?}");
-    assert!(!names.contains(&"dns_create_a_record"), "{names:?}");
-    assert!(viewer[1]["isError"].as_bool().unwrap(), "{viewer:#?}");
+    // A viewer may read, not change: policy hides the change and destructive tools, and a
+    // call of one anyway is refused (nothing is submitted).
+    for via in [Via::Http, Via::Stdio] {
+        let viewer = client(&d, via, Some(VIEWER_TOKEN), json!([
+            {"op": "list"},
+            {"op": "call", "name": "dns_delete_record", "arguments": {"name": "x.local", "type": "A"}},
+        ]))
+        .await;
+        let names: Vec<&str> = viewer[0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"dns_lookup"), "{via:?} {names:?}");
+        assert!(!names.contains(&"dns_delete_record"), "{via:?} {names:?}");
+        assert!(!names.contains(&"dns_create_a_record"), "{via:?} {names:?}");
+        assert!(viewer[1]["isError"].as_bool().unwrap(), "{viewer:#?}");
+        assert_eq!(
+            viewer[1]["structured"]["error"]["code"], "unknown_action",
+            "{viewer:#?}"
+        );
+    }
+    let (_, list) = d.get("/api/v1/intents").await;
+    assert_eq!(
+        list["intents"],
+        json!([]),
+        "nothing was submitted: {list:#}"
+    );
+}
+
+/// Runs the MCP Inspector's CLI against the daemon's `/mcp` as `token`: the JSON it printed
+/// first (a result, also the result of a tool error, on which it exits non-zero), or
+/// `Err(output)` when it printed none.
+async fn inspector(
+    d: &Daemon,
+    scratch: &std::path::Path,
+    token: Option<&str>,
+    args: &[&str],
+) -> Result<Value, String> {
+    let launcher = aiops_test_support::mcp_inspector().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = tokio::process::Command::new(launcher);
+    cmd.arg("--cli")
+        .arg(format!("{}/mcp", d.url))
+        .args(["--transport", "http"])
+        .args(args)
+        // Its own catalog file, not the user's.
+        .env("MCP_CATALOG_PATH", scratch.join("inspector-catalog.json"))
+        .kill_on_drop(true);
+    if let Some(t) = token {
+        cmd.arg("--header")
+            .arg(format!("Authorization: Bearer {t}"));
+    }
+    let out = cmd.output().await.expect("the Inspector runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .filter(|v| v.get("error").is_none());
+    first.ok_or_else(|| {
+        format!(
+            "exit {:?}\nstdout: {stdout}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_cli_lists_the_tools_and_calls_one() {
+    let (bind, data, d) = stack().await;
+    let inspector = |token, args| inspector(&d, data.path(), token, args);
+    let listed = inspector(Some(REQUESTER_TOKEN), &["--method", "tools/list"])
+        .await
+        .unwrap();
+    let create = tool(&listed, "dns_create_a_record");
+    assert_eq!(
+        create["inputSchema"]["additionalProperties"], false,
+        "{create:#}"
+    );
+    assert_eq!(
+        create["inputSchema"]["properties"]["ip"]["format"], "ipv4",
+        "the action's own schema: {create:#}"
+    );
+    assert_eq!(create["annotations"]["idempotentHint"], true);
+    assert_eq!(
+        tool(&listed, "k8s_delete_pod")["annotations"]["destructiveHint"],
+        true
+    );
+    assert_eq!(
+        tool(&listed, "dns_lookup")["annotations"]["readOnlyHint"],
+        true
+    );
+
+    // A dry run (the default for a change), then the real run that `dig` sees.
+    let dry = inspector(
+        Some(REQUESTER_TOKEN),
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "dns_create_a_record",
+            "--tool-arg",
+            "name=inspector.local",
+            "ip=10.0.20.2",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry["structuredContent"]["status"], "dry_run", "{dry:#}");
+    assert!(bind.dig("inspector.local", "A").is_empty());
+    let real = inspector(
+        Some(REQUESTER_TOKEN),
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "dns_create_a_record",
+            "--tool-arg",
+            "name=inspector.local",
+            "ip=10.0.20.2",
+            "dry_run=false",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(real["structuredContent"]["status"], "success", "{real:#}");
+    assert_eq!(bind.dig("inspector.local", "A"), ["10.0.20.2"]);
+    let rec = d
+        .record(real["structuredContent"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(rec["caller"], "alice");
+    assert_eq!(rec["intent"]["parser"], "mcp");
+
+    // A schema violation is a tool error, never a request.
+    let bad = inspector(
+        Some(REQUESTER_TOKEN),
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "dns_create_a_record",
+            "--tool-arg",
+            "name=inspector.local",
+            "ip=10.0.20.2",
+            "extra=1",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad["isError"], true, "{bad:#}");
+    assert_eq!(bad["structuredContent"]["error"]["code"], "invalid_params");
+
+    // No credentials: refused.
+    let refused = inspector(None, &["--method", "tools/list"]).await;
+    assert!(refused.is_err(), "{refused:?}");
 }

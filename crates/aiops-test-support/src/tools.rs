@@ -61,17 +61,35 @@ pub fn kubectl() -> Result<PathBuf> {
 /// The Python with the MCP SDK (PyPI `mcp`) that `bootstrap/test-env.sh` installed:
 /// `AIOPS_MCP_PYTHON`, else the venv in the cache.
 pub fn mcp_python() -> Result<PathBuf> {
-    let path = std::env::var_os("AIOPS_MCP_PYTHON")
+    installed(
+        "AIOPS_MCP_PYTHON",
+        "mcp-venv/bin/python",
+        "the MCP SDK's Python",
+        "run `bash bootstrap/test-env.sh` (or set AIOPS_MCP_PYTHON)",
+    )
+}
+
+/// The MCP Inspector's launcher script (npm `@modelcontextprotocol/inspector` with its own
+/// Node) that `bootstrap/test-env.sh` installed: `AIOPS_MCP_INSPECTOR`, else the cache's.
+pub fn mcp_inspector() -> Result<PathBuf> {
+    installed(
+        "AIOPS_MCP_INSPECTOR",
+        "mcp-inspector/inspector",
+        "the MCP Inspector",
+        "run `bash bootstrap/test-env.sh` (or set AIOPS_MCP_INSPECTOR)",
+    )
+}
+
+/// The file `var` names, else `in_cache` under the cache directory; an error with `hint`
+/// when it is not there.
+fn installed(var: &str, in_cache: &str, what: &'static str, hint: &'static str) -> Result<PathBuf> {
+    let path = std::env::var_os(var)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("mcp-venv/bin/python"));
+        .unwrap_or_else(|| cache_dir().join(in_cache));
     if path.is_file() {
         Ok(path)
     } else {
-        Err(HarnessError::NotInstalled {
-            what: "the MCP SDK's Python",
-            path,
-            hint: "run `bash bootstrap/test-env.sh` (or set AIOPS_MCP_PYTHON)",
-        })
+        Err(HarnessError::NotInstalled { what, path, hint })
     }
 }

@@ -66,6 +66,31 @@ enum Command {
     /// certificate in DIR, for development and tests (keys 0600). Existing files are kept;
     /// prints their paths as KEY=VALUE lines.
     GenCerts { dir: PathBuf },
+    /// Serve MCP over stdio for a desktop client, relayed to a running daemon's `/mcp`
+    /// (opens no store: every call goes through that daemon's authentication, policy,
+    /// approvals and audit).
+    Mcp {
+        /// The daemon's MCP endpoint.
+        #[arg(
+            long,
+            env = "AIOPS_MCP_URL",
+            default_value = "http://127.0.0.1:30080/mcp"
+        )]
+        url: String,
+        /// The API bearer token. A secret: prefer the environment variable (a command line
+        /// is visible to every user of the host); never printed.
+        #[arg(long, env = "AIOPS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// CA certificates (PEM) to trust instead of the system's roots.
+        #[arg(long, env = "AIOPS_CA", value_name = "PEM")]
+        ca: Option<PathBuf>,
+        /// A client certificate (PEM) for mTLS, with --key.
+        #[arg(long, env = "AIOPS_CLIENT_CERT", value_name = "PEM", requires = "key")]
+        cert: Option<PathBuf>,
+        /// The client certificate's private key (PEM).
+        #[arg(long, env = "AIOPS_CLIENT_KEY", value_name = "PEM", requires = "cert")]
+        key: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,6 +106,45 @@ fn main() -> ExitCode {
         Command::CheckConfig => run(cli.config, true),
         Command::GenCerts { dir } => gen_certs(&dir),
         Command::Migrate { from } => migrate(&from),
+        Command::Mcp {
+            url,
+            token,
+            ca,
+            cert,
+            key,
+        } => mcp_stdio(aiopsd::mcp::stdio::ProxyOptions {
+            url,
+            token: token
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .map(secrecy::SecretString::from),
+            ca,
+            identity: cert.zip(key),
+        }),
+    }
+}
+
+/// stdout carries the protocol, so logs go to stderr (warnings and worse unless RUST_LOG).
+fn mcp_stdio(opts: aiopsd::mcp::stdio::ProxyOptions) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aiopsd: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(aiopsd::mcp::stdio::proxy(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aiopsd: mcp: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -31,6 +31,8 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 
+pub mod stdio;
+
 /// The tool that reads a request back (an approval's outcome, a verification).
 const GET_REQUEST: &str = "get_request";
 
