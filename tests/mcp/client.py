@@ -15,7 +15,7 @@ import os
 import sys
 
 import httpx2
-from mcp import ClientSession, StdioServerParameters
+from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -33,6 +33,11 @@ async def run(target, steps):
     async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
         async with streamable_http_client(target[0], http_client=http) as streams:
             await session_steps(streams[0], streams[1], steps)
+
+
+def dumped(model):
+    """A protocol object as its wire JSON (camelCase, as the spec names the fields)."""
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
 async def session_steps(read, write, steps):
@@ -70,18 +75,18 @@ async def one_step(session, step):
         # Every page, following nextCursor; the page sizes show the paging.
         pages, cursor = [], None
         while True:
-            r = await session.list_resources(cursor=cursor) if cursor else await session.list_resources()
-            pages.append([{"uri": str(x.uri), "name": x.name, "mimeType": x.mimeType} for x in r.resources])
-            cursor = r.nextCursor
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            r = await session.list_resources(params=params)
+            pages.append([dumped(x) for x in r.resources])
+            cursor = getattr(r, "nextCursor", None) or getattr(r, "next_cursor", None)
             if not cursor:
                 return {"pages": pages}
     if op == "read":
         r = await session.read_resource(step["uri"])
-        return {"contents": [{"uri": str(c.uri), "mimeType": c.mimeType,
-                              "text": getattr(c, "text", None)} for c in r.contents]}
+        return {"contents": [dumped(c) for c in r.contents]}
     if op == "prompts":
         r = await session.list_prompts()
-        return {"prompts": [p.model_dump(exclude_none=True) for p in r.prompts]}
+        return {"prompts": [dumped(p) for p in r.prompts]}
     if op == "prompt":
         r = await session.get_prompt(step["name"], step.get("arguments", {}))
         return {"messages": [{"role": m.role, "text": getattr(m.content, "text", None)}

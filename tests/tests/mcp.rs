@@ -413,3 +413,136 @@ async fn the_inspector_cli_lists_the_tools_and_calls_one() {
     let refused = inspector(None, &["--method", "tools/list"]).await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+/// A runbook whose three sections are three chunks, in this order.
+fn sectioned(order: [&str; 3]) -> String {
+    let mut text = String::from("# Zone transfers\n\nHow the zone moves between servers.\n");
+    for s in order {
+        text.push_str(&format!(
+            "\n## Step {s}\n\nStep {s} of the zone transfer runbook: check the serial, then the TSIG key of step {s}.\n"
+        ));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runbooks_are_paged_resources_read_whole_or_by_chunk_and_plan_change_guides_the_agent() {
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let cfg = aiops_e2e::with_retrieval(with_identities(config_for(&bind, data.path())), None);
+    let d = Daemon::start(cfg).await.expect("daemon starts");
+    // 55 one-section notes (more than a page) and one runbook of several chunks.
+    let mut documents: Vec<Value> = (0..55)
+        .map(|i| json!({"path": format!("notes/n{i:02}.md"), "text": format!("# Note {i}\n\nNote number {i} about host web{i}.\n")}))
+        .collect();
+    documents.push(json!({"path": "dns/zone transfer.md", "text": sectioned(["A", "B", "C"])}));
+    let (code, body) = d
+        .post_as(
+            aiops_e2e::ADMIN_TOKEN,
+            "/api/v1/documents",
+            json!({"source": "ops", "documents": documents}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+
+    let doc_uri = "aiops://runbooks/ops/dns%2Fzone%20transfer.md";
+    let out = client(
+        &d,
+        Via::Http,
+        Some(REQUESTER_TOKEN),
+        json!([
+            {"op": "resources"},
+            {"op": "read", "uri": doc_uri},
+            {"op": "read", "uri": format!("{doc_uri}/chunks/2")},
+            {"op": "prompts"},
+            {"op": "prompt", "name": "plan_change", "arguments": {"change": "point www.local at 10.0.0.7"}},
+            {"op": "call", "name": "ops_ask", "arguments": {"question": "how do I check the serial in a zone transfer?"}},
+        ]),
+    )
+    .await;
+    assert_eq!(out.len(), 6, "{out:#?}");
+
+    // Paged: a full first page, the rest on the second, every document once.
+    let pages = out[0]["pages"].as_array().unwrap();
+    assert_eq!(pages.len(), 2, "{pages:#?}");
+    assert_eq!(pages[0].as_array().unwrap().len(), 50);
+    let all: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| p.as_array().unwrap())
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
+    assert_eq!(all.len(), 56, "{all:?}");
+    assert!(all.contains(&doc_uri), "{all:?}");
+    let listed = pages
+        .iter()
+        .flat_map(|p| p.as_array().unwrap())
+        .find(|r| r["uri"] == doc_uri)
+        .unwrap();
+    assert_eq!(listed["name"], "dns/zone transfer.md");
+    assert_eq!(listed["mimeType"], "text/markdown");
+
+    // Whole: the chunks in document order, each under its own URI; one chunk alone.
+    let chunks = out[1]["contents"].as_array().unwrap();
+    let order: Vec<usize> = ["Step A", "Step B", "Step C"]
+        .iter()
+        .map(|s| {
+            chunks
+                .iter()
+                .position(|c| c["text"].as_str().unwrap().contains(s))
+                .unwrap_or_else(|| panic!("{s} in {chunks:#?}"))
+        })
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{chunks:#?}");
+    for (n, c) in chunks.iter().enumerate() {
+        assert_eq!(c["uri"], format!("{doc_uri}/chunks/{n}"));
+    }
+    let one = out[2]["contents"].as_array().unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["text"], chunks[2]["text"]);
+
+    // The prompt: dry run first, the real run only on confirmation.
+    assert_eq!(out[3]["prompts"][0]["name"], "plan_change", "{:#}", out[3]);
+    let guide = out[4]["messages"][0]["text"].as_str().unwrap();
+    assert!(guide.contains("point www.local at 10.0.0.7"), "{guide}");
+    assert!(guide.contains("dry_run: false"), "{guide}");
+
+    // ops_ask: passages with citations into the runbook.
+    let ask = &out[5];
+    assert_eq!(ask["structured"]["status"], "answered", "{ask:#}");
+    assert!(
+        ask["text"]
+            .as_str()
+            .unwrap()
+            .contains("dns/zone transfer.md"),
+        "{ask:#}"
+    );
+
+    // Reordered sections: read back in the new order (moved chunks are written again).
+    let (code, body) = d
+        .post_as(
+            aiops_e2e::ADMIN_TOKEN,
+            "/api/v1/documents",
+            json!({"source": "ops", "documents": [{"path": "dns/zone transfer.md", "text": sectioned(["C", "A", "B"])}]}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body:#}");
+    let again = client(
+        &d,
+        Via::Http,
+        Some(REQUESTER_TOKEN),
+        json!([{"op": "read", "uri": doc_uri}, {"op": "read", "uri": "aiops://runbooks/ops/missing.md"}]),
+    )
+    .await;
+    let chunks = again[0]["contents"].as_array().unwrap();
+    let first_step = |c: &Value| {
+        ["Step A", "Step B", "Step C"]
+            .into_iter()
+            .find(|s| c["text"].as_str().unwrap().contains(s))
+    };
+    let steps: Vec<&str> = chunks.iter().filter_map(first_step).collect();
+    assert_eq!(steps, ["Step C", "Step A", "Step B"], "{chunks:#?}");
+    // An unknown resource is the protocol's error, and ends this client's run.
+    assert!(again[1]["error"].is_string(), "{again:#?}");
+    // The shard is flushed before its directory goes.
+    d.stop().await;
+}

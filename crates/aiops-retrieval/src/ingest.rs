@@ -36,6 +36,8 @@ pub mod keys {
     pub const CONTENT_HASH: &str = "content_hash";
     pub const EMBEDDING_MODEL: &str = "embedding_model";
     pub const SPARSE_MODEL: &str = "sparse_model";
+    /// The chunk's place in its document (0-based), so a document can be read back in order.
+    pub const POSITION: &str = "position";
 }
 
 /// Limits and names of an ingest.
@@ -166,7 +168,15 @@ struct Found {
 }
 
 /// What the index holds for the source: document → its point ids.
-type Held = BTreeMap<String, BTreeSet<String>>;
+type Held = BTreeMap<String, HeldDoc>;
+
+/// One document's points in the index: id → the position stored with it (none for a chunk
+/// indexed before positions were).
+type HeldDoc = BTreeMap<String, Option<u64>>;
+
+fn position_of(payload: &Map<String, Value>) -> Option<u64> {
+    payload.get(keys::POSITION).and_then(Value::as_u64)
+}
 
 impl Ingestor {
     pub fn new(
@@ -336,7 +346,7 @@ impl Ingestor {
         doc: &str,
         kind: DocKind,
         text: &str,
-        old: &BTreeSet<String>,
+        old: &HeldDoc,
         summary: &mut IngestSummary,
     ) -> Result<()> {
         let parsed = Document::parse(&self.opts.source, doc, kind, text);
@@ -354,15 +364,15 @@ impl Ingestor {
         Ok(())
     }
 
-    /// The point ids the index holds for one document of the source.
-    async fn held_ids(&self, doc: &str) -> Result<BTreeSet<String>> {
+    /// The points the index holds for one document of the source.
+    async fn held_ids(&self, doc: &str) -> Result<HeldDoc> {
         Ok(self
             .index
             .ids_where(keys::DOC, doc)
             .await?
             .into_iter()
             .filter(|(_, p)| p.get(keys::SOURCE).and_then(Value::as_str) == Some(&self.opts.source))
-            .map(|(id, _)| id)
+            .map(|(id, p)| (id, position_of(&p)))
             .collect())
     }
 
@@ -378,7 +388,9 @@ impl Ingestor {
                 .get(keys::DOC)
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            held.entry(doc.to_string()).or_default().insert(id);
+            held.entry(doc.to_string())
+                .or_default()
+                .insert(id, position_of(&payload));
         }
         Ok(held)
     }
@@ -403,44 +415,46 @@ impl Ingestor {
     }
 
     /// New chunks first, then the deletes: the old version stays whole until the new one is.
+    /// A chunk already held at the same position is kept; one that moved is written again
+    /// (its stored position would read the document back out of order).
     async fn write_doc(
         &self,
         chunks: Vec<Chunk>,
-        old: &BTreeSet<String>,
+        old: &HeldDoc,
         summary: &mut IngestSummary,
     ) -> Result<()> {
         let mut seen = HashSet::new();
         let mut new = Vec::new();
-        for chunk in chunks {
+        for (position, chunk) in (0u64..).zip(chunks) {
             let id = self.point_id(&chunk);
             if !seen.insert(id.clone()) {
                 continue; // the same section text twice under the same heading path
             }
-            if old.contains(&id) {
+            if old.get(&id) == Some(&Some(position)) {
                 summary.chunks_kept += 1;
             } else {
-                new.push((id, chunk));
+                new.push((id, position, chunk));
             }
         }
         for batch in new.chunks(self.opts.embed_batch.max(1)) {
-            let texts: Vec<String> = batch.iter().map(|(_, c)| c.index_text()).collect();
+            let texts: Vec<String> = batch.iter().map(|(_, _, c)| c.index_text()).collect();
             let vectors = self.embedder.embed(&texts).await?;
             let points = batch
                 .iter()
                 .zip(vectors)
                 .zip(&texts)
-                .map(|(((id, chunk), dense), text)| Point {
+                .map(|(((id, position, chunk), dense), text)| Point {
                     id: id.clone(),
                     dense,
                     sparse: self.bm25.document(text),
-                    payload: self.payload(chunk),
+                    payload: self.payload(chunk, *position),
                 })
                 .collect();
             self.index.upsert(points).await?;
         }
         summary.chunks_added += new.len();
         let vanished: Vec<String> = old
-            .iter()
+            .keys()
             .filter(|id| !seen.contains(*id))
             .cloned()
             .collect();
@@ -451,13 +465,13 @@ impl Ingestor {
         Ok(())
     }
 
-    async fn remove_doc(&self, ids: &BTreeSet<String>, summary: &mut IngestSummary) -> Result<()> {
+    async fn remove_doc(&self, ids: &HeldDoc, summary: &mut IngestSummary) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         summary.documents_removed += 1;
         summary.chunks_removed += ids.len();
-        self.index.delete(ids.iter().cloned().collect()).await?;
+        self.index.delete(ids.keys().cloned().collect()).await?;
         Ok(())
     }
 
@@ -477,8 +491,9 @@ impl Ingestor {
         uuid::Uuid::from_bytes(bytes).to_string()
     }
 
-    fn payload(&self, c: &Chunk) -> Map<String, Value> {
+    fn payload(&self, c: &Chunk, position: u64) -> Map<String, Value> {
         let mut p = Map::new();
+        p.insert(keys::POSITION.into(), json!(position));
         p.insert(keys::SOURCE.into(), json!(c.source));
         p.insert(keys::DOC.into(), json!(c.doc));
         p.insert(keys::HEADING.into(), json!(c.heading));

@@ -9,6 +9,7 @@
 //! - [`retriever`]: [`HybridRetriever`], the `aiops_core::Retriever` of the daemon, and
 //!   [`HybridRetriever::answer`] for `ops.ask`.
 //! - [`eval`]: recall@k, MRR and latencies over a question set.
+//! - [`library`]: the indexed documents and their chunks, in order (MCP resources).
 //!
 //! Retrieved text is untrusted data (architecture invariant 5): it informs, never decides.
 
@@ -17,6 +18,7 @@ pub mod embed;
 mod error;
 pub mod eval;
 pub mod ingest;
+pub mod library;
 pub mod retriever;
 pub mod sparse;
 
@@ -30,6 +32,7 @@ pub use eval::{EvalOptions, EvalReport, eval_retrieval};
 pub use ingest::{
     IngestOptions, IngestSummary, Ingestor, Progress, SkipReason, Skipped, TextDocument,
 };
+pub use library::{IndexedChunk, IndexedDocument};
 pub use retriever::{
     Answer, Citation, DEFAULT_MIN_SIMILARITY, HybridRetriever, Passage, RetrieverOptions,
 };

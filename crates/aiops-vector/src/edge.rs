@@ -94,6 +94,41 @@ impl Shard {
 }
 
 impl EdgeIndex {
+    /// Every point under `filter` (all without one), with its payload, page by page.
+    async fn scroll(
+        &self,
+        filter: Option<qdrant_edge::Filter>,
+    ) -> Result<Vec<(String, Payload)>, VectorError> {
+        self.with_shard(move |_, shard| {
+            let mut found = Vec::new();
+            let mut offset = None;
+            loop {
+                let (records, next) = shard
+                    .edge
+                    .scroll(ScrollRequest {
+                        offset,
+                        limit: Some(SCROLL_PAGE),
+                        filter: filter.clone(),
+                        with_payload: Some(WithPayloadInterface::Bool(true)),
+                        with_vector: WithVector::Bool(false),
+                        order_by: None,
+                    })
+                    .map_err(backend)?;
+                for record in records {
+                    found.push((
+                        id_string(record.id)?,
+                        record.payload.map(|p| p.0).unwrap_or_default(),
+                    ));
+                }
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => return Ok(found),
+                }
+            }
+        })
+        .await
+    }
+
     /// An index keeping its shards under `dir` (created when needed). Nothing is opened
     /// before [`VectorIndex::ensure`].
     pub fn new(dir: impl Into<PathBuf>) -> EdgeIndex {
@@ -239,35 +274,11 @@ impl VectorIndex for EdgeIndex {
         value: &str,
     ) -> Result<Vec<(String, Payload)>, VectorError> {
         check_key(key)?;
-        let filter = EdgeFilter::key_equals(key, value)?;
-        self.with_shard(move |_, shard| {
-            let mut found = Vec::new();
-            let mut offset = None;
-            loop {
-                let (records, next) = shard
-                    .edge
-                    .scroll(ScrollRequest {
-                        offset,
-                        limit: Some(SCROLL_PAGE),
-                        filter: Some(filter.clone()),
-                        with_payload: Some(WithPayloadInterface::Bool(true)),
-                        with_vector: WithVector::Bool(false),
-                        order_by: None,
-                    })
-                    .map_err(backend)?;
-                for record in records {
-                    found.push((
-                        id_string(record.id)?,
-                        record.payload.map(|p| p.0).unwrap_or_default(),
-                    ));
-                }
-                match next {
-                    Some(next) => offset = Some(next),
-                    None => return Ok(found),
-                }
-            }
-        })
-        .await
+        self.scroll(Some(EdgeFilter::key_equals(key, value)?)).await
+    }
+
+    async fn payloads(&self) -> Result<Vec<(String, Payload)>, VectorError> {
+        self.scroll(None).await
     }
 
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError> {

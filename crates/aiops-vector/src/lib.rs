@@ -72,6 +72,8 @@ pub trait VectorIndex: Send + Sync {
         key: &str,
         value: &str,
     ) -> Result<Vec<(String, Payload)>, VectorError>;
+    /// Every point id with its payload (listing the indexed documents).
+    async fn payloads(&self) -> Result<Vec<(String, Payload)>, VectorError>;
     /// Hybrid search: dense and sparse prefetches under the filter, fused with RRF, best
     /// first. An empty dense or sparse query vector leaves that prefetch out.
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError>;

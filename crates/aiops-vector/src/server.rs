@@ -77,6 +77,36 @@ impl std::fmt::Debug for QdrantIndex {
 }
 
 impl QdrantIndex {
+    /// Every point under `filter` (all without one), with its payload, page by page.
+    async fn scroll(
+        &self,
+        filter: Option<qdrant::Filter>,
+    ) -> Result<Vec<(String, Payload)>, VectorError> {
+        let collection = self.collection().await?;
+        let mut found = Vec::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut request = ScrollPointsBuilder::new(&collection)
+                .limit(SCROLL_PAGE)
+                .with_payload(true)
+                .with_vectors(false);
+            if let Some(filter) = &filter {
+                request = request.filter(filter.clone());
+            }
+            if let Some(offset) = offset.take() {
+                request = request.offset(offset);
+            }
+            let page = self.client.scroll(request).await.map_err(server_error)?;
+            for point in page.result {
+                found.push((id_string(point.id)?, payload_json(point.payload)));
+            }
+            match page.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
     /// A client for the server's gRPC endpoint (`http://host:6334`). Connects lazily: a
     /// server that is down shows on the first call (`vector_unavailable`), not here.
     pub fn connect(url: &str, options: QdrantOptions) -> Result<QdrantIndex, VectorError> {
@@ -250,28 +280,12 @@ impl VectorIndex for QdrantIndex {
         value: &str,
     ) -> Result<Vec<(String, Payload)>, VectorError> {
         check_key(key)?;
-        let collection = self.collection().await?;
-        let filter = ServerFilter::key_equals(key, value);
-        let mut found = Vec::new();
-        let mut offset: Option<PointId> = None;
-        loop {
-            let mut request = ScrollPointsBuilder::new(&collection)
-                .filter(filter.clone())
-                .limit(SCROLL_PAGE)
-                .with_payload(true)
-                .with_vectors(false);
-            if let Some(offset) = offset.take() {
-                request = request.offset(offset);
-            }
-            let page = self.client.scroll(request).await.map_err(server_error)?;
-            for point in page.result {
-                found.push((id_string(point.id)?, payload_json(point.payload)));
-            }
-            match page.next_page_offset {
-                Some(next) => offset = Some(next),
-                None => return Ok(found),
-            }
-        }
+        self.scroll(Some(ServerFilter::key_equals(key, value)))
+            .await
+    }
+
+    async fn payloads(&self) -> Result<Vec<(String, Payload)>, VectorError> {
+        self.scroll(None).await
     }
 
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError> {

@@ -180,6 +180,10 @@ impl VectorIndex for Faulty {
         self.inner.ids_where(key, value).await
     }
 
+    async fn payloads(&self) -> Result<Vec<(String, Payload)>, VectorError> {
+        self.inner.payloads().await
+    }
+
     async fn search(&self, q: &Query) -> Result<Vec<Hit>, VectorError> {
         self.inner.search(q).await
     }

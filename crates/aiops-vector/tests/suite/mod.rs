@@ -391,6 +391,21 @@ pub async fn ids_where_delete_count_and_replace(b: &dyn Backend) {
         "vector_invalid",
         "a JSON path as key",
     );
+    // Every point, each with its own payload.
+    let mut all = index.payloads().await.expect("listed");
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, String)> = ["d1#0", "d1#1", "d1#2", "d2#0", "d3#0"]
+        .iter()
+        .map(|c| (point_id(c), (*c).to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(
+        all.iter()
+            .map(|(id, body)| (id.clone(), body["chunk"].as_str().unwrap_or("").to_string()))
+            .collect::<Vec<_>>(),
+        want,
+        "every point with its payload"
+    );
 
     index
         .delete(vec![

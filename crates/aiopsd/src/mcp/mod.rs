@@ -22,8 +22,10 @@ use aiops_api::IntentResponse;
 use aiops_core::{ActionSpec, Caller, ParserKind, Risk};
 use aiops_policy::{AccessInput, Operation};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
+    GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -31,6 +33,8 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 
+mod prompts;
+mod resources;
 pub mod stdio;
 
 /// The tool that reads a request back (an approval's outcome, a verification).
@@ -65,6 +69,19 @@ impl AiopsMcp {
                 operation: Operation::submit(risk),
             })
             .is_ok_and(|a| a.allowed)
+    }
+
+    /// Runbooks are what `ops.ask` reads: a caller who may ask may read them.
+    fn may_read_runbooks(&self, ctx: &RequestContext<RoleServer>) -> Result<(), McpError> {
+        let caller = Self::caller(ctx)?;
+        if self.may_submit(&caller, Risk::Read) {
+            Ok(())
+        } else {
+            Err(McpError::invalid_request(
+                "policy does not let this caller read runbooks",
+                None,
+            ))
+        }
     }
 
     fn tools_for(&self, caller: &Caller) -> Vec<Tool> {
@@ -148,11 +165,19 @@ impl AiopsMcp {
 
 impl ServerHandler for AiopsMcp {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build()).with_instructions(
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .build(),
+        )
+        .with_instructions(
             "aiops: each tool is one catalog action, checked by policy, planned with a dry \
              run, approved by a human where policy says so, and audited. Change tools dry-run \
              unless you pass dry_run=false; read the plan first. A pending_approval result \
-             carries the approval id: poll get_request with the request id.",
+             carries the approval id: poll get_request with the request id. The runbooks are \
+             resources; the plan_change prompt walks through a change.",
         )
     }
 
@@ -183,6 +208,50 @@ impl ServerHandler for AiopsMcp {
             .into());
         };
         Ok(self.call_action(spec, arguments, caller).await.into())
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        self.may_read_runbooks(&ctx)?;
+        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
+        resources::list(&self.state, cursor).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        self.may_read_runbooks(&ctx)?;
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        self.may_read_runbooks(&ctx)?;
+        Ok(resources::read(&self.state, &request.uri).await?.into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        Ok(prompts::get(&request.name, request.arguments.as_ref())?.into())
     }
 }
 
@@ -265,6 +334,19 @@ fn answered(resp: &IntentResponse) -> CallToolResult {
     }
     if let Some(v) = &resp.verification {
         text.push_str(&format!("\nverification: {}", v.outcome));
+    }
+    if let Some(answer) = &resp.answer {
+        text.push_str(&format!("\nanswer:\n{answer}"));
+    }
+    // The passages behind an answer (or any request's context), as citations.
+    for passage in &resp.context {
+        let field = |k: &str| passage.get(k).and_then(Value::as_str).unwrap_or_default();
+        text.push_str(&format!(
+            "\n[{}] {} › {}",
+            field("chunk_id"),
+            field("doc"),
+            field("heading")
+        ));
     }
     if let Some(e) = &resp.error {
         text.push_str(&format!("\nerror: {} ({})", e.message, e.code));

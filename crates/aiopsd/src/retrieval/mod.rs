@@ -167,6 +167,13 @@ impl Runbooks {
         Ok(summary)
     }
 
+    /// Every indexed document with its chunks in order (the MCP server's resources).
+    pub async fn documents(&self) -> Result<Vec<aiops_retrieval::IndexedDocument>, Failure> {
+        aiops_retrieval::library::documents(self.index.as_ref())
+            .await
+            .map_err(failure)
+    }
+
     /// The index answers, and how many chunks it holds.
     pub async fn ready(&self) -> ReadyCheck {
         let (ok, detail) = match self.index.count().await {
