@@ -3,10 +3,15 @@
 # policy (token_no_default_policy=true), so there is no `default` policy beside it.
 #
 # Secrets: read on exactly the KV v2 paths the catalog actions declare, no globs, no
-# list, no metadata. To give an action a secret `<path>` (its `secrets:` in the catalog),
-# add one block with the exact data path of the KV v2 mount `secret/`:
+# list; and read on the same paths' metadata (versions and their times, never a value:
+# the MCP tool `vault_metadata` shows when each was last rotated). To give an action a
+# secret `<path>` (its `secrets:` in the catalog), add two blocks with the exact paths of
+# the KV v2 mount `secret/`:
 #
 #   path "secret/data/<path>" {
+#     capabilities = ["read"]
+#   }
+#   path "secret/metadata/<path>" {
 #     capabilities = ["read"]
 #   }
 #
@@ -19,8 +24,16 @@ path "secret/data/dns/tsig" {
   capabilities = ["read"]
 }
 
+path "secret/metadata/dns/tsig" {
+  capabilities = ["read"]
+}
+
 # Slack approvals (when [slack] is enabled): the bot token and the signing secret.
 path "secret/data/slack/app" {
+  capabilities = ["read"]
+}
+
+path "secret/metadata/slack/app" {
   capabilities = ["read"]
 }
 

@@ -546,3 +546,75 @@ async fn runbooks_are_paged_resources_read_whole_or_by_chunk_and_plan_change_gui
     // The shard is flushed before its directory goes.
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_metadata_shows_versions_and_rotation_never_a_value() {
+    let bind = Bind::start().expect("BIND starts");
+    let bao = aiops_e2e::OpenBao::start_dev().expect("OpenBao starts");
+    let data = tempfile::tempdir().unwrap();
+    let tsig = bind.secrets_dir.join("dns/tsig");
+    // Written twice: the second write is a rotation (version 2).
+    aiops_e2e::vault_secrets(&bao, &tsig).unwrap();
+    let (secrets, _) = aiops_e2e::vault_secrets(&bao, &tsig).unwrap();
+    let mut cfg = with_identities(config_for(&bind, data.path()));
+    cfg.secrets = secrets;
+    let d = Daemon::start(cfg).await.expect("daemon starts");
+
+    let out = client(
+        &d,
+        Via::Http,
+        Some(REQUESTER_TOKEN),
+        json!([
+            {"op": "list"},
+            {"op": "call", "name": "vault_metadata", "arguments": {}},
+            {"op": "call", "name": "vault_metadata", "arguments": {"path": "dns/other"}},
+        ]),
+    )
+    .await;
+    assert_eq!(out.len(), 3, "{out:#?}");
+    assert_eq!(
+        tool(&out[0], "vault_metadata")["annotations"]["readOnlyHint"],
+        true
+    );
+    let entries = out[1]["structured"]["secrets"].as_array().unwrap();
+    let dns = entries
+        .iter()
+        .find(|e| e["path"] == "dns/tsig")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(dns["source"], "vault", "{dns:#}");
+    assert_eq!(dns["version"], 2, "{dns:#}");
+    assert_eq!(dns["versions"], 2, "{dns:#}");
+    let rotated = dns["last_rotated"].as_str().unwrap();
+    time::OffsetDateTime::parse(rotated, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{rotated}: {e}"));
+    // Only a path the actions use.
+    assert!(out[2]["isError"].as_bool().unwrap(), "{out:#?}");
+    // Never a value, anywhere in what the agent sees.
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(&tsig).unwrap()).unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    assert!(secret.len() >= 16);
+    assert!(!out[1].to_string().contains(secret), "{:#}", out[1]);
+
+    // A viewer is not shown the tool, and may not call it.
+    let viewer = client(
+        &d,
+        Via::Http,
+        Some(VIEWER_TOKEN),
+        json!([{"op": "list"}, {"op": "call", "name": "vault_metadata", "arguments": {}}]),
+    )
+    .await;
+    assert!(
+        !viewer[0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "vault_metadata"),
+        "{viewer:#?}"
+    );
+    assert!(viewer[1]["isError"].as_bool().unwrap(), "{viewer:#?}");
+    assert!(
+        viewer[1]["structured"]
+            .to_string()
+            .contains("unknown_action")
+    );
+}

@@ -131,6 +131,11 @@ pub enum Operation {
     #[serde(rename = "metrics.read")]
     #[strum(serialize = "metrics.read")]
     MetricsRead,
+    /// Read secrets' metadata (paths, versions, last rotation; never a value): the MCP tool
+    /// `vault_metadata`.
+    #[serde(rename = "secrets.metadata")]
+    #[strum(serialize = "secrets.metadata")]
+    SecretsMetadata,
     /// Index runbook documents (`POST /api/v1/documents`).
     #[serde(rename = "documents.ingest")]
     #[strum(serialize = "documents.ingest")]

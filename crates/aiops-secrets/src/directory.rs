@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::{Secret, SecretError, SecretSource, validate_path};
+use crate::{Secret, SecretError, SecretMetadata, SecretSource, validate_path};
 
 /// Secrets as files under a root directory, the way Vault Agent and Kubernetes render them:
 /// - `<root>/<path>` a file holding a JSON object of string fields (a Vault Agent template), or
@@ -104,6 +104,35 @@ impl SecretSource for DirectorySource {
         Ok(Secret::new(path, fields))
     }
 
+    /// The file's (or mounted directory's) modification time is its last rotation; a
+    /// directory keeps no versions. Nothing is read but the file system's metadata.
+    async fn metadata(&self, path: &str) -> Result<SecretMetadata, SecretError> {
+        validate_path(path)?;
+        let full = self.root.join(path);
+        let meta = match tokio::fs::metadata(&full).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SecretError::NotFound(path.to_string()));
+            }
+            Err(e) => return Err(unreadable(path, e.kind())),
+        };
+        let rfc3339 = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok().and_then(|t| {
+                time::OffsetDateTime::from(t)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+        };
+        Ok(SecretMetadata {
+            path: path.to_string(),
+            source: self.kind(),
+            version: None,
+            versions: None,
+            last_rotated: rfc3339(meta.modified()),
+            created: None,
+        })
+    }
+
     async fn health(&self) -> Result<(), SecretError> {
         if tokio::fs::try_exists(&self.root).await.unwrap_or(false) {
             Ok(())
@@ -120,6 +149,28 @@ impl SecretSource for DirectorySource {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[tokio::test]
+    async fn metadata_is_the_modification_time_and_nothing_of_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("dns")).unwrap();
+        std::fs::write(dir.path().join("dns/tsig"), r#"{"secret":"c2VjcmV0"}"#).unwrap();
+        let src = DirectorySource::new(dir.path());
+        let m = src.metadata("dns/tsig").await.unwrap();
+        assert_eq!((m.source, m.version, m.versions), ("directory", None, None));
+        let rotated = m.last_rotated.clone().expect("a modification time");
+        time::OffsetDateTime::parse(&rotated, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+        assert!(!serde_json::to_string(&m).unwrap().contains("c2VjcmV0"));
+        assert!(matches!(
+            src.metadata("dns/missing").await,
+            Err(SecretError::NotFound(_))
+        ));
+        assert!(matches!(
+            src.metadata("../etc").await,
+            Err(SecretError::InvalidPath(_))
+        ));
+    }
 
     #[tokio::test]
     async fn reads_json_files_and_mount_directories() {

@@ -131,6 +131,26 @@ pub struct SecretStats {
     pub errors: u64,
 }
 
+/// What is known about a secret apart from its value: never a value, never a field name.
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct SecretMetadata {
+    pub path: String,
+    /// The source's kind (`vault`, `directory`).
+    pub source: &'static str,
+    /// The current version (Vault KV v2); none where the source keeps no versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// How many versions the source keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<u64>,
+    /// When the current value was written (RFC 3339): its last rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_rotated: Option<String>,
+    /// When the secret was first written (RFC 3339), where the source knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
 /// Where secrets come from. Chosen at start-up from config; the app holds `Arc<dyn SecretSource>`.
 #[async_trait::async_trait]
 pub trait SecretSource: Send + Sync {
@@ -139,6 +159,9 @@ pub trait SecretSource: Send + Sync {
 
     /// Reads one secret by path.
     async fn read(&self, path: &str) -> Result<Secret, SecretError>;
+
+    /// The secret's metadata (versions, last rotation), read without its value.
+    async fn metadata(&self, path: &str) -> Result<SecretMetadata, SecretError>;
 
     /// Checks, without returning values, that each path can be read. Used by `/readyz`.
     async fn check(&self, paths: &[String]) -> Result<(), SecretError> {

@@ -36,7 +36,7 @@ use kv::SecretCache;
 
 pub use config::{VaultAuth, VaultConfig};
 
-use crate::{Secret, SecretError, SecretSource, SecretStats, validate_path};
+use crate::{Secret, SecretError, SecretMetadata, SecretSource, SecretStats, validate_path};
 
 /// Token lifecycle counters (for metrics and tests).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, PartialEq, Eq)]
@@ -207,6 +207,12 @@ impl SecretSource for VaultSource {
                 Err(e)
             }
         }
+    }
+
+    /// Reads `<kv_mount>/metadata/<path>` (versions and their times, no value).
+    async fn metadata(&self, path: &str) -> Result<SecretMetadata, SecretError> {
+        validate_path(path)?;
+        self.inner.metadata(path).await
     }
 
     /// `sys/capabilities-self` on `<kv_mount>/data/<path>` for each path: fails with

@@ -12,7 +12,7 @@ use zeroize::Zeroize;
 
 use super::error::{Failure, unavailable};
 use super::{Inner, ttl_of};
-use crate::{Secret, SecretError};
+use crate::{Secret, SecretError, SecretMetadata};
 
 /// Largest KV reply accepted.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -75,6 +75,28 @@ struct KvReply {
 struct KvData {
     #[serde(default)]
     data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `GET <mount>/metadata/<path>`: versions and times, never a value.
+#[derive(Deserialize)]
+struct MetadataReply {
+    data: MetadataData,
+}
+
+#[derive(Deserialize)]
+struct MetadataData {
+    #[serde(default)]
+    current_version: Option<u64>,
+    #[serde(default)]
+    created_time: Option<String>,
+    #[serde(default)]
+    versions: BTreeMap<String, VersionMetadata>,
+}
+
+#[derive(Deserialize)]
+struct VersionMetadata {
+    #[serde(default)]
+    created_time: Option<String>,
 }
 
 /// The outcome of one KV read.
@@ -151,6 +173,53 @@ impl Inner {
         };
         self.cache_put(path, &fields, &request_id, started, lease);
         Ok(secret_of(path, fields, request_id))
+    }
+
+    pub(super) async fn metadata(&self, path: &str) -> Result<SecretMetadata, SecretError> {
+        let what = format!("the metadata of secret `{path}`");
+        let what = &what;
+        let api_path = format!("{}/metadata/{path}", self.cfg.kv_mount);
+        let api_path = &api_path;
+        let reply = self
+            .with_token_retry(|token| async move {
+                let (status, body) = self
+                    .send(what, http::Method::GET, api_path, &token, None)
+                    .await?;
+                match status {
+                    200 => Ok(Some(body)),
+                    403 => Ok(None),
+                    404 => Err(SecretError::NotFound(path.to_string())),
+                    s if s == 429 || s >= 500 => {
+                        Err(unavailable(&self.addr, what, &Failure::status(s, &body)))
+                    }
+                    s => Err(SecretError::Unreadable {
+                        path: path.to_string(),
+                        reason: format!("vault answered HTTP {s}"),
+                    }),
+                }
+            })
+            .await?
+            .ok_or_else(|| SecretError::Denied {
+                path: path.to_string(),
+            })?;
+        // Metadata holds no value; the parse error is still dropped (it may quote input).
+        let reply: MetadataReply =
+            serde_json::from_slice(&reply).map_err(|_| SecretError::Unreadable {
+                path: path.to_string(),
+                reason: "the reply is not KV v2 metadata".to_string(),
+            })?;
+        let data = reply.data;
+        let current = data
+            .current_version
+            .and_then(|v| data.versions.get(&v.to_string()));
+        Ok(SecretMetadata {
+            path: path.to_string(),
+            source: "vault",
+            version: data.current_version,
+            versions: Some(data.versions.len() as u64),
+            last_rotated: current.and_then(|v| v.created_time.clone()),
+            created: data.created_time,
+        })
     }
 
     async fn kv_get(&self, token: &SecretString, path: &str) -> Result<KvOutcome, SecretError> {

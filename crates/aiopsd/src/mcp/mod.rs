@@ -40,6 +40,9 @@ pub mod stdio;
 /// The tool that reads a request back (an approval's outcome, a verification).
 const GET_REQUEST: &str = "get_request";
 
+/// The tool that shows the secrets' metadata (never a value).
+const VAULT_METADATA: &str = "vault_metadata";
+
 /// The MCP server of one session: the app it submits to.
 #[derive(Clone)]
 pub struct AiopsMcp {
@@ -62,13 +65,7 @@ impl AiopsMcp {
 
     /// Whether policy lets `caller` submit requests of `risk`: which tools they see.
     fn may_submit(&self, caller: &Caller, risk: Risk) -> bool {
-        self.state
-            .policy
-            .evaluate_access(&AccessInput {
-                caller: caller.clone(),
-                operation: Operation::submit(risk),
-            })
-            .is_ok_and(|a| a.allowed)
+        self.may(caller, Operation::submit(risk))
     }
 
     /// Runbooks are what `ops.ask` reads: a caller who may ask may read them.
@@ -84,6 +81,17 @@ impl AiopsMcp {
         }
     }
 
+    /// Whether policy lets `caller` run `operation`.
+    fn may(&self, caller: &Caller, operation: Operation) -> bool {
+        self.state
+            .policy
+            .evaluate_access(&AccessInput {
+                caller: caller.clone(),
+                operation,
+            })
+            .is_ok_and(|a| a.allowed)
+    }
+
     fn tools_for(&self, caller: &Caller) -> Vec<Tool> {
         let mut tools: Vec<Tool> = self
             .state
@@ -93,7 +101,52 @@ impl AiopsMcp {
             .map(tool_of)
             .collect();
         tools.push(get_request_tool());
+        if self.may(caller, Operation::SecretsMetadata) {
+            tools.push(vault_metadata_tool());
+        }
         tools
+    }
+
+    /// The metadata of every secret the catalog's actions use (or of the one `path` names):
+    /// versions and the last rotation, from the configured source. Never a value: the
+    /// source reads only metadata, and a failure says why in the source's own words, which
+    /// never quote a secret.
+    async fn vault_metadata(&self, arguments: &Map<String, Value>) -> CallToolResult {
+        // Sorted and distinct already.
+        let mut paths = self.state.executors.all_secret_paths(&self.state.catalog);
+        match arguments.get("path") {
+            None => {}
+            Some(Value::String(p)) if paths.contains(p) => paths.retain(|q| q == p),
+            Some(other) => {
+                return tool_error(
+                    "invalid_params",
+                    format!("`path` must be one of {paths:?}, not {other}"),
+                );
+            }
+        }
+        let mut entries = Vec::new();
+        let mut lines = Vec::new();
+        for path in paths {
+            match self.state.secrets.metadata(&path).await {
+                Ok(m) => {
+                    lines.push(format!(
+                        "{path}: {} version {}, last rotated {}",
+                        m.source,
+                        m.version.map_or("-".into(), |v| v.to_string()),
+                        m.last_rotated.as_deref().unwrap_or("unknown")
+                    ));
+                    entries.push(json!(m));
+                }
+                Err(e) => {
+                    lines.push(format!("{path}: {e}"));
+                    entries.push(json!({"path": path, "source": self.state.secrets.kind(),
+                                        "error": {"code": e.code(), "message": e.to_string()}}));
+                }
+            }
+        }
+        let mut result = CallToolResult::structured(json!({ "secrets": entries }));
+        result.content = vec![rmcp::model::ContentBlock::text(lines.join("\n"))];
+        result
     }
 
     /// The action a tool name names, if this caller may call it.
@@ -200,6 +253,9 @@ impl ServerHandler for AiopsMcp {
         if request.name == GET_REQUEST {
             return Ok(self.get_request(&arguments).await.into());
         }
+        if request.name == VAULT_METADATA && self.may(&caller, Operation::SecretsMetadata) {
+            return Ok(self.vault_metadata(&arguments).await.into());
+        }
         let Some(spec) = self.action_of(&request.name, &caller) else {
             return Ok(tool_error(
                 "unknown_action",
@@ -305,6 +361,27 @@ fn get_request_tool() -> Tool {
     let mut tool = Tool::new(
         GET_REQUEST,
         "Read a request back: its status (e.g. after an approval), timeline and verification.",
+        Arc::new(schema.as_object().cloned().unwrap_or_default()),
+    );
+    tool.annotations = Some(
+        ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .idempotent(true),
+    );
+    tool
+}
+
+fn vault_metadata_tool() -> Tool {
+    let schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {"path": {"type": "string", "description": "One secret path (default: every path the actions use)."}}
+    });
+    let mut tool = Tool::new(
+        VAULT_METADATA,
+        "The secrets the actions use: path, source, version and last rotation. Metadata only: \
+         never a secret's value.",
         Arc::new(schema.as_object().cloned().unwrap_or_default()),
     );
     tool.annotations = Some(
