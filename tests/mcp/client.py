@@ -61,8 +61,16 @@ async def one_step(session, step):
             }
             for t in tools
         ]}
-    if op == "call":
-        r = await session.call_tool(step["name"], step.get("arguments", {}))
+    if op in ("call", "call_progress"):
+        # call_progress asks for progress (the SDK then sends a progressToken) and keeps the
+        # notifications it gets.
+        seen = []
+
+        async def on_progress(progress, total, message):
+            seen.append({"progress": progress, "message": message})
+
+        callback = on_progress if op == "call_progress" else None
+        r = await session.call_tool(step["name"], step.get("arguments", {}), progress_callback=callback)
         text = "".join(getattr(c, "text", "") for c in r.content)
         structured = getattr(r, "structuredContent", None)
         if structured is None:
@@ -70,7 +78,10 @@ async def one_step(session, step):
         is_error = getattr(r, "isError", None)
         if is_error is None:
             is_error = getattr(r, "is_error", None)
-        return {"isError": bool(is_error), "structured": structured, "text": text}
+        out = {"isError": bool(is_error), "structured": structured, "text": text}
+        if callback:
+            out["progress"] = seen
+        return out
     if op == "resources":
         # Every page, following nextCursor; the page sizes show the paging.
         pages, cursor = [], None

@@ -618,3 +618,64 @@ async fn vault_metadata_shows_versions_and_rotation_never_a_value() {
             .contains("unknown_action")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_asks_for_progress_hears_the_approval_and_gets_the_end() {
+    let (bind, _data, d) = stack().await;
+    d.intent_expect("add dns record progress.local to 10.0.30.3", 200, "success")
+        .await;
+    // The destructive call waits for a human; this client asked for progress, so the call
+    // stays open while a person approves over REST.
+    let call = {
+        let d = &d;
+        async move {
+            client(
+                d,
+                Via::Http,
+                Some(REQUESTER_TOKEN),
+                json!([{"op": "call_progress", "name": "dns_delete_record",
+                        "arguments": {"name": "progress.local", "type": "A", "dry_run": false}}]),
+            )
+            .await
+        }
+    };
+    let approve = async {
+        let aid = loop {
+            let (_, list) = d.get("/api/v1/approvals?state=pending").await;
+            if let Some(id) = list["approvals"][0]["id"].as_str() {
+                break id.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        let (code, body) = d
+            .decide_as(APPROVER_TOKEN, &aid, "approve", json!({}))
+            .await;
+        assert_eq!(code, 200, "{body:#}");
+        aid
+    };
+    let (out, aid) = tokio::join!(call, approve);
+    let result = &out[0];
+    // The result is the request's end, not `pending_approval`…
+    assert_eq!(result["structured"]["status"], "success", "{result:#}");
+    assert!(bind.dig("progress.local", "A").is_empty());
+    // …and the notifications told the way there: waiting for that approval, then onwards.
+    let progress = result["progress"].as_array().unwrap();
+    assert!(progress.len() >= 2, "{progress:#?}");
+    let first = progress[0]["message"].as_str().unwrap();
+    assert!(
+        first.contains(&aid) && first.contains("waits for approval"),
+        "{progress:#?}"
+    );
+    assert!(
+        progress.last().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("is success"),
+        "{progress:#?}"
+    );
+    let steps: Vec<f64> = progress
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+}

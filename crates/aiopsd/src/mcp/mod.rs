@@ -33,6 +33,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 
+mod follow;
 mod prompts;
 mod resources;
 pub mod stdio;
@@ -164,6 +165,7 @@ impl AiopsMcp {
         spec: ActionSpec,
         arguments: Map<String, Value>,
         caller: Caller,
+        ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
         let mut params = arguments;
         let dry_run = match params.remove("dry_run") {
@@ -193,6 +195,12 @@ impl AiopsMcp {
         })
         .await;
         match run {
+            Ok(Ok(resp)) if resp.status == aiops_core::RequestStatus::PendingApproval => {
+                match follow::follow(&self.state, ctx, &resp).await {
+                    Some(record) => record_result(&record),
+                    None => answered(&resp),
+                }
+            }
             Ok(Ok(resp)) => answered(&resp),
             Ok(Err(f)) => tool_error(f.code.as_str(), f.message),
             Err(_) => tool_error("internal", "internal error".to_string()),
@@ -204,12 +212,7 @@ impl AiopsMcp {
             return tool_error("invalid_params", "`id` (a request id) is required".into());
         };
         match crate::records::intent_record(&self.state, id).await {
-            Ok(Some(rec)) => {
-                let text = format!("request {}: {}", rec.id, rec.status);
-                let mut result = CallToolResult::structured(json!(rec));
-                result.content = vec![rmcp::model::ContentBlock::text(text)];
-                result
-            }
+            Ok(Some(rec)) => record_result(&rec),
             Ok(None) => tool_error("not_found", format!("no request {id}")),
             Err(f) => tool_error(f.code.as_str(), f.message),
         }
@@ -263,7 +266,7 @@ impl ServerHandler for AiopsMcp {
             )
             .into());
         };
-        Ok(self.call_action(spec, arguments, caller).await.into())
+        Ok(self.call_action(spec, arguments, caller, &ctx).await.into())
     }
 
     async fn list_resources(
@@ -393,6 +396,14 @@ fn vault_metadata_tool() -> Tool {
     tool
 }
 
+/// A stored request (its status, timeline, verification) as a tool result.
+fn record_result(rec: &aiops_api::IntentRecord) -> CallToolResult {
+    let text = format!("request {}: {}", rec.id, rec.status);
+    let mut result = CallToolResult::structured(json!(rec));
+    result.content = vec![rmcp::model::ContentBlock::text(text)];
+    result
+}
+
 /// A request's outcome as a tool result: the response as structured content, a line of
 /// text; a failed request is a tool error (its `error` says why).
 fn answered(resp: &IntentResponse) -> CallToolResult {
@@ -456,6 +467,10 @@ pub struct McpConfig {
     /// `Host` values the MCP endpoint answers (DNS-rebinding protection); add the names
     /// clients reach the appliance by.
     pub allowed_hosts: Vec<String>,
+    /// How long a call that waits for approval stays open when the client asked for
+    /// progress (`follow.rs`); 0: answer `pending_approval` at once. Capped by the API's
+    /// request timeout.
+    pub approval_wait_secs: u64,
 }
 
 impl Default for McpConfig {
@@ -463,6 +478,7 @@ impl Default for McpConfig {
         McpConfig {
             enabled: true,
             allowed_hosts: ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec(),
+            approval_wait_secs: 120,
         }
     }
 }
@@ -478,7 +494,9 @@ pub fn service(
     let mut config = rmcp::transport::StreamableHttpServerConfig::default()
         .with_allowed_hosts(state.config.mcp.allowed_hosts.clone());
     config.legacy_session_mode = false;
-    config.json_response = true;
+    // Answers stream as server-sent events, so a call can send progress notifications
+    // before its result (a plain JSON answer could carry the result only).
+    config.json_response = false;
     rmcp::transport::StreamableHttpService::new(
         move || Ok(AiopsMcp::new(state.clone())),
         Arc::default(),
