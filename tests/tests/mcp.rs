@@ -679,3 +679,29 @@ async fn a_client_that_asks_for_progress_hears_the_approval_and_gets_the_end() {
         .collect();
     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_rate_limit_holds_for_mcp_too() {
+    let bind = Bind::start().expect("BIND starts");
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = with_identities(config_for(&bind, data.path()));
+    cfg.api.rate_limit_per_minute = 1;
+    cfg.api.rate_limit_burst = 2;
+    let d = Daemon::start(cfg).await.expect("daemon starts");
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "t", "version": "0"}}});
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let resp = d
+            .client
+            .post(format!("{}/mcp", d.url))
+            .header("accept", "application/json, text/event-stream")
+            .json(&init)
+            .send()
+            .await
+            .unwrap();
+        codes.push(resp.status().as_u16());
+    }
+    assert_eq!(codes, [200, 200, 429], "the caller's budget is the API's");
+}
