@@ -573,6 +573,18 @@ PY
     export AIOPS_MCP_PYTHON
 }
 
+# Debian's Chromium and its WebDriver (the web console's browser tests); exports
+# AIOPS_CHROMIUM and AIOPS_CHROMEDRIVER.
+aiops_ensure_chromium() {
+    if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+        aiops_log "installing chromium and chromium-driver (Debian)"
+        aiops_apt_install chromium chromium-driver
+    fi
+    AIOPS_CHROMIUM="$(command -v chromium)"
+    AIOPS_CHROMEDRIVER="$(command -v chromedriver)"
+    export AIOPS_CHROMIUM AIOPS_CHROMEDRIVER
+}
+
 # Installs the MCP Inspector and its Node under $AIOPS_CACHE/mcp-inspector (once per
 # version) and exports AIOPS_MCP_INSPECTOR: a script that runs `mcp-inspector` with them.
 aiops_ensure_mcp_inspector() {

@@ -62,7 +62,7 @@ step "test servers (bootstrap/test-env.sh)"
 wait "$env_pid" || aiops_die "bootstrap/test-env.sh failed (its output is above)"
 eval "$(grep -E '^[A-Z_]+=' "$env_out")"
 export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED AIOPS_BAO AIOPS_QDRANT_BIN AIOPS_EMBED_MODEL_DIR AIOPS_KUBECTL \
-    AIOPS_PG_BIN AIOPS_MCP_PYTHON AIOPS_MCP_INSPECTOR
+    AIOPS_PG_BIN AIOPS_MCP_PYTHON AIOPS_MCP_INSPECTOR AIOPS_CHROMIUM AIOPS_CHROMEDRIVER
 
 step "cargo test"
 cargo test --locked --workspace --no-fail-fast

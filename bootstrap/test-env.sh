@@ -8,6 +8,7 @@
 #   AIOPS_KUBECTL=/…/kubectl-venv/bin/kubectl
 #   AIOPS_MCP_PYTHON=/…/mcp-venv/bin/python
 #   AIOPS_MCP_INSPECTOR=/…/mcp-inspector/inspector
+#   AIOPS_CHROMIUM=/usr/bin/chromium AIOPS_CHROMEDRIVER=/usr/bin/chromedriver
 # Quick (about a second) when everything is already installed and built.
 #
 # Typical use:  eval "$(bash bootstrap/test-env.sh)"; export AIOPS_ANSIBLE_PLAYBOOK AIOPS_NAMED
@@ -26,6 +27,8 @@ aiops_ensure_kubectl
 aiops_ensure_mcp_client
 # The MCP Inspector (npm `@modelcontextprotocol/inspector`, CLI mode): a second real client.
 aiops_ensure_mcp_inspector
+# Headless Chromium and chromedriver (Debian): the web console's browser tests.
+aiops_ensure_chromium
 bao="$(bash "$here/openbao.sh" install | aiops_kv_get AIOPS_BAO)"
 [[ -n "$bao" ]] || aiops_die "bootstrap/openbao.sh install did not report the bao binary"
 # kube-apiserver from Debian's source package: ≈5–8 min the first time, cached after.
@@ -41,4 +44,5 @@ pg_bin="$(bash "$here/postgres.sh" install | aiops_kv_get AIOPS_PG_BIN)"
 aiops_kv AIOPS_ANSIBLE_PLAYBOOK "$AIOPS_ANSIBLE_PLAYBOOK" AIOPS_NAMED "$AIOPS_NAMED" AIOPS_BAO "$bao" \
     AIOPS_QDRANT_BIN "$qdrant" AIOPS_EMBED_MODEL_DIR "$embed_dir" AIOPS_KUBECTL "$AIOPS_KUBECTL" \
     AIOPS_PG_BIN "$pg_bin" AIOPS_MCP_PYTHON "$AIOPS_MCP_PYTHON" \
-    AIOPS_MCP_INSPECTOR "$AIOPS_MCP_INSPECTOR"
+    AIOPS_MCP_INSPECTOR "$AIOPS_MCP_INSPECTOR" AIOPS_CHROMIUM "$AIOPS_CHROMIUM" \
+    AIOPS_CHROMEDRIVER "$AIOPS_CHROMEDRIVER"

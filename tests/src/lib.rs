@@ -84,6 +84,14 @@ pub fn with_retrieval(mut c: aiopsd::Config, qdrant: Option<&str>) -> aiopsd::Co
     c
 }
 
+/// `alice` (an operator) is also the user of the dev PKI's client certificate (its CN).
+pub fn with_alice_certificate(mut c: aiopsd::Config) -> aiopsd::Config {
+    if let Some(alice) = c.auth.users.iter_mut().find(|u| u.name == "alice") {
+        alice.client_cert = Some("aiops-dev-client".into());
+    }
+    c
+}
+
 /// The approval worker's interval `with_identities` sets: short, so tests wait little.
 pub const WORKER_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -157,7 +165,7 @@ impl Pki {
         Ok(self.client_builder()?.build()?)
     }
 
-    fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
         let mut pem = std::fs::read(&self.files.client_cert)?;
         pem.extend(std::fs::read(&self.files.client_key)?);
         Ok(reqwest::Client::builder()

@@ -415,14 +415,7 @@ async fn a_client_certificate_is_a_caller() {
     let pki = aiops_e2e::Pki::new().unwrap();
     let bind = Bind::start().expect("BIND starts");
     let data = tempfile::tempdir().unwrap();
-    let mut cfg = config_for(&bind, data.path());
-    let alice = cfg
-        .auth
-        .users
-        .iter_mut()
-        .find(|u| u.name == "alice")
-        .unwrap();
-    alice.client_cert = Some("aiops-dev-client".into());
+    let cfg = aiops_e2e::with_alice_certificate(config_for(&bind, data.path()));
     let d = Daemon::start_mtls(cfg, &pki).await.unwrap();
     // `anonymous` sends no token: only the certificate speaks for it.
     let resp = d

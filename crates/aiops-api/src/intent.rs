@@ -189,6 +189,10 @@ pub struct TimelineEntry {
     /// What the stage recorded (never a secret).
     #[schema(value_type = Object)]
     pub data: Value,
+    /// The audit row's hash in the chain (SHA-256, hex): what `GET /api/v1/audit/verify`
+    /// recomputes.
+    #[serde(default)]
+    pub hash: String,
 }
 
 /// `GET /api/v1/intents/{id}`: the stored request, its approval and its audit timeline.

@@ -927,6 +927,7 @@ verification: diverged: the world read back differs from the plan
             stage: stage.into(),
             outcome: outcome.into(),
             data,
+            hash: format!("{seq:064x}"),
         }
     }
 

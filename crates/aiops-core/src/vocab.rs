@@ -349,6 +349,9 @@ vocabulary! {
         VerificationDiverged,
         /// The request has no inverse to run (nothing changed, or the action cannot be undone).
         NotReversible,
+        /// The plan of a run differs from the one its user reviewed (the console's "Run this
+        /// plan"): nothing was approved or executed.
+        PlanChanged,
         // Backends.
         CredentialsUnavailable,
         InvalidSecretPath,

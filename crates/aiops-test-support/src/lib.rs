@@ -48,7 +48,10 @@ pub use postgres::Postgres;
 pub use qdrant::Qdrant;
 pub use script::{Vars, run_script};
 pub use timeline::{count_stage, stages};
-pub use tools::{ansible_playbook, embedding_model_dir, kubectl, mcp_inspector, mcp_python};
+pub use tools::{
+    ansible_playbook, chromedriver, chromium, embedding_model_dir, kubectl, mcp_inspector,
+    mcp_python,
+};
 
 /// Results of the harness.
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;

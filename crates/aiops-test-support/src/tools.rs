@@ -80,6 +80,37 @@ pub fn mcp_inspector() -> Result<PathBuf> {
     )
 }
 
+/// Debian's Chromium (`chromium`), which `bootstrap/test-env.sh` installs: `AIOPS_CHROMIUM`,
+/// else `/usr/bin/chromium`.
+pub fn chromium() -> Result<PathBuf> {
+    system_tool("AIOPS_CHROMIUM", "/usr/bin/chromium", "Chromium")
+}
+
+/// Debian's chromedriver (`chromium-driver`): `AIOPS_CHROMEDRIVER`, else
+/// `/usr/bin/chromedriver`.
+pub fn chromedriver() -> Result<PathBuf> {
+    system_tool(
+        "AIOPS_CHROMEDRIVER",
+        "/usr/bin/chromedriver",
+        "chromedriver",
+    )
+}
+
+fn system_tool(var: &str, default: &str, what: &'static str) -> Result<PathBuf> {
+    let path = std::env::var_os(var)
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from(default), PathBuf::from);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(HarnessError::NotInstalled {
+            what,
+            path,
+            hint: "run `bash bootstrap/test-env.sh` (it installs Debian's chromium and chromium-driver)",
+        })
+    }
+}
+
 /// The file `var` names, else `in_cache` under the cache directory; an error with `hint`
 /// when it is not there.
 fn installed(var: &str, in_cache: &str, what: &'static str, hint: &'static str) -> Result<PathBuf> {

@@ -46,6 +46,8 @@ pub struct Config {
     pub verify: crate::verify::VerifyConfig,
     /// The MCP server at `/mcp` (`crate::mcp::McpConfig`).
     pub mcp: crate::mcp::McpConfig,
+    /// `[ui]`: the web console.
+    pub ui: crate::ui::UiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -364,6 +366,7 @@ impl Default for Config {
             audit: Default::default(),
             verify: Default::default(),
             mcp: Default::default(),
+            ui: Default::default(),
             auth: AuthConfig::default(),
             slack: SlackConfig::default(),
             kube: KubeConfig::default(),

@@ -33,6 +33,7 @@ pub mod run;
 pub mod serve;
 pub mod slack;
 pub mod tls;
+pub mod ui;
 pub mod verify;
 
 use std::future::Future;
@@ -78,6 +79,8 @@ pub struct App {
     pub slack: slack::SlackClient,
     /// Wakes the approval worker when a decision lands.
     pub wake: tokio::sync::Notify,
+    /// The web console's signed-in sessions (`ui`).
+    pub ui_sessions: ui::Sessions,
 }
 
 /// The catalog the config names: `catalog.file`, or the embedded one.
@@ -145,6 +148,7 @@ impl App {
         customize: impl FnOnce(&mut Backends),
     ) -> Result<AppState, StartError> {
         config.validate()?;
+        let ui_ttl = config.ui.session_ttl_secs;
         let catalog = load_catalog(&config)?;
         let policy = match &config.policy.dir {
             Some(dir) => PolicyEngine::load(dir)?,
@@ -247,6 +251,7 @@ impl App {
             metrics,
             slack,
             wake: tokio::sync::Notify::new(),
+            ui_sessions: ui::Sessions::new(std::time::Duration::from_secs(ui_ttl)),
         })))
     }
 }

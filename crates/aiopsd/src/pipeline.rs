@@ -41,12 +41,7 @@ pub async fn submit_call(
     dry_run: bool,
     caller: Caller,
 ) -> Result<IntentResponse, Failure> {
-    let Some(spec) = app.catalog.get(intent.action).cloned() else {
-        return Err(Failure::new(
-            ErrorCode::UnknownAction,
-            "not a catalog action",
-        ));
-    };
+    let spec = spec_of(app, &intent)?;
     let mut run = Run::start(app, caller);
     let nl = format!(
         "{} call: {} {}",
@@ -61,6 +56,35 @@ pub async fn submit_call(
     }
     .await;
     finish(result, run)
+}
+
+/// Runs a dry run's intent for real, bound to the plan its user reviewed (`shown`): when
+/// planning now gives another plan (the world or the policy data moved since), the request
+/// fails with `plan_changed` before anything is approved or executed.
+pub async fn submit_reviewed(
+    app: &App,
+    nl: String,
+    intent: Intent,
+    shown: String,
+    caller: Caller,
+) -> Result<IntentResponse, Failure> {
+    let spec = spec_of(app, &intent)?;
+    let mut run = Run::start(app, caller);
+    let result = async {
+        intake(&mut run, nl, false, None).await?;
+        typed(&mut run, &intent, json!({"reviewed_plan": shown})).await?;
+        decide_plan_act(&mut run, &intent, &spec, false, Some(&shown)).await
+    }
+    .await;
+    finish(result, run)
+}
+
+/// The catalog entry of an already typed intent.
+fn spec_of(app: &App, intent: &Intent) -> Result<ActionSpec, Failure> {
+    app.catalog
+        .get(intent.action)
+        .cloned()
+        .ok_or_else(|| Failure::new(ErrorCode::UnknownAction, "not a catalog action"))
 }
 
 /// parse, for an intent no parser read (an MCP call, a rollback's inverse): records it with
@@ -132,11 +156,22 @@ pub(crate) async fn decide_and_act(
     spec: &ActionSpec,
     dry_run: bool,
 ) -> Result<(), Halt> {
+    decide_plan_act(run, intent, spec, dry_run, None).await
+}
+
+/// [`decide_and_act`], and with `reviewed` the plan must have that hash.
+async fn decide_plan_act(
+    run: &mut Run<'_>,
+    intent: &Intent,
+    spec: &ActionSpec,
+    dry_run: bool,
+    reviewed: Option<&str>,
+) -> Result<(), Halt> {
     let app = run.app;
     let input = policy_input(&run.caller, intent, spec, dry_run, Stage::Decide);
     let decision = run.step(StageName::Decide, decide(app, input)).await?;
     let plan = run
-        .step(StageName::Plan, plan(app, spec, intent, dry_run))
+        .step(StageName::Plan, plan(app, spec, intent, dry_run, reviewed))
         .await?;
     if decision.outcome == Outcome::RequireApproval {
         let approval = pending_approval(app, run, intent, &plan, &decision);
@@ -312,11 +347,28 @@ pub(crate) async fn make_plan(
 }
 
 /// plan: the dry run; a dry-run request ends here.
-async fn plan(app: &App, spec: &ActionSpec, intent: &Intent, dry_run: bool) -> Step<Plan> {
+async fn plan(
+    app: &App,
+    spec: &ActionSpec,
+    intent: &Intent,
+    dry_run: bool,
+    reviewed: Option<&str>,
+) -> Step<Plan> {
     let plan = match make_plan(app, spec, intent).await {
         Ok(p) => p,
         Err(f) => return Step::Fail(f),
     };
+    if let Some(shown) = reviewed
+        && shown != plan.hash
+    {
+        return Step::Fail(Failure::new(
+            ErrorCode::PlanChanged,
+            format!(
+                "the plan changed since it was reviewed (reviewed {shown}, now {}): dry-run it again",
+                plan.hash
+            ),
+        ));
+    }
     let data = json!({"hash": plan.hash, "changes": plan.changes, "target": plan.target});
     let mut update = RequestUpdate {
         plan: Some(json!(plan)),

@@ -34,6 +34,7 @@ pub async fn intent_record(app: &App, id: &str) -> Result<Option<IntentRecord>, 
             stage: e.stage,
             outcome: e.outcome,
             data: e.data,
+            hash: e.hash,
         })
         .collect();
     // Kept by payload retention, so they answer after pruning too.

@@ -41,9 +41,11 @@ pub fn status_for(code: ErrorCode) -> StatusCode {
         C::Forbidden => StatusCode::FORBIDDEN,
         C::NotFound => StatusCode::NOT_FOUND,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-        C::Conflict | C::ApprovalClosed | C::ApprovalExpired | C::NotReversible => {
-            StatusCode::CONFLICT
-        }
+        C::Conflict
+        | C::ApprovalClosed
+        | C::ApprovalExpired
+        | C::NotReversible
+        | C::PlanChanged => StatusCode::CONFLICT,
         C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

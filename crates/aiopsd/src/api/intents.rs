@@ -206,7 +206,7 @@ pub(super) async fn list(
     }))
 }
 
-fn summary(r: RequestSummary) -> IntentSummary {
+pub(crate) fn summary(r: RequestSummary) -> IntentSummary {
     IntentSummary {
         // An action this catalog no longer knows reads as none rather than failing the page.
         action: r.action.and_then(|a| a.parse().ok()),

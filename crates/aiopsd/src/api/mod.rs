@@ -32,7 +32,9 @@ use tower::ServiceBuilder;
 pub use access::Authenticated;
 pub use error::{ApiError, status_for};
 pub use extract::{ApiBytes, ApiPath, ApiQuery, optional_json};
+pub(crate) use intents::summary as intent_summary;
 pub use openapi::openapi;
+pub(crate) use page::cursor as page_cursor;
 
 use crate::AppState;
 
@@ -155,6 +157,10 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(rate_limit.clone()),
         );
+    if state.config.ui.enabled {
+        // The console signs its users in itself (a session cookie) and asks policy per page.
+        public = public.merge(crate::ui::router());
+    }
     public
         .layer(rate_limit)
         .merge(guarded)

@@ -23,7 +23,7 @@ pub(super) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// The cursor of `list`, if given; one this daemon did not issue for `list` is a 400.
-pub(super) fn cursor(given: Option<&str>, list: CursorList) -> Result<Option<Cursor>, ApiError> {
+pub(crate) fn cursor(given: Option<&str>, list: CursorList) -> Result<Option<Cursor>, ApiError> {
     given
         .map(|token| Cursor::decode(token, list))
         .transpose()
