@@ -203,6 +203,10 @@ async fn ask_review_run_approve_in_two_browsers() {
         .unwrap();
     let inbox = bob.source().await.unwrap();
     assert!(inbox.contains("dns.delete_record"), "{inbox}");
+    assert!(
+        inbox.contains("<span class=\"del\">-web.local"),
+        "the inbox shows the pending plan's diff: {inbox}"
+    );
     shot(&bob, "inbox").await;
     click(&bob, Locator::LinkText("dns.delete_record")).await;
     if bob
@@ -355,6 +359,21 @@ async fn forged_forms_are_refused_and_injected_script_does_not_run() {
     // The session cookie is HttpOnly and SameSite=Strict.
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(cookie.same_site().map(|s| s.is_strict()), Some(true));
+
+    // Signing out ends the session on the server: the old cookie opens nothing.
+    click(&b, Locator::Css("form[action='/ui/logout'] button")).await;
+    b.wait().for_element(Locator::Id("token")).await.unwrap();
+    let after = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/ui/ask", d.url))
+        .header("cookie", format!("aiops_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status().as_u16(), 303, "back to sign-in");
+    assert_eq!(after.headers()["location"], "/ui/login");
     b.close().await.unwrap();
 }
 

@@ -433,7 +433,7 @@ async fn approvals(State(state): State<AppState>, Signed(s): Signed) -> Response
         return r;
     }
     let mut items = Vec::new();
-    // Pending first, then the rest (most recent pages of each).
+    // Pending first (the longest waiting on top), then up to a page of decided ones.
     for filter in [Some(aiops_core::ApprovalState::Pending), None] {
         let query = ApprovalQuery {
             state: filter,
@@ -449,9 +449,24 @@ async fn approvals(State(state): State<AppState>, Signed(s): Signed) -> Response
             Err(f) => return refused(&s, StatusCode::SERVICE_UNAVAILABLE, "Approvals", &f.message),
         }
     }
+    // What each waiting approval would change, in the inbox itself.
+    let mut rows = Vec::with_capacity(items.len());
+    for a in items {
+        let plan = if a.state.is_open() {
+            crate::records::intent_record(&state, &a.request_id)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.plan)
+                .map(|p| p.diff)
+        } else {
+            None
+        };
+        rows.push((a, plan));
+    }
     html(
         StatusCode::OK,
-        page("Approvals", Some(&s), views::approvals(&items)),
+        page("Approvals", Some(&s), views::approvals(&rows)),
     )
 }
 

@@ -200,14 +200,15 @@ pub(super) fn runbook(doc: &aiops_retrieval::IndexedDocument) -> Markup {
     }
 }
 
-pub(super) fn approvals(items: &[ApprovalDetail]) -> Markup {
+/// The inbox: each approval with, while it waits, its plan diff under it.
+pub(super) fn approvals(items: &[(ApprovalDetail, Option<String>)]) -> Markup {
     html! {
         @if items.is_empty() { p { "Nothing waits for a decision." } }
         @else {
             table id="approvals" {
                 thead { tr { th scope="col" { "Action" } th scope="col" { "Risk" } th scope="col" { "Requester" } th scope="col" { "Age" } th scope="col" { "Expires" } th scope="col" { "Approvals" } th scope="col" { "State" } } }
                 tbody {
-                    @for a in items {
+                    @for (a, plan) in items {
                         tr {
                             td { a href={"/ui/approvals/" (a.id)} { (a.action) } }
                             td { (a.risk.map(|r| r.as_str()).unwrap_or("?")) }
@@ -216,6 +217,9 @@ pub(super) fn approvals(items: &[ApprovalDetail]) -> Markup {
                             td { (a.expires_at) }
                             td { (a.approvers.len()) "/" (a.approvals_required) }
                             td { (a.state) }
+                        }
+                        @if let Some(d) = plan {
+                            tr.plan { td colspan="7" { (diff(d)) } }
                         }
                     }
                 }
