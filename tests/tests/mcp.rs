@@ -324,6 +324,22 @@ async fn inspector(
     })
 }
 
+/// The Inspector's arguments for `tools/call` of `dns_create_a_record` (inspector.local →
+/// 10.0.20.2), plus `extra` tool arguments.
+fn create_call(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut args = vec![
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "dns_create_a_record",
+        "--tool-arg",
+        "name=inspector.local",
+        "ip=10.0.20.2",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inspector_cli_lists_the_tools_and_calls_one() {
     let (bind, data, d) = stack().await;
@@ -351,37 +367,12 @@ async fn the_inspector_cli_lists_the_tools_and_calls_one() {
     );
 
     // A dry run (the default for a change), then the real run that `dig` sees.
-    let dry = inspector(
-        Some(REQUESTER_TOKEN),
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "dns_create_a_record",
-            "--tool-arg",
-            "name=inspector.local",
-            "ip=10.0.20.2",
-        ],
-    )
-    .await
-    .unwrap();
+    let dry_args = create_call(&[]);
+    let dry = inspector(Some(REQUESTER_TOKEN), &dry_args).await.unwrap();
     assert_eq!(dry["structuredContent"]["status"], "dry_run", "{dry:#}");
     assert!(bind.dig("inspector.local", "A").is_empty());
-    let real = inspector(
-        Some(REQUESTER_TOKEN),
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "dns_create_a_record",
-            "--tool-arg",
-            "name=inspector.local",
-            "ip=10.0.20.2",
-            "dry_run=false",
-        ],
-    )
-    .await
-    .unwrap();
+    let real_args = create_call(&["dry_run=false"]);
+    let real = inspector(Some(REQUESTER_TOKEN), &real_args).await.unwrap();
     assert_eq!(real["structuredContent"]["status"], "success", "{real:#}");
     assert_eq!(bind.dig("inspector.local", "A"), ["10.0.20.2"]);
     let rec = d
@@ -391,21 +382,8 @@ async fn the_inspector_cli_lists_the_tools_and_calls_one() {
     assert_eq!(rec["intent"]["parser"], "mcp");
 
     // A schema violation is a tool error, never a request.
-    let bad = inspector(
-        Some(REQUESTER_TOKEN),
-        &[
-            "--method",
-            "tools/call",
-            "--tool-name",
-            "dns_create_a_record",
-            "--tool-arg",
-            "name=inspector.local",
-            "ip=10.0.20.2",
-            "extra=1",
-        ],
-    )
-    .await
-    .unwrap();
+    let bad_args = create_call(&["extra=1"]);
+    let bad = inspector(Some(REQUESTER_TOKEN), &bad_args).await.unwrap();
     assert_eq!(bad["isError"], true, "{bad:#}");
     assert_eq!(bad["structuredContent"]["error"]["code"], "invalid_params");
 

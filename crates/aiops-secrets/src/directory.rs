@@ -26,6 +26,17 @@ impl DirectorySource {
     }
 }
 
+/// The file system's metadata of a secret's file or directory: not found, or unreadable.
+async fn stat(full: &Path, path: &str) -> Result<std::fs::Metadata, SecretError> {
+    match tokio::fs::metadata(full).await {
+        Ok(m) => Ok(m),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(SecretError::NotFound(path.to_string()))
+        }
+        Err(e) => Err(unreadable(path, e.kind())),
+    }
+}
+
 fn unreadable(path: &str, reason: impl std::fmt::Display) -> SecretError {
     SecretError::Unreadable {
         path: path.to_string(),
@@ -48,13 +59,7 @@ impl SecretSource for DirectorySource {
             )));
         }
         let full = self.root.join(path);
-        let meta = match tokio::fs::metadata(&full).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SecretError::NotFound(path.to_string()));
-            }
-            Err(e) => return Err(unreadable(path, e.kind())),
-        };
+        let meta = stat(&full, path).await?;
         let mut fields = BTreeMap::new();
         if meta.is_dir() {
             let mut entries = tokio::fs::read_dir(&full)
@@ -109,13 +114,7 @@ impl SecretSource for DirectorySource {
     async fn metadata(&self, path: &str) -> Result<SecretMetadata, SecretError> {
         validate_path(path)?;
         let full = self.root.join(path);
-        let meta = match tokio::fs::metadata(&full).await {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(SecretError::NotFound(path.to_string()));
-            }
-            Err(e) => return Err(unreadable(path, e.kind())),
-        };
+        let meta = stat(&full, path).await?;
         let rfc3339 = |t: std::io::Result<std::time::SystemTime>| {
             t.ok().and_then(|t| {
                 time::OffsetDateTime::from(t)

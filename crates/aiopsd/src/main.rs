@@ -124,20 +124,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// stdout carries the protocol, so logs go to stderr (warnings and worse unless RUST_LOG).
-fn mcp_stdio(opts: aiopsd::mcp::stdio::ProxyOptions) -> ExitCode {
+/// For the one-shot commands: logs to stderr at `level` (unless RUST_LOG), and a runtime;
+/// exit code 2 when the runtime cannot start.
+fn stderr_runtime(level: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("aiopsd: cannot start the runtime: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// stdout carries the protocol, so logs go to stderr (warnings and worse unless RUST_LOG).
+fn mcp_stdio(opts: aiopsd::mcp::stdio::ProxyOptions) -> ExitCode {
+    let runtime = match stderr_runtime("warn") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("aiopsd: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(aiopsd::mcp::stdio::proxy(opts)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,18 +167,9 @@ fn migrate(from: &std::path::Path) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match stderr_runtime("info") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("aiopsd: cannot start the runtime: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(aiopsd::migrate::migrate(from, &to)) {
         Ok(report) => {

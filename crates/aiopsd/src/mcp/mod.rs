@@ -355,36 +355,36 @@ fn tool_of(spec: &ActionSpec) -> Tool {
 }
 
 fn get_request_tool() -> Tool {
-    let schema = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "required": ["id"],
-        "properties": {"id": {"type": "string", "description": "The request id a tool call answered."}}
-    });
-    let mut tool = Tool::new(
+    reader_tool(
         GET_REQUEST,
         "Read a request back: its status (e.g. after an approval), timeline and verification.",
-        Arc::new(schema.as_object().cloned().unwrap_or_default()),
-    );
-    tool.annotations = Some(
-        ToolAnnotations::new()
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true),
-    );
-    tool
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["id"],
+            "properties": {"id": {"type": "string", "description": "The request id a tool call answered."}}
+        }),
+    )
 }
 
 fn vault_metadata_tool() -> Tool {
-    let schema = json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {"path": {"type": "string", "description": "One secret path (default: every path the actions use)."}}
-    });
-    let mut tool = Tool::new(
+    reader_tool(
         VAULT_METADATA,
         "The secrets the actions use: path, source, version and last rotation. Metadata only: \
          never a secret's value.",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"path": {"type": "string", "description": "One secret path (default: every path the actions use)."}}
+        }),
+    )
+}
+
+/// A tool of this server's own (not a catalog action) that only reads.
+fn reader_tool(name: &'static str, description: &'static str, schema: Value) -> Tool {
+    let mut tool = Tool::new(
+        name,
+        description,
         Arc::new(schema.as_object().cloned().unwrap_or_default()),
     );
     tool.annotations = Some(
