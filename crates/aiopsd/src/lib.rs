@@ -134,6 +134,32 @@ pub enum StartError {
 }
 
 impl App {
+    /// Whether policy (`access_decision`) lets `caller` run `operation`: a `forbidden`
+    /// failure with policy's reasons when not. The one question the API's routes, the
+    /// console's pages and the MCP tools ask.
+    pub fn permit(
+        &self,
+        caller: &aiops_core::Caller,
+        operation: aiops_policy::Operation,
+    ) -> Result<(), failure::Failure> {
+        let decision = self
+            .policy
+            .evaluate_access(&aiops_policy::AccessInput {
+                caller: caller.clone(),
+                operation,
+            })
+            .map_err(failure::Failure::from)?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            tracing::info!(user = %caller.user, operation = operation.as_str(), "access refused by policy");
+            Err(failure::Failure::new(
+                aiops_core::ErrorCode::Forbidden,
+                decision.reasons.join("; "),
+            ))
+        }
+    }
+
     /// Builds the app from config: loads and checks the catalog and policies, opens the store
     /// (running migrations). Settling what a previous process left is `serve_state`'s
     /// (`recovery`).

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aiops_core::{Caller, ErrorCode};
-use aiops_policy::{AccessInput, Operation};
+use aiops_policy::Operation;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
@@ -101,22 +101,7 @@ pub(super) async fn authorize(
 
 /// Asks policy whether `caller` may run `operation`.
 fn permit(state: &AppState, caller: &Caller, operation: Operation) -> Result<(), ApiError> {
-    let decision = state
-        .policy
-        .evaluate_access(&AccessInput {
-            caller: caller.clone(),
-            operation,
-        })
-        .map_err(crate::failure::Failure::from)?;
-    if decision.allowed {
-        Ok(())
-    } else {
-        tracing::info!(user = %caller.user, operation = operation.as_str(), "access refused by policy");
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            decision.reasons.join("; "),
-        ))
-    }
+    Ok(state.permit(caller, operation)?)
 }
 
 /// Extractor: the caller [`authenticate`] established.

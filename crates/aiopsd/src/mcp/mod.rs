@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use aiops_api::IntentResponse;
 use aiops_core::{ActionSpec, Caller, ParserKind, Risk};
-use aiops_policy::{AccessInput, Operation};
+use aiops_policy::Operation;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, GetPromptRequestParams,
     GetPromptResponse, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
@@ -84,13 +84,7 @@ impl AiopsMcp {
 
     /// Whether policy lets `caller` run `operation`.
     fn may(&self, caller: &Caller, operation: Operation) -> bool {
-        self.state
-            .policy
-            .evaluate_access(&AccessInput {
-                caller: caller.clone(),
-                operation,
-            })
-            .is_ok_and(|a| a.allowed)
+        self.state.permit(caller, operation).is_ok()
     }
 
     fn tools_for(&self, caller: &Caller) -> Vec<Tool> {

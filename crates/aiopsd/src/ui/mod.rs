@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aiops_api::IntentRequest;
 use aiops_core::{Channel, ErrorCode, RequestStatus, Verdict};
-use aiops_policy::{AccessInput, Operation};
+use aiops_policy::Operation;
 use aiops_store::{ApprovalQuery, CursorList, RequestQuery};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -114,18 +114,13 @@ fn refused(session: &Session, status: StatusCode, title: &str, why: &str) -> Res
 
 /// The refusal page when policy does not let this session's caller run `operation`.
 fn forbidden(state: &AppState, session: &Session, operation: Operation) -> Option<Response> {
-    let allowed = state
-        .policy
-        .evaluate_access(&AccessInput {
-            caller: session.caller.clone(),
-            operation,
-        })
-        .map(|d| (d.allowed, d.reasons.join("; ")))
-        .unwrap_or((false, "policy could not decide".to_string()));
-    match allowed {
-        (true, _) => None,
-        (false, why) => Some(refused(session, StatusCode::FORBIDDEN, "Not allowed", &why)),
-    }
+    let refusal = state.permit(&session.caller, operation).err()?;
+    Some(refused(
+        session,
+        crate::api::status_for(refusal.code),
+        "Not allowed",
+        &refusal.message,
+    ))
 }
 
 /// The refusal page when a form's token is not the session's: a form posted from another
