@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Who asked, as authenticated by the API layer, and how they proved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Caller {
     pub user: String,
     pub roles: Vec<String>,

@@ -69,6 +69,10 @@ pub struct ApproverInput {
 /// The rule that decides whether a caller may run an API operation.
 pub const ACCESS_RULE: &str = "data.aiops.access_decision";
 
+/// How many access answers [`PolicyEngine::evaluate_access`] keeps decoded: one per
+/// (caller, operation), and a daemon has a handful of callers.
+const ACCESS_MEMO_ENTRIES: u64 = 4096;
+
 /// The rule that lists the groups owning a request's targets (for the approval message).
 pub const OWNERS_RULE: &str = "data.aiops.approval_owners";
 
@@ -158,7 +162,7 @@ impl Operation {
 }
 
 /// Input of [`PolicyEngine::evaluate_access`].
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq, Hash)]
 pub struct AccessInput {
     pub caller: Caller,
     pub operation: Operation,
@@ -327,6 +331,8 @@ impl PolicyError {
 pub struct PolicyEngine {
     engine: regorus::Engine,
     memo: memo::Memo,
+    /// [`PolicyEngine::evaluate_access`]'s answers, decoded; on exactly when `memo` is.
+    access_memo: memo::Typed<AccessInput, AccessDecision>,
     revision: String,
     data: Json,
     sources: Vec<String>,
@@ -443,9 +449,11 @@ impl PolicyEngine {
             policies = sorted.len(),
             "policies loaded"
         );
+        let memo = memo::Memo::for_sources(sorted.iter().map(|(_, src)| src.as_str()));
         Ok(PolicyEngine {
             engine,
-            memo: memo::Memo::for_sources(sorted.iter().map(|(_, src)| src.as_str())),
+            access_memo: memo::Typed::new(memo.enabled(), ACCESS_MEMO_ENTRIES),
+            memo,
             revision,
             data,
             sources: sorted.iter().map(|(n, _)| n.clone()).collect(),
@@ -505,8 +513,12 @@ impl PolicyEngine {
 
     /// Evaluates [`ACCESS_RULE`]: may this caller run this API operation? Fails closed like
     /// [`PolicyEngine::evaluate_approver`].
+    ///
+    /// Every API request asks this for its caller and operation, so a known answer is kept
+    /// decoded, by the typed input (`memo::Typed`): no JSON on that path.
     pub fn evaluate_access(&self, input: &AccessInput) -> Result<AccessDecision, PolicyError> {
-        self.eval_strict(ACCESS_RULE, input)
+        self.access_memo
+            .get_or_eval(input, || self.eval_strict(ACCESS_RULE, input))
     }
 
     /// Evaluates [`OWNERS_RULE`]: the groups owning this request's targets (empty when

@@ -89,6 +89,39 @@ impl Memo {
     }
 }
 
+/// Decoded answers by typed input, in front of [`Memo`] for a question asked on every
+/// request: a hit costs hashing the input and cloning the answer, with no JSON in between.
+/// On exactly when the engine's [`Memo`] is (the same reasoning holds), and like it keeps
+/// only answers, never errors.
+#[derive(Clone)]
+pub(crate) struct Typed<K, V>(Option<moka::sync::Cache<K, V>>);
+
+impl<K, V> Typed<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(enabled: bool, entries: u64) -> Self {
+        Typed(enabled.then(|| moka::sync::Cache::new(entries)))
+    }
+
+    pub(crate) fn get_or_eval<E>(
+        &self,
+        key: &K,
+        evaluate: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
+        let Some(cache) = &self.0 else {
+            return evaluate();
+        };
+        if let Some(known) = cache.get(key) {
+            return Ok(known);
+        }
+        let value = evaluate()?;
+        cache.insert(key.clone(), value.clone());
+        Ok(value)
+    }
+}
+
 impl std::fmt::Debug for Memo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {

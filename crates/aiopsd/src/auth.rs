@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use aiops_core::{AuthMethod, Caller, ErrorCode};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -83,7 +84,8 @@ struct TokenHolder {
 #[derive(Debug, Default)]
 pub struct Identities {
     anonymous: AnonymousAccess,
-    by_token_hash: HashMap<String, TokenHolder>,
+    /// By the SHA-256 digest of the token (config's `token_sha256`, decoded).
+    by_token_hash: HashMap<[u8; 32], TokenHolder>,
     by_slack_id: HashMap<String, Caller>,
     by_name: HashMap<String, Caller>,
     /// Users with a `client_cert` name, for mapping verified client certificates.
@@ -98,9 +100,10 @@ impl Identities {
         };
         for u in &cfg.users {
             let caller = |auth| Caller::new(u.name.clone(), u.roles.clone(), auth);
-            if let Some(h) = &u.token_sha256 {
+            // Config validation refuses a token_sha256 that is not 64 hex digits.
+            if let Some(digest) = u.token_sha256.as_deref().and_then(token_digest) {
                 ids.by_token_hash.insert(
-                    h.to_ascii_lowercase(),
+                    digest,
                     TokenHolder {
                         caller: caller(AuthMethod::Bearer),
                         expires_at: u.token_expires_at,
@@ -125,13 +128,20 @@ impl Identities {
     pub fn by_token(&self, token: &str) -> Result<Caller, AuthFailure> {
         let holder = self
             .by_token_hash
-            .get(&aiops_core::sha256_hex(token))
+            .get(&<[u8; 32]>::from(Sha256::digest(token.as_bytes())))
             .ok_or(AuthFailure::Unknown)?;
         match holder.expires_at {
             Some(at) if at <= OffsetDateTime::now_utc() => Err(AuthFailure::Expired),
             _ => Ok(holder.caller.clone()),
         }
     }
+}
+
+/// The digest a `token_sha256` (64 hex digits, either case) spells.
+fn token_digest(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut digest).ok()?;
+    Some(digest)
 }
 
 /// The token of an `Authorization` value: the scheme is case-insensitive (RFC 9110

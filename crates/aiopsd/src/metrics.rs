@@ -15,7 +15,8 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    /// The standard methods by name, any other as `OTHER` (a client cannot grow the set).
+    pub method: &'static str,
     pub route: String,
     pub status: u16,
 }

@@ -74,33 +74,46 @@ pub enum Parsed {
 
 /// The safety boundary: a proposal becomes an intent only as a catalog action whose
 /// parameters validate (normalised, defaults filled, unknown parameters refused).
+/// Returns the result and what the audit log records of it.
 pub fn validate(catalog: &Catalog, outcome: &ParseOutcome) -> (Parsed, Value) {
     let parser = outcome.parser;
-    let (parsed, data) = match &outcome.verdict {
-        ParseVerdict::Unrecognized { reason } => (
-            Parsed::Unrecognized(reason.clone()),
-            json!({"parser": parser, "reason": reason}),
-        ),
+    let (parsed, refused) = checked(catalog, outcome);
+    let data = match (&parsed, refused) {
+        (Parsed::Intent(intent), _) => {
+            json!({"action": intent.action, "params": intent.params,
+                   "parser": intent.parser, "confidence": intent.confidence})
+        }
+        (Parsed::Unrecognized(reason), Some(proposal)) => {
+            json!({"parser": parser, "reason": reason, "proposal": proposal})
+        }
+        (Parsed::Unrecognized(reason), None) => json!({"parser": parser, "reason": reason}),
+    };
+    (parsed, with_audit(data, outcome))
+}
+
+/// [`validate`] without the audit record, for callers that keep none (`POST /parse`).
+pub fn validate_only(catalog: &Catalog, outcome: &ParseOutcome) -> Parsed {
+    checked(catalog, outcome).0
+}
+
+/// The validation itself; with the action of a proposal the schema refused.
+fn checked<'a>(catalog: &Catalog, outcome: &'a ParseOutcome) -> (Parsed, Option<&'a str>) {
+    match &outcome.verdict {
+        ParseVerdict::Unrecognized { reason } => (Parsed::Unrecognized(reason.clone()), None),
         ParseVerdict::Proposed(proposal) => match catalog.validate(
             &proposal.action,
             &proposal.params,
-            parser,
+            outcome.parser,
             proposal.confidence,
         ) {
-            Ok(intent) => {
-                let data = json!({"action": intent.action, "params": intent.params,
-                                  "parser": intent.parser, "confidence": intent.confidence});
-                (Parsed::Intent(intent), data)
-            }
+            Ok(intent) => (Parsed::Intent(intent), None),
             // The parser filled something the schema refuses: not confident, so nothing runs.
-            Err(e) => {
-                let reason = e.to_string();
-                let data = json!({"parser": parser, "reason": reason, "proposal": proposal.action});
-                (Parsed::Unrecognized(reason), data)
-            }
+            Err(e) => (
+                Parsed::Unrecognized(e.to_string()),
+                Some(proposal.action.as_str()),
+            ),
         },
-    };
-    (parsed, with_audit(data, outcome))
+    }
 }
 
 /// Adds what the parser reported about itself (models, prompt revision) to the audit data.
@@ -116,7 +129,7 @@ fn with_audit(mut data: Value, outcome: &ParseOutcome) -> Value {
 
 /// Parses with the rules parser and validates: pure, for `/parse` and `eval`.
 pub fn parse_rules(catalog: &Catalog, nl: &str) -> Parsed {
-    validate(catalog, &rules(nl)).0
+    validate_only(catalog, &rules(nl))
 }
 
 #[cfg(test)]

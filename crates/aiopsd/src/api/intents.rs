@@ -17,7 +17,7 @@ use super::{
 };
 use crate::AppState;
 use crate::failure::Failure;
-use crate::parse::{Parsed, validate};
+use crate::parse::{Parsed, validate_only};
 
 /// HTTP status of an intent's outcome: 200 (202 while waiting for a human); a failed
 /// request answers the status of its error code.
@@ -87,7 +87,7 @@ pub(super) async fn parse(
         context: &[],
     };
     let outcome = state.parser.parse(nl, &ctx).await;
-    Ok(Json(match validate(&state.catalog, &outcome).0 {
+    Ok(Json(match validate_only(&state.catalog, &outcome) {
         Parsed::Intent(intent) => {
             let risk = state.catalog.get(intent.action).map(|s| s.risk);
             ParseResponse::parsed(intent, risk)

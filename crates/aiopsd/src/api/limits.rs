@@ -135,57 +135,94 @@ fn with_retry_after(error: ApiError, secs: u64) -> Response {
     resp
 }
 
-/// Middleware: the rate limit. Must run inside (after) the authentication middleware, so
-/// that it sees the `Caller` and counts per user; before that, per certificate or address.
-/// `/healthz` is exempt, as from load shedding: a liveness probe from a busy address must
-/// not read as a dead daemon.
+/// Middleware of the public routes: the rate limit ([`admit`]), per certificate or address.
 pub async fn rate_limit(
     State(limiter): State<Arc<RateLimiter>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path() == "/healthz" {
-        return next.run(req).await;
+    match admit(&limiter, &req) {
+        Ok(()) => next.run(req).await,
+        Err(refused) => refused.into_response(),
     }
-    if let Some(key) = RateKey::of(&req)
+}
+
+/// A request over its rate limit: 429 with `Retry-After` as a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    pub retry_after_secs: u64,
+}
+
+impl IntoResponse for RateLimited {
+    fn into_response(self) -> Response {
+        too_many_requests(self.retry_after_secs)
+    }
+}
+
+/// More requests in flight than `api.max_concurrent_requests`: 503 with `Retry-After` as a
+/// response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded;
+
+impl IntoResponse for Overloaded {
+    fn into_response(self) -> Response {
+        with_retry_after(
+            ApiError::new(
+                ErrorCode::Overloaded,
+                "the daemon is serving as many requests as it may; retry shortly",
+            ),
+            OVERLOADED_RETRY_AFTER_SECS,
+        )
+    }
+}
+
+/// The rate limit: whether `req` may pass now. On guarded routes it runs right
+/// after authentication (`access::authenticate`), so that it sees the `Caller` and counts
+/// per user; before that, per certificate or address. `/healthz` is exempt, as from load
+/// shedding: a liveness probe from a busy address must not read as a dead daemon.
+pub fn admit(limiter: &RateLimiter, req: &Request) -> Result<(), RateLimited> {
+    if req.uri().path() == "/healthz" {
+        return Ok(());
+    }
+    if let Some(key) = RateKey::of(req)
         && let Err(retry_after) = limiter.check(&key)
     {
         tracing::debug!(?key, retry_after, "rate limited");
-        return too_many_requests(retry_after);
+        return Err(RateLimited {
+            retry_after_secs: retry_after,
+        });
     }
-    next.run(req).await
+    Ok(())
 }
 
 /// The cap on requests in flight.
 #[derive(Debug, Clone)]
 pub struct InFlight(Arc<Semaphore>);
 
+/// What a saturated daemon suggests clients wait before retrying.
+const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
+
+/// A place among the requests in flight, held while the request is served (none for
+/// `/healthz`).
+pub type Place = Option<tokio::sync::OwnedSemaphorePermit>;
+
 impl InFlight {
     pub fn new(max: usize) -> InFlight {
         InFlight(Arc::new(Semaphore::new(max)))
     }
-}
 
-/// What a saturated daemon suggests clients wait before retrying.
-const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
-
-/// Middleware: at most `api.max_concurrent_requests` in flight; beyond, 503 at once.
-/// `/healthz` is exempt: a busy daemon is alive, and restarting it for being busy would
-/// interrupt the executions it is running.
-pub async fn shed_load(State(in_flight): State<InFlight>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/healthz" {
-        return next.run(req).await;
+    /// At most `api.max_concurrent_requests` in flight; beyond, 503 at once. `/healthz` is
+    /// exempt (it takes no place): a busy daemon is alive, and restarting it for being busy
+    /// would interrupt the executions it is running.
+    pub fn enter(&self, req: &Request) -> Result<Place, Overloaded> {
+        if req.uri().path() == "/healthz" {
+            return Ok(None);
+        }
+        match self.0.clone().try_acquire_owned() {
+            Ok(permit) => Ok(Some(permit)),
+            Err(_) => Err(Overloaded),
+        }
     }
-    let Ok(_permit) = in_flight.0.try_acquire() else {
-        return with_retry_after(
-            ApiError::new(
-                ErrorCode::Overloaded,
-                "the daemon is serving as many requests as it may; retry shortly",
-            ),
-            OVERLOADED_RETRY_AFTER_SECS,
-        );
-    };
-    next.run(req).await
 }
 
 /// Body limits by route (`MatchedPath`), with a default for every other route.
@@ -215,6 +252,22 @@ impl BodyLimits {
             .and_then(|p| self.by_route.get(p.as_str()).copied())
             .unwrap_or(self.default)
     }
+
+    /// A declared `Content-Length` over the route's limit is refused with 413 before
+    /// anything reads the body, so the client never gets `100 Continue` and never sends it.
+    /// Bodies without a length (chunked) are cut at the limit by `DefaultBodyLimit` as they
+    /// are read.
+    pub fn refuse_declared(&self, req: &Request) -> Option<Response> {
+        let limit = self.limit_for(req);
+        let len = declared_length(req.headers())?;
+        (len > limit as u64).then(|| {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the body is {len} bytes; this route takes at most {limit}"),
+            )
+            .into_response()
+        })
+    }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -225,28 +278,6 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
-}
-
-/// Middleware: a declared `Content-Length` over the route's limit is refused with 413
-/// before anything reads the body, so the client never gets `100 Continue` and never sends
-/// it. Bodies without a length (chunked) are cut at the limit by `DefaultBodyLimit` as they
-/// are read.
-pub async fn declared_body_limit(
-    State(limits): State<BodyLimits>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let limit = limits.limit_for(&req);
-    if let Some(len) = declared_length(req.headers())
-        && len > limit as u64
-    {
-        return ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the body is {len} bytes; this route takes at most {limit}"),
-        )
-        .into_response();
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod access;
 mod approvals;
 mod documents;
+mod edge;
 mod error;
 mod extract;
 mod intents;
@@ -15,16 +16,16 @@ mod page;
 mod quarantine;
 mod slack;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aiops_core::ErrorCode;
 use aiops_policy::Operation;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tower::ServiceBuilder;
@@ -49,70 +50,73 @@ pub fn router(state: AppState) -> Router {
     let rate_limiter = std::sync::Arc::new(limits::RateLimiter::new(&state.config.api));
     let in_flight = limits::InFlight::new(state.config.api.max_concurrent_requests);
     // Each guarded route names the operation it performs; policy says who may.
-    let guard = |op: Operation, route: MethodRouter<AppState>| {
-        route.route_layer(from_fn_with_state((state.clone(), op), access::authorize))
-    };
-    let mut guarded = Router::new()
+    let mut guarded = access::Guarded::new()
         .route(
             "/api/v1/intent",
-            guard(Operation::IntentsSubmit, post(intents::submit)),
+            Operation::IntentsSubmit,
+            post(intents::submit),
         )
         .route(
             "/api/v1/parse",
-            guard(Operation::IntentsParse, post(intents::parse)),
+            Operation::IntentsParse,
+            post(intents::parse),
         )
         .route(
             "/api/v1/intents",
-            guard(Operation::IntentsRead, get(intents::list)),
+            Operation::IntentsRead,
+            get(intents::list),
         )
         .route(
             "/api/v1/intents/{id}",
-            guard(Operation::IntentsRead, get(intents::get)),
+            Operation::IntentsRead,
+            get(intents::get),
         )
         .route(
             "/api/v1/intents/{id}/rollback",
-            guard(Operation::IntentsSubmit, post(intents::rollback)),
+            Operation::IntentsSubmit,
+            post(intents::rollback),
         )
         .route(
             "/api/v1/audit/verify",
-            guard(Operation::AuditRead, get(ops::verify_audit)),
+            Operation::AuditRead,
+            get(ops::verify_audit),
         )
-        .route(
-            "/api/v1/catalog",
-            guard(Operation::CatalogRead, get(ops::catalog)),
-        )
+        .route("/api/v1/catalog", Operation::CatalogRead, get(ops::catalog))
         .route(
             "/api/v1/openapi.json",
-            guard(Operation::CatalogRead, get(openapi::document)),
+            Operation::CatalogRead,
+            get(openapi::document),
         )
         .route(
             "/api/v1/quarantine",
-            guard(Operation::QuarantineRead, get(quarantine::list)),
+            Operation::QuarantineRead,
+            get(quarantine::list),
         )
         .route(
             "/api/v1/approvals",
-            guard(Operation::ApprovalsRead, get(approvals::list)),
+            Operation::ApprovalsRead,
+            get(approvals::list),
         )
         .route(
             "/api/v1/approvals/{id}",
-            guard(Operation::ApprovalsRead, get(approvals::show)),
+            Operation::ApprovalsRead,
+            get(approvals::show),
         )
         .route(
             "/api/v1/approvals/{id}/approve",
-            guard(Operation::ApprovalsDecide, post(approvals::approve)),
+            Operation::ApprovalsDecide,
+            post(approvals::approve),
         )
         .route(
             "/api/v1/approvals/{id}/reject",
-            guard(Operation::ApprovalsDecide, post(approvals::reject)),
+            Operation::ApprovalsDecide,
+            post(approvals::reject),
         )
         // Whole runbooks: a body limit of its own, sized by the largest document accepted.
         .route(
             DOCUMENTS_ROUTE,
-            guard(
-                Operation::DocumentsIngest,
-                post(documents::ingest)
-                    .layer(axum::extract::DefaultBodyLimit::max(documents_limit)),
-            ),
+            Operation::DocumentsIngest,
+            post(documents::ingest).layer(axum::extract::DefaultBodyLimit::max(documents_limit)),
         );
     let mut public = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -123,44 +127,38 @@ pub fn router(state: AppState) -> Router {
         // Any tool a caller may call is checked again per call (`mcp`); connecting at all
         // needs the right to read requests.
         // The Streamable HTTP transport's methods (POST messages, GET a stream, DELETE a
-        // session), so `route_layer` has routes to wrap.
+        // session).
         let service = crate::mcp::service(state.clone());
         let mcp = axum::routing::post_service(service.clone())
             .get_service(service.clone())
             .delete_service(service);
-        guarded = guarded.route("/mcp", guard(Operation::IntentsRead, mcp));
+        guarded = guarded.route("/mcp", Operation::IntentsRead, mcp);
     }
     if state.config.auth.public_metrics {
         public = public.route("/metrics", get(ops::metrics));
     } else {
-        guarded = guarded.route("/metrics", guard(Operation::MetricsRead, get(ops::metrics)));
+        guarded = guarded.route("/metrics", Operation::MetricsRead, get(ops::metrics));
     }
-    // Unknown paths and methods are behind authentication too: without credentials the
-    // API reveals nothing about which routes exist.
-    // The rate limit counts per caller, so it runs inside authentication (which puts the
-    // `Caller` in the extensions); public routes count per certificate or address. Failed
-    // authentications count against the peer address in `authenticate` itself.
+    // The rate limit counts per caller, so on guarded routes `access::gate` applies it right
+    // after authentication; public routes count per certificate or address. Failed
+    // authentications count against the peer address in the gate itself.
     let rate_limit = from_fn_with_state(rate_limiter.clone(), limits::rate_limit);
-    // Each stack below is one `ServiceBuilder`, applied to the routes once: a layer given to
-    // `Router::layer` on its own boxes every route again, and each middleware clones the
-    // boxed stack beneath it on every request, so a dozen separate layers cost dozens of
-    // allocations per request. The order is the same as separate `.layer` calls in reverse:
-    // the first layer here is the outermost.
-    let guarded = guarded
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(
-            ServiceBuilder::new()
-                .layer(from_fn_with_state(
-                    (state.clone(), rate_limiter),
-                    access::authenticate,
-                ))
-                .layer(rate_limit.clone()),
-        );
+    // Few layers, each applied to the routes once: a layer given to `Router::layer` boxes
+    // every route again, and each `from_fn` middleware clones and boxes the stack beneath it
+    // on every request, so the per-request concerns are one middleware each (`edge`,
+    // `access::gate`) rather than a layer each. In a `ServiceBuilder` the first layer is the
+    // outermost.
+    let guarded = guarded.into_router(state.clone(), rate_limiter);
     if state.config.ui.enabled {
         // The console signs its users in itself (a session cookie) and asks policy per page.
         public = public.merge(crate::ui::router());
     }
+    let edge = edge::Edge {
+        state: state.clone(),
+        in_flight,
+        body_limits,
+        timeout,
+    };
     public
         .layer(rate_limit)
         .merge(guarded)
@@ -169,19 +167,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                     panic_response,
                 ))
-                .layer(from_fn_with_state(state.clone(), observe))
-                // Inside the metrics and outside the timeout, so a request that timed out frees
-                // its place.
-                .layer(from_fn_with_state(in_flight, limits::shed_load))
-                .layer(axum::middleware::map_response(json_for_empty_errors))
-                // The pipeline runs in its own task, so a timeout answers the client without
-                // cancelling an execution half-way; the request's record says how it ended.
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    timeout,
-                ))
-                // A declared oversized body is refused before anything reads it (no `100 Continue`).
-                .layer(from_fn_with_state(body_limits, limits::declared_body_limit))
+                .layer(from_fn_with_state(edge, edge::edge))
                 .layer(axum::extract::DefaultBodyLimit::max(max_body)),
         )
         .with_state(state)
@@ -194,28 +180,6 @@ fn documents_body_limit(config: &crate::Config) -> usize {
     doc.saturating_mul(6)
         .saturating_add(64 * 1024)
         .max(config.api.max_body_bytes)
-}
-
-/// Errors produced by layers (the timeout) have no body: give them the JSON error shape.
-async fn json_for_empty_errors(resp: Response) -> Response {
-    let is_error = resp.status().is_client_error() || resp.status().is_server_error();
-    if !is_error || resp.headers().contains_key(header::CONTENT_TYPE) {
-        return resp;
-    }
-    if resp.status() == StatusCode::GATEWAY_TIMEOUT {
-        return ApiError::new(
-            ErrorCode::ExecutorTimeout,
-            "the request took longer than api.request_timeout_secs; GET /api/v1/intents/{id} shows how it ended",
-        )
-        .into_response();
-    }
-    let status = resp.status();
-    let mut out = ApiError::new(
-        ErrorCode::BadRequest,
-        status.canonical_reason().unwrap_or("error"),
-    );
-    out.status = status;
-    out.into_response()
 }
 
 /// JSON body extractor whose rejections are our JSON errors with honest statuses.
@@ -259,30 +223,6 @@ fn map_rejection(r: JsonRejection) -> ApiError {
         ),
         other => ApiError::new(ErrorCode::BadRequest, other.body_text()),
     }
-}
-
-/// HTTP metrics and one log line per request.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    let elapsed = started.elapsed();
-    tracing::debug!(%method, %route, status, elapsed_ms = elapsed.as_millis() as u64, "http");
-    state.metrics.observe_http(
-        crate::metrics::HttpLabels {
-            method,
-            route,
-            status,
-        },
-        elapsed,
-    );
-    resp
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
