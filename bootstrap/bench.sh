@@ -321,6 +321,7 @@ to_ms() {
 }
 
 declare -A rps_of # "target c" -> space-separated req/s of each round
+declare -A failures_of # "target c" -> answers that were not 2xx, and socket errors, over the rounds
 # Runs wrk on target $1 at concurrency $2 for $3 seconds; prints its output.
 drive() {
     local t="$1" c="$2" secs="$3" threads=2
@@ -357,6 +358,7 @@ measure() {
         aiops_log "$t: $non2xx answers were not 2xx; its numbers measure errors too"
     fi
     rps_of["$t $c"]+="$rps "
+    failures_of["$t $c"]=$((${failures_of["$t $c"]:-0} + ${non2xx:-0} + ${errors:-0}))
 }
 
 # Warm every target up (connections, caches, the store's first pages); not reported.
@@ -395,7 +397,20 @@ verdict_c="${concurrencies[0]}"
 passed=()
 failed=()
 # Sets `pass` (true/false) and files NAME under passed or failed: check NAME VALUE OP LIMIT
+# [TARGET ...]. A number measured from failing answers (not 2xx, socket errors) fails
+# whatever it is: a server that errors fast, or hangs, must never pass as a fast one.
 check() {
+    local name="$1" value="$2" op="$3" limit="$4" t
+    shift 4
+    for t in "$@"; do
+        if ((${failures_of["$t $verdict_c"]:-0} > 0)); then
+            aiops_log "$name fails: $t had ${failures_of["$t $verdict_c"]} failed answers"
+            failed+=("\"$name\"")
+            pass=false
+            return
+        fi
+    done
+    set -- "$name" "$value" "$op" "$limit"
     if awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { exit !((op == "<=") ? v <= l : v >= l) }'; then
         passed+=("\"$1\"")
         pass=true
@@ -410,7 +425,7 @@ for c in "${concurrencies[@]}"; do
         echo_rps="$(median <<<"${rps_of["echo $c"]}")"
         ratio="$(awk -v a="$parse_rps" -v b="$echo_rps" 'BEGIN { printf "%.3f", a / b }')"
         pass=null
-        if [[ "$c" == "$verdict_c" ]]; then check parse_over_echo "$ratio" '>=' 0.5; fi
+        if [[ "$c" == "$verdict_c" ]]; then check parse_over_echo "$ratio" '>=' 0.5 parse echo; fi
         printf '{"ratio":"parse_over_echo","concurrency":%s,"value":%s,"parse_rps":%.1f,"echo_rps":%.1f,"goal":">= 0.5","pass":%s}\n' \
             "$c" "$ratio" "$parse_rps" "$echo_rps" "$pass"
     fi
@@ -419,14 +434,14 @@ for c in "${concurrencies[@]}"; do
         floor_rps="$(median <<<"${rps_of["floor $c"]}")"
         ratio="$(awk -v a="$floor_rps" -v b="$intent_rps" 'BEGIN { printf "%.3f", a / b }')"
         pass=null
-        if [[ "$c" == "$verdict_c" ]]; then check intent_over_floor "$ratio" '<=' 1.2; fi
+        if [[ "$c" == "$verdict_c" ]]; then check intent_over_floor "$ratio" '<=' 1.2 intent floor; fi
         printf '{"ratio":"intent_over_floor","concurrency":%s,"value":%s,"intent_rps":%.1f,"floor_rps":%.1f,"goal":"<= 1.2","pass":%s}\n' \
             "$c" "$ratio" "$intent_rps" "$floor_rps" "$pass"
     fi
 done
 if has intent; then
     intent_rps="$(median <<<"${rps_of["intent $verdict_c"]}")"
-    check intent_rps "$intent_rps" '>=' 445
+    check intent_rps "$intent_rps" '>=' 445 intent
     printf '{"throughput":"intent","concurrency":%s,"rps":%.1f,"goal":">= 445 (5x 89)","pass":%s}\n' \
         "$verdict_c" "$intent_rps" "$pass"
 fi

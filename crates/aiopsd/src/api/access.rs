@@ -177,7 +177,7 @@ fn permit(state: &AppState, caller: &Caller, operation: Operation) -> Result<(),
     Ok(state.permit(caller, operation)?)
 }
 
-/// Extractor: the caller [`authenticate`] established.
+/// Extractor: the caller [`gate`] established.
 pub struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {

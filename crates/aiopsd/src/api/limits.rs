@@ -177,7 +177,7 @@ impl IntoResponse for Overloaded {
 }
 
 /// The rate limit: whether `req` may pass now. On guarded routes it runs right
-/// after authentication (`access::authenticate`), so that it sees the `Caller` and counts
+/// after authentication (`access::gate`), so that it sees the `Caller` and counts
 /// per user; before that, per certificate or address. `/healthz` is exempt, as from load
 /// shedding: a liveness probe from a busy address must not read as a dead daemon.
 pub fn admit(limiter: &RateLimiter, req: &Request) -> Result<(), RateLimited> {
