@@ -133,7 +133,10 @@ pub(super) async fn gate(State(gate): State<Gate>, mut req: Request, next: Next)
             if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
                 && let Err(retry_after) = limiter.check(&RateKey::peer(peer.ip()))
             {
-                return limits::too_many_requests(retry_after);
+                return limits::RateLimited {
+                    retry_after_secs: retry_after,
+                }
+                .into_response();
             }
             let mut resp = ApiError::from(failure.into_failure()).into_response();
             resp.headers_mut().insert(
@@ -169,11 +172,6 @@ fn authorize(
             "authentication required",
         ));
     };
-    permit(state, caller, operation)
-}
-
-/// Asks policy whether `caller` may run `operation`.
-fn permit(state: &AppState, caller: &Caller, operation: Operation) -> Result<(), ApiError> {
     Ok(state.permit(caller, operation)?)
 }
 

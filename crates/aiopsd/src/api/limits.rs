@@ -117,17 +117,6 @@ impl RateLimiter {
     }
 }
 
-/// 429 with `Retry-After` and the JSON error shape.
-pub fn too_many_requests(retry_after_secs: u64) -> Response {
-    with_retry_after(
-        ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many requests; retry in {retry_after_secs} s"),
-        ),
-        retry_after_secs,
-    )
-}
-
 fn with_retry_after(error: ApiError, secs: u64) -> Response {
     let mut resp = error.into_response();
     resp.headers_mut()
@@ -147,7 +136,8 @@ pub async fn rate_limit(
     }
 }
 
-/// A request over its rate limit: 429 with `Retry-After` as a response.
+/// A request over its rate limit: 429 with `Retry-After` and the JSON error shape as a
+/// response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimited {
     pub retry_after_secs: u64,
@@ -155,7 +145,14 @@ pub struct RateLimited {
 
 impl IntoResponse for RateLimited {
     fn into_response(self) -> Response {
-        too_many_requests(self.retry_after_secs)
+        let secs = self.retry_after_secs;
+        with_retry_after(
+            ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many requests; retry in {secs} s"),
+            ),
+            secs,
+        )
     }
 }
 
